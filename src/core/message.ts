@@ -1,0 +1,78 @@
+/**
+ * The message envelope and its encoding. A body is any JSON value or raw bytes; stores keep it
+ * as a {@link Payload}: the JSON text, or the bytes unchanged. Encoding happens once at send and
+ * decoding once at delivery, so nothing in between re-serialises a body.
+ *
+ * Field names map onto CloudEvents 1.0: `id` → id, `enqueuedAt`/`timestamp` → time,
+ * `headers['ce-type']`-style headers carry type/source/subject when a producer sets them.
+ */
+import { InvalidArgumentError } from './errors.js';
+
+/** A JSON value: what `JSON.parse` can return. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** A message body: a JSON value, or bytes sent and delivered untouched. */
+export type MessageBody = JsonValue | Uint8Array;
+
+/** A body as a store keeps it: JSON text (a string) or raw bytes. */
+export type Payload = string | Uint8Array;
+
+/** String headers carried with a message (W3C `traceparent`, CloudEvents attributes, your own). */
+export type Headers = Record<string, string>;
+
+/** Turns a body into its stored form. Throws {@link InvalidArgumentError} for what JSON cannot hold. */
+export function encodeBody(body: MessageBody): Payload {
+  if (body instanceof Uint8Array) return body;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(body);
+  } catch (cause) {
+    throw new InvalidArgumentError(
+      `message body cannot be serialised as JSON: ${(cause as Error).message}; send a JSON value or a Uint8Array`,
+    );
+  }
+  if (text === undefined) {
+    throw new InvalidArgumentError(
+      `message body of type ${typeof body} is not JSON; send a JSON value or a Uint8Array`,
+    );
+  }
+  return text;
+}
+
+/** Turns a stored payload back into the body that was sent. */
+export function decodeBody<T = MessageBody>(payload: Payload): T {
+  return (typeof payload === 'string' ? JSON.parse(payload) : payload) as T;
+}
+
+/** Checks a headers object: string keys to string values. */
+export function validateHeaders(headers: unknown, where: string): Headers {
+  if (headers === undefined) return {};
+  if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) {
+    throw new InvalidArgumentError(`${where}: headers must be an object of string values`);
+  }
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value !== 'string') {
+      throw new InvalidArgumentError(`${where}: header "${name}" must be a string, got ${typeof value}`, {
+        field: `headers.${name}`,
+      });
+    }
+  }
+  return headers as Headers;
+}
+
+/** What went wrong in one delivery attempt, as recorded in a message's history. */
+export interface AttemptError {
+  /** The attempt number that failed (1 for the first delivery). */
+  readonly attempt: number;
+  /** When the failure was recorded (ms since epoch). */
+  readonly at: number;
+  /** The error's class name, e.g. `TypeError`, or `LeaseExpired` when the consumer vanished. */
+  readonly name: string;
+  readonly message: string;
+}
+
+/** Reduces a thrown value to the name and message that are stored in a message's history. */
+export function describeError(error: unknown): { name: string; message: string } {
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  return { name: 'Error', message: String(error) };
+}

@@ -1,0 +1,138 @@
+/**
+ * Queue and topic configuration: one schema each (TypeBox, so the server can reuse it for
+ * request validation and the OpenAPI document), defaults in one place, validated once and
+ * frozen. A resolved config is what the store persists.
+ */
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { defaultBackoff } from './backoff.js';
+import { InvalidArgumentError } from './errors.js';
+import { validateName } from './names.js';
+
+const PositiveMs = Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 });
+
+export const BackoffSchema = Type.Object(
+  {
+    baseMs: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 }),
+    capMs: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 }),
+    jitter: Type.Union([Type.Literal('full'), Type.Literal('equal'), Type.Literal('none')]),
+  },
+  { additionalProperties: false },
+);
+
+/** The stored configuration of a queue. */
+export const QueueConfigSchema = Type.Object(
+  {
+    name: Type.String(),
+    /** How long a received message stays invisible to other consumers unless acked or extended. */
+    visibilityTimeoutMs: PositiveMs,
+    /** Deliveries before a message is dead-lettered (1 = no retries). */
+    maxAttempts: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+    backoff: BackoffSchema,
+    /** Messages the queue may hold (ready + delayed + in flight); null for no bound. */
+    maxDepth: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
+    /** How long a dedup id is remembered. */
+    dedupWindowMs: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 }),
+  },
+  { additionalProperties: false },
+);
+export type QueueConfig = Static<typeof QueueConfigSchema>;
+
+/** Options for a queue; every field has a default. */
+export interface QueueOptions {
+  /** @defaultValue 30000 */
+  visibilityTimeoutMs?: number;
+  /** @defaultValue 5 */
+  maxAttempts?: number;
+  /** @defaultValue `{ baseMs: 1000, capMs: 300000, jitter: 'full' }` */
+  backoff?: Partial<QueueConfig['backoff']>;
+  /** @defaultValue null (unbounded) */
+  maxDepth?: number | null;
+  /** @defaultValue 300000 (5 minutes) */
+  dedupWindowMs?: number;
+}
+
+export const queueDefaults = Object.freeze({
+  visibilityTimeoutMs: 30_000,
+  maxAttempts: 5,
+  backoff: defaultBackoff,
+  maxDepth: null,
+  dedupWindowMs: 300_000,
+});
+
+/** The stored configuration of a topic. */
+export const TopicConfigSchema = Type.Object(
+  {
+    name: Type.String(),
+    /** Fixed at creation: keys map to partitions by `murmur2(key) % partitions`. */
+    partitions: Type.Integer({ minimum: 1, maximum: 1024 }),
+    /** Events older than this are trimmed; null keeps them by age forever. */
+    retentionMs: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
+    /** Per partition, the oldest events are trimmed while the payload bytes exceed this; null for no bound. */
+    retentionBytes: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+export type TopicConfig = Static<typeof TopicConfigSchema>;
+
+/** Options for a topic; every field has a default. */
+export interface TopicOptions {
+  /** @defaultValue 4 */
+  partitions?: number;
+  /** @defaultValue 604800000 (7 days, as Kafka) */
+  retentionMs?: number | null;
+  /** @defaultValue null */
+  retentionBytes?: number | null;
+}
+
+export const topicDefaults = Object.freeze({
+  partitions: 4,
+  retentionMs: 7 * 24 * 3_600_000,
+  retentionBytes: null,
+});
+
+/** Applies defaults to `options`, validates the result and freezes it. */
+export function resolveQueueConfig(name: string, options: QueueOptions = {}): Readonly<QueueConfig> {
+  validateName('queue', name);
+  const config = {
+    name,
+    visibilityTimeoutMs: options.visibilityTimeoutMs ?? queueDefaults.visibilityTimeoutMs,
+    maxAttempts: options.maxAttempts ?? queueDefaults.maxAttempts,
+    backoff: { ...queueDefaults.backoff, ...options.backoff },
+    maxDepth: options.maxDepth === undefined ? queueDefaults.maxDepth : options.maxDepth,
+    dedupWindowMs: options.dedupWindowMs ?? queueDefaults.dedupWindowMs,
+  };
+  return deepFreeze(check(QueueConfigSchema, config, `queue "${name}"`));
+}
+
+/** Applies defaults to `options`, validates the result and freezes it. */
+export function resolveTopicConfig(name: string, options: TopicOptions = {}): Readonly<TopicConfig> {
+  validateName('topic', name);
+  const config = {
+    name,
+    partitions: options.partitions ?? topicDefaults.partitions,
+    retentionMs: options.retentionMs === undefined ? topicDefaults.retentionMs : options.retentionMs,
+    retentionBytes:
+      options.retentionBytes === undefined ? topicDefaults.retentionBytes : options.retentionBytes,
+  };
+  return deepFreeze(check(TopicConfigSchema, config, `topic "${name}"`));
+}
+
+/** Validates `value` against `schema`, throwing one error that lists every problem by path. */
+export function check<S extends TSchema>(schema: S, value: unknown, where: string): Static<S> {
+  if (Value.Check(schema, value)) return value;
+  const errors = [...Value.Errors(schema, value)].map((error) => ({
+    field: error.path.replace(/^\//, '').replaceAll('/', '.') || '(root)',
+    message: error.message,
+  }));
+  const summary = errors.map((error) => `${error.field}: ${error.message}`).join('; ');
+  throw new InvalidArgumentError(`${where}: ${summary}`, { errors });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,466 @@
+/**
+ * The store port: the only way the engine reaches storage. Every backend (SQLite now; PostgreSQL
+ * and NATS JetStream later) implements {@link Store}, and the shared conformance suite
+ * (`spool/testing`) checks each method's invariants as written here.
+ *
+ * Division of labour: the engine owns policy (retry delays, when to dead-letter after a handler
+ * error, wake-ups, consumer loops); the store owns atomic state changes and the invariants that
+ * must hold across processes (leases, per-key order, depth bounds, dedup, dense offsets,
+ * partition ownership). Times are taken from the store's {@link Clock}, so a test clock moves
+ * the whole system.
+ *
+ * Durability: every write method resolves only after its change is committed durably (as the
+ * backend's durability setting defines it). Concurrent calls may share one commit.
+ */
+import type { Clock } from '../core/clock.js';
+import type { AttemptError, Headers, Payload } from '../core/message.js';
+import type { QueueConfig, TopicConfig } from '../core/options.js';
+
+// ---------------------------------------------------------------------------------------------
+// Queues
+
+/** One message to enqueue, fully resolved by the engine. */
+export interface EnqueueMessage {
+  /** Unique id, chosen by the engine (UUIDv7). */
+  readonly id: string;
+  readonly payload: Payload;
+  readonly headers: Headers;
+  /** Per-key FIFO group; null for none. */
+  readonly key: string | null;
+  /** Higher is delivered first. */
+  readonly priority: number;
+  /** Not deliverable before this time (ms since epoch); `<= now` means at once. */
+  readonly availableAt: number;
+  /** Dedup id; null for none. */
+  readonly dedupId: string | null;
+}
+
+export interface EnqueueResult {
+  /** The stored message's id; for a duplicate, the id of the original message. */
+  readonly id: string;
+  /** True when the dedup id was seen within the queue's dedup window: nothing was stored. */
+  readonly duplicate: boolean;
+}
+
+/** A message handed to a consumer under a lease. */
+export interface ClaimedMessage {
+  readonly id: string;
+  readonly queue: string;
+  readonly payload: Payload;
+  readonly headers: Headers;
+  readonly key: string | null;
+  readonly priority: number;
+  /** When it was first enqueued (ms since epoch); kept across retries and redrives. */
+  readonly enqueuedAt: number;
+  /** Deliveries so far, this one included (1 on first delivery). */
+  readonly attempt: number;
+  /** Opaque proof of this lease; needed to ack, release, extend or dead-letter. */
+  readonly receipt: string;
+  /** When the lease ends unless extended (ms since epoch). */
+  readonly leaseExpiresAt: number;
+  /** Errors of earlier attempts, oldest first. */
+  readonly errors: readonly AttemptError[];
+}
+
+/** A message in the queue as seen by a browser (no lease is taken). */
+export interface QueuedMessage {
+  readonly id: string;
+  readonly payload: Payload;
+  readonly headers: Headers;
+  readonly key: string | null;
+  readonly priority: number;
+  readonly enqueuedAt: number;
+  readonly availableAt: number;
+  readonly attempts: number;
+  readonly state: 'ready' | 'delayed' | 'in-flight';
+  readonly errors: readonly AttemptError[];
+}
+
+/** A message in a queue's dead-letter queue. */
+export interface DeadLetter {
+  readonly id: string;
+  readonly queue: string;
+  readonly payload: Payload;
+  readonly headers: Headers;
+  readonly key: string | null;
+  readonly priority: number;
+  readonly enqueuedAt: number;
+  readonly deadLetteredAt: number;
+  /** Deliveries made before it was dead-lettered. */
+  readonly attempts: number;
+  /** Every recorded failure, oldest first; the last is why it was dead-lettered. */
+  readonly errors: readonly AttemptError[];
+}
+
+export interface QueueStats {
+  readonly queue: string;
+  /** Deliverable now. */
+  readonly ready: number;
+  /** Waiting for their delay or retry backoff. */
+  readonly delayed: number;
+  /** Leased to a consumer. */
+  readonly inFlight: number;
+  /** In the dead-letter queue. */
+  readonly deadLettered: number;
+  /** Age in ms of the oldest message still in the queue (any state); 0 when empty. */
+  readonly oldestAgeMs: number;
+}
+
+/** Position in a paged listing: pass `next` of one page as `after` of the next. */
+export interface Page<T> {
+  readonly items: T[];
+  /** Cursor for the following page; null when this is the last. */
+  readonly next: string | null;
+}
+
+export interface PageRequest {
+  /** At most this many items. */
+  readonly limit: number;
+  /** The `next` cursor of the previous page. */
+  readonly after?: string | null;
+}
+
+/** Which dead letters an operation applies to: all of a queue's, or those with these ids. */
+export interface DeadLetterSelection {
+  readonly ids?: readonly string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Topics
+
+/** One event to append. */
+export interface AppendEvent {
+  readonly id: string;
+  readonly partition: number;
+  readonly payload: Payload;
+  readonly headers: Headers;
+  readonly key: string | null;
+}
+
+export interface AppendResult {
+  readonly id: string;
+  readonly partition: number;
+  readonly offset: number;
+  /** Append time (ms since epoch), from the store's clock. */
+  readonly timestamp: number;
+}
+
+/** An event read from a partition. */
+export interface LogEvent {
+  readonly id: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly payload: Payload;
+  readonly headers: Headers;
+  readonly key: string | null;
+}
+
+/** Offsets of one partition: `[startOffset, endOffset)` is what is readable. */
+export interface PartitionOffsets {
+  readonly partition: number;
+  /** The first kept offset (rises when retention trims). */
+  readonly startOffset: number;
+  /** The offset the next append gets (one past the last event). */
+  readonly endOffset: number;
+}
+
+export interface ReadResult extends PartitionOffsets {
+  /** Events from `max(from, startOffset)` on, in offset order, at most the requested count. */
+  readonly events: LogEvent[];
+}
+
+/** Where a new consumer group starts reading. */
+export type StartPosition = 'earliest' | 'latest';
+
+export interface JoinGroupRequest {
+  readonly memberId: string;
+  /** The member is removed (and its partitions freed) when it has not heartbeated for this long. */
+  readonly sessionTimeoutMs: number;
+  /** Only used when this join creates the group. */
+  readonly startFrom: StartPosition;
+}
+
+/**
+ * A member's view of its group after a join or heartbeat.
+ *
+ * Partitions are shared by two sets. `assigned` is where the group wants this member to read:
+ * live members sorted by id, partition `p` going to member `p % memberCount`. `owned` is what
+ * this member actually holds: a partition is owned by at most one member at a time, and is only
+ * acquired (at a heartbeat) when it is assigned to the caller and no live member owns it.
+ * A member reads only partitions it owns; it releases owned partitions that are no longer
+ * assigned after finishing and committing its in-flight work. That hand-over is what keeps two
+ * members off one partition during a rebalance.
+ */
+export interface GroupMembership {
+  /** Rises each time the membership changes. */
+  readonly generation: number;
+  readonly assigned: readonly number[];
+  readonly owned: readonly number[];
+  /** Rises on every seek; a member that sees a new value reloads its positions from committed offsets. */
+  readonly seekEpoch: number;
+}
+
+export interface CommittedOffset {
+  readonly partition: number;
+  /** The next offset the group will read in this partition. */
+  readonly offset: number;
+}
+
+export interface GroupMember {
+  readonly memberId: string;
+  readonly lastHeartbeatAt: number;
+  readonly sessionTimeoutMs: number;
+  readonly owned: readonly number[];
+}
+
+export interface GroupState {
+  readonly topic: string;
+  readonly group: string;
+  readonly generation: number;
+  readonly members: readonly GroupMember[];
+  readonly committed: readonly CommittedOffset[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The port
+
+/**
+ * The writes that may take part in a {@link Store.transaction}. On the store itself each one is
+ * its own atomic, durable change; inside a transaction they commit or roll back together.
+ */
+export interface StoreWrites {
+  /**
+   * Stores `messages` in `queue`, all or nothing, in the given order (their send order for
+   * per-key FIFO and for FIFO within a priority).
+   *
+   * - A message whose dedup id was stored in this queue less than `dedupWindowMs` ago is not
+   *   stored; its result carries the original id and `duplicate: true`. Two messages with the same
+   *   dedup id in one call: the second is a duplicate of the first.
+   * - If the queue's `maxDepth` is set and storing the non-duplicate messages would exceed it,
+   *   nothing is stored and `QueueFullError` is thrown.
+   * - Throws `QueueNotFoundError` for a queue that was never saved.
+   */
+  enqueue(queue: string, messages: readonly EnqueueMessage[]): Promise<EnqueueResult[]>;
+
+  /**
+   * Settles a lease by deleting the message. Accepted while the receipt is the message's current
+   * one, even after the lease time has passed, as long as nobody else has claimed it since.
+   * Throws `StaleReceiptError` otherwise.
+   */
+  ack(queue: string, receipt: string): Promise<void>;
+
+  /** Appends events to their partitions; offsets are dense and follow the order given. */
+  append(topic: string, events: readonly AppendEvent[]): Promise<AppendResult[]>;
+
+  /**
+   * Records that `group` has processed `partition` up to (not including) `offset`. Only the
+   * member that owns the partition may commit (`NotPartitionOwnerError`, or `UnknownMemberError`
+   * for a member that is no longer in the group). A commit never moves the offset backwards: a
+   * lower offset than the committed one is ignored (use {@link Store.seekGroup} to rewind).
+   */
+  commitOffset(
+    topic: string,
+    group: string,
+    memberId: string,
+    partition: number,
+    offset: number,
+  ): Promise<void>;
+
+  /**
+   * Records that `consumer` has processed message `messageId`. Resolves `true` the first time and
+   * `false` if it was recorded before (the caller should then skip its side effects).
+   */
+  markProcessed(consumer: string, messageId: string): Promise<boolean>;
+}
+
+/** The interface every storage backend implements. */
+export interface Store extends StoreWrites {
+  /** A short backend name, e.g. `sqlite`. */
+  readonly backend: string;
+  /** The time source for leases, delays, dedup windows, sessions and retention. */
+  readonly clock: Clock;
+  /** What this backend can do beyond the required minimum. */
+  readonly capabilities: StoreCapabilities;
+
+  // --- queue configuration ------------------------------------------------------------------
+
+  /**
+   * Creates the queue, or replaces its configuration. Messages already stored are kept.
+   * Resolves with the stored configuration.
+   */
+  saveQueue(config: QueueConfig): Promise<QueueConfig>;
+  /** Resolves with null for an unknown queue. */
+  getQueue(name: string): Promise<QueueConfig | null>;
+  listQueues(): Promise<QueueConfig[]>;
+  /** Deletes the queue with its messages, dead letters and dedup ids. Resolves false if unknown. */
+  deleteQueue(name: string): Promise<boolean>;
+
+  // --- queue messages -----------------------------------------------------------------------
+
+  /**
+   * Leases up to `max` deliverable messages for `visibilityTimeoutMs`, incrementing each one's
+   * attempt count and issuing a fresh receipt (any older receipt becomes stale).
+   *
+   * Deliverable: `availableAt <= now` and not under an unexpired lease. Order: higher priority
+   * first, then enqueue order. Per-key FIFO: a keyed message is deliverable only when no message
+   * with the same key was enqueued before it and is still in the queue (in flight, delayed or
+   * ready), so one key never has two messages in flight and keeps its send order.
+   *
+   * A message whose lease expired on its last allowed attempt (`attempts >= maxAttempts` of the
+   * queue config) is moved to the dead-letter queue with a `LeaseExpired` error instead of being
+   * delivered again. Throws `QueueNotFoundError` for an unknown queue.
+   */
+  claim(queue: string, request: { max: number; visibilityTimeoutMs: number }): Promise<ClaimedMessage[]>;
+
+  /**
+   * Ends a lease without deleting: the message becomes deliverable again after `delayMs` (0 =
+   * at once), keeping its attempt count. With `error`, the failure is appended to its history.
+   * Throws `StaleReceiptError` for a receipt that is not current.
+   */
+  release(
+    queue: string,
+    receipt: string,
+    options: { delayMs: number; error?: { name: string; message: string } },
+  ): Promise<void>;
+
+  /**
+   * Sets the lease to end `visibilityTimeoutMs` from now. Resolves with the new expiry time.
+   * Throws `StaleReceiptError` if the receipt is not current or its lease has already expired.
+   */
+  extend(queue: string, receipt: string, visibilityTimeoutMs: number): Promise<number>;
+
+  /**
+   * Moves a leased message to the queue's dead-letter queue, appending `error` to its history.
+   * Throws `StaleReceiptError` for a receipt that is not current.
+   */
+  deadLetter(queue: string, receipt: string, error: { name: string; message: string }): Promise<void>;
+
+  /** Counts by state. Throws `QueueNotFoundError` for an unknown queue. */
+  queueStats(queue: string): Promise<QueueStats>;
+
+  /**
+   * The earliest time after now at which a message of the queue becomes deliverable (a delay,
+   * a backoff or a lease ending); null if none is waiting. Consumers set a timer on it.
+   */
+  nextDeliveryAt(queue: string): Promise<number | null>;
+
+  /** Messages in the queue in delivery order, without leasing them. */
+  listMessages(queue: string, page: PageRequest): Promise<Page<QueuedMessage>>;
+
+  /** Deletes every message of the queue (not its dead letters). Resolves with the count. */
+  purge(queue: string): Promise<number>;
+
+  // --- dead letters -------------------------------------------------------------------------
+
+  /** Dead letters of a queue, oldest first. */
+  listDeadLetters(queue: string, page: PageRequest): Promise<Page<DeadLetter>>;
+
+  /**
+   * Moves dead letters back to their queue as new, immediately deliverable messages with
+   * attempts reset to 0, keeping id, body, headers, key, priority, enqueue time and error
+   * history. Resolves with how many moved. Ids that are not dead letters of this queue are ignored.
+   */
+  redrive(queue: string, selection: DeadLetterSelection): Promise<number>;
+
+  /** Deletes dead letters for good. Resolves with the count. */
+  purgeDeadLetters(queue: string, selection: DeadLetterSelection): Promise<number>;
+
+  // --- topics -------------------------------------------------------------------------------
+
+  /**
+   * Creates the topic if it is new and resolves with the stored configuration. Retention can be
+   * changed later; the partition count cannot (`ConfigConflictError`).
+   */
+  saveTopic(config: TopicConfig): Promise<TopicConfig>;
+  getTopic(name: string): Promise<TopicConfig | null>;
+  listTopics(): Promise<TopicConfig[]>;
+  /** Deletes the topic with its events and groups. Resolves false if unknown. */
+  deleteTopic(name: string): Promise<boolean>;
+
+  /**
+   * Reads up to `max` events of one partition starting at `fromOffset`. Reads below the first
+   * kept offset start at the first kept offset (the result's `startOffset` shows the gap); reads
+   * at or past the end return no events. Throws `TopicNotFoundError`, or `OffsetOutOfRangeError`
+   * for a partition that does not exist.
+   */
+  read(topic: string, partition: number, fromOffset: number, max: number): Promise<ReadResult>;
+
+  /** Start and end offsets of every partition, by partition number. */
+  partitionOffsets(topic: string): Promise<PartitionOffsets[]>;
+
+  /** The first offset whose timestamp is `>= timestamp`; the end offset if there is none. */
+  offsetForTime(topic: string, partition: number, timestamp: number): Promise<number>;
+
+  /**
+   * Applies the topic's retention: deletes the oldest events of each partition while they are
+   * older than `retentionMs`, or while the partition's payload bytes exceed `retentionBytes`.
+   * Resolves with the number of events deleted.
+   */
+  trim(topic: string): Promise<number>;
+
+  // --- consumer groups ----------------------------------------------------------------------
+
+  /**
+   * Adds a member (creating the group, with offsets at `startFrom`, if it is new) and
+   * heartbeats it. Joining again with a known id just heartbeats.
+   */
+  joinGroup(topic: string, group: string, request: JoinGroupRequest): Promise<GroupMembership>;
+
+  /**
+   * Keeps the member alive, removes members whose session expired (freeing their partitions),
+   * acquires assigned partitions that are free, and resolves with the member's view.
+   * Throws `UnknownMemberError` if the member was removed (it must join again).
+   */
+  heartbeat(topic: string, group: string, memberId: string): Promise<GroupMembership>;
+
+  /** Gives up ownership of partitions (after committing their work). Unknown members are ignored. */
+  releasePartitions(
+    topic: string,
+    group: string,
+    memberId: string,
+    partitions: readonly number[],
+  ): Promise<void>;
+
+  /** Removes the member and frees its partitions. Unknown members are ignored. */
+  leaveGroup(topic: string, group: string, memberId: string): Promise<void>;
+
+  /**
+   * Sets committed offsets outright (may move backwards) and raises the group's seek epoch so
+   * running members reload. Creates the group if it does not exist.
+   */
+  seekGroup(topic: string, group: string, offsets: readonly CommittedOffset[]): Promise<void>;
+
+  /** Members, generation and committed offsets; null if the group does not exist. */
+  groupState(topic: string, group: string): Promise<GroupState | null>;
+
+  /** Names of the groups of a topic. */
+  listGroups(topic: string): Promise<string[]>;
+
+  // --- transactions and upkeep --------------------------------------------------------------
+
+  /**
+   * Runs `work` with exclusive use of a transaction: the writes made through `tx` commit together
+   * when `work` resolves, or none of them when it throws. Needs `capabilities.transactions`.
+   */
+  transaction<T>(work: (tx: StoreWrites) => Promise<T>): Promise<T>;
+
+  /**
+   * Background upkeep that does not change what consumers see: forgets dedup ids and processed
+   * markers older than their windows and applies every topic's retention. The engine calls it
+   * periodically.
+   */
+  maintain(options: { processedRetentionMs: number }): Promise<void>;
+
+  /** Flushes pending writes and releases the storage. Later calls reject with `ClosedError`. */
+  close(): Promise<void>;
+}
+
+export interface StoreCapabilities {
+  /** `transaction()` is supported. */
+  readonly transactions: boolean;
+}
+
+/** Creates a store that uses `clock`. The conformance suite calls it once per test. */
+export type StoreFactory = (options: { clock: Clock }) => Promise<Store>;
