@@ -427,8 +427,11 @@ export interface Store extends StoreWrites {
   leaveGroup(topic: string, group: string, memberId: string): Promise<void>;
 
   /**
-   * Sets committed offsets outright (may move backwards) and raises the group's seek epoch so
-   * running members reload. Creates the group if it does not exist.
+   * Sets committed offsets outright (may move backwards), raises the group's seek epoch so
+   * running members reload, and frees every partition the group's members own, so that a commit
+   * a member makes from its pre-seek position is refused (`NotPartitionOwnerError`) instead of
+   * undoing the seek; members re-acquire at their next heartbeat. Creates the group if it does
+   * not exist.
    */
   seekGroup(topic: string, group: string, offsets: readonly CommittedOffset[]): Promise<void>;
 

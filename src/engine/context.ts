@@ -1,0 +1,65 @@
+import type { Clock } from '../core/clock.js';
+import { ClosedError, TopicNotFoundError } from '../core/errors.js';
+import type { Store } from '../store/port.js';
+import { Partitioner } from './outgoing.js';
+import { WakeSignals } from './wake-signal.js';
+
+/** Something that must be stopped before the store closes: a consumer or a subscription. */
+export interface Closeable {
+  close(options?: { timeoutMs?: number }): Promise<void>;
+}
+
+/**
+ * What the queues, topics and consumers of one Spool instance share: the store, the clock, the
+ * wake-up signals, and the set of running consumers that `Spool.close()` stops first.
+ */
+export class EngineContext {
+  readonly clock: Clock;
+  readonly queueSignals: WakeSignals;
+  readonly topicSignals: WakeSignals;
+  readonly running = new Set<Closeable>();
+  #partitioners = new Map<string, Partitioner>();
+  #closed = false;
+
+  constructor(
+    readonly store: Store,
+    /** How often idle consumers look for writes made by other processes (ms). */
+    readonly safetyPollMs: number,
+  ) {
+    this.clock = store.clock;
+    this.queueSignals = new WakeSignals(this.clock);
+    this.topicSignals = new WakeSignals(this.clock);
+  }
+
+  /**
+   * The partitioner of a topic, shared by every handle of it in this instance so that
+   * round-robin placement of keyless events spreads across all partitions.
+   */
+  async partitionerFor(topic: string, partitions?: number): Promise<Partitioner> {
+    let partitioner = this.#partitioners.get(topic);
+    if (!partitioner) {
+      const count = partitions ?? (await this.store.getTopic(topic))?.partitions;
+      if (count === undefined) throw new TopicNotFoundError(topic);
+      partitioner = this.#partitioners.get(topic) ?? new Partitioner(count);
+      this.#partitioners.set(topic, partitioner);
+    }
+    return partitioner;
+  }
+
+  forgetTopic(topic: string): void {
+    this.#partitioners.delete(topic);
+    this.topicSignals.delete(topic);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  assertOpen(): void {
+    if (this.#closed) throw new ClosedError();
+  }
+
+  markClosed(): void {
+    this.#closed = true;
+  }
+}

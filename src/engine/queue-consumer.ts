@@ -1,0 +1,287 @@
+/**
+ * The managed consumer loop behind `queue.process()`.
+ *
+ * States: running → stopping → stopped. While running, the loop claims as many messages as it
+ * has free handler slots (so prefetch never exceeds `concurrency`), starts a handler for each,
+ * and when nothing is deliverable sleeps on the queue's wake signal until a send, the next
+ * delayed message or lease expiry, or the slow safety poll. `close()` moves to stopping: no new
+ * claims; in-flight handlers finish (bounded by `timeoutMs`, after which their AbortSignals fire
+ * and their leases are left to expire, so the messages are delivered again — never lost).
+ *
+ * Settlement per message (at-least-once, the default): handler resolves → ack. Handler throws
+ * `NonRetryableError`, or the attempt was the last allowed → dead-letter. `RetryAfterError(ms)`
+ * → released with that delay. Anything else → released with exponential backoff + jitter.
+ * While a handler runs its lease is extended every half visibility timeout; if an extension
+ * finds the lease lost, the handler's AbortSignal fires.
+ *
+ * At-most-once acks before the handler runs: a crash or a throw loses that message, by choice.
+ * Transactional mode runs the handler inside a store transaction with the ack, so the messages
+ * it sends or publishes through `context.tx` exist if and only if the ack commits.
+ */
+import { backoffDelay } from '../core/backoff.js';
+import {
+  InvalidArgumentError,
+  NonRetryableError,
+  RetryAfterError,
+  StaleReceiptError,
+} from '../core/errors.js';
+import type { MessageBody } from '../core/message.js';
+import type { TimerHandle } from '../core/clock.js';
+import type { Closeable, EngineContext } from './context.js';
+import type { Queue } from './queue.js';
+import { Message } from './received-message.js';
+import { runTransaction, type SpoolTransaction } from './transaction.js';
+
+export interface HandlerContext {
+  /** Aborted when the lease is lost or the consumer's close timeout runs out. */
+  readonly signal: AbortSignal;
+  /** In transactional mode: writes here commit atomically with the ack. */
+  readonly tx?: SpoolTransaction;
+}
+
+export type MessageHandler<T = MessageBody> = (message: Message<T>, context: HandlerContext) => unknown;
+
+export interface ProcessOptions {
+  /** Handlers running at once. @defaultValue 1 */
+  concurrency?: number;
+  /**
+   * `at-least-once` (default): ack after the handler resolves. `at-most-once`: ack before the
+   * handler runs; a failure or crash loses the message.
+   */
+  delivery?: 'at-least-once' | 'at-most-once';
+  /**
+   * Run the handler and the ack in one store transaction; the handler gets `context.tx` to send
+   * and publish atomically with the ack. Keep such handlers short: the transaction holds the
+   * store's write lock while it runs.
+   * @defaultValue false
+   */
+  transactional?: boolean;
+  /** Lease length per delivery. @defaultValue the queue's `visibilityTimeoutMs` */
+  visibilityTimeoutMs?: number;
+  /** Called when a handler throws (the message is retried or dead-lettered) or the loop hits a store error. */
+  onError?: (error: unknown, message?: Message<unknown>) => void;
+  /** Called after a message was dead-lettered: the final-failure hook. */
+  onDeadLetter?: (message: Message<unknown>, error: unknown) => void;
+}
+
+export class QueueConsumer<T = MessageBody> implements Closeable {
+  readonly #concurrency: number;
+  readonly #visibilityTimeoutMs: number;
+  readonly #stop = new AbortController();
+  readonly #inFlight = new Map<Message<T>, AbortController>();
+  #slotWaiters: (() => void)[] = [];
+  #loop: Promise<void> = Promise.resolve();
+  #closing: Promise<void> | undefined;
+  #processed = 0;
+  #failed = 0;
+
+  constructor(
+    private readonly context: EngineContext,
+    private readonly queue: Queue<T>,
+    private readonly handler: MessageHandler<T>,
+    private readonly options: ProcessOptions,
+  ) {
+    this.#concurrency = options.concurrency ?? 1;
+    if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1 || this.#concurrency > 10_000) {
+      throw new InvalidArgumentError('process: concurrency must be an integer from 1 to 10000', {
+        field: 'concurrency',
+      });
+    }
+    this.#visibilityTimeoutMs = options.visibilityTimeoutMs ?? queue.config.visibilityTimeoutMs;
+    if (options.delivery === 'at-most-once' && options.transactional) {
+      throw new InvalidArgumentError(
+        'process: transactional mode is at-least-once; drop one of the two options',
+      );
+    }
+  }
+
+  /** Messages whose handler resolved. */
+  get processed(): number {
+    return this.#processed;
+  }
+
+  /** Handler failures (each retried or dead-lettered). */
+  get failed(): number {
+    return this.#failed;
+  }
+
+  /** Handlers running now. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** @internal */
+  start(onStopped: () => void): void {
+    this.#loop = this.#run()
+      .catch((error: unknown) => this.#report(error))
+      .finally(onStopped);
+  }
+
+  /**
+   * Stops taking work and waits for in-flight handlers, at most `timeoutMs` (default 30 s);
+   * after that their AbortSignals fire and the unsettled messages are redelivered once their
+   * leases expire.
+   */
+  close(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.#closing ??= this.#close(options.timeoutMs ?? 30_000);
+    return this.#closing;
+  }
+
+  async #close(timeoutMs: number): Promise<void> {
+    this.#stop.abort();
+    this.#wakeSlotWaiters();
+    await this.#loop;
+    if (this.#inFlight.size > 0) {
+      const drained = Promise.all([...this.#inFlight.keys()].map((message) => this.#settled(message)));
+      const timedOut = await Promise.race([drained.then(() => false), delay(timeoutMs).then(() => true)]);
+      if (timedOut) for (const controller of this.#inFlight.values()) controller.abort();
+    }
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.context.queueSignals.for(this.queue.name);
+    while (!this.#stop.signal.aborted) {
+      const free = this.#concurrency - this.#inFlight.size;
+      if (free === 0) {
+        await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
+        continue;
+      }
+      const version = signal.version;
+      let claimed;
+      try {
+        claimed = await this.context.store.claim(this.queue.name, {
+          max: free,
+          visibilityTimeoutMs: this.#visibilityTimeoutMs,
+        });
+      } catch (error) {
+        if (this.context.closed) return;
+        this.#report(error);
+        await signal.wait(1000, this.#stop.signal);
+        continue;
+      }
+      for (const record of claimed) this.#handle(new Message<T>(record, this.queue));
+      if (claimed.length === 0) {
+        const waitMs = await this.queue.idleWaitMs().catch(() => this.context.safetyPollMs);
+        await signal.wait(waitMs, this.#stop.signal, version);
+      }
+    }
+  }
+
+  #handle(message: Message<T>): void {
+    const controller = new AbortController();
+    this.#inFlight.set(message, controller);
+    const done = this.#deliver(message, controller)
+      .catch((error: unknown) => this.#report(error, message))
+      .finally(() => {
+        this.#inFlight.delete(message);
+        this.#settledWaiters.get(message)?.();
+        this.#settledWaiters.delete(message);
+        this.#wakeSlotWaiters();
+      });
+    void done;
+  }
+
+  readonly #settledWaiters = new Map<Message<T>, () => void>();
+
+  #settled(message: Message<T>): Promise<void> {
+    if (!this.#inFlight.has(message)) return Promise.resolve();
+    return new Promise((resolve) => this.#settledWaiters.set(message, resolve));
+  }
+
+  async #deliver(message: Message<T>, controller: AbortController): Promise<void> {
+    if (this.options.delivery === 'at-most-once') {
+      await message.ack();
+      try {
+        await this.handler(message, { signal: controller.signal });
+        this.#processed++;
+      } catch (error) {
+        this.#failed++;
+        this.options.onError?.(error, message);
+      }
+      return;
+    }
+    const keeper = this.#keepLease(message, controller);
+    let handlerError: unknown;
+    let succeeded = false;
+    try {
+      if (this.options.transactional) {
+        await runTransaction(this.context, async (tx) => {
+          await this.handler(message, { signal: controller.signal, tx });
+          await tx.ack(message);
+        });
+      } else {
+        await this.handler(message, { signal: controller.signal });
+      }
+      succeeded = true;
+    } catch (error) {
+      handlerError = error;
+    } finally {
+      this.context.clock.clearTimer(keeper.timer);
+      keeper.stopped = true;
+    }
+    if (succeeded) {
+      if (!this.options.transactional) await message.ack();
+      this.#processed++;
+      return;
+    }
+    if (handlerError instanceof StaleReceiptError) {
+      // The transactional ack found the lease lost: someone else has the message now.
+      this.#report(handlerError, message);
+      return;
+    }
+    this.#failed++;
+    this.options.onError?.(handlerError, message);
+    await this.#fail(message, handlerError);
+  }
+
+  async #fail(message: Message<T>, error: unknown): Promise<void> {
+    const lastAttempt = message.attempt >= this.queue.config.maxAttempts;
+    if (error instanceof NonRetryableError || lastAttempt) {
+      await message.deadLetter(error);
+      this.options.onDeadLetter?.(message, error);
+      return;
+    }
+    const delayMs =
+      error instanceof RetryAfterError
+        ? Math.max(0, error.retryAfterMs)
+        : backoffDelay(message.attempt, this.queue.config.backoff);
+    await message.nack({ delayMs, error });
+  }
+
+  /** Extends the lease every half visibility timeout while the handler runs. */
+  #keepLease(message: Message<T>, controller: AbortController): { timer: TimerHandle; stopped: boolean } {
+    const { clock } = this.context;
+    const interval = Math.max(1, Math.floor(this.#visibilityTimeoutMs / 2));
+    const keeper = { timer: clock.setTimer(() => tick(), interval), stopped: false };
+    const tick = () => {
+      if (keeper.stopped) return;
+      message.extend(this.#visibilityTimeoutMs).then(
+        () => {
+          if (!keeper.stopped) keeper.timer = clock.setTimer(() => tick(), interval);
+        },
+        (error: unknown) => {
+          // The lease is gone (or the store failed): tell the handler to stop.
+          if (keeper.stopped) return;
+          controller.abort(error);
+          this.#report(error, message);
+        },
+      );
+    };
+    return keeper;
+  }
+
+  #wakeSlotWaiters(): void {
+    const waiters = this.#slotWaiters;
+    this.#slotWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  #report(error: unknown, message?: Message<T>): void {
+    if (this.options.onError) this.options.onError(error, message);
+    else if (!this.context.closed) console.error(`spool: consumer of queue "${this.queue.name}":`, error);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

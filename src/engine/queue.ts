@@ -1,0 +1,272 @@
+/**
+ * A point-to-point queue: producers send, competing consumers receive under leases and settle.
+ * This class is the low-level API (send, receive, ack, nack, extend, dead letters, stats);
+ * {@link Queue.process} starts a managed consumer loop on top of it.
+ */
+import {
+  describeError,
+  decodeBody,
+  type AttemptError,
+  type Headers,
+  type MessageBody,
+} from '../core/message.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import type { QueueConfig } from '../core/options.js';
+import type {
+  DeadLetter,
+  DeadLetterSelection,
+  EnqueueResult,
+  QueuedMessage,
+  QueueStats,
+} from '../store/port.js';
+import type { EngineContext } from './context.js';
+import { toEnqueueMessage, type OutgoingMessage, type SendOptions } from './outgoing.js';
+import { QueueConsumer, type MessageHandler, type ProcessOptions } from './queue-consumer.js';
+import { Message, type LeaseSettler } from './received-message.js';
+
+/** What a send resolves with. */
+export type SendResult = EnqueueResult;
+
+export interface ReceiveOptions {
+  /** At most this many messages. @defaultValue 1 */
+  max?: number;
+  /** Lease length. @defaultValue the queue's `visibilityTimeoutMs` */
+  visibilityTimeoutMs?: number;
+  /** Long poll: wait up to this long for a message when none is ready. @defaultValue 0 */
+  waitMs?: number;
+  /** Stops a long poll early. */
+  signal?: AbortSignal;
+}
+
+/** A message as the queue browser shows it (no lease is taken). */
+export interface QueuedMessageView<T = MessageBody> {
+  readonly id: string;
+  readonly body: T;
+  readonly headers: Readonly<Headers>;
+  readonly key: string | null;
+  readonly priority: number;
+  readonly enqueuedAt: Date;
+  readonly availableAt: Date;
+  readonly attempts: number;
+  readonly state: QueuedMessage['state'];
+  readonly errors: readonly AttemptError[];
+}
+
+/** A dead-lettered message with its history. */
+export interface DeadLetterView<T = MessageBody> {
+  readonly id: string;
+  readonly body: T;
+  readonly headers: Readonly<Headers>;
+  readonly key: string | null;
+  readonly priority: number;
+  readonly enqueuedAt: Date;
+  readonly deadLetteredAt: Date;
+  readonly attempts: number;
+  readonly errors: readonly AttemptError[];
+}
+
+export interface ListPage<T> {
+  readonly items: T[];
+  /** Pass as `after` to get the next page; null on the last page. */
+  readonly next: string | null;
+}
+
+export class Queue<T = MessageBody> implements LeaseSettler {
+  /** @internal Use `spool.queue(name)`. */
+  constructor(
+    private readonly context: EngineContext,
+    /** The configuration in force (frozen). */
+    readonly config: Readonly<QueueConfig>,
+  ) {}
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** Sends one message; resolves once it is durably stored. */
+  async send(body: T & MessageBody, options: SendOptions = {}): Promise<SendResult> {
+    const [result] = await this.sendBatch([{ ...options, body }]);
+    return result!;
+  }
+
+  /**
+   * Sends messages together, all or nothing, keeping their order. Resolves once they are
+   * durably stored; a duplicate (by dedup id) resolves with the original id and `duplicate: true`.
+   */
+  async sendBatch(messages: readonly (OutgoingMessage & { body: T & MessageBody })[]): Promise<SendResult[]> {
+    this.context.assertOpen();
+    if (messages.length === 0) return [];
+    const now = this.context.clock.now();
+    const items = messages.map((message) => toEnqueueMessage(message.body, message, now));
+    const results = await this.context.store.enqueue(this.name, items);
+    this.#signal().notify();
+    return results;
+  }
+
+  /**
+   * Leases up to `max` messages. With `waitMs`, waits that long for one to become ready
+   * (woken by sends, not by polling).
+   */
+  async receive(options: ReceiveOptions = {}): Promise<Message<T>[]> {
+    this.context.assertOpen();
+    const max = options.max ?? 1;
+    const visibilityTimeoutMs = options.visibilityTimeoutMs ?? this.config.visibilityTimeoutMs;
+    const waitMs = options.waitMs ?? 0;
+    if (!Number.isInteger(max) || max < 1 || max > 10_000) {
+      throw new InvalidArgumentError('receive: max must be an integer from 1 to 10000', { field: 'max' });
+    }
+    assertPositiveMs(visibilityTimeoutMs, 'visibilityTimeoutMs');
+    const { clock } = this.context;
+    const deadline = clock.now() + Math.max(0, waitMs);
+    const signal = this.#signal();
+    for (;;) {
+      const version = signal.version;
+      const claimed = await this.context.store.claim(this.name, { max, visibilityTimeoutMs });
+      if (claimed.length > 0) return claimed.map((message) => new Message<T>(message, this));
+      const now = clock.now();
+      if (now >= deadline || options.signal?.aborted || this.context.closed) return [];
+      await signal.wait(await this.idleWaitMs(deadline), options.signal, version);
+    }
+  }
+
+  /**
+   * @internal How long an idle consumer may sleep: until the next delayed message or lease
+   * expiry, the caller's deadline, or the safety poll for other processes' writes.
+   */
+  async idleWaitMs(deadline = Infinity): Promise<number> {
+    const now = this.context.clock.now();
+    const next = await this.context.store.nextDeliveryAt(this.name);
+    return Math.max(0, Math.min(deadline, next ?? Infinity, now + this.context.safetyPollMs) - now);
+  }
+
+  /** @internal Wakes idle consumers of this queue in this process. */
+  wake(): void {
+    this.#signal().notify();
+  }
+
+  /** Deletes a received message: its work is done. Rejects with `StaleReceiptError` if the lease was lost. */
+  async ack(receipt: string): Promise<void> {
+    await this.context.store.ack(this.name, receipt);
+  }
+
+  /** Ends a lease so the message is delivered again after `delayMs` (default 0). */
+  async nack(receipt: string, options: { delayMs?: number; error?: unknown } = {}): Promise<void> {
+    const delayMs = options.delayMs ?? 0;
+    if (!Number.isFinite(delayMs) || delayMs < 0) {
+      throw new InvalidArgumentError('nack: delayMs must be a number >= 0', { field: 'delayMs' });
+    }
+    await this.context.store.release(this.name, receipt, {
+      delayMs: Math.trunc(delayMs),
+      ...(options.error === undefined ? {} : { error: describeError(options.error) }),
+    });
+    this.#signal().notify();
+  }
+
+  /** Extends a lease; resolves with the new expiry (ms since epoch). */
+  extend(receipt: string, visibilityTimeoutMs = this.config.visibilityTimeoutMs): Promise<number> {
+    assertPositiveMs(visibilityTimeoutMs, 'visibilityTimeoutMs');
+    return this.context.store.extend(this.name, receipt, visibilityTimeoutMs);
+  }
+
+  /** Moves a received message to the dead-letter queue with `reason` as its last error. */
+  async deadLetter(receipt: string, reason: unknown): Promise<void> {
+    await this.context.store.deadLetter(this.name, receipt, describeError(reason));
+    // The next message of the same key may now be deliverable.
+    this.#signal().notify();
+  }
+
+  /**
+   * Starts a consumer: it leases messages as handler slots free up, acks after the handler
+   * resolves, retries with backoff or dead-letters when it throws, and extends leases while a
+   * handler runs. Stop it with `close()`.
+   */
+  process(handler: MessageHandler<T>, options: ProcessOptions = {}): QueueConsumer<T> {
+    this.context.assertOpen();
+    const consumer = new QueueConsumer<T>(this.context, this, handler, options);
+    this.context.running.add(consumer);
+    consumer.start(() => this.context.running.delete(consumer));
+    return consumer;
+  }
+
+  /** Message counts by state and the oldest message's age. */
+  stats(): Promise<QueueStats> {
+    return this.context.store.queueStats(this.name);
+  }
+
+  /** Browses the queue in delivery order without leasing anything. */
+  async listMessages(
+    page: { limit?: number; after?: string | null } = {},
+  ): Promise<ListPage<QueuedMessageView<T>>> {
+    const result = await this.context.store.listMessages(this.name, {
+      limit: page.limit ?? 100,
+      after: page.after ?? null,
+    });
+    return {
+      next: result.next,
+      items: result.items.map((message) => ({
+        id: message.id,
+        body: decodeBody<T>(message.payload),
+        headers: message.headers,
+        key: message.key,
+        priority: message.priority,
+        enqueuedAt: new Date(message.enqueuedAt),
+        availableAt: new Date(message.availableAt),
+        attempts: message.attempts,
+        state: message.state,
+        errors: message.errors,
+      })),
+    };
+  }
+
+  /** Deletes every message in the queue (not the dead letters). Resolves with the count. */
+  purge(): Promise<number> {
+    return this.context.store.purge(this.name);
+  }
+
+  /** The dead-letter queue, oldest first. */
+  async listDeadLetters(
+    page: { limit?: number; after?: string | null } = {},
+  ): Promise<ListPage<DeadLetterView<T>>> {
+    const result = await this.context.store.listDeadLetters(this.name, {
+      limit: page.limit ?? 100,
+      after: page.after ?? null,
+    });
+    return { next: result.next, items: result.items.map((letter) => toDeadLetterView<T>(letter)) };
+  }
+
+  /** Moves dead letters (all, or those with `ids`) back to the queue with attempts reset. */
+  async redrive(selection: DeadLetterSelection = {}): Promise<number> {
+    const moved = await this.context.store.redrive(this.name, selection);
+    if (moved > 0) this.#signal().notify();
+    return moved;
+  }
+
+  /** Deletes dead letters (all, or those with `ids`) for good. */
+  purgeDeadLetters(selection: DeadLetterSelection = {}): Promise<number> {
+    return this.context.store.purgeDeadLetters(this.name, selection);
+  }
+
+  #signal() {
+    return this.context.queueSignals.for(this.name);
+  }
+}
+
+function toDeadLetterView<T>(letter: DeadLetter): DeadLetterView<T> {
+  return {
+    id: letter.id,
+    body: decodeBody<T>(letter.payload),
+    headers: letter.headers,
+    key: letter.key,
+    priority: letter.priority,
+    enqueuedAt: new Date(letter.enqueuedAt),
+    deadLetteredAt: new Date(letter.deadLetteredAt),
+    attempts: letter.attempts,
+    errors: letter.errors,
+  };
+}
+
+function assertPositiveMs(value: number, field: string): void {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new InvalidArgumentError(`${field} must be a whole number of milliseconds >= 1`, { field });
+  }
+}

@@ -1,0 +1,77 @@
+import { decodeBody, type AttemptError, type Headers, type MessageBody } from '../core/message.js';
+import type { ClaimedMessage } from '../store/port.js';
+
+/** Settles a leased message; implemented by {@link Queue}. */
+export interface LeaseSettler {
+  ack(receipt: string): Promise<void>;
+  nack(receipt: string, options?: { delayMs?: number; error?: unknown }): Promise<void>;
+  extend(receipt: string, visibilityTimeoutMs?: number): Promise<number>;
+  deadLetter(receipt: string, reason: unknown): Promise<void>;
+  /** Wakes idle consumers: settling a keyed message makes the next one of its key deliverable. */
+  wake(): void;
+}
+
+/**
+ * A message delivered from a queue under a lease. Settle it exactly once: `ack()` when the work
+ * is done, `nack()` to have it delivered again, `deadLetter()` to give up on it.
+ */
+export class Message<T = MessageBody> {
+  readonly id: string;
+  readonly queue: string;
+  readonly body: T;
+  readonly headers: Readonly<Headers>;
+  readonly key: string | null;
+  readonly priority: number;
+  /** When it was first sent. */
+  readonly enqueuedAt: Date;
+  /** This delivery's number: 1 on first delivery. */
+  readonly attempt: number;
+  /** Proof of the lease; what the low-level `queue.ack(receipt)` takes. */
+  readonly receipt: string;
+  /** Errors of earlier attempts, oldest first. */
+  readonly errors: readonly AttemptError[];
+  #leaseExpiresAt: number;
+
+  constructor(
+    claimed: ClaimedMessage,
+    private readonly settler: LeaseSettler,
+  ) {
+    this.id = claimed.id;
+    this.queue = claimed.queue;
+    this.body = decodeBody<T>(claimed.payload);
+    this.headers = claimed.headers;
+    this.key = claimed.key;
+    this.priority = claimed.priority;
+    this.enqueuedAt = new Date(claimed.enqueuedAt);
+    this.attempt = claimed.attempt;
+    this.receipt = claimed.receipt;
+    this.errors = claimed.errors;
+    this.#leaseExpiresAt = claimed.leaseExpiresAt;
+  }
+
+  /** When the lease ends unless extended. */
+  get leaseExpiresAt(): Date {
+    return new Date(this.#leaseExpiresAt);
+  }
+
+  /** Deletes the message: the work is done. */
+  async ack(): Promise<void> {
+    await this.settler.ack(this.receipt);
+    if (this.key !== null) this.settler.wake();
+  }
+
+  /** Ends the lease; the message is delivered again after `delayMs` (default 0). */
+  nack(options: { delayMs?: number; error?: unknown } = {}): Promise<void> {
+    return this.settler.nack(this.receipt, options);
+  }
+
+  /** Keeps the lease for another `visibilityTimeoutMs` (default: the queue's). */
+  async extend(visibilityTimeoutMs?: number): Promise<void> {
+    this.#leaseExpiresAt = await this.settler.extend(this.receipt, visibilityTimeoutMs);
+  }
+
+  /** Moves the message to the dead-letter queue with `reason` as its last error. */
+  deadLetter(reason: unknown): Promise<void> {
+    return this.settler.deadLetter(this.receipt, reason);
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * The entry point of the engine: one `Spool` per store. It hands out {@link Queue} and
+ * {@link Topic} handles, runs atomic transactions across them, performs background upkeep, and
+ * shuts everything down in order on `close()`: consumers first (so in-flight work settles),
+ * then the store (so every acknowledged write is flushed).
+ */
+import { InvalidArgumentError } from '../core/errors.js';
+import {
+  resolveQueueConfig,
+  resolveTopicConfig,
+  type QueueOptions,
+  type TopicOptions,
+} from '../core/options.js';
+import type { QueueConfig, TopicConfig } from '../core/options.js';
+import type { Store } from '../store/port.js';
+import { EngineContext } from './context.js';
+import { Queue } from './queue.js';
+import { Topic } from './topic.js';
+import { runTransaction, type SpoolTransaction } from './transaction.js';
+import type { TimerHandle } from '../core/clock.js';
+import type { MessageBody } from '../core/message.js';
+
+export interface SpoolOptions {
+  /** Where messages live, e.g. `await openSqliteStore({ path })`. Spool closes it on `close()`. */
+  store: Store;
+  /**
+   * How often idle consumers check for writes made by other processes sharing the store.
+   * In-process sends wake consumers at once; this is only the safety net.
+   * @defaultValue 1000
+   */
+  safetyPollMs?: number;
+  /** How often dedup ids, processed markers and topic retention are swept. @defaultValue 60000 */
+  maintenanceIntervalMs?: number;
+  /** How long {@link Spool.once} remembers a processed message id. @defaultValue 604800000 (7 days) */
+  processedRetentionMs?: number;
+}
+
+/** The result of {@link Spool.once}. */
+export type OnceResult<T> = { readonly ran: true; readonly result: T } | { readonly ran: false };
+
+export class Spool {
+  readonly #context: EngineContext;
+  readonly #processedRetentionMs: number;
+  readonly #maintenanceIntervalMs: number;
+  #maintenanceTimer: TimerHandle | undefined;
+  #closing: Promise<void> | undefined;
+
+  /** @internal Use {@link createSpool}. */
+  constructor(options: SpoolOptions) {
+    const safetyPollMs = options.safetyPollMs ?? 1000;
+    this.#maintenanceIntervalMs = options.maintenanceIntervalMs ?? 60_000;
+    this.#processedRetentionMs = options.processedRetentionMs ?? 7 * 24 * 3_600_000;
+    for (const [field, value] of Object.entries({
+      safetyPollMs,
+      maintenanceIntervalMs: this.#maintenanceIntervalMs,
+      processedRetentionMs: this.#processedRetentionMs,
+    })) {
+      if (!Number.isInteger(value) || value < 1) {
+        throw new InvalidArgumentError(`${field} must be a whole number of milliseconds >= 1`, { field });
+      }
+    }
+    this.#context = new EngineContext(options.store, safetyPollMs);
+    this.#scheduleMaintenance();
+  }
+
+  /** The store this instance runs on. */
+  get store(): Store {
+    return this.#context.store;
+  }
+
+  /**
+   * Opens queue `name`, creating it if needed. With `options`, the queue's configuration is set
+   * to them (unspecified fields take their defaults); without, a stored configuration is kept.
+   */
+  async queue<T = MessageBody>(name: string, options?: QueueOptions): Promise<Queue<T>> {
+    this.#context.assertOpen();
+    const { store } = this.#context;
+    let config: QueueConfig | null = options === undefined ? await store.getQueue(name) : null;
+    config ??= await store.saveQueue(resolveQueueConfig(name, options));
+    return new Queue<T>(this.#context, Object.freeze(config));
+  }
+
+  /**
+   * Opens topic `name`, creating it if needed. With `options`, retention is updated; a different
+   * partition count than the stored one is refused (`ConfigConflictError`).
+   */
+  async topic<T = MessageBody>(name: string, options?: TopicOptions): Promise<Topic<T>> {
+    this.#context.assertOpen();
+    const { store } = this.#context;
+    let config: TopicConfig | null = options === undefined ? await store.getTopic(name) : null;
+    config ??= await store.saveTopic(resolveTopicConfig(name, options));
+    return new Topic<T>(this.#context, Object.freeze(config));
+  }
+
+  listQueues(): Promise<QueueConfig[]> {
+    return this.#context.store.listQueues();
+  }
+
+  listTopics(): Promise<TopicConfig[]> {
+    return this.#context.store.listTopics();
+  }
+
+  /** Deletes a queue with its messages and dead letters. */
+  async deleteQueue(name: string): Promise<boolean> {
+    const deleted = await this.#context.store.deleteQueue(name);
+    this.#context.queueSignals.delete(name);
+    return deleted;
+  }
+
+  /** Deletes a topic with its events and consumer groups. */
+  async deleteTopic(name: string): Promise<boolean> {
+    const deleted = await this.#context.store.deleteTopic(name);
+    this.#context.forgetTopic(name);
+    return deleted;
+  }
+
+  /**
+   * Runs `work` in one store transaction: the sends, publishes and acks it makes through `tx`
+   * commit together or not at all. Keep it short — it holds the store's write lock.
+   */
+  transaction<T>(work: (tx: SpoolTransaction) => Promise<T>): Promise<T> {
+    return runTransaction(this.#context, work);
+  }
+
+  /**
+   * The idempotent-consumer helper: runs `work` unless `consumer` has already completed it for
+   * `messageId`, and records the completion in the same transaction as the writes `work` makes
+   * through `tx`. Redeliveries after a success are skipped (`ran: false`), so the combination is
+   * effectively-once for Spool writes. Side effects outside Spool made by `work` can still repeat
+   * if the process dies between them and the commit: key them by `messageId` too.
+   */
+  once<T>(
+    consumer: string,
+    messageId: string,
+    work: (tx: SpoolTransaction) => Promise<T>,
+  ): Promise<OnceResult<T>> {
+    return runTransaction(this.#context, async (tx): Promise<OnceResult<T>> => {
+      if (!(await tx.markProcessed(consumer, messageId))) return { ran: false };
+      return { ran: true, result: await work(tx) };
+    });
+  }
+
+  /** Sweeps expired dedup ids and processed markers and applies topic retention now. */
+  maintain(): Promise<void> {
+    return this.#context.store.maintain({ processedRetentionMs: this.#processedRetentionMs });
+  }
+
+  /**
+   * Stops every consumer and subscription (letting in-flight handlers finish, at most
+   * `timeoutMs`), then closes the store. Safe to call more than once.
+   */
+  close(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.#closing ??= this.#close(options.timeoutMs ?? 30_000);
+    return this.#closing;
+  }
+
+  async #close(timeoutMs: number): Promise<void> {
+    if (this.#maintenanceTimer) this.#context.clock.clearTimer(this.#maintenanceTimer);
+    const running = [...this.#context.running];
+    await Promise.all(running.map((closeable) => closeable.close({ timeoutMs })));
+    this.#context.markClosed();
+    this.#context.queueSignals.notifyAll();
+    this.#context.topicSignals.notifyAll();
+    await this.#context.store.close();
+  }
+
+  #scheduleMaintenance(): void {
+    this.#maintenanceTimer = this.#context.clock.setTimer(() => {
+      if (this.#context.closed) return;
+      this.maintain()
+        .catch((error: unknown) => {
+          if (!this.#context.closed) console.error('spool: maintenance failed:', error);
+        })
+        .finally(() => {
+          if (!this.#closing) this.#scheduleMaintenance();
+        });
+    }, this.#maintenanceIntervalMs);
+  }
+}
+
+/** Creates a Spool on `options.store`. */
+export function createSpool(options: SpoolOptions): Spool {
+  return new Spool(options);
+}

@@ -1,0 +1,223 @@
+/**
+ * A Kafka-style topic: an append-only log split into partitions. Publishers append (by key to a
+ * stable partition, or round-robin without one); any number of consumer groups read it
+ * independently, each remembering a committed offset per partition.
+ */
+import { InvalidArgumentError } from '../core/errors.js';
+import { decodeBody, type Headers, type MessageBody } from '../core/message.js';
+import { validateName } from '../core/names.js';
+import type { TopicConfig } from '../core/options.js';
+import type { CommittedOffset, LogEvent, PartitionOffsets } from '../store/port.js';
+import type { EngineContext } from './context.js';
+import type { OutgoingEvent, PublishOptions } from './outgoing.js';
+import { Subscription, type EventHandler, type SubscribeOptions } from './subscription.js';
+
+export interface PublishResult {
+  readonly id: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly timestamp: Date;
+}
+
+/** An event read from a topic. */
+export interface TopicEvent<T = MessageBody> {
+  readonly id: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly timestamp: Date;
+  readonly body: T;
+  readonly headers: Readonly<Headers>;
+  readonly key: string | null;
+}
+
+export interface TopicReadResult<T = MessageBody> extends PartitionOffsets {
+  readonly events: TopicEvent<T>[];
+}
+
+/** Where to move a group: an end of the log, a time, or explicit offsets per partition. */
+export type SeekPosition =
+  | 'earliest'
+  | 'latest'
+  | { readonly timestamp: Date | number }
+  | { readonly offsets: Readonly<Record<number, number>> };
+
+export interface PartitionLag {
+  readonly partition: number;
+  /** Next offset the group will read. */
+  readonly committed: number;
+  readonly endOffset: number;
+  /** Events published but not yet committed by the group. */
+  readonly lag: number;
+}
+
+export interface GroupLag {
+  readonly group: string;
+  readonly members: number;
+  readonly partitions: PartitionLag[];
+  readonly totalLag: number;
+}
+
+export interface TopicStats {
+  readonly topic: string;
+  readonly partitions: PartitionOffsets[];
+  readonly groups: GroupLag[];
+}
+
+export class Topic<T = MessageBody> {
+  /** @internal Use `spool.topic(name)`. */
+  constructor(
+    private readonly context: EngineContext,
+    readonly config: Readonly<TopicConfig>,
+  ) {}
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** Appends one event; resolves with its partition and offset once durably stored. */
+  async publish(body: T & MessageBody, options: PublishOptions = {}): Promise<PublishResult> {
+    const [result] = await this.publishBatch([{ ...options, body }]);
+    return result!;
+  }
+
+  /** Appends events together, all or nothing; within a partition they keep the given order. */
+  async publishBatch(
+    events: readonly (OutgoingEvent & { body: T & MessageBody })[],
+  ): Promise<PublishResult[]> {
+    this.context.assertOpen();
+    if (events.length === 0) return [];
+    const partitioner = await this.context.partitionerFor(this.name, this.config.partitions);
+    const items = events.map((event) => partitioner.toAppendEvent(event.body, event));
+    const results = await this.context.store.append(this.name, items);
+    this.context.topicSignals.for(this.name).notify();
+    return results.map((result) => ({ ...result, timestamp: new Date(result.timestamp) }));
+  }
+
+  /**
+   * Reads a partition directly (no group). Reading below the first kept offset starts at the
+   * first kept offset: compare `events[0].offset` or `startOffset` with what you asked for.
+   */
+  async read(partition: number, fromOffset: number, max = 100): Promise<TopicReadResult<T>> {
+    if (!Number.isInteger(fromOffset) || fromOffset < 0) {
+      throw new InvalidArgumentError('read: fromOffset must be an integer >= 0', { field: 'fromOffset' });
+    }
+    if (!Number.isInteger(max) || max < 1 || max > 10_000) {
+      throw new InvalidArgumentError('read: max must be an integer from 1 to 10000', { field: 'max' });
+    }
+    const result = await this.context.store.read(this.name, partition, fromOffset, max);
+    return { ...result, events: result.events.map((event) => toTopicEvent<T>(event)) };
+  }
+
+  /** Start and end offsets of every partition. */
+  offsets(): Promise<PartitionOffsets[]> {
+    return this.context.store.partitionOffsets(this.name);
+  }
+
+  /** The first offset of `partition` at or after `time`. */
+  offsetForTime(partition: number, time: Date | number): Promise<number> {
+    return this.context.store.offsetForTime(this.name, partition, toMs(time));
+  }
+
+  /**
+   * Joins consumer group `group` and processes its share of the partitions: in offset order
+   * within a partition, committing after the handler resolves (at-least-once). Stop with
+   * `close()`, which finishes in-flight events, commits and leaves the group.
+   */
+  subscribe(group: string, handler: EventHandler<T>, options: SubscribeOptions = {}): Subscription<T> {
+    this.context.assertOpen();
+    validateName('group', group);
+    const subscription = new Subscription<T>(this.context, this, group, handler, options);
+    this.context.running.add(subscription);
+    subscription.start(() => this.context.running.delete(subscription));
+    return subscription;
+  }
+
+  /**
+   * Moves a group's committed offsets (all partitions, or those named in `offsets`). Running
+   * members stop, drop their uncommitted progress and continue from the new offsets.
+   */
+  async seek(group: string, position: SeekPosition): Promise<CommittedOffset[]> {
+    validateName('group', group);
+    const offsets = await this.offsets();
+    let targets: CommittedOffset[];
+    if (position === 'earliest' || position === 'latest') {
+      targets = offsets.map((p) => ({
+        partition: p.partition,
+        offset: position === 'earliest' ? p.startOffset : p.endOffset,
+      }));
+    } else if ('timestamp' in position) {
+      const at = toMs(position.timestamp);
+      targets = await Promise.all(
+        offsets.map(async (p) => ({
+          partition: p.partition,
+          offset: await this.offsetForTime(p.partition, at),
+        })),
+      );
+    } else {
+      targets = Object.entries(position.offsets).map(([partition, offset]) => {
+        const p = Number(partition);
+        if (!offsets.some((known) => known.partition === p) || !Number.isInteger(offset) || offset < 0) {
+          throw new InvalidArgumentError(
+            `seek: partition ${partition} must exist and its offset be an integer >= 0`,
+            { field: `offsets.${partition}` },
+          );
+        }
+        return { partition: p, offset };
+      });
+    }
+    await this.context.store.seekGroup(this.name, group, targets);
+    return targets;
+  }
+
+  /** A group's committed offset and lag per partition. */
+  async groupLag(group: string): Promise<GroupLag> {
+    const [offsets, state] = await Promise.all([
+      this.offsets(),
+      this.context.store.groupState(this.name, group),
+    ]);
+    const committed = new Map(state?.committed.map((c) => [c.partition, c.offset]));
+    const partitions = offsets.map((p) => {
+      const at = Math.max(committed.get(p.partition) ?? p.startOffset, p.startOffset);
+      return { partition: p.partition, committed: at, endOffset: p.endOffset, lag: p.endOffset - at };
+    });
+    return {
+      group,
+      members: state?.members.length ?? 0,
+      partitions,
+      totalLag: partitions.reduce((sum, p) => sum + p.lag, 0),
+    };
+  }
+
+  /** End offsets per partition, and committed offset and lag per group. */
+  async stats(): Promise<TopicStats> {
+    const [partitions, groups] = await Promise.all([
+      this.offsets(),
+      this.context.store.listGroups(this.name),
+    ]);
+    return {
+      topic: this.name,
+      partitions,
+      groups: await Promise.all(groups.map((group) => this.groupLag(group))),
+    };
+  }
+}
+
+export function toTopicEvent<T>(event: LogEvent): TopicEvent<T> {
+  return {
+    id: event.id,
+    topic: event.topic,
+    partition: event.partition,
+    offset: event.offset,
+    timestamp: new Date(event.timestamp),
+    body: decodeBody<T>(event.payload),
+    headers: event.headers,
+    key: event.key,
+  };
+}
+
+function toMs(time: Date | number): number {
+  const ms = time instanceof Date ? time.getTime() : time;
+  if (!Number.isFinite(ms)) throw new InvalidArgumentError('time must be a valid Date or ms since epoch');
+  return ms;
+}

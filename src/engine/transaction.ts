@@ -1,0 +1,99 @@
+/**
+ * Atomic consume-and-produce. A {@link SpoolTransaction} collects sends, publishes, acks, offset
+ * commits and processed-markers that the store commits together or not at all; consumers are
+ * woken only after the commit, so nobody sees a write that might still roll back.
+ */
+import type { MessageBody } from '../core/message.js';
+import type { EnqueueResult, StoreWrites } from '../store/port.js';
+import type { EngineContext } from './context.js';
+import {
+  toEnqueueMessage,
+  type OutgoingEvent,
+  type OutgoingMessage,
+  type PublishOptions,
+  type SendOptions,
+} from './outgoing.js';
+import type { Message } from './received-message.js';
+import type { PublishResult } from './topic.js';
+
+export class SpoolTransaction {
+  readonly #touchedQueues = new Set<string>();
+  readonly #touchedTopics = new Set<string>();
+
+  constructor(
+    private readonly context: EngineContext,
+    private readonly writes: StoreWrites,
+  ) {}
+
+  /** Sends a message to `queue` as part of the transaction. */
+  async send(queue: string, body: MessageBody, options: SendOptions = {}): Promise<EnqueueResult> {
+    const [result] = await this.sendBatch(queue, [{ ...options, body }]);
+    return result!;
+  }
+
+  async sendBatch(queue: string, messages: readonly OutgoingMessage[]): Promise<EnqueueResult[]> {
+    const now = this.context.clock.now();
+    const items = messages.map((message) => toEnqueueMessage(message.body, message, now));
+    const results = await this.writes.enqueue(queue, items);
+    this.#touchedQueues.add(queue);
+    return results;
+  }
+
+  /** Publishes an event to `topic` as part of the transaction. */
+  async publish(topic: string, body: MessageBody, options: PublishOptions = {}): Promise<PublishResult> {
+    const [result] = await this.publishBatch(topic, [{ ...options, body }]);
+    return result!;
+  }
+
+  async publishBatch(topic: string, events: readonly OutgoingEvent[]): Promise<PublishResult[]> {
+    const partitioner = await this.context.partitionerFor(topic);
+    const items = events.map((event) => partitioner.toAppendEvent(event.body, event));
+    const results = await this.writes.append(topic, items);
+    this.#touchedTopics.add(topic);
+    return results.map((result) => ({ ...result, timestamp: new Date(result.timestamp) }));
+  }
+
+  /** Acks a received message as part of the transaction. */
+  async ack(message: Pick<Message, 'queue' | 'receipt'>): Promise<void> {
+    await this.writes.ack(message.queue, message.receipt);
+    // Settling may unblock the next message of a key: wake that queue's consumers after commit.
+    this.#touchedQueues.add(message.queue);
+  }
+
+  /** Records that `consumer` processed `messageId`; false if it had been recorded before. */
+  markProcessed(consumer: string, messageId: string): Promise<boolean> {
+    return this.writes.markProcessed(consumer, messageId);
+  }
+
+  /** @internal Used by subscriptions to commit a group offset with the work. */
+  commitOffset(
+    topic: string,
+    group: string,
+    memberId: string,
+    partition: number,
+    offset: number,
+  ): Promise<void> {
+    return this.writes.commitOffset(topic, group, memberId, partition, offset);
+  }
+
+  /** @internal Wakes the consumers of what this transaction wrote; called after commit. */
+  notifyCommitted(): void {
+    for (const queue of this.#touchedQueues) this.context.queueSignals.for(queue).notify();
+    for (const topic of this.#touchedTopics) this.context.topicSignals.for(topic).notify();
+  }
+}
+
+/** Runs `work` in one store transaction and wakes consumers after it commits. */
+export async function runTransaction<T>(
+  context: EngineContext,
+  work: (tx: SpoolTransaction) => Promise<T>,
+): Promise<T> {
+  context.assertOpen();
+  let transaction: SpoolTransaction | undefined;
+  const result = await context.store.transaction(async (writes) => {
+    transaction = new SpoolTransaction(context, writes);
+    return work(transaction);
+  });
+  transaction?.notifyCommitted();
+  return result;
+}

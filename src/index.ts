@@ -1,0 +1,71 @@
+/**
+ * Spool's public API. Everything a user imports from `spool` is listed here by name; modules
+ * not re-exported are internal.
+ */
+export { openSpool, type OpenSpoolOptions } from './open-spool.js';
+export { createSpool, Spool, type SpoolOptions, type OnceResult } from './engine/spool.js';
+export {
+  Queue,
+  type SendResult,
+  type ReceiveOptions,
+  type QueuedMessageView,
+  type DeadLetterView,
+  type ListPage,
+} from './engine/queue.js';
+export { Message } from './engine/received-message.js';
+export {
+  QueueConsumer,
+  type MessageHandler,
+  type HandlerContext,
+  type ProcessOptions,
+} from './engine/queue-consumer.js';
+export {
+  Topic,
+  type PublishResult,
+  type TopicEvent,
+  type TopicReadResult,
+  type SeekPosition,
+  type GroupLag,
+  type PartitionLag,
+  type TopicStats,
+} from './engine/topic.js';
+export {
+  Subscription,
+  type EventHandler,
+  type EventContext,
+  type SubscribeOptions,
+} from './engine/subscription.js';
+export { SpoolTransaction } from './engine/transaction.js';
+export type { SendOptions, OutgoingMessage, PublishOptions, OutgoingEvent } from './engine/outgoing.js';
+export type { QueueStats, PartitionOffsets } from './store/port.js';
+export type { Store, StoreFactory, StoreWrites, StoreCapabilities } from './store/port.js';
+export {
+  type QueueOptions,
+  type TopicOptions,
+  type QueueConfig,
+  type TopicConfig,
+  queueDefaults,
+  topicDefaults,
+} from './core/options.js';
+export { type BackoffOptions, backoffDelay, defaultBackoff } from './core/backoff.js';
+export { partitionForKey } from './core/partitioner.js';
+export { type Clock, systemClock } from './core/clock.js';
+export type { MessageBody, JsonValue, Headers, AttemptError } from './core/message.js';
+export {
+  SpoolError,
+  InvalidArgumentError,
+  QueueNotFoundError,
+  TopicNotFoundError,
+  ConfigConflictError,
+  QueueFullError,
+  StaleReceiptError,
+  NotPartitionOwnerError,
+  UnknownMemberError,
+  OffsetOutOfRangeError,
+  ClosedError,
+  SchemaVersionError,
+  NonRetryableError,
+  RetryAfterError,
+  errorCatalogue,
+  type ErrorCode,
+} from './core/errors.js';

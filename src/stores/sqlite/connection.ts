@@ -1,0 +1,55 @@
+/**
+ * Opening the database: durability pragmas (checked, not assumed), then migrations.
+ *
+ * "Acked means durable" rests on two pragmas. `journal_mode=WAL` makes a commit one sequential
+ * append to the write-ahead log; `synchronous=FULL` fsyncs that log on every commit, so a
+ * committed write survives power loss. `synchronous=NORMAL` (durability 'process') skips the
+ * per-commit fsync: a commit survives the process dying but the last commits may be lost if the
+ * machine does. Group commit (write-batcher.ts) is what makes FULL affordable.
+ *
+ * better-sqlite3's default is not FULL, and a pragma that SQLite does not accept is silently
+ * ignored, so each one is read back after it is set and the open fails if it did not take.
+ */
+import Database from 'better-sqlite3';
+import { migrate } from './migrations.js';
+import { storeUnavailable } from './store-errors.js';
+
+/** How committed writes are protected; see {@link openDatabase}. */
+export type Durability = 'full' | 'process';
+
+/** SQLite's numeric values of `PRAGMA synchronous`. */
+const synchronousLevels = { full: 2, process: 1 } as const satisfies Record<Durability, number>;
+
+/** How long a write waits for another process's write lock before failing with SQLITE_BUSY. */
+const busyTimeoutMs = 5_000;
+
+/** Opens (creating if needed) and migrates the database at `path` (`':memory:'` for a private one). */
+export function openDatabase(path: string, durability: Durability): Database.Database {
+  const db = new Database(path, { timeout: busyTimeoutMs });
+  try {
+    configure(db, durability);
+    migrate(db);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+function configure(db: Database.Database, durability: Durability): void {
+  // An in-memory database has no file to put a log next to; SQLite keeps it in 'memory' mode.
+  const wantedJournal = db.memory ? 'memory' : 'wal';
+  const journal = db.pragma('journal_mode = WAL', { simple: true }) as string;
+  if (journal.toLowerCase() !== wantedJournal) {
+    throw storeUnavailable(
+      `could not enable the ${wantedJournal} journal on ${db.name}: SQLite answered ${journal}`,
+    );
+  }
+  db.pragma(`synchronous = ${synchronousLevels[durability]}`);
+  const synchronous = db.pragma('synchronous', { simple: true }) as number;
+  if (synchronous !== synchronousLevels[durability]) {
+    throw storeUnavailable(
+      `could not set synchronous=${synchronousLevels[durability]} on ${db.name}: SQLite answered ${synchronous}`,
+    );
+  }
+}

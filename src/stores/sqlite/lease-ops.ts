@@ -1,0 +1,197 @@
+/**
+ * Leases: claim, ack, release, extend and dead-letter.
+ *
+ * A message row is leased while `lease_token` is set; `visible_at` is then the lease expiry.
+ * A receipt names the row and the token (`<seq>.<token>`), and every settle matches both, so a
+ * receipt goes stale the moment its message is claimed again (new token) or settled (row gone
+ * or token cleared). An expired lease keeps its token until somebody claims the message, which
+ * is why a late ack still succeeds when nobody else took the message in the meantime.
+ */
+import { randomUUID } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { Clock } from '../../core/clock.js';
+import { StaleReceiptError } from '../../core/errors.js';
+import type { ClaimedMessage } from '../../store/port.js';
+import {
+  type PayloadColumn,
+  decodeErrors,
+  decodeHeaders,
+  decodePayload,
+  formatReceipt,
+  parseReceipt,
+} from './codec.js';
+import type { QueueOps } from './queue-ops.js';
+
+interface ClaimableRow {
+  seq: number;
+  id: string;
+  payload: PayloadColumn;
+  headers: string;
+  key: string | null;
+  priority: number;
+  enqueued_at: number;
+  attempts: number;
+  errors: string;
+}
+
+interface LeaseMatch {
+  seq: number;
+  queue: string;
+  token: string;
+}
+
+/** The failure recorded when a message's last allowed lease runs out. */
+const leaseExpiredMessage = 'the lease expired before the message was acked, released or dead-lettered';
+
+/** Appends one `AttemptError` (for the row's current attempt) to its `errors` JSON array. */
+const appendError = `json_insert(errors, '$[#]', json_object('attempt', attempts, 'at', @now, 'name', @name, 'message', @message))`;
+
+export class LeaseOps {
+  readonly #clock: Clock;
+  readonly #queues: QueueOps;
+  readonly #moveExpiredToDeadLetters: Database.Statement<{
+    queue: string;
+    now: number;
+    maxAttempts: number;
+    name: string;
+    message: string;
+  }>;
+  readonly #deleteExpired: Database.Statement<{ queue: string; now: number; maxAttempts: number }>;
+  readonly #selectClaimable: Database.Statement<[string, number, number], ClaimableRow>;
+  readonly #lease: Database.Statement<[string, number, number]>;
+  readonly #ack: Database.Statement<LeaseMatch>;
+  readonly #release: Database.Statement<
+    LeaseMatch & { visibleAt: number; now: number; name: string | null; message: string | null }
+  >;
+  readonly #extend: Database.Statement<LeaseMatch & { expiresAt: number; now: number }>;
+  readonly #moveToDeadLetters: Database.Statement<
+    LeaseMatch & { now: number; name: string; message: string }
+  >;
+  readonly #deleteBySeq: Database.Statement<[number]>;
+
+  constructor(db: Database.Database, clock: Clock, queues: QueueOps) {
+    this.#clock = clock;
+    this.#queues = queues;
+    const expired = `queue = @queue AND lease_token IS NOT NULL AND visible_at <= @now AND attempts >= @maxAttempts`;
+    this.#moveExpiredToDeadLetters = db.prepare(
+      `INSERT INTO dead_letters (id, queue, payload, headers, key, priority, enqueued_at, dead_lettered_at, attempts, errors)
+       SELECT id, queue, payload, headers, key, priority, enqueued_at, @now, attempts, ${appendError}
+       FROM messages WHERE ${expired} ORDER BY seq`,
+    );
+    this.#deleteExpired = db.prepare(`DELETE FROM messages WHERE ${expired}`);
+    // Walks the queue in delivery order and takes the first messages that are due and not
+    // waiting behind an older message with the same key.
+    this.#selectClaimable = db.prepare(
+      `SELECT seq, id, payload, headers, key, priority, enqueued_at, attempts, errors
+       FROM messages AS m
+       WHERE m.queue = ? AND m.visible_at <= ?
+         AND (m.key IS NULL OR NOT EXISTS (
+           SELECT 1 FROM messages AS older WHERE older.queue = m.queue AND older.key = m.key AND older.seq < m.seq))
+       ORDER BY m.priority DESC, m.seq
+       LIMIT ?`,
+    );
+    this.#lease = db.prepare(
+      'UPDATE messages SET attempts = attempts + 1, lease_token = ?, visible_at = ? WHERE seq = ?',
+    );
+    const current = 'seq = @seq AND queue = @queue AND lease_token = @token';
+    this.#ack = db.prepare(`DELETE FROM messages WHERE ${current}`);
+    this.#release = db.prepare(
+      `UPDATE messages SET lease_token = NULL, visible_at = @visibleAt,
+         errors = CASE WHEN @name IS NULL THEN errors ELSE ${appendError} END
+       WHERE ${current}`,
+    );
+    this.#extend = db.prepare(
+      `UPDATE messages SET visible_at = @expiresAt WHERE ${current} AND visible_at > @now`,
+    );
+    this.#moveToDeadLetters = db.prepare(
+      `INSERT INTO dead_letters (id, queue, payload, headers, key, priority, enqueued_at, dead_lettered_at, attempts, errors)
+       SELECT id, queue, payload, headers, key, priority, enqueued_at, @now, attempts, ${appendError}
+       FROM messages WHERE ${current}`,
+    );
+    this.#deleteBySeq = db.prepare('DELETE FROM messages WHERE seq = ?');
+  }
+
+  /**
+   * Dead-letters messages whose last allowed lease expired, then leases up to `max` deliverable
+   * ones. The sweep comes first so that a key blocked by such a message is unblocked at once.
+   */
+  claim(queue: string, max: number, visibilityTimeoutMs: number): ClaimedMessage[] {
+    const { config } = this.#queues.require(queue);
+    const now = this.#clock.now();
+    const expired = { queue, now, maxAttempts: config.maxAttempts };
+    if (
+      this.#moveExpiredToDeadLetters.run({ ...expired, name: 'LeaseExpired', message: leaseExpiredMessage })
+        .changes > 0
+    ) {
+      this.#deleteExpired.run(expired);
+    }
+    if (max <= 0) return [];
+    const leaseExpiresAt = now + visibilityTimeoutMs;
+    return this.#selectClaimable.all(queue, now, max).map((row) => {
+      const token = randomUUID();
+      this.#lease.run(token, leaseExpiresAt, row.seq);
+      return {
+        id: row.id,
+        queue,
+        payload: decodePayload(row.payload),
+        headers: decodeHeaders(row.headers),
+        key: row.key,
+        priority: row.priority,
+        enqueuedAt: row.enqueued_at,
+        attempt: row.attempts + 1,
+        receipt: formatReceipt(row.seq, token),
+        leaseExpiresAt,
+        errors: decodeErrors(row.errors),
+      };
+    });
+  }
+
+  ack(queue: string, receipt: string): void {
+    if (this.#ack.run(this.#match(queue, receipt)).changes === 0) {
+      throw new StaleReceiptError(queue, receipt);
+    }
+  }
+
+  release(
+    queue: string,
+    receipt: string,
+    options: { delayMs: number; error?: { name: string; message: string } },
+  ): void {
+    const now = this.#clock.now();
+    const released = this.#release.run({
+      ...this.#match(queue, receipt),
+      visibleAt: now + Math.max(0, options.delayMs),
+      now,
+      name: options.error?.name ?? null,
+      message: options.error?.message ?? null,
+    });
+    if (released.changes === 0) throw new StaleReceiptError(queue, receipt);
+  }
+
+  /** Resolves with the new expiry; a lease that already ran out cannot be extended. */
+  extend(queue: string, receipt: string, visibilityTimeoutMs: number): number {
+    const now = this.#clock.now();
+    const expiresAt = now + visibilityTimeoutMs;
+    if (this.#extend.run({ ...this.#match(queue, receipt), expiresAt, now }).changes === 0) {
+      throw new StaleReceiptError(queue, receipt);
+    }
+    return expiresAt;
+  }
+
+  deadLetter(queue: string, receipt: string, error: { name: string; message: string }): void {
+    const match = this.#match(queue, receipt);
+    const now = this.#clock.now();
+    if (
+      this.#moveToDeadLetters.run({ ...match, now, name: error.name, message: error.message }).changes === 0
+    ) {
+      throw new StaleReceiptError(queue, receipt);
+    }
+    this.#deleteBySeq.run(match.seq);
+  }
+
+  /** The lease a receipt claims to hold; a receipt that does not parse matches no row. */
+  #match(queue: string, receipt: string): LeaseMatch {
+    const parsed = parseReceipt(receipt);
+    return parsed ? { queue, ...parsed } : { queue, seq: -1, token: '' };
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * Schema migrations. Each migration is numbered and immutable once released: to change the
+ * schema, append a new one; never edit an old one (databases in the field already ran it).
+ * The version a database is at lives in `PRAGMA user_version` (in the file header, so it is
+ * transactional and needs no table).
+ *
+ * At open, missing migrations run in one `BEGIN IMMEDIATE` transaction, which also serialises two
+ * processes opening the same file: the second one re-reads the version after the first
+ * committed and finds nothing to do. A file written by a newer Spool (a version we do not know)
+ * is refused with `SchemaVersionError` instead of being read with the wrong assumptions.
+ */
+import type Database from 'better-sqlite3';
+import { SchemaVersionError } from '../../core/errors.js';
+
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly sql: string;
+}
+
+/**
+ * Tables are STRICT (SQLite checks column types) except that payload columns are `ANY`, which in
+ * a STRICT table keeps TEXT and BLOB values exactly as stored. Times are ms since the epoch.
+ */
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'queues, dead letters, dedup ids, topics, consumer groups, processed markers',
+    sql: `
+      CREATE TABLE queues (
+        name   TEXT PRIMARY KEY,
+        config TEXT NOT NULL,
+        -- messages in the queue in any state, kept by the triggers below so that the maxDepth
+        -- check is one primary-key read instead of a count
+        depth  INTEGER NOT NULL DEFAULT 0
+      ) STRICT;
+
+      -- seq is the enqueue order (per-key FIFO and FIFO within a priority). visible_at is when the
+      -- message is next deliverable: its available time while waiting, its lease expiry while
+      -- leased (lease_token not null).
+      CREATE TABLE messages (
+        seq         INTEGER PRIMARY KEY,
+        id          TEXT NOT NULL,
+        queue       TEXT NOT NULL,
+        payload     ANY NOT NULL,
+        headers     TEXT NOT NULL,
+        key         TEXT,
+        priority    INTEGER NOT NULL,
+        enqueued_at INTEGER NOT NULL,
+        visible_at  INTEGER NOT NULL,
+        attempts    INTEGER NOT NULL,
+        lease_token TEXT,
+        errors      TEXT NOT NULL
+      ) STRICT;
+      CREATE UNIQUE INDEX messages_by_id ON messages (queue, id);
+      -- claim order: walk a queue by priority then enqueue order
+      CREATE INDEX messages_by_delivery ON messages (queue, priority DESC, seq);
+      -- per-key FIFO: "is there an older message with my key?"
+      CREATE INDEX messages_by_key ON messages (queue, key, seq) WHERE key IS NOT NULL;
+      -- expired leases (claim's dead-letter sweep) and the next lease expiry
+      CREATE INDEX messages_leased ON messages (queue, visible_at) WHERE lease_token IS NOT NULL;
+      -- the next delayed message to become due
+      CREATE INDEX messages_waiting ON messages (queue, visible_at) WHERE lease_token IS NULL;
+
+      CREATE TRIGGER messages_depth_insert AFTER INSERT ON messages BEGIN
+        UPDATE queues SET depth = depth + 1 WHERE name = NEW.queue;
+      END;
+      CREATE TRIGGER messages_depth_delete AFTER DELETE ON messages BEGIN
+        UPDATE queues SET depth = depth - 1 WHERE name = OLD.queue;
+      END;
+
+      -- seq is the dead-lettering order: listings are oldest first
+      CREATE TABLE dead_letters (
+        seq              INTEGER PRIMARY KEY,
+        id               TEXT NOT NULL,
+        queue            TEXT NOT NULL,
+        payload          ANY NOT NULL,
+        headers          TEXT NOT NULL,
+        key              TEXT,
+        priority         INTEGER NOT NULL,
+        enqueued_at      INTEGER NOT NULL,
+        dead_lettered_at INTEGER NOT NULL,
+        attempts         INTEGER NOT NULL,
+        errors           TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX dead_letters_by_queue ON dead_letters (queue, seq);
+      CREATE INDEX dead_letters_by_id ON dead_letters (queue, id);
+
+      CREATE TABLE dedup (
+        queue      TEXT NOT NULL,
+        dedup_id   TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (queue, dedup_id)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX dedup_by_expiry ON dedup (expires_at);
+
+      CREATE TABLE topics (
+        name   TEXT PRIMARY KEY,
+        config TEXT NOT NULL
+      ) STRICT;
+
+      -- [start_offset, next_offset) is readable; bytes is the payload size of those events;
+      -- last_timestamp keeps event timestamps non-decreasing per partition (see log-ops.ts)
+      CREATE TABLE partitions (
+        topic          TEXT NOT NULL,
+        partition      INTEGER NOT NULL,
+        start_offset   INTEGER NOT NULL,
+        next_offset    INTEGER NOT NULL,
+        bytes          INTEGER NOT NULL,
+        last_timestamp INTEGER NOT NULL,
+        PRIMARY KEY (topic, partition)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE events (
+        topic     TEXT NOT NULL,
+        partition INTEGER NOT NULL,
+        offset    INTEGER NOT NULL,
+        id        TEXT NOT NULL,
+        timestamp INTEGER NOT NULL,
+        payload   ANY NOT NULL,
+        headers   TEXT NOT NULL,
+        key       TEXT,
+        PRIMARY KEY (topic, partition, offset)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE consumer_groups (
+        topic      TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        generation INTEGER NOT NULL,
+        seek_epoch INTEGER NOT NULL,
+        PRIMARY KEY (topic, name)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE group_members (
+        topic              TEXT NOT NULL,
+        group_name         TEXT NOT NULL,
+        member_id          TEXT NOT NULL,
+        last_heartbeat_at  INTEGER NOT NULL,
+        session_timeout_ms INTEGER NOT NULL,
+        PRIMARY KEY (topic, group_name, member_id)
+      ) STRICT, WITHOUT ROWID;
+
+      -- at most one owner per partition: the primary key is the ownership lock
+      CREATE TABLE group_owners (
+        topic      TEXT NOT NULL,
+        group_name TEXT NOT NULL,
+        partition  INTEGER NOT NULL,
+        member_id  TEXT NOT NULL,
+        PRIMARY KEY (topic, group_name, partition)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE group_offsets (
+        topic      TEXT NOT NULL,
+        group_name TEXT NOT NULL,
+        partition  INTEGER NOT NULL,
+        offset     INTEGER NOT NULL,
+        PRIMARY KEY (topic, group_name, partition)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE processed (
+        consumer     TEXT NOT NULL,
+        message_id   TEXT NOT NULL,
+        processed_at INTEGER NOT NULL,
+        PRIMARY KEY (consumer, message_id)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX processed_by_time ON processed (processed_at);
+    `,
+  },
+];
+
+/** The schema version this code writes and understands. */
+export const schemaVersion = migrations.length;
+
+/**
+ * Brings the database to {@link schemaVersion}. Throws `SchemaVersionError` if it is already
+ * past it (written by a newer Spool).
+ */
+export function migrate(db: Database.Database): void {
+  const apply = db.transaction(() => {
+    const current = readVersion(db);
+    if (current > schemaVersion) {
+      throw new SchemaVersionError(
+        `the database is at schema version ${current}, but this Spool only knows versions up to ${schemaVersion}; upgrade Spool to open it`,
+        { found: current, supported: schemaVersion },
+      );
+    }
+    for (const migration of migrations.slice(current)) {
+      db.exec(migration.sql);
+      // user_version is an integer literal we control; PRAGMA does not take bound parameters.
+      db.pragma(`user_version = ${migration.version}`);
+    }
+  });
+  apply.immediate();
+}
+
+/** The schema version recorded in the file (0 for a new database). */
+export function readVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}

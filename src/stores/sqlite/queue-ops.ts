@@ -1,0 +1,266 @@
+/**
+ * Queue configuration, enqueue (with dedup and the depth bound), and the queue's read side:
+ * stats, next delivery time, browsing, purge. Leases live in lease-ops.ts.
+ *
+ * Every method is synchronous and runs inside whatever transaction the caller (the write
+ * batcher) opened; statements are prepared once per store.
+ */
+import type Database from 'better-sqlite3';
+import type { Clock } from '../../core/clock.js';
+import { QueueFullError, QueueNotFoundError } from '../../core/errors.js';
+import type { QueueConfig } from '../../core/options.js';
+import type {
+  EnqueueMessage,
+  EnqueueResult,
+  Page,
+  PageRequest,
+  QueueStats,
+  QueuedMessage,
+} from '../../store/port.js';
+import {
+  type PayloadColumn,
+  decodeCursor,
+  decodeErrors,
+  decodeHeaders,
+  decodePayload,
+  encodeCursor,
+  encodeHeaders,
+} from './codec.js';
+
+/** The `retryAfterMs` hint of `QueueFullError`: about how long consumers need to make room. */
+const queueFullRetryAfterMs = 1_000;
+
+interface QueueRow {
+  config: string;
+  depth: number;
+}
+
+interface MessageRow {
+  seq: number;
+  id: string;
+  payload: PayloadColumn;
+  headers: string;
+  key: string | null;
+  priority: number;
+  enqueued_at: number;
+  visible_at: number;
+  attempts: number;
+  lease_token: string | null;
+  errors: string;
+}
+
+interface StatsRow {
+  ready: number | null;
+  delayed: number | null;
+  in_flight: number | null;
+  oldest: number | null;
+  dead_lettered: number;
+}
+
+const messageColumns =
+  'seq, id, payload, headers, key, priority, enqueued_at, visible_at, attempts, lease_token, errors';
+
+export class QueueOps {
+  readonly #clock: Clock;
+  readonly #selectQueue: Database.Statement<[string], QueueRow>;
+  readonly #selectConfigs: Database.Statement<[], { config: string }>;
+  readonly #upsertQueue: Database.Statement<[string, string]>;
+  readonly #deleteQueue: Database.Statement<[string]>;
+  readonly #deleteMessages: Database.Statement<[string]>;
+  readonly #deleteDeadLetters: Database.Statement<[string]>;
+  readonly #deleteDedupIds: Database.Statement<[string]>;
+  readonly #selectDedup: Database.Statement<[string, string, number], { message_id: string }>;
+  readonly #upsertDedup: Database.Statement<[string, string, string, number]>;
+  readonly #insertMessage: Database.Statement<
+    [string, string, EnqueueMessage['payload'], string, string | null, number, number, number]
+  >;
+  readonly #stats: Database.Statement<{ queue: string; now: number }, StatsRow>;
+  readonly #nextDelivery: Database.Statement<{ queue: string; now: number }, { next: number | null }>;
+  readonly #firstPage: Database.Statement<[string, number], MessageRow>;
+  readonly #pageAfter: Database.Statement<
+    { queue: string; priority: number; seq: number; limit: number },
+    MessageRow
+  >;
+
+  constructor(db: Database.Database, clock: Clock) {
+    this.#clock = clock;
+    this.#selectQueue = db.prepare('SELECT config, depth FROM queues WHERE name = ?');
+    this.#selectConfigs = db.prepare('SELECT config FROM queues ORDER BY name');
+    this.#upsertQueue = db.prepare(
+      'INSERT INTO queues (name, config) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET config = excluded.config',
+    );
+    this.#deleteQueue = db.prepare('DELETE FROM queues WHERE name = ?');
+    this.#deleteMessages = db.prepare('DELETE FROM messages WHERE queue = ?');
+    this.#deleteDeadLetters = db.prepare('DELETE FROM dead_letters WHERE queue = ?');
+    this.#deleteDedupIds = db.prepare('DELETE FROM dedup WHERE queue = ?');
+    this.#selectDedup = db.prepare(
+      'SELECT message_id FROM dedup WHERE queue = ? AND dedup_id = ? AND expires_at > ?',
+    );
+    this.#upsertDedup = db.prepare(
+      `INSERT INTO dedup (queue, dedup_id, message_id, expires_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (queue, dedup_id) DO UPDATE SET message_id = excluded.message_id, expires_at = excluded.expires_at`,
+    );
+    this.#insertMessage = db.prepare(
+      `INSERT INTO messages (id, queue, payload, headers, key, priority, enqueued_at, visible_at, attempts, lease_token, errors)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, '[]')`,
+    );
+    // An expired lease counts as ready: the message is deliverable again.
+    this.#stats = db.prepare(
+      `SELECT sum(visible_at <= @now) AS ready,
+              sum(visible_at > @now AND lease_token IS NULL) AS delayed,
+              sum(visible_at > @now AND lease_token IS NOT NULL) AS in_flight,
+              min(enqueued_at) AS oldest,
+              (SELECT count(*) FROM dead_letters WHERE queue = @queue) AS dead_lettered
+       FROM messages WHERE queue = @queue`,
+    );
+    // Two partial-index lookups, each O(log n): waiting messages and leases.
+    this.#nextDelivery = db.prepare(
+      `SELECT min(next) AS next FROM (
+         SELECT min(visible_at) AS next FROM messages WHERE queue = @queue AND lease_token IS NULL AND visible_at > @now
+         UNION ALL
+         SELECT min(visible_at) FROM messages WHERE queue = @queue AND lease_token IS NOT NULL AND visible_at > @now)`,
+    );
+    this.#firstPage = db.prepare(
+      `SELECT ${messageColumns} FROM messages WHERE queue = ? ORDER BY priority DESC, seq LIMIT ?`,
+    );
+    this.#pageAfter = db.prepare(
+      `SELECT ${messageColumns} FROM messages
+       WHERE queue = @queue AND (priority < @priority OR (priority = @priority AND seq > @seq))
+       ORDER BY priority DESC, seq LIMIT @limit`,
+    );
+  }
+
+  /** The queue's configuration and current depth; throws `QueueNotFoundError`. */
+  require(queue: string): { config: QueueConfig; depth: number } {
+    const row = this.#selectQueue.get(queue);
+    if (!row) throw new QueueNotFoundError(queue);
+    return { config: JSON.parse(row.config) as QueueConfig, depth: row.depth };
+  }
+
+  save(config: QueueConfig): QueueConfig {
+    const stored = JSON.stringify(config);
+    this.#upsertQueue.run(config.name, stored);
+    return JSON.parse(stored) as QueueConfig;
+  }
+
+  get(queue: string): QueueConfig | null {
+    const row = this.#selectQueue.get(queue);
+    return row ? (JSON.parse(row.config) as QueueConfig) : null;
+  }
+
+  list(): QueueConfig[] {
+    return this.#selectConfigs.all().map((row) => JSON.parse(row.config) as QueueConfig);
+  }
+
+  delete(queue: string): boolean {
+    if (this.#deleteQueue.run(queue).changes === 0) return false;
+    this.#deleteMessages.run(queue);
+    this.#deleteDeadLetters.run(queue);
+    this.#deleteDedupIds.run(queue);
+    return true;
+  }
+
+  /**
+   * Stores `messages` in order. Dedup ids are checked first (against the table and against
+   * earlier messages of the same call), so the depth check counts only what would be stored and
+   * a full queue stores nothing.
+   */
+  enqueue(queue: string, messages: readonly EnqueueMessage[]): EnqueueResult[] {
+    const { config, depth } = this.require(queue);
+    const now = this.#clock.now();
+    const results: EnqueueResult[] = [];
+    const toStore: EnqueueMessage[] = [];
+    // A window of 0 remembers nothing, so it never finds a duplicate.
+    const dedupEnabled = config.dedupWindowMs > 0;
+    const idsInCall = new Map<string, string>();
+    for (const message of messages) {
+      if (dedupEnabled && message.dedupId !== null) {
+        const original =
+          idsInCall.get(message.dedupId) ?? this.#selectDedup.get(queue, message.dedupId, now)?.message_id;
+        if (original !== undefined) {
+          results.push({ id: original, duplicate: true });
+          continue;
+        }
+        idsInCall.set(message.dedupId, message.id);
+      }
+      results.push({ id: message.id, duplicate: false });
+      toStore.push(message);
+    }
+    if (config.maxDepth !== null && toStore.length > 0 && depth + toStore.length > config.maxDepth) {
+      throw new QueueFullError(queue, config.maxDepth, queueFullRetryAfterMs);
+    }
+    for (const message of toStore) {
+      this.#insertMessage.run(
+        message.id,
+        queue,
+        message.payload,
+        encodeHeaders(message.headers),
+        message.key,
+        message.priority,
+        now,
+        message.availableAt,
+      );
+      if (dedupEnabled && message.dedupId !== null) {
+        this.#upsertDedup.run(queue, message.dedupId, message.id, now + config.dedupWindowMs);
+      }
+    }
+    return results;
+  }
+
+  stats(queue: string): QueueStats {
+    this.require(queue);
+    const now = this.#clock.now();
+    const row = this.#stats.get({ queue, now })!;
+    return {
+      queue,
+      ready: row.ready ?? 0,
+      delayed: row.delayed ?? 0,
+      inFlight: row.in_flight ?? 0,
+      deadLettered: row.dead_lettered,
+      oldestAgeMs: row.oldest === null ? 0 : Math.max(0, now - row.oldest),
+    };
+  }
+
+  nextDeliveryAt(queue: string): number | null {
+    return this.#nextDelivery.get({ queue, now: this.#clock.now() })!.next;
+  }
+
+  /** Delivery order: priority descending, then enqueue order. The cursor is the last (priority, seq). */
+  listMessages(queue: string, page: PageRequest): Page<QueuedMessage> {
+    this.require(queue);
+    const limit = Math.max(0, page.limit);
+    let rows: MessageRow[];
+    if (page.after) {
+      const [priority, seq] = decodeCursor(page.after, 2) as [number, number];
+      rows = this.#pageAfter.all({ queue, priority, seq, limit: limit + 1 });
+    } else {
+      rows = this.#firstPage.all(queue, limit + 1);
+    }
+    const now = this.#clock.now();
+    const items = rows.slice(0, limit).map((row) => toQueuedMessage(row, now));
+    const last = rows[limit - 1];
+    return { items, next: rows.length > limit && last ? encodeCursor([last.priority, last.seq]) : null };
+  }
+
+  purge(queue: string): number {
+    this.require(queue);
+    return this.#deleteMessages.run(queue).changes;
+  }
+}
+
+function toQueuedMessage(row: MessageRow, now: number): QueuedMessage {
+  const leased = row.lease_token !== null && row.visible_at > now;
+  return {
+    id: row.id,
+    payload: decodePayload(row.payload),
+    headers: decodeHeaders(row.headers),
+    key: row.key,
+    priority: row.priority,
+    enqueuedAt: row.enqueued_at,
+    // For a leased message visible_at is its lease expiry: when it becomes available again.
+    availableAt: row.visible_at,
+    attempts: row.attempts,
+    state: leased ? 'in-flight' : row.visible_at > now ? 'delayed' : 'ready',
+    errors: decodeErrors(row.errors),
+  };
+}

@@ -1,0 +1,275 @@
+/**
+ * The SQLite implementation of the store port: wires the per-concern operation modules to the
+ * write batcher. Writes (claims included: they take leases) go through group commit; reads run
+ * directly against committed state. Nothing here knows SQL.
+ */
+import type Database from 'better-sqlite3';
+import type { Clock } from '../../core/clock.js';
+import type { QueueConfig, TopicConfig } from '../../core/options.js';
+import type {
+  AppendEvent,
+  AppendResult,
+  ClaimedMessage,
+  CommittedOffset,
+  DeadLetter,
+  DeadLetterSelection,
+  EnqueueMessage,
+  EnqueueResult,
+  GroupMembership,
+  GroupState,
+  JoinGroupRequest,
+  Page,
+  PageRequest,
+  PartitionOffsets,
+  QueueStats,
+  QueuedMessage,
+  ReadResult,
+  Store,
+  StoreCapabilities,
+  StoreWrites,
+} from '../../store/port.js';
+import { DeadLetterOps } from './dead-letter-ops.js';
+import { GroupOps } from './group-ops.js';
+import { LeaseOps } from './lease-ops.js';
+import { LogOps } from './log-ops.js';
+import { QueueOps } from './queue-ops.js';
+import { UpkeepOps } from './upkeep-ops.js';
+import { type CommitStats, WriteBatcher } from './write-batcher.js';
+
+/** A {@link Store} on SQLite, with group-commit statistics (not part of the port). */
+export interface SqliteStore extends Store {
+  /** Commits and operations since the store was opened: `operations / commits` is the batching factor. */
+  commitStats(): CommitStats;
+}
+
+/** How a write gets executed: batched on the store, at once inside a transaction. */
+type Runner = <T>(operation: () => T) => Promise<T>;
+
+export class SqliteStoreImpl implements SqliteStore {
+  readonly backend = 'sqlite';
+  readonly capabilities: StoreCapabilities = Object.freeze({ transactions: true });
+  readonly clock: Clock;
+  readonly #batcher: WriteBatcher;
+  readonly #queues: QueueOps;
+  readonly #leases: LeaseOps;
+  readonly #deadLetters: DeadLetterOps;
+  readonly #logs: LogOps;
+  readonly #groups: GroupOps;
+  readonly #upkeep: UpkeepOps;
+  /** The transactional writes, batched. */
+  readonly #batched: StoreWrites;
+
+  constructor(db: Database.Database, clock: Clock) {
+    this.clock = clock;
+    this.#batcher = new WriteBatcher(db);
+    this.#queues = new QueueOps(db, clock);
+    this.#leases = new LeaseOps(db, clock, this.#queues);
+    this.#deadLetters = new DeadLetterOps(db, clock, this.#queues);
+    this.#logs = new LogOps(db, clock);
+    this.#groups = new GroupOps(db, clock);
+    this.#upkeep = new UpkeepOps(db, clock);
+    this.#batched = this.#writes((operation) => this.#batcher.write(operation));
+  }
+
+  commitStats(): CommitStats {
+    return this.#batcher.commitStats();
+  }
+
+  // --- the writes that may take part in a transaction ---------------------------------------
+
+  enqueue(queue: string, messages: readonly EnqueueMessage[]): Promise<EnqueueResult[]> {
+    return this.#batched.enqueue(queue, messages);
+  }
+
+  ack(queue: string, receipt: string): Promise<void> {
+    return this.#batched.ack(queue, receipt);
+  }
+
+  append(topic: string, events: readonly AppendEvent[]): Promise<AppendResult[]> {
+    return this.#batched.append(topic, events);
+  }
+
+  commitOffset(
+    topic: string,
+    group: string,
+    memberId: string,
+    partition: number,
+    offset: number,
+  ): Promise<void> {
+    return this.#batched.commitOffset(topic, group, memberId, partition, offset);
+  }
+
+  markProcessed(consumer: string, messageId: string): Promise<boolean> {
+    return this.#batched.markProcessed(consumer, messageId);
+  }
+
+  /**
+   * Runs `work` in one exclusive transaction. Inside `work`, write through `tx` only: a write on
+   * the store itself is refused (it would wait for this transaction). Reads on the store see the
+   * transaction's own writes.
+   */
+  transaction<T>(work: (tx: StoreWrites) => Promise<T>): Promise<T> {
+    return this.#batcher.transaction((scope) => work(this.#writes((operation) => scope.run(operation))));
+  }
+
+  #writes(run: Runner): StoreWrites {
+    return {
+      enqueue: (queue, messages) => run(() => this.#queues.enqueue(queue, messages)),
+      ack: (queue, receipt) => run(() => this.#leases.ack(queue, receipt)),
+      append: (topic, events) => run(() => this.#logs.append(topic, events)),
+      commitOffset: (topic, group, memberId, partition, offset) =>
+        run(() => this.#groups.commitOffset(topic, group, memberId, partition, offset)),
+      markProcessed: (consumer, messageId) => run(() => this.#upkeep.markProcessed(consumer, messageId)),
+    };
+  }
+
+  // --- queues -------------------------------------------------------------------------------
+
+  saveQueue(config: QueueConfig): Promise<QueueConfig> {
+    return this.#batcher.write(() => this.#queues.save(config));
+  }
+
+  getQueue(name: string): Promise<QueueConfig | null> {
+    return this.#batcher.read(() => this.#queues.get(name));
+  }
+
+  listQueues(): Promise<QueueConfig[]> {
+    return this.#batcher.read(() => this.#queues.list());
+  }
+
+  deleteQueue(name: string): Promise<boolean> {
+    return this.#batcher.write(() => this.#queues.delete(name));
+  }
+
+  claim(queue: string, request: { max: number; visibilityTimeoutMs: number }): Promise<ClaimedMessage[]> {
+    return this.#batcher.write(() => this.#leases.claim(queue, request.max, request.visibilityTimeoutMs));
+  }
+
+  release(
+    queue: string,
+    receipt: string,
+    options: { delayMs: number; error?: { name: string; message: string } },
+  ): Promise<void> {
+    return this.#batcher.write(() => this.#leases.release(queue, receipt, options));
+  }
+
+  extend(queue: string, receipt: string, visibilityTimeoutMs: number): Promise<number> {
+    return this.#batcher.write(() => this.#leases.extend(queue, receipt, visibilityTimeoutMs));
+  }
+
+  deadLetter(queue: string, receipt: string, error: { name: string; message: string }): Promise<void> {
+    return this.#batcher.write(() => this.#leases.deadLetter(queue, receipt, error));
+  }
+
+  queueStats(queue: string): Promise<QueueStats> {
+    return this.#batcher.read(() => this.#queues.stats(queue));
+  }
+
+  nextDeliveryAt(queue: string): Promise<number | null> {
+    return this.#batcher.read(() => this.#queues.nextDeliveryAt(queue));
+  }
+
+  listMessages(queue: string, page: PageRequest): Promise<Page<QueuedMessage>> {
+    return this.#batcher.read(() => this.#queues.listMessages(queue, page));
+  }
+
+  purge(queue: string): Promise<number> {
+    return this.#batcher.write(() => this.#queues.purge(queue));
+  }
+
+  // --- dead letters -------------------------------------------------------------------------
+
+  listDeadLetters(queue: string, page: PageRequest): Promise<Page<DeadLetter>> {
+    return this.#batcher.read(() => this.#deadLetters.list(queue, page));
+  }
+
+  redrive(queue: string, selection: DeadLetterSelection): Promise<number> {
+    return this.#batcher.write(() => this.#deadLetters.redrive(queue, selection));
+  }
+
+  purgeDeadLetters(queue: string, selection: DeadLetterSelection): Promise<number> {
+    return this.#batcher.write(() => this.#deadLetters.purge(queue, selection));
+  }
+
+  // --- topics -------------------------------------------------------------------------------
+
+  saveTopic(config: TopicConfig): Promise<TopicConfig> {
+    return this.#batcher.write(() => this.#logs.save(config));
+  }
+
+  getTopic(name: string): Promise<TopicConfig | null> {
+    return this.#batcher.read(() => this.#logs.get(name));
+  }
+
+  listTopics(): Promise<TopicConfig[]> {
+    return this.#batcher.read(() => this.#logs.list());
+  }
+
+  deleteTopic(name: string): Promise<boolean> {
+    return this.#batcher.write(() => this.#logs.delete(name));
+  }
+
+  read(topic: string, partition: number, fromOffset: number, max: number): Promise<ReadResult> {
+    return this.#batcher.read(() => this.#logs.read(topic, partition, fromOffset, max));
+  }
+
+  partitionOffsets(topic: string): Promise<PartitionOffsets[]> {
+    return this.#batcher.read(() => this.#logs.partitionOffsets(topic));
+  }
+
+  offsetForTime(topic: string, partition: number, timestamp: number): Promise<number> {
+    return this.#batcher.read(() => this.#logs.offsetForTime(topic, partition, timestamp));
+  }
+
+  trim(topic: string): Promise<number> {
+    return this.#batcher.write(() => this.#logs.trim(topic));
+  }
+
+  // --- consumer groups ----------------------------------------------------------------------
+
+  joinGroup(topic: string, group: string, request: JoinGroupRequest): Promise<GroupMembership> {
+    return this.#batcher.write(() => this.#groups.join(topic, group, request));
+  }
+
+  heartbeat(topic: string, group: string, memberId: string): Promise<GroupMembership> {
+    return this.#batcher.write(() => this.#groups.heartbeat(topic, group, memberId));
+  }
+
+  releasePartitions(
+    topic: string,
+    group: string,
+    memberId: string,
+    partitions: readonly number[],
+  ): Promise<void> {
+    return this.#batcher.write(() => this.#groups.releasePartitions(topic, group, memberId, partitions));
+  }
+
+  leaveGroup(topic: string, group: string, memberId: string): Promise<void> {
+    return this.#batcher.write(() => this.#groups.leave(topic, group, memberId));
+  }
+
+  seekGroup(topic: string, group: string, offsets: readonly CommittedOffset[]): Promise<void> {
+    return this.#batcher.write(() => this.#groups.seek(topic, group, offsets));
+  }
+
+  groupState(topic: string, group: string): Promise<GroupState | null> {
+    return this.#batcher.read(() => this.#groups.state(topic, group));
+  }
+
+  listGroups(topic: string): Promise<string[]> {
+    return this.#batcher.read(() => this.#groups.list(topic));
+  }
+
+  // --- upkeep -------------------------------------------------------------------------------
+
+  maintain(options: { processedRetentionMs: number }): Promise<void> {
+    return this.#batcher.write(() => {
+      this.#upkeep.forgetExpired(options.processedRetentionMs);
+      for (const topic of this.#logs.list()) this.#logs.trim(topic.name);
+    });
+  }
+
+  close(): Promise<void> {
+    return this.#batcher.close();
+  }
+}

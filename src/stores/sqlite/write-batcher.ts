@@ -1,0 +1,316 @@
+/**
+ * Group commit: the one place where the SQLite store writes.
+ *
+ * With `synchronous=FULL` every COMMIT waits for an fsync (~0.1–10 ms), so one transaction per
+ * write caps a store at a few hundred to a few thousand writes per second. Instead, every write
+ * method hands the batcher a synchronous operation; all operations that arrive in the same
+ * event-loop turn run in ONE `BEGIN IMMEDIATE … COMMIT` on the next `setImmediate`, and only
+ * after that COMMIT returns does each caller's promise settle. Throughput then grows with
+ * concurrency while every resolved write is still durable. The price is latency: a write waits
+ * for the current turn to end (microseconds) and for its batch's commit.
+ *
+ * Each operation runs in its own savepoint inside the batch transaction, so a failing operation
+ * (a full queue, a stale receipt) rolls back only its own changes and rejects only its own
+ * promise; the rest of the batch commits. Only a failure of the transaction itself (SQLITE_BUSY
+ * from another process, disk full, I/O error) fails the whole batch.
+ *
+ * States:
+ * - idle: nothing pending and no flush scheduled.
+ * - scheduled: writes are pending and a flush is due on `setImmediate`; new writes join it.
+ *   A flush is synchronous (better-sqlite3 is), so no JavaScript runs while a batch is open.
+ * - exclusive: a `transaction(work)` holds an open transaction across `await`s. Batches wait
+ *   until it commits or rolls back; so do reads from outside it, which would otherwise see its
+ *   uncommitted writes on this single connection. Reads made from inside `work` run at once
+ *   (they see the transaction's own writes); store writes made from inside `work` are refused,
+ *   because they would wait for the transaction that is waiting for them.
+ * - closing → closed: new calls are refused with `ClosedError`; pending work finishes first.
+ *
+ * Reads run directly (outside exclusive mode): they only ever see committed state, because
+ * batches never leave a transaction open across a turn of the event loop.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type Database from 'better-sqlite3';
+import { ClosedError, InvalidArgumentError } from '../../core/errors.js';
+import { storeUnavailable, toStoreError } from './store-errors.js';
+
+/** Group-commit counters since the store was opened. */
+export interface CommitStats {
+  /** Transactions committed (batches and `transaction()` calls). */
+  readonly commits: number;
+  /** Write operations those transactions carried. */
+  readonly operations: number;
+  /** The most operations one commit carried. */
+  readonly largestBatch: number;
+}
+
+/**
+ * Writes made through a `transaction()` scope run at once, each in its own savepoint, inside
+ * the open exclusive transaction. The scope refuses work once the transaction has ended.
+ */
+export interface TransactionScope {
+  run<T>(operation: () => T): Promise<T>;
+}
+
+interface PendingWrite {
+  readonly kind: 'write';
+  readonly operation: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface PendingTransaction {
+  readonly kind: 'transaction';
+  readonly work: (scope: TransactionScope) => Promise<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+type Outcome =
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+
+/**
+ * The most operations one commit carries. Beyond this, a backlog is split into several commits
+ * with a turn of the event loop between them, so one huge burst neither holds the event loop
+ * for long nor grows the WAL without bound; by then the per-commit fsync is already amortised.
+ */
+const maxBatchSize = 1024;
+
+export class WriteBatcher {
+  readonly #db: Database.Database;
+  readonly #pending: Array<PendingWrite | PendingTransaction> = [];
+  /** Which transaction the running code belongs to, to tell its calls from everybody else's. */
+  readonly #context = new AsyncLocalStorage<ExclusiveScope>();
+  readonly #runBatch: Database.Transaction<(batch: readonly PendingWrite[]) => Outcome[]>;
+  readonly #inSavepoint: Database.Transaction<(operation: () => unknown) => unknown>;
+  readonly #begin: Database.Statement;
+  readonly #commit: Database.Statement;
+  readonly #rollback: Database.Statement;
+  #flushScheduled = false;
+  #exclusive: ExclusiveScope | null = null;
+  /** Reads from outside the exclusive transaction, run when it ends. */
+  #deferredReads: Array<() => void> = [];
+  #closing: Promise<void> | null = null;
+  #onIdle: (() => void) | null = null;
+  #stats: CommitStats = { commits: 0, operations: 0, largestBatch: 0 };
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+    // better-sqlite3 turns a transaction function called inside an open transaction into a
+    // savepoint, which is exactly the per-operation isolation a batch needs.
+    this.#inSavepoint = db.transaction((operation: () => unknown) => operation());
+    this.#runBatch = db.transaction((batch: readonly PendingWrite[]) => {
+      const outcomes: Outcome[] = [];
+      for (const entry of batch) {
+        try {
+          outcomes.push({ ok: true, value: this.#inSavepoint(entry.operation) });
+        } catch (error) {
+          // Some errors (disk full, I/O) make SQLite roll back the whole transaction; running the
+          // rest of the batch would then autocommit each operation, outside any batch.
+          if (!db.inTransaction) throw error;
+          outcomes.push({ ok: false, error });
+        }
+      }
+      return outcomes;
+    });
+    this.#begin = db.prepare('BEGIN IMMEDIATE');
+    this.#commit = db.prepare('COMMIT');
+    this.#rollback = db.prepare('ROLLBACK');
+  }
+
+  /** Runs `operation` in the next group commit; settles after that commit. */
+  write<T>(operation: () => T): Promise<T> {
+    const refused = this.#refuseWrite();
+    if (refused) return Promise.reject(refused);
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.push({ kind: 'write', operation, resolve: resolve as (value: unknown) => void, reject });
+      this.#schedule();
+    });
+  }
+
+  /**
+   * Runs `work` with exclusive use of one transaction, after the writes queued before it. Writes
+   * made through the scope commit when `work` resolves and roll back when it throws.
+   */
+  transaction<T>(work: (scope: TransactionScope) => Promise<T>): Promise<T> {
+    const refused = this.#refuseWrite();
+    if (refused) return Promise.reject(refused);
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.push({ kind: 'transaction', work, resolve: resolve as (value: unknown) => void, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Runs a query against committed state (or, from inside `transaction()`, that transaction's). */
+  read<T>(query: () => T): Promise<T> {
+    const insideTransaction = this.#insideExclusive();
+    if (this.#closing && !insideTransaction) return Promise.reject(new ClosedError('sqlite store'));
+    if (this.#exclusive && !insideTransaction) {
+      return new Promise<T>((resolve) => this.#deferredReads.push(() => resolve(this.read(query))));
+    }
+    try {
+      return Promise.resolve(query());
+    } catch (error) {
+      return Promise.reject(toStoreError(error));
+    }
+  }
+
+  commitStats(): CommitStats {
+    return this.#stats;
+  }
+
+  /** Finishes everything pending, then closes the database. Safe to call more than once. */
+  close(): Promise<void> {
+    this.#closing ??= new Promise<void>((resolve) => {
+      if (this.#isIdle()) resolve();
+      else this.#onIdle = resolve;
+    }).then(() => {
+      // Closing the last connection checkpoints the WAL into the database file and removes it.
+      this.#db.close();
+    });
+    return this.#closing;
+  }
+
+  #refuseWrite(): Error | null {
+    if (this.#insideExclusive()) {
+      return new InvalidArgumentError(
+        'a store write was called inside transaction(); make writes through the tx argument (a store write would wait for the transaction that is waiting for it)',
+      );
+    }
+    return this.#closing ? new ClosedError('sqlite store') : null;
+  }
+
+  #insideExclusive(): boolean {
+    return this.#exclusive !== null && this.#context.getStore() === this.#exclusive;
+  }
+
+  #isIdle(): boolean {
+    return this.#pending.length === 0 && this.#exclusive === null && !this.#flushScheduled;
+  }
+
+  #schedule(): void {
+    if (this.#flushScheduled || this.#exclusive || this.#pending.length === 0) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  /** Commits one batch of leading writes, or opens the transaction at the head of the queue. */
+  #flush(): void {
+    this.#flushScheduled = false;
+    const head = this.#pending[0];
+    if (head?.kind === 'transaction') {
+      this.#pending.shift();
+      this.#openExclusive(head);
+      return;
+    }
+    let size = 0;
+    while (size < this.#pending.length && size < maxBatchSize && this.#pending[size]!.kind === 'write')
+      size++;
+    this.#commitBatch(this.#pending.splice(0, size) as PendingWrite[]);
+    this.#afterUnit();
+  }
+
+  #commitBatch(batch: readonly PendingWrite[]): void {
+    let outcomes: Outcome[];
+    try {
+      outcomes = this.#runBatch.immediate(batch);
+    } catch (error) {
+      // Nothing of the batch was committed.
+      const failure = storeUnavailable(
+        `sqlite store: a group commit of ${batch.length} writes failed, none was stored: ${(error as Error).message}`,
+        error,
+      );
+      for (const entry of batch) entry.reject(failure);
+      return;
+    }
+    this.#record(batch.length);
+    outcomes.forEach((outcome, index) => {
+      const entry = batch[index]!;
+      if (outcome.ok) entry.resolve(outcome.value);
+      else entry.reject(toStoreError(outcome.error));
+    });
+  }
+
+  #openExclusive(entry: PendingTransaction): void {
+    try {
+      this.#begin.run();
+    } catch (error) {
+      entry.reject(toStoreError(error));
+      this.#afterUnit();
+      return;
+    }
+    const scope = new ExclusiveScope(this.#db, this.#inSavepoint);
+    this.#exclusive = scope;
+    void this.#runExclusive(entry, scope);
+  }
+
+  async #runExclusive(entry: PendingTransaction, scope: ExclusiveScope): Promise<void> {
+    try {
+      const result = await this.#context.run(scope, () => entry.work(scope));
+      scope.end();
+      this.#commit.run();
+      this.#record(scope.operations);
+      entry.resolve(result);
+    } catch (error) {
+      scope.end();
+      if (this.#db.inTransaction) this.#rollback.run();
+      entry.reject(toStoreError(error));
+    } finally {
+      this.#exclusive = null;
+      const reads = this.#deferredReads;
+      this.#deferredReads = [];
+      for (const read of reads) read();
+      this.#afterUnit();
+    }
+  }
+
+  #afterUnit(): void {
+    this.#schedule();
+    if (this.#onIdle && this.#isIdle()) {
+      this.#onIdle();
+      this.#onIdle = null;
+    }
+  }
+
+  #record(operations: number): void {
+    this.#stats = {
+      commits: this.#stats.commits + 1,
+      operations: this.#stats.operations + operations,
+      largestBatch: Math.max(this.#stats.largestBatch, operations),
+    };
+  }
+}
+
+class ExclusiveScope implements TransactionScope {
+  readonly #db: Database.Database;
+  readonly #inSavepoint: (operation: () => unknown) => unknown;
+  #open = true;
+  /** Writes made through the scope, for the commit statistics. */
+  operations = 0;
+
+  constructor(db: Database.Database, inSavepoint: (operation: () => unknown) => unknown) {
+    this.#db = db;
+    this.#inSavepoint = inSavepoint;
+  }
+
+  run<T>(operation: () => T): Promise<T> {
+    if (!this.#open) return Promise.reject(new ClosedError('transaction'));
+    // After an error that made SQLite roll the whole transaction back, a further write would
+    // autocommit on its own; refuse it (the COMMIT at the end then fails too).
+    if (!this.#db.inTransaction) {
+      return Promise.reject(
+        storeUnavailable('sqlite store: the transaction was rolled back by an earlier error'),
+      );
+    }
+    try {
+      const value = this.#inSavepoint(operation) as T;
+      this.operations++;
+      return Promise.resolve(value);
+    } catch (error) {
+      return Promise.reject(toStoreError(error));
+    }
+  }
+
+  end(): void {
+    this.#open = false;
+  }
+}

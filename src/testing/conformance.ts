@@ -1,0 +1,63 @@
+/**
+ * The store conformance suite: one set of tests that every `Store` backend runs, each test
+ * named after the behaviour (state transition) of the port it checks. Written with `node:test`
+ * and `node:assert` only, so a backend package needs no test framework to run it.
+ *
+ * Every test gets a fresh store from the factory, on its own `TestClock`, and closes it at
+ * the end; time moves only through `clock.advance`, never by sleeping. A backend that cannot meet
+ * an invariant lists the test's name in `skip` with the reason, which the runner prints.
+ *
+ * @example
+ * ```ts
+ * import { runStoreConformance } from 'spool/testing';
+ * runStoreConformance('postgres', ({ clock }) => openPostgresStore({ url, clock }), {
+ *   skip: { 'maintain applies the retention of every topic': 'retention runs in a cron job' },
+ * });
+ * ```
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { StoreFactory } from '../store/port.js';
+import { deadLetterTests } from './conformance/dead-letters.js';
+import { groupTests } from './conformance/groups.js';
+import { Suite } from './conformance/harness.js';
+import { queueAdminTests } from './conformance/queue-admin.js';
+import { queueLeaseTests } from './conformance/queue-leases.js';
+import { queueOrderingTests } from './conformance/queue-ordering.js';
+import { topicTests } from './conformance/topics.js';
+import { transactionTests } from './conformance/transactions.js';
+import { upkeepTests } from './conformance/upkeep.js';
+
+export interface ConformanceOptions {
+  /**
+   * Tests to skip, by test name, each with its reason, e.g.
+   * `{ 'a throw inside a transaction rolls back every write': 'backend has no transactions' }`.
+   * A name that matches no test fails the suite, so a renamed test cannot be skipped silently.
+   */
+  skip?: Record<string, string>;
+}
+
+/**
+ * Registers the conformance suite for one backend under `describe('store conformance: <name>')`.
+ * Call it at the top level of a test file; `factory` is called once per test.
+ */
+export function runStoreConformance(
+  backendName: string,
+  factory: StoreFactory,
+  options: ConformanceOptions = {},
+): void {
+  const suite = new Suite(factory, { ...options.skip });
+  void describe(`store conformance: ${backendName}`, () => {
+    queueLeaseTests(suite);
+    queueOrderingTests(suite);
+    queueAdminTests(suite);
+    deadLetterTests(suite);
+    topicTests(suite);
+    groupTests(suite);
+    transactionTests(suite);
+    upkeepTests(suite);
+    void it('skip list names only tests of this suite', () => {
+      assert.deepEqual(suite.unknownSkips, []);
+    });
+  });
+}

@@ -1,0 +1,6 @@
+/**
+ * `spool/testing`: what a Spool user or a backend author needs in tests. The clock that moves
+ * only when told to, and the store conformance suite every backend runs.
+ */
+export { TestClock } from '../core/clock.js';
+export { type ConformanceOptions, runStoreConformance } from './conformance.js';
