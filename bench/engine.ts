@@ -158,7 +158,7 @@ function median(values: number[]): number {
 }
 
 function format(value: number, unit: string): string {
-  return unit === 's' ? `${value.toFixed(2)} s` : `${Math.round(value).toLocaleString('en-US')}`;
+  return unit === 's' ? value.toFixed(2) : Math.round(value).toLocaleString('en-US');
 }
 
 async function measure(scenario: Scenario, durability: Durability): Promise<number> {

@@ -48,15 +48,12 @@ const consumer = emails.process(
     concurrency: 4,
     onError: (error, message) => console.log(`  attempt ${message?.attempt} failed: ${String(error)}`),
     onDeadLetter: (message) => {
-      console.log(`  dead-lettered message to ${(message.body as Email).to}`);
+      console.log(`  dead-lettered message to ${message.body.to}`);
       settle();
     },
   },
 );
-// Spool's own timers never keep Node alive, so hold the process open (at most 10 s) until done.
-const deadline = setTimeout(() => process.exit(1), 10_000);
-await finished;
-clearTimeout(deadline);
+await finished; // a running consumer keeps the process alive until it is closed
 await consumer.close(); // finishes in-flight handlers, then stops
 
 // Inspect the dead-letter queue, then move its messages back once the cause is fixed.

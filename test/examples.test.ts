@@ -8,6 +8,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
 interface Run {
   code: number | null;
@@ -20,6 +23,7 @@ interface Run {
 function runExample(file: string, args: string[] = [], timeoutMs = 20_000): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join('examples', file), ...args], {
+      cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -17,7 +17,8 @@ export class EngineContext {
   readonly clock: Clock;
   readonly queueSignals: WakeSignals;
   readonly topicSignals: WakeSignals;
-  readonly running = new Set<Closeable>();
+  readonly #running = new Set<Closeable>();
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
   #partitioners = new Map<string, Partitioner>();
   #closed = false;
 
@@ -49,6 +50,28 @@ export class EngineContext {
   forgetTopic(topic: string): void {
     this.#partitioners.delete(topic);
     this.topicSignals.delete(topic);
+  }
+
+  /**
+   * Registers a running consumer or subscription. While any runs, the process stays alive, as it
+   * would with an open socket; the clock's own timers are unref'd so an idle Spool never does.
+   */
+  register(closeable: Closeable): void {
+    this.#running.add(closeable);
+    this.#keepAlive ??= setInterval(() => {}, 1 << 30);
+  }
+
+  unregister(closeable: Closeable): void {
+    this.#running.delete(closeable);
+    if (this.#running.size === 0 && this.#keepAlive) {
+      clearInterval(this.#keepAlive);
+      this.#keepAlive = undefined;
+    }
+  }
+
+  /** The consumers and subscriptions running now. */
+  get running(): Closeable[] {
+    return [...this.#running];
   }
 
   get closed(): boolean {

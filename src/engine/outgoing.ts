@@ -31,8 +31,8 @@ export interface SendOptions {
 }
 
 /** A message of a batch send: its body and its options. */
-export interface OutgoingMessage extends SendOptions {
-  body: MessageBody;
+export interface OutgoingMessage<T = MessageBody> extends SendOptions {
+  body: T;
 }
 
 /** Per-event options of a topic publish. */
@@ -45,13 +45,13 @@ export interface PublishOptions {
 }
 
 /** An event of a batch publish. */
-export interface OutgoingEvent extends PublishOptions {
-  body: MessageBody;
+export interface OutgoingEvent<T = MessageBody> extends PublishOptions {
+  body: T;
 }
 
 const MAX_PRIORITY = 2 ** 31 - 1;
 
-export function toEnqueueMessage(body: MessageBody, options: SendOptions, now: number): EnqueueMessage {
+export function toEnqueueMessage(body: unknown, options: SendOptions, now: number): EnqueueMessage {
   const where = 'send';
   const priority = options.priority ?? 0;
   if (!Number.isInteger(priority) || Math.abs(priority) > MAX_PRIORITY) {
@@ -78,7 +78,7 @@ export function toEnqueueMessage(body: MessageBody, options: SendOptions, now: n
   }
   return {
     id: uuidv7(),
-    payload: encodeBody(body),
+    payload: encodeBody(body as MessageBody),
     headers: validateHeaders(options.headers, where),
     key: optionalShortString(options.key, 'key', where),
     priority,
@@ -93,7 +93,7 @@ export class Partitioner {
 
   constructor(private readonly partitions: number) {}
 
-  toAppendEvent(body: MessageBody, options: PublishOptions): AppendEvent {
+  toAppendEvent(body: unknown, options: PublishOptions): AppendEvent {
     const where = 'publish';
     const key = optionalShortString(options.key, 'key', where);
     let partition: number;
@@ -118,7 +118,7 @@ export class Partitioner {
     return {
       id: uuidv7(),
       partition,
-      payload: encodeBody(body),
+      payload: encodeBody(body as MessageBody),
       headers: validateHeaders(options.headers, where),
       key,
     };

@@ -41,7 +41,7 @@ export interface HandlerContext {
 
 export type MessageHandler<T = MessageBody> = (message: Message<T>, context: HandlerContext) => unknown;
 
-export interface ProcessOptions {
+export interface ProcessOptions<T = MessageBody> {
   /** Handlers running at once. @defaultValue 1 */
   concurrency?: number;
   /**
@@ -59,9 +59,9 @@ export interface ProcessOptions {
   /** Lease length per delivery. @defaultValue the queue's `visibilityTimeoutMs` */
   visibilityTimeoutMs?: number;
   /** Called when a handler throws (the message is retried or dead-lettered) or the loop hits a store error. */
-  onError?: (error: unknown, message?: Message<unknown>) => void;
+  onError?: (error: unknown, message?: Message<T>) => void;
   /** Called after a message was dead-lettered: the final-failure hook. */
-  onDeadLetter?: (message: Message<unknown>, error: unknown) => void;
+  onDeadLetter?: (message: Message<T>, error: unknown) => void;
 }
 
 export class QueueConsumer<T = MessageBody> implements Closeable {
@@ -72,6 +72,7 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
   #slotWaiters: (() => void)[] = [];
   #loop: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
+  #onStopped: () => void = () => {};
   #processed = 0;
   #failed = 0;
 
@@ -79,7 +80,7 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
     private readonly context: EngineContext,
     private readonly queue: Queue<T>,
     private readonly handler: MessageHandler<T>,
-    private readonly options: ProcessOptions,
+    private readonly options: ProcessOptions<T>,
   ) {
     this.#concurrency = options.concurrency ?? 1;
     if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1 || this.#concurrency > 10_000) {
@@ -112,9 +113,8 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
 
   /** @internal */
   start(onStopped: () => void): void {
-    this.#loop = this.#run()
-      .catch((error: unknown) => this.#report(error))
-      .finally(onStopped);
+    this.#onStopped = onStopped;
+    this.#loop = this.#run().catch((error: unknown) => this.#report(error));
   }
 
   /**
@@ -136,6 +136,7 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
       const timedOut = await Promise.race([drained.then(() => false), delay(timeoutMs).then(() => true)]);
       if (timedOut) for (const controller of this.#inFlight.values()) controller.abort();
     }
+    this.#onStopped();
   }
 
   async #run(): Promise<void> {

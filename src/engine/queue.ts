@@ -84,7 +84,7 @@ export class Queue<T = MessageBody> implements LeaseSettler {
   }
 
   /** Sends one message; resolves once it is durably stored. */
-  async send(body: T & MessageBody, options: SendOptions = {}): Promise<SendResult> {
+  async send(body: T, options: SendOptions = {}): Promise<SendResult> {
     const [result] = await this.sendBatch([{ ...options, body }]);
     return result!;
   }
@@ -93,7 +93,7 @@ export class Queue<T = MessageBody> implements LeaseSettler {
    * Sends messages together, all or nothing, keeping their order. Resolves once they are
    * durably stored; a duplicate (by dedup id) resolves with the original id and `duplicate: true`.
    */
-  async sendBatch(messages: readonly (OutgoingMessage & { body: T & MessageBody })[]): Promise<SendResult[]> {
+  async sendBatch(messages: readonly OutgoingMessage<T>[]): Promise<SendResult[]> {
     this.context.assertOpen();
     if (messages.length === 0) return [];
     const now = this.context.clock.now();
@@ -180,11 +180,11 @@ export class Queue<T = MessageBody> implements LeaseSettler {
    * resolves, retries with backoff or dead-letters when it throws, and extends leases while a
    * handler runs. Stop it with `close()`.
    */
-  process(handler: MessageHandler<T>, options: ProcessOptions = {}): QueueConsumer<T> {
+  process(handler: MessageHandler<T>, options: ProcessOptions<T> = {}): QueueConsumer<T> {
     this.context.assertOpen();
     const consumer = new QueueConsumer<T>(this.context, this, handler, options);
-    this.context.running.add(consumer);
-    consumer.start(() => this.context.running.delete(consumer));
+    this.context.register(consumer);
+    consumer.start(() => this.context.unregister(consumer));
     return consumer;
   }
 

@@ -156,7 +156,7 @@ export class Spool {
 
   async #close(timeoutMs: number): Promise<void> {
     if (this.#maintenanceTimer) this.#context.clock.clearTimer(this.#maintenanceTimer);
-    const running = [...this.#context.running];
+    const running = this.#context.running;
     await Promise.all(running.map((closeable) => closeable.close({ timeoutMs })));
     this.#context.markClosed();
     this.#context.queueSignals.notifyAll();

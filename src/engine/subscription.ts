@@ -49,7 +49,7 @@ export interface EventContext {
 
 export type EventHandler<T = MessageBody> = (event: TopicEvent<T>, context: EventContext) => unknown;
 
-export interface SubscribeOptions {
+export interface SubscribeOptions<T = MessageBody> {
   /** Where a group that does not exist yet starts. @defaultValue 'earliest' */
   startFrom?: 'earliest' | 'latest';
   /** A member silent for this long is dropped and its partitions reassigned. @defaultValue 10000 */
@@ -69,7 +69,7 @@ export interface SubscribeOptions {
   /** A queue that receives events that failed `maxAttempts` times (created if missing). */
   deadLetterQueue?: string;
   /** Called for handler failures and for membership or store errors. */
-  onError?: (error: unknown, event?: TopicEvent<unknown>) => void;
+  onError?: (error: unknown, event?: TopicEvent<T>) => void;
 }
 
 interface ResolvedOptions {
@@ -103,7 +103,7 @@ export class Subscription<T = MessageBody> implements Closeable {
     readonly topic: Topic<T>,
     readonly group: string,
     readonly handler: EventHandler<T>,
-    private readonly userOptions: SubscribeOptions,
+    private readonly userOptions: SubscribeOptions<T>,
   ) {
     this.memberId = userOptions.memberId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.#options = resolveSubscribeOptions(userOptions);
@@ -458,7 +458,7 @@ class PartitionWorker<T> {
   }
 }
 
-function resolveSubscribeOptions(options: SubscribeOptions): ResolvedOptions {
+function resolveSubscribeOptions<T>(options: SubscribeOptions<T>): ResolvedOptions {
   const sessionTimeoutMs = options.sessionTimeoutMs ?? 10_000;
   const resolved: ResolvedOptions = {
     startFrom: options.startFrom ?? 'earliest',

@@ -76,15 +76,13 @@ export class Topic<T = MessageBody> {
   }
 
   /** Appends one event; resolves with its partition and offset once durably stored. */
-  async publish(body: T & MessageBody, options: PublishOptions = {}): Promise<PublishResult> {
+  async publish(body: T, options: PublishOptions = {}): Promise<PublishResult> {
     const [result] = await this.publishBatch([{ ...options, body }]);
     return result!;
   }
 
   /** Appends events together, all or nothing; within a partition they keep the given order. */
-  async publishBatch(
-    events: readonly (OutgoingEvent & { body: T & MessageBody })[],
-  ): Promise<PublishResult[]> {
+  async publishBatch(events: readonly OutgoingEvent<T>[]): Promise<PublishResult[]> {
     this.context.assertOpen();
     if (events.length === 0) return [];
     const partitioner = await this.context.partitionerFor(this.name, this.config.partitions);
@@ -124,12 +122,12 @@ export class Topic<T = MessageBody> {
    * within a partition, committing after the handler resolves (at-least-once). Stop with
    * `close()`, which finishes in-flight events, commits and leaves the group.
    */
-  subscribe(group: string, handler: EventHandler<T>, options: SubscribeOptions = {}): Subscription<T> {
+  subscribe(group: string, handler: EventHandler<T>, options: SubscribeOptions<T> = {}): Subscription<T> {
     this.context.assertOpen();
     validateName('group', group);
     const subscription = new Subscription<T>(this.context, this, group, handler, options);
-    this.context.running.add(subscription);
-    subscription.start(() => this.context.running.delete(subscription));
+    this.context.register(subscription);
+    subscription.start(() => this.context.unregister(subscription));
     return subscription;
   }
 

@@ -3,7 +3,6 @@
  * commits and processed-markers that the store commits together or not at all; consumers are
  * woken only after the commit, so nobody sees a write that might still roll back.
  */
-import type { MessageBody } from '../core/message.js';
 import type { EnqueueResult, StoreWrites } from '../store/port.js';
 import type { EngineContext } from './context.js';
 import {
@@ -26,12 +25,12 @@ export class SpoolTransaction {
   ) {}
 
   /** Sends a message to `queue` as part of the transaction. */
-  async send(queue: string, body: MessageBody, options: SendOptions = {}): Promise<EnqueueResult> {
+  async send(queue: string, body: unknown, options: SendOptions = {}): Promise<EnqueueResult> {
     const [result] = await this.sendBatch(queue, [{ ...options, body }]);
     return result!;
   }
 
-  async sendBatch(queue: string, messages: readonly OutgoingMessage[]): Promise<EnqueueResult[]> {
+  async sendBatch(queue: string, messages: readonly OutgoingMessage<unknown>[]): Promise<EnqueueResult[]> {
     const now = this.context.clock.now();
     const items = messages.map((message) => toEnqueueMessage(message.body, message, now));
     const results = await this.writes.enqueue(queue, items);
@@ -40,12 +39,12 @@ export class SpoolTransaction {
   }
 
   /** Publishes an event to `topic` as part of the transaction. */
-  async publish(topic: string, body: MessageBody, options: PublishOptions = {}): Promise<PublishResult> {
+  async publish(topic: string, body: unknown, options: PublishOptions = {}): Promise<PublishResult> {
     const [result] = await this.publishBatch(topic, [{ ...options, body }]);
     return result!;
   }
 
-  async publishBatch(topic: string, events: readonly OutgoingEvent[]): Promise<PublishResult[]> {
+  async publishBatch(topic: string, events: readonly OutgoingEvent<unknown>[]): Promise<PublishResult[]> {
     const partitioner = await this.context.partitionerFor(topic);
     const items = events.map((event) => partitioner.toAppendEvent(event.body, event));
     const results = await this.writes.append(topic, items);

@@ -20,6 +20,7 @@ import {
   formatReceipt,
   parseReceipt,
 } from './codec.js';
+import { firstRows } from './rows.js';
 import type { QueueOps } from './queue-ops.js';
 
 interface ClaimableRow {
@@ -57,7 +58,7 @@ export class LeaseOps {
     message: string;
   }>;
   readonly #deleteExpired: Database.Statement<{ queue: string; now: number; maxAttempts: number }>;
-  readonly #selectClaimable: Database.Statement<[string, number, number], ClaimableRow>;
+  readonly #selectClaimable: Database.Statement<{ queue: string; now: number }, ClaimableRow>;
   readonly #lease: Database.Statement<[string, number, number]>;
   readonly #ack: Database.Statement<LeaseMatch>;
   readonly #release: Database.Statement<
@@ -79,16 +80,18 @@ export class LeaseOps {
        FROM messages WHERE ${expired} ORDER BY seq`,
     );
     this.#deleteExpired = db.prepare(`DELETE FROM messages WHERE ${expired}`);
-    // Walks the queue in delivery order and takes the first messages that are due and not
-    // waiting behind an older message with the same key.
+    // Deliverable: unleased heads of their keys that are due, merged with expired leases (few,
+    // and always key heads), in delivery order. Without statistics SQLite would rather range-scan
+    // messages_waiting and sort the whole backlog; INDEXED BY keeps the ordered walk, which
+    // claim abandons after `max` rows (see rows.ts for why not LIMIT).
+    const claimColumns = 'seq, id, payload, headers, key, priority, enqueued_at, attempts, errors';
     this.#selectClaimable = db.prepare(
-      `SELECT seq, id, payload, headers, key, priority, enqueued_at, attempts, errors
-       FROM messages AS m
-       WHERE m.queue = ? AND m.visible_at <= ?
-         AND (m.key IS NULL OR NOT EXISTS (
-           SELECT 1 FROM messages AS older WHERE older.queue = m.queue AND older.key = m.key AND older.seq < m.seq))
-       ORDER BY m.priority DESC, m.seq
-       LIMIT ?`,
+      `SELECT ${claimColumns} FROM messages INDEXED BY messages_claimable
+       WHERE queue = @queue AND lease_token IS NULL AND key_blocked = 0 AND visible_at <= @now
+       UNION ALL
+       SELECT ${claimColumns} FROM messages
+       WHERE queue = @queue AND lease_token IS NOT NULL AND visible_at <= @now
+       ORDER BY priority DESC, seq`,
     );
     this.#lease = db.prepare(
       'UPDATE messages SET attempts = attempts + 1, lease_token = ?, visible_at = ? WHERE seq = ?',
@@ -125,9 +128,8 @@ export class LeaseOps {
     ) {
       this.#deleteExpired.run(expired);
     }
-    if (max <= 0) return [];
     const leaseExpiresAt = now + visibilityTimeoutMs;
-    return this.#selectClaimable.all(queue, now, max).map((row) => {
+    return firstRows(this.#selectClaimable.iterate({ queue, now }), max).map((row) => {
       const token = randomUUID();
       this.#lease.run(token, leaseExpiresAt, row.seq);
       return {

@@ -17,6 +17,7 @@ import { ConfigConflictError, OffsetOutOfRangeError, TopicNotFoundError } from '
 import type { TopicConfig } from '../../core/options.js';
 import type { AppendEvent, AppendResult, PartitionOffsets, ReadResult } from '../../store/port.js';
 import { type PayloadColumn, decodeHeaders, decodePayload, encodeHeaders, payloadBytes } from './codec.js';
+import { firstRows } from './rows.js';
 
 interface PartitionRow {
   partition: number;
@@ -48,7 +49,7 @@ export class LogOps {
   readonly #insertEvent: Database.Statement<
     [string, number, number, string, number, AppendEvent['payload'], string, string | null]
   >;
-  readonly #selectEvents: Database.Statement<[string, number, number, number], EventRow>;
+  readonly #selectEvents: Database.Statement<[string, number, number], EventRow>;
   readonly #timestampAt: Database.Statement<[string, number, number], { timestamp: number }>;
   readonly #sizesFrom: Database.Statement<
     [string, number, number],
@@ -83,7 +84,7 @@ export class LogOps {
     );
     this.#selectEvents = db.prepare(
       `SELECT offset, id, timestamp, payload, headers, key FROM events
-       WHERE topic = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?`,
+       WHERE topic = ? AND partition = ? AND offset >= ? ORDER BY offset`,
     );
     this.#timestampAt = db.prepare(
       'SELECT timestamp FROM events WHERE topic = ? AND partition = ? AND offset = ?',
@@ -183,7 +184,7 @@ export class LogOps {
     this.require(topic);
     const partition = this.#partition(topic, partitionNumber);
     const from = Math.max(fromOffset, partition.start_offset);
-    const rows = this.#selectEvents.all(topic, partitionNumber, from, Math.max(0, max));
+    const rows = firstRows(this.#selectEvents.iterate(topic, partitionNumber, from), max);
     return {
       partition: partitionNumber,
       startOffset: partition.start_offset,

@@ -35,9 +35,10 @@ export const migrations: readonly Migration[] = [
         depth  INTEGER NOT NULL DEFAULT 0
       ) STRICT;
 
-      -- seq is the enqueue order (per-key FIFO and FIFO within a priority). visible_at is when the
-      -- message is next deliverable: its available time while waiting, its lease expiry while
-      -- leased (lease_token not null).
+      -- seq is the enqueue order (per-key FIFO and FIFO within a priority); a new row always gets
+      -- the highest seq. visible_at is when the message is next deliverable: its available time
+      -- while waiting, its lease expiry while leased (lease_token not null). key_blocked is 1
+      -- while an older message with the same key is in the queue (see the triggers below).
       CREATE TABLE messages (
         seq         INTEGER PRIMARY KEY,
         id          TEXT NOT NULL,
@@ -50,14 +51,21 @@ export const migrations: readonly Migration[] = [
         visible_at  INTEGER NOT NULL,
         attempts    INTEGER NOT NULL,
         lease_token TEXT,
+        key_blocked INTEGER NOT NULL DEFAULT 0,
         errors      TEXT NOT NULL
       ) STRICT;
       CREATE UNIQUE INDEX messages_by_id ON messages (queue, id);
-      -- claim order: walk a queue by priority then enqueue order
+      -- browsing in delivery order: priority, then enqueue order
       CREATE INDEX messages_by_delivery ON messages (queue, priority DESC, seq);
-      -- per-key FIFO: "is there an older message with my key?"
+      -- claim: the unleased heads of their keys in delivery order. Leased and key-blocked
+      -- messages are not in it, so a claim never walks past them; visible_at is in the index so
+      -- that delayed messages are skipped without reading their rows. (A waiting message's
+      -- visible_at only changes together with lease_token, so covering it costs no extra writes.)
+      CREATE INDEX messages_claimable ON messages (queue, priority DESC, seq, visible_at)
+        WHERE lease_token IS NULL AND key_blocked = 0;
+      -- per-key FIFO: the oldest message of a key
       CREATE INDEX messages_by_key ON messages (queue, key, seq) WHERE key IS NOT NULL;
-      -- expired leases (claim's dead-letter sweep) and the next lease expiry
+      -- expired leases (claim's dead-letter sweep and redelivery) and the next lease expiry
       CREATE INDEX messages_leased ON messages (queue, visible_at) WHERE lease_token IS NOT NULL;
       -- the next delayed message to become due
       CREATE INDEX messages_waiting ON messages (queue, visible_at) WHERE lease_token IS NULL;
@@ -67,6 +75,20 @@ export const migrations: readonly Migration[] = [
       END;
       CREATE TRIGGER messages_depth_delete AFTER DELETE ON messages BEGIN
         UPDATE queues SET depth = depth - 1 WHERE name = OLD.queue;
+      END;
+      -- Invariant: of the messages of one (queue, key), exactly the oldest has key_blocked = 0.
+      -- Only a head is ever claimed, so only a head is ever leased. Every path that adds or
+      -- removes messages (enqueue, redrive, ack, dead-lettering, purge) goes through these.
+      CREATE TRIGGER messages_key_block AFTER INSERT ON messages WHEN NEW.key IS NOT NULL BEGIN
+        UPDATE messages SET key_blocked = 1
+        WHERE seq = NEW.seq
+          AND EXISTS (SELECT 1 FROM messages AS older
+                      WHERE older.queue = NEW.queue AND older.key = NEW.key AND older.seq < NEW.seq);
+      END;
+      CREATE TRIGGER messages_key_unblock AFTER DELETE ON messages
+      WHEN OLD.key IS NOT NULL AND OLD.key_blocked = 0 BEGIN
+        UPDATE messages SET key_blocked = 0
+        WHERE seq = (SELECT min(seq) FROM messages WHERE queue = OLD.queue AND key = OLD.key);
       END;
 
       -- seq is the dead-lettering order: listings are oldest first
