@@ -11,6 +11,7 @@
  * ignored, so each one is read back after it is set and the open fails if it did not take.
  */
 import Database from 'better-sqlite3';
+import { InvalidArgumentError } from '../../core/errors.js';
 import { migrate } from './migrations.js';
 import { storeUnavailable } from './store-errors.js';
 
@@ -25,7 +26,7 @@ const busyTimeoutMs = 5_000;
 
 /** Opens (creating if needed) and migrates the database at `path` (`':memory:'` for a private one). */
 export function openDatabase(path: string, durability: Durability): Database.Database {
-  const db = new Database(path, { timeout: busyTimeoutMs });
+  const db = connect(path);
   try {
     configure(db, durability);
     migrate(db);
@@ -33,6 +34,20 @@ export function openDatabase(path: string, durability: Durability): Database.Dat
   } catch (error) {
     db.close();
     throw error;
+  }
+}
+
+function connect(path: string): Database.Database {
+  try {
+    return new Database(path, { timeout: busyTimeoutMs });
+  } catch (error) {
+    if (error instanceof Database.SqliteError) {
+      throw storeUnavailable(`sqlite store: cannot open ${path}: ${error.message}`, error);
+    }
+    // better-sqlite3 checks the path itself (e.g. a missing directory) with a TypeError.
+    throw new InvalidArgumentError(`sqlite store: cannot open ${path}: ${(error as Error).message}`, {
+      field: 'path',
+    });
   }
 }
 

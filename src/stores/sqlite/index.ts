@@ -40,18 +40,21 @@ export interface SqliteStoreOptions {
  * a file written by a newer Spool, and with `SPOOL_STORE_UNAVAILABLE` when the file cannot be
  * opened or does not accept the durability settings.
  */
-export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
+export function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
   const durability = options.durability ?? 'full';
   if (durability !== 'full' && durability !== 'process') {
-    throw new InvalidArgumentError(
-      `sqlite store: durability ${JSON.stringify(durability)} is not supported; use 'full' or 'process'`,
-      { field: 'durability' },
+    return Promise.reject(
+      new InvalidArgumentError(
+        `sqlite store: durability ${JSON.stringify(durability)} is not supported; use 'full' or 'process'`,
+        { field: 'durability' },
+      ),
     );
   }
   try {
-    return new SqliteStoreImpl(openDatabase(options.path, durability), options.clock ?? systemClock);
+    const db = openDatabase(options.path, durability);
+    return Promise.resolve(new SqliteStoreImpl(db, options.clock ?? systemClock));
   } catch (error) {
-    throw toStoreError(error);
+    return Promise.reject(toStoreError(error));
   }
 }
 

@@ -63,7 +63,7 @@ export const migrations: readonly Migration[] = [
       -- visible_at only changes together with lease_token, so covering it costs no extra writes.)
       CREATE INDEX messages_claimable ON messages (queue, priority DESC, seq, visible_at)
         WHERE lease_token IS NULL AND key_blocked = 0;
-      -- per-key FIFO: the oldest message of a key
+      -- per-key FIFO: the oldest message of a key (for the key triggers below)
       CREATE INDEX messages_by_key ON messages (queue, key, seq) WHERE key IS NOT NULL;
       -- expired leases (claim's dead-letter sweep and redelivery) and the next lease expiry
       CREATE INDEX messages_leased ON messages (queue, visible_at) WHERE lease_token IS NOT NULL;

@@ -123,9 +123,12 @@ export class QueueOps {
     this.#firstPage = db.prepare(
       `SELECT ${messageColumns} FROM messages WHERE queue = ? ORDER BY priority DESC, seq LIMIT ?`,
     );
+    // "After (priority, seq)" as two index ranges (the rest of this priority, then the lower
+    // priorities) merged in order; one range with an OR would rescan the queue from its head.
     this.#pageAfter = db.prepare(
-      `SELECT ${messageColumns} FROM messages
-       WHERE queue = @queue AND (priority < @priority OR (priority = @priority AND seq > @seq))
+      `SELECT ${messageColumns} FROM messages WHERE queue = @queue AND priority = @priority AND seq > @seq
+       UNION ALL
+       SELECT ${messageColumns} FROM messages WHERE queue = @queue AND priority < @priority
        ORDER BY priority DESC, seq LIMIT @limit`,
     );
   }

@@ -12,8 +12,10 @@ import Database from 'better-sqlite3';
 import { InvalidArgumentError, SpoolError, errorCatalogue } from '../../core/errors.js';
 
 /** Turns a thrown value into the error a store method rejects with. */
-export function toStoreError(error: unknown): unknown {
-  if (!(error instanceof Database.SqliteError)) return error;
+export function toStoreError(error: unknown): Error {
+  if (!(error instanceof Database.SqliteError)) {
+    return error instanceof Error ? error : new Error(String(error));
+  }
   if (error.code.startsWith('SQLITE_CONSTRAINT')) {
     return new InvalidArgumentError(`the store rejected a value: ${error.message}`, {
       sqliteCode: error.code,

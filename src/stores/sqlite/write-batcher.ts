@@ -202,10 +202,12 @@ export class WriteBatcher {
       this.#openExclusive(head);
       return;
     }
-    let size = 0;
-    while (size < this.#pending.length && size < maxBatchSize && this.#pending[size]!.kind === 'write')
-      size++;
-    this.#commitBatch(this.#pending.splice(0, size) as PendingWrite[]);
+    // The writes up to the next transaction, at most maxBatchSize of them.
+    const end = this.#pending.findIndex(
+      (entry, index) => entry.kind === 'transaction' || index === maxBatchSize,
+    );
+    const batch = this.#pending.splice(0, end === -1 ? this.#pending.length : end) as PendingWrite[];
+    this.#commitBatch(batch);
     this.#afterUnit();
   }
 
@@ -244,14 +246,24 @@ export class WriteBatcher {
   }
 
   async #runExclusive(entry: PendingTransaction, scope: ExclusiveScope): Promise<void> {
+    let outcome: Outcome;
     try {
-      const result = await this.#context.run(scope, () => entry.work(scope));
-      scope.end();
-      this.#commit.run();
-      this.#record(scope.operations);
-      entry.resolve(result);
+      outcome = { ok: true, value: await this.#context.run(scope, () => entry.work(scope)) };
     } catch (error) {
-      scope.end();
+      outcome = { ok: false, error };
+    }
+    scope.end();
+    try {
+      if (outcome.ok) {
+        this.#commit.run();
+        this.#record(scope.operations);
+        entry.resolve(outcome.value);
+      } else {
+        if (this.#db.inTransaction) this.#rollback.run();
+        // Whatever work threw comes back as it was: it may be the caller's own error.
+        entry.reject(outcome.error);
+      }
+    } catch (error) {
       if (this.#db.inTransaction) this.#rollback.run();
       entry.reject(toStoreError(error));
     } finally {
