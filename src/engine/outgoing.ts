@@ -2,7 +2,7 @@
  * Turning what a producer hands over into what a store keeps: validated once, encoded once,
  * stamped with a time-ordered id.
  */
-import { v7 as uuidv7 } from 'uuid';
+import { newId } from '../core/ids.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { encodeBody, validateHeaders, type Headers, type MessageBody } from '../core/message.js';
 import { partitionForKey } from '../core/partitioner.js';
@@ -77,7 +77,7 @@ export function toEnqueueMessage(body: unknown, options: SendOptions, now: numbe
     availableAt = now + Math.trunc(options.delayMs);
   }
   return {
-    id: uuidv7(),
+    id: newId(),
     payload: encodeBody(body as MessageBody),
     headers: validateHeaders(options.headers, where),
     key: optionalShortString(options.key, 'key', where),
@@ -116,7 +116,7 @@ export class Partitioner {
       this.#next = (this.#next + 1) % this.partitions;
     }
     return {
-      id: uuidv7(),
+      id: newId(),
       partition,
       payload: encodeBody(body as MessageBody),
       headers: validateHeaders(options.headers, where),

@@ -22,7 +22,7 @@
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { v7 as uuidv7 } from 'uuid';
+import { newId } from '../core/ids.js';
 import { backoffDelay, defaultBackoff, type BackoffOptions } from '../core/backoff.js';
 import {
   InvalidArgumentError,
@@ -435,7 +435,7 @@ class PartitionWorker<T> {
     const failure = describeError(error);
     await context.store.enqueue(options.deadLetterQueue!, [
       {
-        id: uuidv7(),
+        id: newId(),
         payload: record.payload,
         key: null,
         priority: 0,

@@ -54,7 +54,6 @@ export const migrations: readonly Migration[] = [
         key_blocked INTEGER NOT NULL DEFAULT 0,
         errors      TEXT NOT NULL
       ) STRICT;
-      CREATE UNIQUE INDEX messages_by_id ON messages (queue, id);
       -- browsing in delivery order: priority, then enqueue order
       CREATE INDEX messages_by_delivery ON messages (queue, priority DESC, seq);
       -- claim: the unleased heads of their keys in delivery order. Leased and key-blocked
@@ -67,8 +66,10 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX messages_by_key ON messages (queue, key, seq) WHERE key IS NOT NULL;
       -- expired leases (claim's dead-letter sweep and redelivery) and the next lease expiry
       CREATE INDEX messages_leased ON messages (queue, visible_at) WHERE lease_token IS NOT NULL;
-      -- the next delayed message to become due
-      CREATE INDEX messages_waiting ON messages (queue, visible_at) WHERE lease_token IS NULL;
+      -- the next delayed message to become due. A message sent without a delay has visible_at =
+      -- enqueued_at and is due at once, so it is left out: most sends then skip this index.
+      CREATE INDEX messages_waiting ON messages (queue, visible_at)
+        WHERE lease_token IS NULL AND visible_at > enqueued_at;
 
       CREATE TRIGGER messages_depth_insert AFTER INSERT ON messages BEGIN
         UPDATE queues SET depth = depth + 1 WHERE name = NEW.queue;

@@ -116,7 +116,8 @@ export class QueueOps {
     // Two partial-index lookups, each O(log n): waiting messages and leases.
     this.#nextDelivery = db.prepare(
       `SELECT min(next) AS next FROM (
-         SELECT min(visible_at) AS next FROM messages WHERE queue = @queue AND lease_token IS NULL AND visible_at > @now
+         SELECT min(visible_at) AS next FROM messages
+         WHERE queue = @queue AND lease_token IS NULL AND visible_at > enqueued_at AND visible_at > @now
          UNION ALL
          SELECT min(visible_at) FROM messages WHERE queue = @queue AND lease_token IS NOT NULL AND visible_at > @now)`,
     );

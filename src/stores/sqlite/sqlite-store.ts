@@ -43,7 +43,7 @@ export interface SqliteStore extends Store {
 }
 
 /** How a write gets executed: batched on the store, at once inside a transaction. */
-type Runner = <T>(operation: () => T) => Promise<T>;
+type Runner = <T>(operation: () => T, atomic?: boolean) => Promise<T>;
 
 export class SqliteStoreImpl implements SqliteStore {
   readonly backend = 'sqlite';
@@ -68,7 +68,7 @@ export class SqliteStoreImpl implements SqliteStore {
     this.#logs = new LogOps(db, clock);
     this.#groups = new GroupOps(db, clock);
     this.#upkeep = new UpkeepOps(db, clock);
-    this.#batched = this.#writes((operation) => this.#batcher.write(operation));
+    this.#batched = this.#writes((operation, atomic) => this.#batcher.write(operation, atomic));
   }
 
   commitStats(): CommitStats {
@@ -115,11 +115,13 @@ export class SqliteStoreImpl implements SqliteStore {
   #writes(run: Runner): StoreWrites {
     return {
       enqueue: (queue, messages) => run(() => this.#queues.enqueue(queue, messages)),
-      ack: (queue, receipt) => run(() => this.#leases.ack(queue, receipt)),
+      // One DELETE: atomic by itself (see WriteBatcher).
+      ack: (queue, receipt) => run(() => this.#leases.ack(queue, receipt), true),
       append: (topic, events) => run(() => this.#logs.append(topic, events)),
       commitOffset: (topic, group, memberId, partition, offset) =>
         run(() => this.#groups.commitOffset(topic, group, memberId, partition, offset)),
-      markProcessed: (consumer, messageId) => run(() => this.#upkeep.markProcessed(consumer, messageId)),
+      markProcessed: (consumer, messageId) =>
+        run(() => this.#upkeep.markProcessed(consumer, messageId), true),
     };
   }
 
@@ -150,11 +152,11 @@ export class SqliteStoreImpl implements SqliteStore {
     receipt: string,
     options: { delayMs: number; error?: { name: string; message: string } },
   ): Promise<void> {
-    return this.#batcher.write(() => this.#leases.release(queue, receipt, options));
+    return this.#batcher.write(() => this.#leases.release(queue, receipt, options), true);
   }
 
   extend(queue: string, receipt: string, visibilityTimeoutMs: number): Promise<number> {
-    return this.#batcher.write(() => this.#leases.extend(queue, receipt, visibilityTimeoutMs));
+    return this.#batcher.write(() => this.#leases.extend(queue, receipt, visibilityTimeoutMs), true);
   }
 
   deadLetter(queue: string, receipt: string, error: { name: string; message: string }): Promise<void> {

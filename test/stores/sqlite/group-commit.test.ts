@@ -94,11 +94,10 @@ void describe('sqlite store: group commit', () => {
   it('a write that fails half-way leaves nothing of itself behind (its savepoint rolls back)', async () => {
     const { store } = fixture;
     const queue = await saveQueue(store, 'orders');
-    const duplicateId = message();
-
     const outcomes = await Promise.allSettled<Promise<unknown>[]>([
-      // The third message reuses the first one's id: the unique index fails it after two inserts.
-      store.enqueue(queue, [duplicateId, message(), { ...message(), id: duplicateId.id }]),
+      // The third message's priority is not an integer: the STRICT column refuses it after two
+      // inserts (the engine validates priorities; the store must still roll back cleanly).
+      store.enqueue(queue, [message(), message(), { ...message(), priority: 1.5 }]),
       store.enqueue(queue, [message({ payload: '"kept"' })]),
     ]);
 
