@@ -114,7 +114,12 @@ export class SqliteStoreImpl implements SqliteStore {
 
   #writes(run: Runner): StoreWrites {
     return {
-      enqueue: (queue, messages) => run(() => this.#queues.enqueue(queue, messages)),
+      // One message without a dedup id is one INSERT (its depth check throws before writing).
+      enqueue: (queue, messages) =>
+        run(
+          () => this.#queues.enqueue(queue, messages),
+          messages.length === 1 && messages[0]!.dedupId === null,
+        ),
       // One DELETE: atomic by itself (see WriteBatcher).
       ack: (queue, receipt) => run(() => this.#leases.ack(queue, receipt), true),
       append: (topic, events) => run(() => this.#logs.append(topic, events)),
