@@ -12,7 +12,7 @@ import {
   type TopicOptions,
 } from '../core/options.js';
 import type { QueueConfig, TopicConfig } from '../core/options.js';
-import type { Store } from '../store/port.js';
+import type { Store, TransactionOptions } from '../store/port.js';
 import { EngineContext } from './context.js';
 import { Queue } from './queue.js';
 import { Topic } from './topic.js';
@@ -117,9 +117,13 @@ export class Spool {
   /**
    * Runs `work` in one store transaction: the sends, publishes and acks it makes through `tx`
    * commit together or not at all. Keep it short — it holds the store's write lock.
+   *
+   * With `options.connection` (stores with `capabilities.externalTransactions`, e.g. PostgreSQL),
+   * the writes join the transaction you opened on your own connection: they exist if and only if
+   * your business write commits.
    */
-  transaction<T>(work: (tx: SpoolTransaction) => Promise<T>): Promise<T> {
-    return runTransaction(this.#context, work);
+  transaction<T>(work: (tx: SpoolTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    return runTransaction(this.#context, work, options);
   }
 
   /**

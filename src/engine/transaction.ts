@@ -3,7 +3,7 @@
  * commits and processed-markers that the store commits together or not at all; consumers are
  * woken only after the commit, so nobody sees a write that might still roll back.
  */
-import type { EnqueueResult, StoreWrites } from '../store/port.js';
+import type { EnqueueResult, StoreWrites, TransactionOptions } from '../store/port.js';
 import type { EngineContext } from './context.js';
 import {
   toEnqueueMessage,
@@ -86,13 +86,14 @@ export class SpoolTransaction {
 export async function runTransaction<T>(
   context: EngineContext,
   work: (tx: SpoolTransaction) => Promise<T>,
+  options: TransactionOptions = {},
 ): Promise<T> {
   context.assertOpen();
   let transaction: SpoolTransaction | undefined;
   const result = await context.store.transaction(async (writes) => {
     transaction = new SpoolTransaction(context, writes);
     return work(transaction);
-  });
+  }, options);
   transaction?.notifyCommitted();
   return result;
 }

@@ -446,8 +446,14 @@ export interface Store extends StoreWrites {
   /**
    * Runs `work` with exclusive use of a transaction: the writes made through `tx` commit together
    * when `work` resolves, or none of them when it throws. Needs `capabilities.transactions`.
+   *
+   * With `options.connection` (needs `capabilities.externalTransactions`), the writes join a
+   * transaction the caller already opened on its own connection (for PostgreSQL, a `pg` client
+   * after `BEGIN`): nothing is committed here, and the writes exist if and only if the caller's
+   * transaction commits — the transactional outbox. Stores without the capability reject with
+   * `InvalidArgumentError`.
    */
-  transaction<T>(work: (tx: StoreWrites) => Promise<T>): Promise<T>;
+  transaction<T>(work: (tx: StoreWrites) => Promise<T>, options?: TransactionOptions): Promise<T>;
 
   /**
    * Background upkeep that does not change what consumers see: forgets dedup ids and processed
@@ -463,6 +469,13 @@ export interface Store extends StoreWrites {
 export interface StoreCapabilities {
   /** `transaction()` is supported. */
   readonly transactions: boolean;
+  /** `transaction(work, { connection })` can join a transaction the caller opened. */
+  readonly externalTransactions: boolean;
+}
+
+export interface TransactionOptions {
+  /** The caller's connection, inside a transaction the caller commits (backend-specific type). */
+  readonly connection?: unknown;
 }
 
 /** Creates a store that uses `clock`. The conformance suite calls it once per test. */

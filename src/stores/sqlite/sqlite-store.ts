@@ -5,6 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
+import { InvalidArgumentError } from '../../core/errors.js';
 import type { QueueConfig, TopicConfig } from '../../core/options.js';
 import type {
   AppendEvent,
@@ -27,6 +28,7 @@ import type {
   Store,
   StoreCapabilities,
   StoreWrites,
+  TransactionOptions,
 } from '../../store/port.js';
 import { DeadLetterOps } from './dead-letter-ops.js';
 import { GroupOps } from './group-ops.js';
@@ -47,7 +49,10 @@ type Runner = <T>(operation: () => T, atomic?: boolean) => Promise<T>;
 
 export class SqliteStoreImpl implements SqliteStore {
   readonly backend = 'sqlite';
-  readonly capabilities: StoreCapabilities = Object.freeze({ transactions: true });
+  readonly capabilities: StoreCapabilities = Object.freeze({
+    transactions: true,
+    externalTransactions: false,
+  });
   readonly clock: Clock;
   readonly #batcher: WriteBatcher;
   readonly #queues: QueueOps;
@@ -108,7 +113,15 @@ export class SqliteStoreImpl implements SqliteStore {
    * the store itself is refused (it would wait for this transaction). Reads on the store see the
    * transaction's own writes.
    */
-  transaction<T>(work: (tx: StoreWrites) => Promise<T>): Promise<T> {
+  transaction<T>(work: (tx: StoreWrites) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    if (options.connection !== undefined) {
+      return Promise.reject(
+        new InvalidArgumentError(
+          'the sqlite store cannot join a transaction of your own connection; use spool.transaction() without one',
+          { field: 'connection' },
+        ),
+      );
+    }
     return this.#batcher.transaction((scope) => work(this.#writes((operation) => scope.run(operation))));
   }
 
