@@ -224,6 +224,116 @@ export interface GroupState {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Jobs: records of the jobs layer (the state machine itself lives in src/jobs)
+
+/** Where a job is in its life; src/jobs/job-states.ts documents the transitions. */
+export type JobStatus =
+  | 'waiting'
+  | 'scheduled'
+  | 'queued'
+  | 'active'
+  | 'retrying'
+  | 'completed'
+  | 'dead'
+  | 'cancelled';
+
+/** One run of a job. */
+export interface JobAttempt {
+  readonly attempt: number;
+  readonly startedAt: number;
+  readonly finishedAt: number | null;
+  readonly error: { readonly name: string; readonly message: string } | null;
+}
+
+/** A job as stored. JSON-valued fields are kept as JSON text. */
+export interface JobRecord {
+  readonly id: string;
+  readonly type: string;
+  readonly status: JobStatus;
+  /** The job's input, JSON text. */
+  readonly payload: string;
+  /** A grouping key (rate limits per key, search). */
+  readonly key: string | null;
+  readonly priority: number;
+  /** The caller's metadata, JSON text of an object. */
+  readonly metadata: string;
+  readonly maxAttempts: number;
+  /** Runs started so far. */
+  readonly attempts: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** When it may (next) run. */
+  readonly runAt: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+  /** 0–100. */
+  readonly progress: number;
+  /** Free-form progress details, JSON text. */
+  readonly progressData: string | null;
+  /** The handler's result, JSON text. */
+  readonly result: string | null;
+  readonly lastError: { readonly name: string; readonly message: string } | null;
+  readonly history: readonly JobAttempt[];
+  readonly parentId: string | null;
+  /** Children not yet completed; the job waits while this is above 0. */
+  readonly pendingChildren: number;
+  readonly callbackUrl: string | null;
+  /** The `Idempotency-Key` it was created with (unique per type), and a hash of that request. */
+  readonly idempotencyKey: string | null;
+  readonly requestHash: string | null;
+  /** Rises on every update; an update can require the version it read. */
+  readonly version: number;
+}
+
+/** Fields an update may change. */
+export type JobPatch = Partial<
+  Pick<
+    JobRecord,
+    | 'status'
+    | 'attempts'
+    | 'runAt'
+    | 'startedAt'
+    | 'finishedAt'
+    | 'progress'
+    | 'progressData'
+    | 'result'
+    | 'lastError'
+    | 'history'
+    | 'pendingChildren'
+  >
+>;
+
+/** Filters of a job search; every given field must match. `since`/`until` bound `createdAt`. */
+export interface JobQuery {
+  readonly type?: string;
+  readonly status?: JobStatus;
+  readonly key?: string;
+  readonly parentId?: string;
+  readonly since?: number;
+  readonly until?: number;
+}
+
+/** A recurring job definition. */
+export interface ScheduleRecord {
+  readonly name: string;
+  /** A cron expression (read in `timezone`), or null when `everyMs` is set. */
+  readonly cron: string | null;
+  readonly timezone: string | null;
+  readonly everyMs: number | null;
+  readonly jobType: string;
+  /** JSON text of the payload each fired job gets. */
+  readonly payload: string;
+  /** After downtime: `skip` fires only future slots; `catch-up-once` fires one job for the missed ones. */
+  readonly missedPolicy: 'skip' | 'catch-up-once';
+  /** The next slot to fire (ms since epoch). */
+  readonly nextRunAt: number;
+  /** The last slot fired, or null. */
+  readonly lastRunAt: number | null;
+  readonly createdAt: number;
+}
+
+
+// ---------------------------------------------------------------------------------------------
 // The port
 
 /**
@@ -267,6 +377,29 @@ export interface StoreWrites {
     partition: number,
     offset: number,
   ): Promise<void>;
+
+  /**
+   * Stores a new job. If a job of the same type with the same `idempotencyKey` exists, nothing is
+   * stored and that job is returned with `created: false`.
+   */
+  insertJob(job: JobRecord): Promise<{ job: JobRecord; created: boolean }>;
+
+  /**
+   * Applies `patch` to job `id`, raising its version by one and setting `updatedAt` to now. With
+   * `expectedVersion`, the update happens only if the stored version is that one; otherwise it
+   * resolves null (somebody changed the job first). Resolves null for an unknown id.
+   */
+  updateJob(id: string, patch: JobPatch, expectedVersion?: number): Promise<JobRecord | null>;
+
+  /** Stores or replaces a schedule (by name). */
+  saveSchedule(schedule: ScheduleRecord): Promise<ScheduleRecord>;
+
+  /**
+   * Moves schedule `name` from slot `fromRunAt` to `nextRunAt` (recording `fromRunAt` as its
+   * last run), only if its `nextRunAt` is still `fromRunAt`: of several processes firing the same
+   * slot, exactly one gets true.
+   */
+  advanceSchedule(name: string, fromRunAt: number, nextRunAt: number): Promise<boolean>;
 
   /**
    * Records that `consumer` has processed message `messageId`. Resolves `true` the first time and
@@ -440,6 +573,28 @@ export interface Store extends StoreWrites {
 
   /** Names of the groups of a topic. */
   listGroups(topic: string): Promise<string[]>;
+
+  // --- jobs and schedules -------------------------------------------------------------------
+
+  /** Resolves null for an unknown id. */
+  getJob(id: string): Promise<JobRecord | null>;
+
+  /** Jobs matching `query`, newest first (by `createdAt`, then id). */
+  listJobs(query: JobQuery, page: PageRequest): Promise<Page<JobRecord>>;
+
+  /** How many jobs there are of each type in each status (only non-zero counts). */
+  countJobs(): Promise<{ type: string; status: JobStatus; count: number }[]>;
+
+  /**
+   * Deletes up to `limit` jobs in a finished status (`completed`, `dead`, `cancelled`) whose
+   * `finishedAt` is before `finishedBefore`, optionally of one type. Resolves with the count.
+   */
+  deleteFinishedJobs(options: { finishedBefore: number; type?: string; limit: number }): Promise<number>;
+
+  listSchedules(): Promise<ScheduleRecord[]>;
+  getSchedule(name: string): Promise<ScheduleRecord | null>;
+  /** Resolves false if unknown. */
+  deleteSchedule(name: string): Promise<boolean>;
 
   // --- transactions and upkeep --------------------------------------------------------------
 

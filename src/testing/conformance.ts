@@ -20,6 +20,7 @@ import { describe, it } from 'node:test';
 import type { StoreFactory } from '../store/port.js';
 import { deadLetterTests } from './conformance/dead-letters.js';
 import { groupTests } from './conformance/groups.js';
+import { jobTests } from './conformance/jobs.js';
 import { Suite } from './conformance/harness.js';
 import { queueAdminTests } from './conformance/queue-admin.js';
 import { queueLeaseTests } from './conformance/queue-leases.js';
@@ -55,6 +56,7 @@ export function runStoreConformance(
     topicTests(suite);
     groupTests(suite);
     transactionTests(suite);
+    jobTests(suite);
     upkeepTests(suite);
     void it('skip list names only tests of this suite', () => {
       assert.deepEqual(suite.unknownSkips, []);

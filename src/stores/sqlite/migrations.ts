@@ -190,6 +190,64 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX processed_by_time ON processed (processed_at);
     `,
   },
+  {
+    version: 2,
+    description: 'jobs and schedules',
+    sql: `
+      -- JSON-valued fields (payload, metadata, progress_data, result, last_error, history) are
+      -- JSON text; the jobs layer (src/jobs) owns their meaning and the status transitions.
+      CREATE TABLE jobs (
+        id               TEXT PRIMARY KEY,
+        type             TEXT NOT NULL,
+        status           TEXT NOT NULL,
+        payload          TEXT NOT NULL,
+        key              TEXT,
+        priority         INTEGER NOT NULL,
+        metadata         TEXT NOT NULL,
+        max_attempts     INTEGER NOT NULL,
+        attempts         INTEGER NOT NULL,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL,
+        run_at           INTEGER NOT NULL,
+        started_at       INTEGER,
+        finished_at      INTEGER,
+        progress         REAL NOT NULL,
+        progress_data    TEXT,
+        result           TEXT,
+        last_error       TEXT,
+        history          TEXT NOT NULL,
+        parent_id        TEXT,
+        pending_children INTEGER NOT NULL,
+        callback_url     TEXT,
+        idempotency_key  TEXT,
+        request_hash     TEXT,
+        version          INTEGER NOT NULL
+      ) STRICT;
+      CREATE UNIQUE INDEX jobs_by_idempotency_key ON jobs (type, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+      -- searches, newest first, each filter with its own ordered index
+      CREATE INDEX jobs_by_created ON jobs (created_at DESC, id DESC);
+      CREATE INDEX jobs_by_type ON jobs (type, created_at DESC, id DESC);
+      CREATE INDEX jobs_by_status ON jobs (status, created_at DESC, id DESC);
+      CREATE INDEX jobs_by_key ON jobs (key, created_at DESC, id DESC) WHERE key IS NOT NULL;
+      CREATE INDEX jobs_by_parent ON jobs (parent_id) WHERE parent_id IS NOT NULL;
+      -- retention of finished jobs
+      CREATE INDEX jobs_by_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+
+      CREATE TABLE schedules (
+        name          TEXT PRIMARY KEY,
+        cron          TEXT,
+        timezone      TEXT,
+        every_ms      INTEGER,
+        job_type      TEXT NOT NULL,
+        payload       TEXT NOT NULL,
+        missed_policy TEXT NOT NULL,
+        next_run_at   INTEGER NOT NULL,
+        last_run_at   INTEGER,
+        created_at    INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -18,6 +18,10 @@ import type {
   EnqueueResult,
   GroupMembership,
   GroupState,
+  JobPatch,
+  JobQuery,
+  JobRecord,
+  JobStatus,
   JoinGroupRequest,
   Page,
   PageRequest,
@@ -25,6 +29,7 @@ import type {
   QueueStats,
   QueuedMessage,
   ReadResult,
+  ScheduleRecord,
   Store,
   StoreCapabilities,
   StoreWrites,
@@ -32,6 +37,7 @@ import type {
 } from '../../store/port.js';
 import { DeadLetterOps } from './dead-letter-ops.js';
 import { GroupOps } from './group-ops.js';
+import { JobOps } from './job-ops.js';
 import { LeaseOps } from './lease-ops.js';
 import { LogOps } from './log-ops.js';
 import { QueueOps } from './queue-ops.js';
@@ -61,6 +67,7 @@ export class SqliteStoreImpl implements SqliteStore {
   readonly #logs: LogOps;
   readonly #groups: GroupOps;
   readonly #upkeep: UpkeepOps;
+  readonly #jobs: JobOps;
   /** The transactional writes, batched. */
   readonly #batched: StoreWrites;
 
@@ -73,6 +80,7 @@ export class SqliteStoreImpl implements SqliteStore {
     this.#logs = new LogOps(db, clock);
     this.#groups = new GroupOps(db, clock);
     this.#upkeep = new UpkeepOps(db, clock);
+    this.#jobs = new JobOps(db, clock);
     this.#batched = this.#writes((operation, atomic) => this.#batcher.write(operation, atomic));
   }
 
@@ -102,6 +110,52 @@ export class SqliteStoreImpl implements SqliteStore {
     offset: number,
   ): Promise<void> {
     return this.#batched.commitOffset(topic, group, memberId, partition, offset);
+  }
+
+  insertJob(job: JobRecord): Promise<{ job: JobRecord; created: boolean }> {
+    return this.#batched.insertJob(job);
+  }
+
+  updateJob(id: string, patch: JobPatch, expectedVersion?: number): Promise<JobRecord | null> {
+    return this.#batched.updateJob(id, patch, expectedVersion);
+  }
+
+  saveSchedule(schedule: ScheduleRecord): Promise<ScheduleRecord> {
+    return this.#batched.saveSchedule(schedule);
+  }
+
+  advanceSchedule(name: string, fromRunAt: number, nextRunAt: number): Promise<boolean> {
+    return this.#batched.advanceSchedule(name, fromRunAt, nextRunAt);
+  }
+
+  // --- jobs and schedules (reads and upkeep) --------------------------------------------------
+
+  getJob(id: string): Promise<JobRecord | null> {
+    return this.#batcher.read(() => this.#jobs.get(id));
+  }
+
+  listJobs(query: JobQuery, page: PageRequest): Promise<Page<JobRecord>> {
+    return this.#batcher.read(() => this.#jobs.list(query, page));
+  }
+
+  countJobs(): Promise<{ type: string; status: JobStatus; count: number }[]> {
+    return this.#batcher.read(() => this.#jobs.count());
+  }
+
+  deleteFinishedJobs(options: { finishedBefore: number; type?: string; limit: number }): Promise<number> {
+    return this.#batcher.write(() => this.#jobs.deleteFinished(options), true);
+  }
+
+  listSchedules(): Promise<ScheduleRecord[]> {
+    return this.#batcher.read(() => this.#jobs.listSchedules());
+  }
+
+  getSchedule(name: string): Promise<ScheduleRecord | null> {
+    return this.#batcher.read(() => this.#jobs.getSchedule(name));
+  }
+
+  deleteSchedule(name: string): Promise<boolean> {
+    return this.#batcher.write(() => this.#jobs.deleteSchedule(name), true);
   }
 
   markProcessed(consumer: string, messageId: string): Promise<boolean> {
@@ -138,6 +192,12 @@ export class SqliteStoreImpl implements SqliteStore {
       append: (topic, events) => run(() => this.#logs.append(topic, events)),
       commitOffset: (topic, group, memberId, partition, offset) =>
         run(() => this.#groups.commitOffset(topic, group, memberId, partition, offset)),
+      // Each is one statement after at most a read (see WriteBatcher on atomic writes).
+      insertJob: (job) => run(() => this.#jobs.insert(job), true),
+      updateJob: (id, patch, expectedVersion) =>
+        run(() => this.#jobs.update(id, patch, expectedVersion), true),
+      saveSchedule: (schedule) => run(() => this.#jobs.saveSchedule(schedule), true),
+      advanceSchedule: (name, from, next) => run(() => this.#jobs.advanceSchedule(name, from, next), true),
       markProcessed: (consumer, messageId) =>
         run(() => this.#upkeep.markProcessed(consumer, messageId), true),
     };

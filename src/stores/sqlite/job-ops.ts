@@ -1,0 +1,320 @@
+/**
+ * Job and schedule records. The store only keeps them and makes each update atomic (with an
+ * optional version check); which status follows which is the jobs layer's business.
+ */
+import type Database from 'better-sqlite3';
+import type { Clock } from '../../core/clock.js';
+import { InvalidArgumentError } from '../../core/errors.js';
+import type {
+  JobPatch,
+  JobQuery,
+  JobRecord,
+  JobStatus,
+  Page,
+  PageRequest,
+  ScheduleRecord,
+} from '../../store/port.js';
+import { decodeCursor, encodeCursor } from './codec.js';
+
+interface JobRow {
+  id: string;
+  type: string;
+  status: string;
+  payload: string;
+  key: string | null;
+  priority: number;
+  metadata: string;
+  max_attempts: number;
+  attempts: number;
+  created_at: number;
+  updated_at: number;
+  run_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  progress: number;
+  progress_data: string | null;
+  result: string | null;
+  last_error: string | null;
+  history: string;
+  parent_id: string | null;
+  pending_children: number;
+  callback_url: string | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  version: number;
+}
+
+interface ScheduleRow {
+  name: string;
+  cron: string | null;
+  timezone: string | null;
+  every_ms: number | null;
+  job_type: string;
+  payload: string;
+  missed_policy: string;
+  next_run_at: number;
+  last_run_at: number | null;
+  created_at: number;
+}
+
+/** Patch fields → columns, with how each value is stored. */
+const patchColumns: Record<keyof JobPatch, { column: string; encode?: (value: never) => unknown }> = {
+  status: { column: 'status' },
+  attempts: { column: 'attempts' },
+  runAt: { column: 'run_at' },
+  startedAt: { column: 'started_at' },
+  finishedAt: { column: 'finished_at' },
+  progress: { column: 'progress' },
+  progressData: { column: 'progress_data' },
+  result: { column: 'result' },
+  lastError: { column: 'last_error', encode: (value: JobRecord['lastError']) => jsonOrNull(value) },
+  history: { column: 'history', encode: (value: JobRecord['history']) => JSON.stringify(value) },
+  pendingChildren: { column: 'pending_children' },
+};
+
+/** The query filters → SQL conditions. */
+const filterConditions: Record<keyof JobQuery, string> = {
+  type: 'type = @type',
+  status: 'status = @status',
+  key: 'key = @key',
+  parentId: 'parent_id = @parentId',
+  since: 'created_at >= @since',
+  until: 'created_at < @until',
+};
+
+export class JobOps {
+  readonly #db: Database.Database;
+  readonly #clock: Clock;
+  readonly #insert: Database.Statement<Record<string, unknown>>;
+  readonly #byId: Database.Statement<[string], JobRow>;
+  readonly #byIdempotencyKey: Database.Statement<[string, string], JobRow>;
+  readonly #count: Database.Statement<[], { type: string; status: string; count: number }>;
+  readonly #deleteFinished: Database.Statement<{ before: number; type: string | null; limit: number }>;
+  readonly #updates = new Map<string, Database.Statement<Record<string, unknown>>>();
+  readonly #searches = new Map<string, Database.Statement<Record<string, unknown>, JobRow>>();
+  readonly #upsertSchedule: Database.Statement<Record<string, unknown>>;
+  readonly #advanceSchedule: Database.Statement<{ name: string; from: number; next: number }>;
+  readonly #schedules: Database.Statement<[], ScheduleRow>;
+  readonly #schedule: Database.Statement<[string], ScheduleRow>;
+  readonly #deleteSchedule: Database.Statement<[string]>;
+
+  constructor(db: Database.Database, clock: Clock) {
+    this.#db = db;
+    this.#clock = clock;
+    this.#insert = db.prepare(
+      `INSERT INTO jobs (id, type, status, payload, key, priority, metadata, max_attempts, attempts,
+         created_at, updated_at, run_at, started_at, finished_at, progress, progress_data, result,
+         last_error, history, parent_id, pending_children, callback_url, idempotency_key,
+         request_hash, version)
+       VALUES (@id, @type, @status, @payload, @key, @priority, @metadata, @maxAttempts, @attempts,
+         @createdAt, @updatedAt, @runAt, @startedAt, @finishedAt, @progress, @progressData, @result,
+         @lastError, @history, @parentId, @pendingChildren, @callbackUrl, @idempotencyKey,
+         @requestHash, @version)`,
+    );
+    this.#byId = db.prepare('SELECT * FROM jobs WHERE id = ?');
+    this.#byIdempotencyKey = db.prepare('SELECT * FROM jobs WHERE type = ? AND idempotency_key = ?');
+    this.#count = db.prepare(
+      'SELECT type, status, count(*) AS count FROM jobs GROUP BY type, status ORDER BY type, status',
+    );
+    this.#deleteFinished = db.prepare(
+      `DELETE FROM jobs WHERE id IN (
+         SELECT id FROM jobs WHERE finished_at < @before
+           AND status IN ('completed', 'dead', 'cancelled')
+           AND (@type IS NULL OR type = @type)
+         ORDER BY finished_at LIMIT @limit)`,
+    );
+    this.#upsertSchedule = db.prepare(
+      `INSERT INTO schedules (name, cron, timezone, every_ms, job_type, payload, missed_policy,
+         next_run_at, last_run_at, created_at)
+       VALUES (@name, @cron, @timezone, @everyMs, @jobType, @payload, @missedPolicy, @nextRunAt,
+         @lastRunAt, @createdAt)
+       ON CONFLICT (name) DO UPDATE SET cron = excluded.cron, timezone = excluded.timezone,
+         every_ms = excluded.every_ms, job_type = excluded.job_type, payload = excluded.payload,
+         missed_policy = excluded.missed_policy, next_run_at = excluded.next_run_at,
+         last_run_at = excluded.last_run_at`,
+    );
+    this.#advanceSchedule = db.prepare(
+      `UPDATE schedules SET next_run_at = @next, last_run_at = @from
+       WHERE name = @name AND next_run_at = @from`,
+    );
+    this.#schedules = db.prepare('SELECT * FROM schedules ORDER BY name');
+    this.#schedule = db.prepare('SELECT * FROM schedules WHERE name = ?');
+    this.#deleteSchedule = db.prepare('DELETE FROM schedules WHERE name = ?');
+  }
+
+  insert(job: JobRecord): { job: JobRecord; created: boolean } {
+    if (job.idempotencyKey !== null) {
+      const existing = this.#byIdempotencyKey.get(job.type, job.idempotencyKey);
+      if (existing) return { job: toJob(existing), created: false };
+    }
+    this.#insert.run({
+      ...job,
+      lastError: jsonOrNull(job.lastError),
+      history: JSON.stringify(job.history),
+    });
+    return { job, created: true };
+  }
+
+  update(id: string, patch: JobPatch, expectedVersion?: number): JobRecord | null {
+    const fields = (Object.keys(patch) as (keyof JobPatch)[]).filter((field) => patch[field] !== undefined);
+    const versioned = expectedVersion !== undefined;
+    const shape = `${fields.join(',')}|${versioned}`;
+    let statement = this.#updates.get(shape);
+    if (!statement) {
+      const assignments = fields.map((field) => `${patchColumns[field].column} = @${field}`);
+      statement = this.#db.prepare(
+        `UPDATE jobs SET ${[...assignments, 'version = version + 1', 'updated_at = @now'].join(', ')}
+         WHERE id = @id${versioned ? ' AND version = @expectedVersion' : ''}`,
+      );
+      this.#updates.set(shape, statement);
+    }
+    const values: Record<string, unknown> = { id, now: this.#clock.now() };
+    if (versioned) values.expectedVersion = expectedVersion;
+    for (const field of fields) {
+      const { encode } = patchColumns[field];
+      values[field] = encode ? encode(patch[field] as never) : patch[field];
+    }
+    if (statement.run(values).changes === 0) return null;
+    return this.get(id);
+  }
+
+  get(id: string): JobRecord | null {
+    const row = this.#byId.get(id);
+    return row ? toJob(row) : null;
+  }
+
+  /** Newest first; the cursor is the last (created_at, id). */
+  list(query: JobQuery, page: PageRequest): Page<JobRecord> {
+    const filters = (Object.keys(filterConditions) as (keyof JobQuery)[]).filter(
+      (field) => query[field] !== undefined,
+    );
+    const after = page.after ? decodeJobCursor(page.after) : null;
+    const shape = `${filters.join(',')}|${after !== null}`;
+    let statement = this.#searches.get(shape);
+    if (!statement) {
+      const conditions = filters.map((field) => filterConditions[field]);
+      if (after)
+        conditions.push('(created_at < @afterCreatedAt OR (created_at = @afterCreatedAt AND id < @afterId))');
+      statement = this.#db.prepare(
+        `SELECT * FROM jobs ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''}
+         ORDER BY created_at DESC, id DESC LIMIT @limit`,
+      );
+      this.#searches.set(shape, statement);
+    }
+    const limit = Math.max(0, page.limit);
+    const values: Record<string, unknown> = { limit: limit + 1 };
+    for (const field of filters) values[field] = query[field];
+    if (after) {
+      values.afterCreatedAt = after.createdAt;
+      values.afterId = after.id;
+    }
+    const rows = statement.all(values);
+    const items = rows.slice(0, limit).map(toJob);
+    const last = items.at(-1);
+    return {
+      items,
+      next: rows.length > limit && last ? encodeJobCursor(last.createdAt, last.id) : null,
+    };
+  }
+
+  count(): { type: string; status: JobStatus; count: number }[] {
+    return this.#count.all().map((row) => ({ ...row, status: row.status as JobStatus }));
+  }
+
+  deleteFinished(options: { finishedBefore: number; type?: string; limit: number }): number {
+    return this.#deleteFinished.run({
+      before: options.finishedBefore,
+      type: options.type ?? null,
+      limit: options.limit,
+    }).changes;
+  }
+
+  saveSchedule(schedule: ScheduleRecord): ScheduleRecord {
+    this.#upsertSchedule.run({ ...schedule });
+    return this.getSchedule(schedule.name)!;
+  }
+
+  advanceSchedule(name: string, from: number, next: number): boolean {
+    return this.#advanceSchedule.run({ name, from, next }).changes === 1;
+  }
+
+  listSchedules(): ScheduleRecord[] {
+    return this.#schedules.all().map(toSchedule);
+  }
+
+  getSchedule(name: string): ScheduleRecord | null {
+    const row = this.#schedule.get(name);
+    return row ? toSchedule(row) : null;
+  }
+
+  deleteSchedule(name: string): boolean {
+    return this.#deleteSchedule.run(name).changes === 1;
+  }
+}
+
+function toJob(row: JobRow): JobRecord {
+  return {
+    id: row.id,
+    type: row.type,
+    status: row.status as JobStatus,
+    payload: row.payload,
+    key: row.key,
+    priority: row.priority,
+    metadata: row.metadata,
+    maxAttempts: row.max_attempts,
+    attempts: row.attempts,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    runAt: row.run_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    progress: row.progress,
+    progressData: row.progress_data,
+    result: row.result,
+    lastError: row.last_error === null ? null : (JSON.parse(row.last_error) as JobRecord['lastError']),
+    history: JSON.parse(row.history) as JobRecord['history'],
+    parentId: row.parent_id,
+    pendingChildren: row.pending_children,
+    callbackUrl: row.callback_url,
+    idempotencyKey: row.idempotency_key,
+    requestHash: row.request_hash,
+    version: row.version,
+  };
+}
+
+function toSchedule(row: ScheduleRow): ScheduleRecord {
+  return {
+    name: row.name,
+    cron: row.cron,
+    timezone: row.timezone,
+    everyMs: row.every_ms,
+    jobType: row.job_type,
+    payload: row.payload,
+    missedPolicy: row.missed_policy as ScheduleRecord['missedPolicy'],
+    nextRunAt: row.next_run_at,
+    lastRunAt: row.last_run_at,
+    createdAt: row.created_at,
+  };
+}
+
+function jsonOrNull(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}
+
+/** Job cursors carry a string id, so they are base64url JSON rather than the integer cursors. */
+function encodeJobCursor(createdAt: number, id: string): string {
+  return encodeCursor([createdAt]) + '.' + Buffer.from(id, 'utf8').toString('base64url');
+}
+
+function decodeJobCursor(cursor: string): { createdAt: number; id: string } {
+  const dot = cursor.indexOf('.');
+  const id = dot < 0 ? '' : Buffer.from(cursor.slice(dot + 1), 'base64url').toString('utf8');
+  if (!id) {
+    throw new InvalidArgumentError(
+      `page cursor ${JSON.stringify(cursor)} is not valid; pass the "next" value of the previous page`,
+      { field: 'after' },
+    );
+  }
+  const [createdAt] = decodeCursor(cursor.slice(0, dot), 1) as [number];
+  return { createdAt, id };
+}
