@@ -36,6 +36,24 @@ export {
   type SubscribeOptions,
 } from './engine/subscription.js';
 export { SpoolTransaction } from './engine/transaction.js';
+export {
+  Jobs,
+  JobNotFoundError,
+  JobStateError,
+  IdempotencyConflictError,
+  JobCancelledError,
+  JobTimeoutError,
+  type Job,
+  type JobHandler,
+  type JobContext,
+  type AddJobOptions,
+  type JobTypeOptions,
+  type ScheduleOptions,
+  type LeasedJob,
+  type JobsOptions,
+  type JobEvent,
+} from './jobs/index.js';
+export type { JobStatus, JobQuery } from './store/port.js';
 export type { SendOptions, OutgoingMessage, PublishOptions, OutgoingEvent } from './engine/outgoing.js';
 export type { QueueStats, PartitionOffsets } from './store/port.js';
 export type { Store, StoreFactory, StoreWrites, StoreCapabilities } from './store/port.js';

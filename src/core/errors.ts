@@ -63,6 +63,19 @@ export const errorCatalogue = {
     title: 'Offset out of range',
     retryable: false,
   },
+  JOB_NOT_FOUND: { code: 'SPOOL_JOB_NOT_FOUND', httpStatus: 404, title: 'Job not found', retryable: false },
+  JOB_STATE_CONFLICT: {
+    code: 'SPOOL_JOB_STATE_CONFLICT',
+    httpStatus: 409,
+    title: 'Job is not in a state that allows this',
+    retryable: false,
+  },
+  IDEMPOTENCY_CONFLICT: {
+    code: 'SPOOL_IDEMPOTENCY_CONFLICT',
+    httpStatus: 422,
+    title: 'Idempotency key reused with a different request',
+    retryable: false,
+  },
   CLOSED: { code: 'SPOOL_CLOSED', httpStatus: 503, title: 'Spool is closed', retryable: false },
   SCHEMA_VERSION: {
     code: 'SPOOL_SCHEMA_VERSION',

@@ -19,6 +19,8 @@ export class EngineContext {
   readonly topicSignals: WakeSignals;
   readonly #running = new Set<Closeable>();
   #keepAlive: ReturnType<typeof setInterval> | undefined;
+  /** Long polls in progress: they keep the process alive like running consumers. */
+  #holds = 0;
   #partitioners = new Map<string, Partitioner>();
   #closed = false;
 
@@ -58,12 +60,33 @@ export class EngineContext {
    */
   register(closeable: Closeable): void {
     this.#running.add(closeable);
-    this.#keepAlive ??= setInterval(() => {}, 1 << 30);
+    this.#updateKeepAlive();
   }
 
   unregister(closeable: Closeable): void {
     this.#running.delete(closeable);
-    if (this.#running.size === 0 && this.#keepAlive) {
+    this.#updateKeepAlive();
+  }
+
+  /**
+   * Keeps the process alive until `wait` settles: a caller awaiting a long poll must not see
+   * Node exit under it just because the poll's timer is unref'd.
+   */
+  async hold<T>(wait: Promise<T>): Promise<T> {
+    this.#holds++;
+    this.#updateKeepAlive();
+    try {
+      return await wait;
+    } finally {
+      this.#holds--;
+      this.#updateKeepAlive();
+    }
+  }
+
+  #updateKeepAlive(): void {
+    if (this.#running.size > 0 || this.#holds > 0) {
+      this.#keepAlive ??= setInterval(() => {}, 1 << 30);
+    } else if (this.#keepAlive) {
       clearInterval(this.#keepAlive);
       this.#keepAlive = undefined;
     }

@@ -56,6 +56,13 @@ export interface ProcessOptions<T = MessageBody> {
    * @defaultValue false
    */
   transactional?: boolean;
+  /**
+   * `auto` (default): the consumer acks when the handler resolves. `manual`: the handler settles
+   * the message itself (`message.ack()`, or `tx.ack(message)` in a transaction of its own); the
+   * consumer still keeps the lease while the handler runs and still retries or dead-letters it
+   * when the handler throws.
+   */
+  ack?: 'auto' | 'manual';
   /** Lease length per delivery. @defaultValue the queue's `visibilityTimeoutMs` */
   visibilityTimeoutMs?: number;
   /** Called when a handler throws (the message is retried or dead-lettered) or the loop hits a store error. */
@@ -236,7 +243,7 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
       freeSlot();
     }
     if (succeeded) {
-      if (!this.options.transactional) await message.ack();
+      if (!this.options.transactional && this.options.ack !== 'manual') await message.ack();
       this.#processed++;
       return;
     }

@@ -125,7 +125,7 @@ export class Queue<T = MessageBody> implements LeaseSettler {
       if (claimed.length > 0) return claimed.map((message) => new Message<T>(message, this));
       const now = clock.now();
       if (now >= deadline || options.signal?.aborted || this.context.closed) return [];
-      await signal.wait(await this.idleWaitMs(deadline), options.signal, version);
+      await this.context.hold(signal.wait(await this.idleWaitMs(deadline), options.signal, version));
     }
   }
 

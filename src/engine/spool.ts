@@ -17,7 +17,7 @@ import { EngineContext } from './context.js';
 import { Queue } from './queue.js';
 import { Topic } from './topic.js';
 import { runTransaction, type SpoolTransaction } from './transaction.js';
-import type { TimerHandle } from '../core/clock.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
 import type { MessageBody } from '../core/message.js';
 
 export interface SpoolOptions {
@@ -142,6 +142,37 @@ export class Spool {
       if (!(await tx.markProcessed(consumer, messageId))) return { ran: false };
       return { ran: true, result: await work(tx) };
     });
+  }
+
+  /**
+   * Resolves when any of `queues` may have new deliverable messages or any of `topics` new events
+   * (written by this process), after `timeoutMs`, or when `signal` aborts — whichever is first.
+   * Resolves true when woken by a write. For consumers of several queues or topics at once (remote
+   * job workers, live event streams); single-queue consumers get this from `receive({ waitMs })`.
+   */
+  waitForWrites(
+    targets: { queues?: readonly string[]; topics?: readonly string[] },
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    const waiter = new AbortController();
+    const stop = () => waiter.abort();
+    signal?.addEventListener('abort', stop, { once: true });
+    const signals = [
+      ...(targets.queues ?? []).map((queue) => this.#context.queueSignals.for(queue)),
+      ...(targets.topics ?? []).map((topic) => this.#context.topicSignals.for(topic)),
+    ];
+    if (signals.length === 0) signals.push(this.#context.queueSignals.for(''));
+    const woken = Promise.race(signals.map((wake) => wake.wait(timeoutMs, waiter.signal))).finally(() => {
+      waiter.abort();
+      signal?.removeEventListener('abort', stop);
+    });
+    return this.#context.hold(woken);
+  }
+
+  /** The clock this instance (and its store) runs on. */
+  get clock(): Clock {
+    return this.#context.clock;
   }
 
   /** Sweeps expired dedup ids and processed markers and applies topic retention now. */

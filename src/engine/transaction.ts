@@ -24,6 +24,15 @@ export class SpoolTransaction {
     private readonly writes: StoreWrites,
   ) {}
 
+  /**
+   * The store writes of this transaction, for layers built on the engine (the jobs layer keeps
+   * its records with them). Queues and topics written through here are not woken: use
+   * {@link SpoolTransaction.send} and {@link SpoolTransaction.publish} for those.
+   */
+  get records(): Pick<StoreWrites, 'insertJob' | 'updateJob' | 'saveSchedule' | 'advanceSchedule'> {
+    return this.writes;
+  }
+
   /** Sends a message to `queue` as part of the transaction. */
   async send(queue: string, body: unknown, options: SendOptions = {}): Promise<EnqueueResult> {
     const [result] = await this.sendBatch(queue, [{ ...options, body }]);

@@ -1,0 +1,17 @@
+export {
+  Jobs,
+  JobNotFoundError,
+  JobStateError,
+  IdempotencyConflictError,
+  JobCancelledError,
+  type AddJobOptions,
+  type LeasedJob,
+  type JobsOptions,
+} from './jobs.js';
+export { type Job } from './job.js';
+export { type JobHandler, type JobContext, JobTimeoutError } from './job-worker.js';
+export { type JobTypeOptions, jobTypeDefaults } from './job-types.js';
+export { type ScheduleOptions } from './scheduler.js';
+export { type RateLimit } from './rate-limiter.js';
+export { type JobEvent, type LoggedJobEvent, jobEventsTopic } from './job-events.js';
+export { jobStatuses } from './job-states.js';

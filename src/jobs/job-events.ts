@@ -1,0 +1,88 @@
+/**
+ * Job events: every state change of every job, as an event on the topic `spool.job-events`
+ * (one partition, so the offset is a total order). Events are published in the same transaction
+ * as the change they describe, so the log never shows a change that did not happen or misses one
+ * that did. Offsets double as event ids: a live stream resumes after `Last-Event-ID` without gaps.
+ */
+import type { Spool } from '../engine/spool.js';
+import type { Topic } from '../engine/topic.js';
+import type { SpoolTransaction } from '../engine/transaction.js';
+import type { JobRecord, JobStatus } from '../store/port.js';
+
+export const jobEventsTopic = 'spool.job-events';
+
+/** One job state change. */
+export interface JobEvent {
+  /** `job.<status>` for a status change, `job.progress` for progress. */
+  readonly event: string;
+  readonly jobId: string;
+  readonly jobType: string;
+  readonly status: JobStatus;
+  readonly attempts: number;
+  readonly progress: number;
+  /** When it happened (ms since epoch). */
+  readonly at: number;
+  readonly key: string | null;
+  readonly error: { readonly name: string; readonly message: string } | null;
+}
+
+/** A job event with its position in the log. */
+export interface LoggedJobEvent extends JobEvent {
+  readonly offset: number;
+}
+
+export class JobEvents {
+  #topic: Topic<JobEvent> | undefined;
+
+  constructor(private readonly spool: Spool) {}
+
+  /** Creates the events topic (kept for a day) if needed. */
+  async open(): Promise<void> {
+    this.#topic = await this.spool.topic<JobEvent>(jobEventsTopic, {
+      partitions: 1,
+      retentionMs: 86_400_000,
+    });
+  }
+
+  /** Publishes the event for `job`'s current state as part of `tx`. */
+  async record(tx: SpoolTransaction, job: JobRecord, event = `job.${job.status}`): Promise<void> {
+    const body: JobEvent = {
+      event,
+      jobId: job.id,
+      jobType: job.type,
+      status: job.status,
+      attempts: job.attempts,
+      progress: job.progress,
+      at: job.updatedAt,
+      key: job.key,
+      error: job.lastError,
+    };
+    await tx.publish(jobEventsTopic, body, { partition: 0 });
+  }
+
+  /** Events from `fromOffset` on (at most `max`), and the offset to read next. */
+  async read(fromOffset: number, max = 100): Promise<{ events: LoggedJobEvent[]; next: number }> {
+    const result = await this.#require().read(0, fromOffset, max);
+    const events = result.events.map((event) => ({ ...event.body, offset: event.offset }));
+    return {
+      events,
+      next: events.length ? events.at(-1)!.offset + 1 : Math.max(fromOffset, result.startOffset),
+    };
+  }
+
+  /** The offset the next event will get. */
+  async end(): Promise<number> {
+    const [partition] = await this.#require().offsets();
+    return partition?.endOffset ?? 0;
+  }
+
+  /** Waits for new events (published in this process) or `timeoutMs`. */
+  waitForNew(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return this.spool.waitForWrites({ topics: [jobEventsTopic] }, timeoutMs, signal);
+  }
+
+  #require(): Topic<JobEvent> {
+    if (!this.#topic) throw new Error('JobEvents.open() was not awaited');
+    return this.#topic;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Job type options: one interface, defaults in one place, validated once.
+ */
+import { defaultBackoff, type BackoffOptions } from '../core/backoff.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import { validateName } from '../core/names.js';
+import type { RateLimit } from './rate-limiter.js';
+
+export interface JobTypeOptions {
+  /** Runs before a job is dead. @defaultValue 3 */
+  maxAttempts?: number;
+  /** Delay between runs. @defaultValue `{ baseMs: 1000, capMs: 300000, jitter: 'full' }` */
+  backoff?: Partial<BackoffOptions>;
+  /** A run past this fails with `JobTimeoutError` and its signal aborts. @defaultValue 300000 (5 min) */
+  timeoutMs?: number;
+  /** Jobs of this type running at once in this process. @defaultValue 1 */
+  concurrency?: number;
+  /** At most `limit` starts per `intervalMs` (per key with `perKey`), in this process. */
+  rateLimit?: RateLimit;
+  /** Default priority of new jobs (higher first). @defaultValue 0 */
+  priority?: number;
+}
+
+export interface ResolvedJobType {
+  readonly name: string;
+  readonly maxAttempts: number;
+  readonly backoff: BackoffOptions;
+  readonly timeoutMs: number;
+  readonly concurrency: number;
+  readonly rateLimit: RateLimit | null;
+  readonly priority: number;
+  /**
+   * The ticket's lease. The worker extends it every half lease while the handler runs, so this
+   * only bounds how soon a job whose worker died is run again.
+   */
+  readonly leaseMs: number;
+}
+
+export const jobTypeDefaults = Object.freeze({
+  maxAttempts: 3,
+  backoff: defaultBackoff,
+  timeoutMs: 300_000,
+  concurrency: 1,
+  priority: 0,
+});
+
+export function resolveJobType(name: string, options: JobTypeOptions = {}): ResolvedJobType {
+  validateName('queue', `jobs.${name}`);
+  const resolved: ResolvedJobType = {
+    name,
+    maxAttempts: options.maxAttempts ?? jobTypeDefaults.maxAttempts,
+    backoff: { ...jobTypeDefaults.backoff, ...options.backoff },
+    timeoutMs: options.timeoutMs ?? jobTypeDefaults.timeoutMs,
+    concurrency: options.concurrency ?? jobTypeDefaults.concurrency,
+    rateLimit: options.rateLimit ?? null,
+    priority: options.priority ?? jobTypeDefaults.priority,
+    leaseMs: 30_000,
+  };
+  const positive: [string, number][] = [
+    ['maxAttempts', resolved.maxAttempts],
+    ['timeoutMs', resolved.timeoutMs],
+    ['concurrency', resolved.concurrency],
+  ];
+  for (const [field, value] of positive) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new InvalidArgumentError(`job type "${name}": ${field} must be an integer >= 1`, { field });
+    }
+  }
+  if (resolved.rateLimit) {
+    const { limit, intervalMs } = resolved.rateLimit;
+    if (!Number.isInteger(limit) || limit < 1 || !Number.isInteger(intervalMs) || intervalMs < 1) {
+      throw new InvalidArgumentError(
+        `job type "${name}": rateLimit needs an integer limit >= 1 and intervalMs >= 1`,
+        { field: 'rateLimit' },
+      );
+    }
+  }
+  return Object.freeze(resolved);
+}

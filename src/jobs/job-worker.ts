@@ -1,0 +1,164 @@
+/**
+ * The in-process worker of one job type: a manual-ack consumer of the type's ticket queue that
+ * runs the handler with the type's timeout, rate limit and cancellation, then settles the job
+ * through {@link JobAttempts}. The queue consumer keeps the ticket's lease while the handler
+ * runs; concurrency is the consumer's.
+ *
+ * Cancellation of a running job reaches the handler as an aborted `signal`: at once when the
+ * cancel happens in this process, otherwise at the next status check (every `cancelCheckMs`).
+ */
+import type { TimerHandle } from '../core/clock.js';
+import { RetryAfterError } from '../core/errors.js';
+import type { JsonValue } from '../core/message.js';
+import type { QueueConsumer } from '../engine/queue-consumer.js';
+import type { Message } from '../engine/received-message.js';
+import type { Spool } from '../engine/spool.js';
+import { type ActiveAttempt, type JobAttempts, type JobTicket, jobQueueName } from './job-attempts.js';
+import { type Job, toJob } from './job.js';
+import type { RateLimiter } from './rate-limiter.js';
+import type { ResolvedJobType } from './job-types.js';
+
+/** What a handler gets besides the job. */
+export interface JobContext {
+  /** Aborted on timeout, on cancel, or when the worker loses the job's lease. */
+  readonly signal: AbortSignal;
+  /** This run's number (1 for the first). */
+  readonly attempt: number;
+  /** Reports progress (0–100) and optional details, visible to pollers and live events. */
+  progress(progress: number, data?: JsonValue): Promise<void>;
+  /** The job's children (for a parent job), with their results. */
+  children(): Promise<Job[]>;
+}
+
+/** Runs one job; its resolved value is the job's result (JSON). */
+export type JobHandler<P = JsonValue, R = JsonValue> = (
+  job: Job<P, R>,
+  context: JobContext,
+) => Promise<R | void> | R | void;
+
+/** The error a job fails with when its handler runs past `timeoutMs`. */
+export class JobTimeoutError extends Error {
+  constructor(timeoutMs: number) {
+    super(`the job did not finish within its timeout of ${timeoutMs} ms`);
+    this.name = 'JobTimeoutError';
+  }
+}
+
+/** The error a running job's signal is aborted with when it is cancelled. */
+export class JobCancelledError extends Error {
+  constructor() {
+    super('the job was cancelled');
+    this.name = 'JobCancelledError';
+  }
+}
+
+export class JobWorker {
+  readonly #running = new Map<string, AbortController>();
+  #consumer: QueueConsumer<JobTicket> | undefined;
+
+  constructor(
+    private readonly spool: Spool,
+    private readonly attempts: JobAttempts,
+    private readonly type: ResolvedJobType,
+    private readonly handler: JobHandler<JsonValue, JsonValue>,
+    private readonly limiter: RateLimiter | null,
+    private readonly cancelCheckMs: number,
+  ) {}
+
+  async start(): Promise<void> {
+    const queue = await this.spool.queue<JobTicket>(jobQueueName(this.type.name));
+    this.#consumer = queue.process((message) => this.#run(message), {
+      concurrency: this.type.concurrency,
+      ack: 'manual',
+      visibilityTimeoutMs: this.type.leaseMs,
+      onError: (error) => {
+        if (!(error instanceof RetryAfterError))
+          console.error(`spool: job worker "${this.type.name}":`, error);
+      },
+    });
+  }
+
+  /** Aborts the job if it runs here; resolves whether it did. */
+  abort(jobId: string): boolean {
+    const controller = this.#running.get(jobId);
+    controller?.abort(new JobCancelledError());
+    return controller !== undefined;
+  }
+
+  async close(options: { timeoutMs?: number } = {}): Promise<void> {
+    await this.#consumer?.close(options);
+  }
+
+  async #run(message: Message<JobTicket>): Promise<void> {
+    if (this.limiter) {
+      const job = await this.spool.store.getJob(message.body.jobId);
+      const waitMs = this.limiter.take(job?.key ?? null);
+      // Not yet: the ticket goes back with the wait as its delay, the job stays queued.
+      if (waitMs > 0) throw new RetryAfterError(waitMs);
+    }
+    const attempt = await this.attempts.begin(message);
+    if (!attempt) return;
+    await this.#execute(attempt);
+  }
+
+  async #execute(attempt: ActiveAttempt): Promise<void> {
+    const { job } = attempt;
+    const controller = new AbortController();
+    this.#running.set(job.id, controller);
+    const { clock } = this.spool;
+    const timer = clock.setTimer(
+      () => controller.abort(new JobTimeoutError(this.type.timeoutMs)),
+      this.type.timeoutMs,
+    );
+    // A cancel made by another process only shows in the store: look every cancelCheckMs.
+    let finished = false;
+    let cancelCheck: TimerHandle | undefined;
+    const scheduleCheck = () => {
+      if (finished || controller.signal.aborted) return;
+      cancelCheck = clock.setTimer(() => {
+        void this.spool.store.getJob(job.id).then((current) => {
+          if (current?.status === 'cancelled') controller.abort(new JobCancelledError());
+          else scheduleCheck();
+        }, scheduleCheck);
+      }, this.cancelCheckMs);
+    };
+    scheduleCheck();
+    try {
+      const context: JobContext = {
+        signal: controller.signal,
+        attempt: job.attempts,
+        progress: async (progress, data) => {
+          await this.attempts.progress(job.id, progress, data);
+        },
+        children: async () => {
+          const page = await this.spool.store.listJobs({ parentId: job.id }, { limit: 1000 });
+          return page.items.map((child) => toJob(child));
+        },
+      };
+      const aborted = new Promise<never>((_, reject) => {
+        controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error), {
+          once: true,
+        });
+      });
+      aborted.catch(() => undefined);
+      let result: unknown;
+      try {
+        result = await Promise.race([this.handler(toJob(job), context), aborted]);
+      } catch (error) {
+        if (error instanceof JobCancelledError) {
+          // The cancel already wrote the job's final state; only the ticket is left to settle.
+          await attempt.message.ack().catch(() => undefined);
+          return;
+        }
+        await this.attempts.fail(attempt, error, this.type);
+        return;
+      }
+      await this.attempts.succeed(attempt, result);
+    } finally {
+      finished = true;
+      clock.clearTimer(timer);
+      if (cancelCheck) clock.clearTimer(cancelCheck);
+      this.#running.delete(job.id);
+    }
+  }
+}

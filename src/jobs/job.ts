@@ -1,0 +1,57 @@
+import type { JsonValue } from '../core/message.js';
+import type { JobAttempt, JobRecord, JobStatus } from '../store/port.js';
+
+/** A job as the jobs API shows it: JSON fields decoded, times as Dates. */
+export interface Job<P = JsonValue, R = JsonValue> {
+  readonly id: string;
+  readonly type: string;
+  readonly status: JobStatus;
+  readonly payload: P;
+  readonly key: string | null;
+  readonly priority: number;
+  readonly metadata: Record<string, JsonValue>;
+  readonly maxAttempts: number;
+  readonly attempts: number;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  /** When it may run next (its delay, or the time of its next retry). */
+  readonly runAt: Date;
+  readonly startedAt: Date | null;
+  readonly finishedAt: Date | null;
+  /** 0–100, set by the handler. */
+  readonly progress: number;
+  readonly progressData: JsonValue | null;
+  readonly result: R | null;
+  readonly error: { readonly name: string; readonly message: string } | null;
+  readonly history: readonly JobAttempt[];
+  readonly parentId: string | null;
+  readonly pendingChildren: number;
+  readonly callbackUrl: string | null;
+}
+
+export function toJob<P = JsonValue, R = JsonValue>(record: JobRecord): Job<P, R> {
+  return {
+    id: record.id,
+    type: record.type,
+    status: record.status,
+    payload: JSON.parse(record.payload) as P,
+    key: record.key,
+    priority: record.priority,
+    metadata: JSON.parse(record.metadata) as Record<string, JsonValue>,
+    maxAttempts: record.maxAttempts,
+    attempts: record.attempts,
+    createdAt: new Date(record.createdAt),
+    updatedAt: new Date(record.updatedAt),
+    runAt: new Date(record.runAt),
+    startedAt: record.startedAt === null ? null : new Date(record.startedAt),
+    finishedAt: record.finishedAt === null ? null : new Date(record.finishedAt),
+    progress: record.progress,
+    progressData: record.progressData === null ? null : (JSON.parse(record.progressData) as JsonValue),
+    result: record.result === null ? null : (JSON.parse(record.result) as R),
+    error: record.lastError,
+    history: record.history,
+    parentId: record.parentId,
+    pendingChildren: record.pendingChildren,
+    callbackUrl: record.callbackUrl,
+  };
+}

@@ -1,0 +1,561 @@
+/**
+ * The jobs layer: named job types with handlers and options, jobs added with one call that
+ * returns an id at once, and everything needed to follow them — get, search, wait, cancel,
+ * retry, live events — plus schedules and remote (HTTP) workers. Built on the engine: a job's
+ * ticket is a queue message, its record a store record, its events a topic.
+ *
+ * States and transitions: see job-states.ts. One attempt's transitions: job-attempts.ts.
+ */
+import { createHash } from 'node:crypto';
+import { ClosedError, InvalidArgumentError, SpoolError, errorCatalogue } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { JsonValue } from '../core/message.js';
+import type { Spool } from '../engine/spool.js';
+import type { SpoolTransaction } from '../engine/transaction.js';
+import type { JobQuery, JobRecord, JobStatus, ScheduleRecord } from '../store/port.js';
+import { type ActiveAttempt, JobAttempts, type JobTicket, jobQueueName } from './job-attempts.js';
+import { JobEvents } from './job-events.js';
+import { cancellableStatuses, isFinished, retryableStatuses } from './job-states.js';
+import { type JobTypeOptions, type ResolvedJobType, resolveJobType } from './job-types.js';
+import { type JobHandler, JobCancelledError, JobWorker } from './job-worker.js';
+import { type Job, toJob } from './job.js';
+import { RateLimiter } from './rate-limiter.js';
+import { Scheduler, type ScheduleOptions, toScheduleRecord } from './scheduler.js';
+
+/** A job is unknown (never added, or pruned by retention). */
+export class JobNotFoundError extends SpoolError {
+  constructor(readonly jobId: string) {
+    super(errorCatalogue.JOB_NOT_FOUND, `job ${jobId} does not exist (or was pruned by retention)`, {
+      jobId,
+    });
+  }
+}
+
+/** The operation does not apply to the job in its current status. */
+export class JobStateError extends SpoolError {
+  constructor(jobId: string, status: JobStatus, operation: string) {
+    super(errorCatalogue.JOB_STATE_CONFLICT, `job ${jobId} is ${status}: it cannot be ${operation}`, {
+      jobId,
+      status,
+      operation,
+    });
+  }
+}
+
+/** A repeat of an idempotent add with a different request. */
+export class IdempotencyConflictError extends SpoolError {
+  constructor(key: string) {
+    super(
+      errorCatalogue.IDEMPOTENCY_CONFLICT,
+      `Idempotency-Key "${key}" was already used with a different request; use a new key for a new job`,
+      { idempotencyKey: key },
+    );
+  }
+}
+
+export interface AddJobOptions {
+  /** Run no earlier than this many ms from now. */
+  delayMs?: number;
+  /** Run no earlier than this time. Wins over `delayMs`. */
+  runAt?: Date | number;
+  /** @defaultValue the type's priority */
+  priority?: number;
+  /** @defaultValue the type's maxAttempts */
+  maxAttempts?: number;
+  /** A grouping key: search by it, rate-limit per it. */
+  key?: string;
+  /** Your own data, returned with the job. */
+  metadata?: Record<string, JsonValue>;
+  /** A URL that receives a signed webhook when the job finishes. */
+  callbackUrl?: string;
+  /** Makes the add idempotent: a repeat returns the first job (a different payload is refused). */
+  idempotencyKey?: string;
+  /** Jobs that must complete before this one runs; their results are in `context.children()`. */
+  children?: { type: string; payload?: JsonValue; options?: Omit<AddJobOptions, 'children'> }[];
+}
+
+/** A job leased to a remote worker: settle it with its `lease`. */
+export interface LeasedJob {
+  readonly job: Job;
+  /** Proof of the lease (the ticket's receipt and queue). */
+  readonly lease: string;
+  readonly leaseExpiresAt: Date;
+}
+
+export interface JobsOptions {
+  /** Finished jobs are deleted this long after they finish. @defaultValue 7 days */
+  retentionMs?: number;
+  /** How often running jobs check for a cancel made by another process. @defaultValue 2000 */
+  cancelCheckMs?: number;
+  /** Longest pause between scheduler looks (schedules saved by other processes). @defaultValue 10000 */
+  schedulerPollMs?: number;
+}
+
+interface TypeEntry {
+  readonly type: ResolvedJobType;
+  readonly handler: JobHandler | null;
+  worker: JobWorker | null;
+}
+
+export class Jobs {
+  readonly events: JobEvents;
+  readonly #attempts: JobAttempts;
+  readonly #types = new Map<string, TypeEntry>();
+  readonly #scheduler: Scheduler;
+  readonly #options: Required<JobsOptions>;
+  #opened: Promise<void> | undefined;
+  readonly #ticketQueues = new Set<string>();
+  #started = false;
+  #closed = false;
+  #pruneTimer: ReturnType<Spool['clock']['setTimer']> | undefined;
+
+  constructor(
+    readonly spool: Spool,
+    options: JobsOptions = {},
+  ) {
+    this.#options = {
+      retentionMs: options.retentionMs ?? 7 * 86_400_000,
+      cancelCheckMs: options.cancelCheckMs ?? 2_000,
+      schedulerPollMs: options.schedulerPollMs ?? 10_000,
+    };
+    this.events = new JobEvents(spool);
+    this.#attempts = new JobAttempts(spool, this.events);
+    this.#scheduler = new Scheduler(
+      spool,
+      (schedule, slot, tx) => this.#fireSchedule(schedule, slot, tx),
+      this.#options.schedulerPollMs,
+    );
+  }
+
+  /**
+   * Declares a job type: its options, and the handler that runs its jobs in this process (omit
+   * it for types run by remote workers). Define before {@link Jobs.start}.
+   */
+  define<P = JsonValue, R = JsonValue>(
+    type: string,
+    handler: JobHandler<P, R> | null,
+    options: JobTypeOptions = {},
+  ): void {
+    if (this.#started && handler) throw new InvalidArgumentError(`define "${type}" before jobs.start()`);
+    this.#types.set(type, {
+      type: resolveJobType(type, options),
+      handler: handler as JobHandler | null,
+      worker: null,
+    });
+  }
+
+  /** Starts the workers of the defined handlers, the scheduler and the retention sweep. */
+  async start(): Promise<void> {
+    await this.#open();
+    if (this.#started) return;
+    this.#started = true;
+    await this.#ensureTicketQueues([...this.#types.keys()]);
+    for (const entry of this.#types.values()) {
+      if (!entry.handler) continue;
+      const limiter = entry.type.rateLimit ? new RateLimiter(entry.type.rateLimit, this.spool.clock) : null;
+      entry.worker = new JobWorker(
+        this.spool,
+        this.#attempts,
+        entry.type,
+        entry.handler,
+        limiter,
+        this.#options.cancelCheckMs,
+      );
+      await entry.worker.start();
+    }
+    this.#scheduler.start();
+    this.#schedulePrune();
+  }
+
+  /** Adds a job; resolves with it (status `queued`, `scheduled` or `waiting`) once stored. */
+  async add<P extends JsonValue = JsonValue>(
+    type: string,
+    payload: P,
+    options: AddJobOptions = {},
+  ): Promise<Job<P>> {
+    await this.#open();
+    await this.#ensureTicketQueues([type, ...(options.children ?? []).map((child) => child.type)]);
+    const requestHash = hashRequest(type, payload, options);
+    const created = await this.spool.transaction((tx) =>
+      this.#insert(tx, type, payload, options, requestHash, null),
+    );
+    if (!created.created && created.job.requestHash !== requestHash) {
+      throw new IdempotencyConflictError(options.idempotencyKey!);
+    }
+    return toJob<P>(created.job);
+  }
+
+  async get(id: string): Promise<Job> {
+    const record = await this.spool.store.getJob(id);
+    if (!record) throw new JobNotFoundError(id);
+    return toJob(record);
+  }
+
+  /** Jobs matching `query`, newest first, a page at a time. */
+  async list(
+    query: JobQuery = {},
+    page: { limit?: number; after?: string | null } = {},
+  ): Promise<{ items: Job[]; next: string | null }> {
+    const result = await this.spool.store.listJobs(query, {
+      limit: page.limit ?? 50,
+      after: page.after ?? null,
+    });
+    return { items: result.items.map((record) => toJob(record)), next: result.next };
+  }
+
+  /** How many jobs there are of each type in each status. */
+  counts(): Promise<{ type: string; status: JobStatus; count: number }[]> {
+    return this.spool.store.countJobs();
+  }
+
+  /**
+   * Cancels a job: a waiting one never runs; a running one has its signal aborted and its outcome
+   * discarded. Finished jobs cannot be cancelled (`JobStateError`).
+   */
+  async cancel(id: string): Promise<Job> {
+    for (;;) {
+      const record = await this.#require(id);
+      if (!cancellableStatuses.has(record.status)) throw new JobStateError(id, record.status, 'cancelled');
+      const now = this.spool.clock.now();
+      const cancelled = await this.spool.transaction(async (tx) => {
+        const updated = await tx.records.updateJob(
+          id,
+          { status: 'cancelled', finishedAt: now },
+          record.version,
+        );
+        if (updated) await this.events.record(tx, updated);
+        return updated;
+      });
+      if (!cancelled) continue;
+      for (const entry of this.#types.values()) entry.worker?.abort(id);
+      return toJob(cancelled);
+    }
+  }
+
+  /** Starts a dead or cancelled job over: queued again, attempts from zero. */
+  async retry(id: string): Promise<Job> {
+    const record = await this.#require(id);
+    if (!retryableStatuses.has(record.status)) throw new JobStateError(id, record.status, 'retried');
+    const updated = await this.spool.transaction(async (tx) => {
+      const next = await tx.records.updateJob(
+        id,
+        {
+          status: 'queued',
+          attempts: 0,
+          finishedAt: null,
+          lastError: null,
+          runAt: this.spool.clock.now(),
+          progress: 0,
+        },
+        record.version,
+      );
+      if (!next) return null;
+      await tx.send(jobQueueName(next.type), { jobId: id } satisfies JobTicket, { priority: next.priority });
+      await this.events.record(tx, next);
+      return next;
+    });
+    if (!updated) throw new JobStateError(id, (await this.#require(id)).status, 'retried');
+    return toJob(updated);
+  }
+
+  /** Resolves with the job once it is finished (completed, dead or cancelled), or rejects after `timeoutMs`. */
+  async wait(id: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Job> {
+    const deadline = this.spool.clock.now() + (options.timeoutMs ?? 60_000);
+    for (;;) {
+      const record = await this.#require(id);
+      if (isFinished(record.status)) return toJob(record);
+      const left = deadline - this.spool.clock.now();
+      if (left <= 0 || options.signal?.aborted) {
+        throw new InvalidArgumentError(`job ${id} is still ${record.status} after the wait timeout`, {
+          jobId: id,
+        });
+      }
+      // Woken by any job event of this process; the cap catches events of other processes.
+      await this.events.waitForNew(Math.min(left, 1_000), options.signal);
+    }
+  }
+
+  // --- schedules ----------------------------------------------------------------------------
+
+  /** Creates or replaces schedule `name`. */
+  async schedule(name: string, options: ScheduleOptions): Promise<ScheduleRecord> {
+    const record = toScheduleRecord(name, options, this.spool.clock.now());
+    await this.#ensureTicketQueues([record.jobType]);
+    const saved = await this.spool.transaction((tx) => tx.records.saveSchedule(record));
+    if (this.#started) void this.#scheduler.tick();
+    return saved;
+  }
+
+  schedules(): Promise<ScheduleRecord[]> {
+    return this.spool.store.listSchedules();
+  }
+
+  unschedule(name: string): Promise<boolean> {
+    return this.spool.store.deleteSchedule(name);
+  }
+
+  // --- remote workers -------------------------------------------------------------------------
+
+  /**
+   * Leases up to `max` runnable jobs of `types` to a remote worker, waiting up to `waitMs` for one.
+   * Each is `active` until the worker completes or fails it, or its lease (`leaseMs`) runs out
+   * without a heartbeat — then it is run again.
+   */
+  async claim(
+    types: readonly string[],
+    options: { max?: number; waitMs?: number; leaseMs?: number; signal?: AbortSignal } = {},
+  ): Promise<LeasedJob[]> {
+    await this.#open();
+    const max = options.max ?? 1;
+    const leaseMs = options.leaseMs ?? 30_000;
+    const deadline = this.spool.clock.now() + (options.waitMs ?? 0);
+    await this.#ensureTicketQueues(types);
+    const queues = await Promise.all(types.map((type) => this.spool.queue<JobTicket>(jobQueueName(type))));
+    const leased: LeasedJob[] = [];
+    for (;;) {
+      for (const queue of queues) {
+        if (leased.length >= max) break;
+        for (const message of await queue.receive({
+          max: max - leased.length,
+          visibilityTimeoutMs: leaseMs,
+        })) {
+          const attempt = await this.#attempts.begin(message);
+          if (!attempt) continue;
+          const lease = `${message.queue}/${message.receipt}`;
+          leased.push({ job: toJob(attempt.job), lease, leaseExpiresAt: message.leaseExpiresAt });
+        }
+      }
+      const left = deadline - this.spool.clock.now();
+      if (leased.length > 0 || left <= 0 || options.signal?.aborted || this.#closed) return leased;
+      await this.spool.waitForWrites(
+        { queues: queues.map((queue) => queue.name) },
+        Math.min(left, 1_000),
+        options.signal,
+      );
+    }
+  }
+
+  /** A remote worker finished job `id` with `result`. */
+  async complete(id: string, lease: string, result: JsonValue): Promise<Job> {
+    const attempt = await this.#leased(id, lease);
+    const settled = await this.#attempts.succeed(attempt, result);
+    if (!settled) throw new JobStateError(id, (await this.#require(id)).status, 'completed');
+    return toJob(settled);
+  }
+
+  /** A remote worker failed job `id`; it is retried unless `retryable` is false or attempts are used up. */
+  async fail(
+    id: string,
+    lease: string,
+    error: { name?: string; message: string },
+    retryable = true,
+  ): Promise<Job> {
+    const attempt = await this.#leased(id, lease);
+    const failure = Object.assign(new Error(error.message), { name: error.name ?? 'Error' });
+    const type = this.#types.get(attempt.job.type)?.type ?? resolveJobType(attempt.job.type);
+    const settled = await this.#attempts.fail(attempt, failure, type, retryable);
+    if (!settled) throw new JobStateError(id, (await this.#require(id)).status, 'failed');
+    return toJob(settled);
+  }
+
+  /** Extends a remote lease; rejects with `JobStateError` if the job was cancelled meanwhile. */
+  async heartbeat(id: string, lease: string, leaseMs = 30_000): Promise<Date> {
+    const attempt = await this.#leased(id, lease);
+    const queue = await this.spool.queue(attempt.message.queue);
+    return new Date(await queue.extend(attempt.message.receipt, leaseMs));
+  }
+
+  /** Records progress of a job (a remote worker's, or any caller's). */
+  async progress(id: string, progress: number, data?: JsonValue): Promise<Job> {
+    if (!Number.isFinite(progress))
+      throw new InvalidArgumentError('progress must be a number from 0 to 100', { field: 'progress' });
+    const updated = await this.#attempts.progress(id, progress, data);
+    if (!updated) throw new JobNotFoundError(id);
+    return toJob(updated);
+  }
+
+  /** Stops workers (letting running jobs finish, at most `timeoutMs`), the scheduler and pruning. */
+  async close(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.#closed = true;
+    if (this.#pruneTimer) this.spool.clock.clearTimer(this.#pruneTimer);
+    await this.#scheduler.stop();
+    await Promise.all(
+      [...this.#types.values()].map((entry) => entry.worker?.close(options) ?? Promise.resolve()),
+    );
+  }
+
+  // --- internals ----------------------------------------------------------------------------
+
+  #open(): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError('jobs'));
+    this.#opened ??= this.events.open();
+    return this.#opened;
+  }
+
+  async #insert(
+    tx: SpoolTransaction,
+    type: string,
+    payload: JsonValue,
+    options: AddJobOptions,
+    requestHash: string | null,
+    parentId: string | null,
+  ): Promise<{ job: JobRecord; created: boolean }> {
+    const typeOptions = this.#types.get(type)?.type ?? resolveJobType(type);
+    const now = this.spool.clock.now();
+    const runAt = resolveRunAt(options, now);
+    const children = options.children ?? [];
+    const status: JobStatus = children.length > 0 ? 'waiting' : runAt > now ? 'scheduled' : 'queued';
+    const record: JobRecord = {
+      id: newId(),
+      type,
+      status,
+      payload: JSON.stringify(payload ?? null),
+      key: options.key ?? null,
+      priority: options.priority ?? typeOptions.priority,
+      metadata: JSON.stringify(options.metadata ?? {}),
+      maxAttempts: options.maxAttempts ?? typeOptions.maxAttempts,
+      attempts: 0,
+      createdAt: now,
+      updatedAt: now,
+      runAt,
+      startedAt: null,
+      finishedAt: null,
+      progress: 0,
+      progressData: null,
+      result: null,
+      lastError: null,
+      history: [],
+      parentId,
+      pendingChildren: children.length,
+      callbackUrl: options.callbackUrl ?? null,
+      idempotencyKey: options.idempotencyKey ?? null,
+      requestHash,
+      version: 1,
+    };
+    validateRecord(record);
+    const inserted = await tx.records.insertJob(record);
+    if (!inserted.created) return inserted;
+    await this.events.record(tx, record);
+    if (status !== 'waiting') {
+      await tx.send(jobQueueName(type), { jobId: record.id } satisfies JobTicket, {
+        priority: record.priority,
+        notBefore: runAt,
+      });
+    }
+    for (const child of children) {
+      await this.#insert(tx, child.type, child.payload ?? null, child.options ?? {}, null, record.id);
+    }
+    return inserted;
+  }
+
+  async #fireSchedule(schedule: ScheduleRecord, slot: number, tx: SpoolTransaction): Promise<void> {
+    await this.#insert(
+      tx,
+      schedule.jobType,
+      JSON.parse(schedule.payload) as JsonValue,
+      { metadata: { schedule: schedule.name, slot: new Date(slot).toISOString() } },
+      null,
+      null,
+    );
+  }
+
+  /**
+   * Creates the ticket queues of `types` if needed. Attempts are counted and limited on the job,
+   * so the queue itself never dead-letters a ticket (a rate-limited ticket may go back many times).
+   */
+  async #ensureTicketQueues(types: readonly string[]): Promise<void> {
+    for (const type of types) {
+      if (this.#ticketQueues.has(type)) continue;
+      const name = jobQueueName(type);
+      resolveJobType(type);
+      if (!(await this.spool.store.getQueue(name))) {
+        await this.spool.queue(name, { maxAttempts: 1_000_000, visibilityTimeoutMs: 30_000 });
+      }
+      this.#ticketQueues.add(type);
+    }
+  }
+
+  async #require(id: string): Promise<JobRecord> {
+    const record = await this.spool.store.getJob(id);
+    if (!record) throw new JobNotFoundError(id);
+    return record;
+  }
+
+  /**
+   * The attempt a remote lease stands for. Leases are `<queue>/<receipt>` and checked by the
+   * store when settled (a lost lease fails with `StaleReceiptError`), so any server process on
+   * the store can take a remote worker's calls.
+   */
+  async #leased(id: string, lease: string): Promise<ActiveAttempt> {
+    const job = await this.#require(id);
+    const prefix = `${jobQueueName(job.type)}/`;
+    if (!lease.startsWith(prefix)) {
+      throw new InvalidArgumentError(
+        `lease does not belong to job ${id}; pass the lease its claim returned`,
+        {
+          field: 'lease',
+        },
+      );
+    }
+    const receipt = lease.slice(prefix.length);
+    const queue = await this.spool.queue(jobQueueName(job.type));
+    if (job.status !== 'active') {
+      // Let a remote worker of a cancelled job stop: settle the ticket, then say why.
+      if (job.status === 'cancelled') await queue.ack(receipt).catch(() => undefined);
+      throw new JobStateError(id, job.status, 'settled with this lease');
+    }
+    return { job, message: { queue: queue.name, receipt, ack: () => queue.ack(receipt) } };
+  }
+
+  #schedulePrune(): void {
+    if (this.#closed) return;
+    this.#pruneTimer = this.spool.clock.setTimer(() => {
+      void this.spool.store
+        .deleteFinishedJobs({
+          finishedBefore: this.spool.clock.now() - this.#options.retentionMs,
+          limit: 1_000,
+        })
+        .catch((error: unknown) => console.error('spool: job retention:', error))
+        .finally(() => this.#schedulePrune());
+    }, 60_000);
+  }
+}
+
+function resolveRunAt(options: AddJobOptions, now: number): number {
+  if (options.runAt !== undefined) {
+    const at = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt;
+    if (!Number.isFinite(at))
+      throw new InvalidArgumentError('runAt must be a valid time', { field: 'runAt' });
+    return Math.max(now, at);
+  }
+  if (options.delayMs !== undefined) {
+    if (!Number.isFinite(options.delayMs) || options.delayMs < 0) {
+      throw new InvalidArgumentError('delayMs must be a number >= 0', { field: 'delayMs' });
+    }
+    return now + Math.trunc(options.delayMs);
+  }
+  return now;
+}
+
+function validateRecord(record: JobRecord): void {
+  if (!Number.isInteger(record.maxAttempts) || record.maxAttempts < 1) {
+    throw new InvalidArgumentError('maxAttempts must be an integer >= 1', { field: 'maxAttempts' });
+  }
+  if (!Number.isInteger(record.priority)) {
+    throw new InvalidArgumentError('priority must be an integer', { field: 'priority' });
+  }
+  if (record.callbackUrl !== null && !/^https?:\/\//.test(record.callbackUrl)) {
+    throw new InvalidArgumentError('callbackUrl must be an http(s) URL', { field: 'callbackUrl' });
+  }
+}
+
+/** What makes two adds "the same request" for idempotency. */
+function hashRequest(type: string, payload: JsonValue, options: AddJobOptions): string | null {
+  if (options.idempotencyKey === undefined) return null;
+  const { idempotencyKey: _key, ...rest } = options;
+  return createHash('sha256')
+    .update(JSON.stringify([type, payload, rest]))
+    .digest('base64url');
+}
+
+export { JobCancelledError };

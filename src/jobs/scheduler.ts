@@ -1,0 +1,158 @@
+/**
+ * Schedules: cron expressions (with a time zone, via croner) or fixed intervals that add a job
+ * per slot.
+ *
+ * Once per slot, across restarts and processes: a schedule's `nextRunAt` is the slot to fire.
+ * Firing moves it to the following slot with `advanceSchedule(name, slot, next)`, which succeeds
+ * for exactly one caller, and adds the job in the same transaction. Any number of processes may
+ * run the scheduler on one store; a slot still fires once.
+ *
+ * After downtime (`nextRunAt` long past): policy `skip` fires nothing for the missed slots and
+ * moves on to the next future slot; `catch-up-once` fires one job for all of them, then moves on.
+ */
+import { Cron } from 'croner';
+import { InvalidArgumentError } from '../core/errors.js';
+import type { TimerHandle } from '../core/clock.js';
+import type { JsonValue } from '../core/message.js';
+import { validateName } from '../core/names.js';
+import type { Spool } from '../engine/spool.js';
+import type { SpoolTransaction } from '../engine/transaction.js';
+import type { ScheduleRecord } from '../store/port.js';
+
+export interface ScheduleOptions {
+  /** Cron expression (5 or 6 fields), read in `timezone`. Give this or `everyMs`. */
+  cron?: string;
+  /** IANA time zone of `cron`. @defaultValue 'UTC' */
+  timezone?: string;
+  /** A fixed interval instead of cron. */
+  everyMs?: number;
+  /** The job type to add at each slot. */
+  type: string;
+  /** The payload of each job. @defaultValue {} */
+  payload?: JsonValue;
+  /** What happens to slots missed while nothing ran. @defaultValue 'skip' */
+  missed?: 'skip' | 'catch-up-once';
+}
+
+/** Adds the job for a fired slot, inside the firing transaction. */
+export type FireSlot = (schedule: ScheduleRecord, slot: number, tx: SpoolTransaction) => Promise<void>;
+
+/** The first slot strictly after `after`. */
+export function nextSlot(
+  schedule: Pick<ScheduleRecord, 'cron' | 'timezone' | 'everyMs'>,
+  after: number,
+  anchor: number,
+): number {
+  if (schedule.everyMs !== null) {
+    const periods = Math.floor((after - anchor) / schedule.everyMs) + 1;
+    return anchor + Math.max(1, periods) * schedule.everyMs;
+  }
+  const cron = new Cron(schedule.cron!, { timezone: schedule.timezone ?? 'UTC', paused: true });
+  const next = cron.nextRun(new Date(after));
+  if (!next) throw new InvalidArgumentError(`cron "${schedule.cron}" has no future run`);
+  return next.getTime();
+}
+
+export function toScheduleRecord(name: string, options: ScheduleOptions, now: number): ScheduleRecord {
+  validateName('queue', `schedule.${name}`);
+  if ((options.cron === undefined) === (options.everyMs === undefined)) {
+    throw new InvalidArgumentError(`schedule "${name}": give exactly one of cron and everyMs`, {
+      field: 'cron',
+    });
+  }
+  if (options.everyMs !== undefined && (!Number.isInteger(options.everyMs) || options.everyMs < 1000)) {
+    throw new InvalidArgumentError(`schedule "${name}": everyMs must be an integer >= 1000`, {
+      field: 'everyMs',
+    });
+  }
+  if (options.cron !== undefined) {
+    try {
+      new Cron(options.cron, { timezone: options.timezone ?? 'UTC', paused: true });
+    } catch (error) {
+      throw new InvalidArgumentError(
+        `schedule "${name}": invalid cron expression or time zone: ${(error as Error).message}`,
+        {
+          field: 'cron',
+        },
+      );
+    }
+  }
+  const base = {
+    cron: options.cron ?? null,
+    timezone: options.cron !== undefined ? (options.timezone ?? 'UTC') : null,
+    everyMs: options.everyMs ?? null,
+  };
+  return {
+    name,
+    ...base,
+    jobType: options.type,
+    payload: JSON.stringify(options.payload ?? {}),
+    missedPolicy: options.missed ?? 'skip',
+    nextRunAt: nextSlot(base, now, now),
+    lastRunAt: null,
+    createdAt: now,
+  };
+}
+
+export class Scheduler {
+  #timer: TimerHandle | undefined;
+  #stopped = false;
+  #ticking: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly spool: Spool,
+    private readonly fire: FireSlot,
+    /** Upper bound between looks, so schedules saved by other processes are seen. */
+    private readonly pollMs: number,
+  ) {}
+
+  /** Fires what is due now (slots missed while nothing ran), then keeps firing on time. */
+  start(): void {
+    void this.tick();
+  }
+
+  /** Fires every due slot now, then re-arms the timer. */
+  tick(): Promise<void> {
+    this.#ticking = this.#ticking.then(() => this.#tick());
+    return this.#ticking;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) this.spool.clock.clearTimer(this.#timer);
+    await this.#ticking;
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#stopped) return;
+    const now = this.spool.clock.now();
+    let nextDue = now + this.pollMs;
+    try {
+      for (const schedule of await this.spool.store.listSchedules()) {
+        if (schedule.nextRunAt <= now) await this.#fireDue(schedule, now);
+        const stored = await this.spool.store.getSchedule(schedule.name);
+        if (stored) nextDue = Math.min(nextDue, stored.nextRunAt);
+      }
+    } catch (error) {
+      if (!this.#stopped) console.error('spool: scheduler:', error);
+    }
+    this.#schedule(Math.max(0, nextDue - this.spool.clock.now()));
+  }
+
+  async #fireDue(schedule: ScheduleRecord, now: number): Promise<void> {
+    const slot = schedule.nextRunAt;
+    const next = nextSlot(schedule, now, schedule.everyMs !== null ? slot : now);
+    // A slot is "missed" when the next one is already due too, i.e. we were not running.
+    const missed = nextSlot(schedule, slot, slot) <= now;
+    await this.spool.transaction(async (tx) => {
+      if (!(await tx.records.advanceSchedule(schedule.name, slot, next))) return;
+      if (!missed || schedule.missedPolicy === 'catch-up-once') await this.fire(schedule, slot, tx);
+    });
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#stopped) return;
+    if (this.#timer) this.spool.clock.clearTimer(this.#timer);
+    this.#timer = this.spool.clock.setTimer(() => void this.tick(), delayMs);
+  }
+}
