@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { TestClock } from '../../src/core/clock.js';
 import { NonRetryableError } from '../../src/core/errors.js';
-import type { JsonValue } from '../../src/core/message.js';
 import { IdempotencyConflictError, JobStateError, Jobs, JobTimeoutError } from '../../src/jobs/index.js';
 import { deferred, openTestSpool, tick, until, type TestSpool } from '../helpers.js';
 
