@@ -4,7 +4,7 @@
  * shuts everything down in order on `close()`: consumers first (so in-flight work settles),
  * then the store (so every acknowledged write is flushed).
  */
-import { InvalidArgumentError } from '../core/errors.js';
+import { InvalidArgumentError, QueueNotFoundError, TopicNotFoundError } from '../core/errors.js';
 import {
   resolveQueueConfig,
   resolveTopicConfig,
@@ -89,6 +89,25 @@ export class Spool {
     const { store } = this.#context;
     let config: TopicConfig | null = options === undefined ? await store.getTopic(name) : null;
     config ??= await store.saveTopic(resolveTopicConfig(name, options));
+    return new Topic<T>(this.#context, Object.freeze(config));
+  }
+
+  /**
+   * Opens queue `name` only if it exists: `QueueNotFoundError` otherwise. For callers that must
+   * not create queues by accident (an HTTP API, where a typo in a URL is a 404).
+   */
+  async openQueue<T = MessageBody>(name: string): Promise<Queue<T>> {
+    this.#context.assertOpen();
+    const config = await this.#context.store.getQueue(name);
+    if (!config) throw new QueueNotFoundError(name);
+    return new Queue<T>(this.#context, Object.freeze(config));
+  }
+
+  /** Opens topic `name` only if it exists: `TopicNotFoundError` otherwise. */
+  async openTopic<T = MessageBody>(name: string): Promise<Topic<T>> {
+    this.#context.assertOpen();
+    const config = await this.#context.store.getTopic(name);
+    if (!config) throw new TopicNotFoundError(name);
     return new Topic<T>(this.#context, Object.freeze(config));
   }
 
