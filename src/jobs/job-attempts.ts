@@ -18,6 +18,7 @@ import type { Spool } from '../engine/spool.js';
 import type { SpoolTransaction } from '../engine/transaction.js';
 import type { JobAttempt, JobPatch, JobRecord } from '../store/port.js';
 import type { JobEvents } from './job-events.js';
+import { sendJobCallback } from './job-callbacks.js';
 import { isFinished } from './job-states.js';
 
 /** The body of a job's queue message. */
@@ -177,6 +178,7 @@ export class JobAttempts {
       const next = await tx.records.updateJob(job.id, patch, job.version);
       if (!next) return null;
       await this.events.record(tx, next);
+      if (isFinished(next.status)) await sendJobCallback(this.spool, tx, next);
       await tx.ack(message);
       if (retryDelayMs !== undefined) {
         await tx.send(jobQueueName(next.type), { jobId: next.id } satisfies JobTicket, {
@@ -209,7 +211,10 @@ export class JobAttempts {
           message: `child job ${child.id} (${child.type}) died: ${child.lastError?.message ?? ''}`,
         },
       });
-      if (dead) await this.events.record(tx, dead);
+      if (dead) {
+        await this.events.record(tx, dead);
+        await sendJobCallback(this.spool, tx, dead);
+      }
       return;
     }
     const pendingChildren = parent.pendingChildren - 1;

@@ -14,6 +14,7 @@ import type { Spool } from '../engine/spool.js';
 import type { SpoolTransaction } from '../engine/transaction.js';
 import type { JobQuery, JobRecord, JobStatus, ScheduleRecord } from '../store/port.js';
 import { type ActiveAttempt, JobAttempts, type JobTicket, jobQueueName } from './job-attempts.js';
+import { ensureCallbackQueue, sendJobCallback } from './job-callbacks.js';
 import { JobEvents } from './job-events.js';
 import { cancellableStatuses, isFinished, retryableStatuses } from './job-states.js';
 import { type JobTypeOptions, type ResolvedJobType, resolveJobType } from './job-types.js';
@@ -223,7 +224,10 @@ export class Jobs {
           { status: 'cancelled', finishedAt: now },
           record.version,
         );
-        if (updated) await this.events.record(tx, updated);
+        if (updated) {
+          await this.events.record(tx, updated);
+          await sendJobCallback(this.spool, tx, updated);
+        }
         return updated;
       });
       if (!cancelled) continue;
@@ -388,7 +392,7 @@ export class Jobs {
 
   #open(): Promise<void> {
     if (this.#closed) return Promise.reject(new ClosedError('jobs'));
-    this.#opened ??= this.events.open();
+    this.#opened ??= this.events.open().then(() => ensureCallbackQueue(this.spool));
     return this.#opened;
   }
 

@@ -271,12 +271,7 @@ describe('jobs: remote workers', () => {
     assert.equal(retrying.status, 'retrying');
     [leased] = await jobs.claim(['transcode'], { waitMs: 2000 });
     assert.equal(leased?.job.attempts, 2);
-    const dead = await jobs.fail(
-      added.id,
-      leased.lease,
-      { name: 'CodecError', message: 'bad codec' },
-      false,
-    );
+    const dead = await jobs.fail(added.id, leased.lease, { name: 'CodecError', message: 'bad codec' }, false);
     assert.equal(dead.status, 'dead');
     assert.equal(dead.error?.name, 'CodecError');
   });

@@ -1,0 +1,43 @@
+/**
+ * Completion webhooks: a job with a `callbackUrl` gets a Standard Webhooks delivery when it
+ * finishes (completed, dead or cancelled). The delivery is sent in the same transaction as the
+ * final state, so it exists if and only if that state was committed; the webhooks module then
+ * delivers it with retries, signing and the SSRF guard.
+ */
+import type { JsonValue } from '../core/message.js';
+import type { Spool } from '../engine/spool.js';
+import type { SpoolTransaction } from '../engine/transaction.js';
+import type { JobRecord } from '../store/port.js';
+import { Webhooks } from '../webhooks/delivery.js';
+import { webhookMessage, webhooksQueue } from '../webhooks/message.js';
+
+/** Creates the webhook queue (with its default policy) if no process has yet. */
+export async function ensureCallbackQueue(spool: Spool): Promise<void> {
+  if (!(await spool.store.getQueue(webhooksQueue))) await new Webhooks(spool).open();
+}
+
+/** Sends the completion webhook of a finished job, if it asked for one, as part of `tx`. */
+export async function sendJobCallback(spool: Spool, tx: SpoolTransaction, job: JobRecord): Promise<void> {
+  if (!job.callbackUrl) return;
+  const { body, options } = webhookMessage(
+    {
+      url: job.callbackUrl,
+      event: `job.${job.status}`,
+      payload: {
+        id: job.id,
+        type: job.type,
+        status: job.status,
+        attempts: job.attempts,
+        result: job.result === null ? null : (JSON.parse(job.result) as JsonValue),
+        error: job.lastError,
+        finishedAt: job.finishedAt === null ? null : new Date(job.finishedAt).toISOString(),
+      },
+      // The version changes with every state change, so a job retried and finished again gets a
+      // new delivery instead of being taken for a duplicate of the first.
+      webhookId: `${job.id}.${job.version}`,
+      timestamp: job.updatedAt,
+    },
+    spool.clock.now(),
+  );
+  await tx.send(webhooksQueue, body, options);
+}
