@@ -76,6 +76,11 @@ export class JobEvents {
     return partition?.endOffset ?? 0;
   }
 
+  /** The offset of the first event at or after `time` (ms since epoch). */
+  offsetForTime(time: number): Promise<number> {
+    return this.#require().offsetForTime(0, time);
+  }
+
   /** Waits for new events (published in this process) or `timeoutMs`. */
   waitForNew(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     return this.spool.waitForWrites({ topics: [jobEventsTopic] }, timeoutMs, signal);

@@ -1,0 +1,260 @@
+/**
+ * The HTTP server of Spool: a Fastify application over one {@link Spool}. Routes are thin — each
+ * validates its input against a TypeBox schema, calls the engine and shapes the answer — and live
+ * one resource per file under `routes/`. To add a resource, write `routes/<resource>.ts` exporting
+ * a {@link RouteModule} and list it in `routeModules` below; every `/v1` route declares its
+ * `config.access` (see `auth.ts`), and its schemas appear in `/openapi.json` on their own.
+ *
+ * Cross-cutting behaviour, in request order: shutting-down check (503), authentication
+ * (401/403), body parsing (JSON only; 400 malformed, 413 too large, 415 other types), schema
+ * validation (400 with a field list), the handler, and one error handler that answers every
+ * failure as problem+json (`problems.ts`).
+ */
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import { createRequire } from 'node:module';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
+import type { Spool } from '../engine/spool.js';
+import { Jobs } from '../jobs/jobs.js';
+import { eventRoutes } from './routes/events.js';
+import { jobRoutes } from './routes/jobs.js';
+import { type AuthOptions, createAuthenticator, scopes } from './auth.js';
+import { createClosingController, type RouteModule, type ServerContext, type SpoolApp } from './context.js';
+import { Handles } from './handles.js';
+import { HttpError, httpErrorCatalogue, toProblem } from './problems.js';
+import { RemoteMembers } from './remote-members.js';
+import { opsRoutes } from './routes/ops.js';
+import { queueMessageRoutes } from './routes/queue-messages.js';
+import { queueRoutes } from './routes/queues.js';
+import { topicGroupRoutes } from './routes/topic-groups.js';
+import { topicRoutes } from './routes/topics.js';
+import { Problem, problemResponses } from './schemas/common.js';
+import { validatorCompiler } from './validation.js';
+
+/** Every resource of the API, in the order they appear in the OpenAPI document. */
+const routeModules: readonly RouteModule[] = [
+  opsRoutes,
+  queueRoutes,
+  queueMessageRoutes,
+  topicRoutes,
+  topicGroupRoutes,
+  jobRoutes,
+  eventRoutes,
+];
+
+export interface BuildServerOptions {
+  /** The engine to serve. The server does not close it: its owner does, after the server. */
+  spool: Spool;
+  /**
+   * The jobs layer to serve (its owner starts and closes it). Without one, the server creates
+   * one on `spool` with no local handlers, starts it, and closes it with the server.
+   */
+  jobs?: Jobs;
+  /** API tokens. Without tokens every route is open (fine on loopback, see `startServer`). */
+  auth?: AuthOptions;
+  /** Larger request bodies are refused with 413. @defaultValue 1048576 (1 MiB) */
+  bodyLimitBytes?: number;
+  /** Where request and error logs go (pino, as Fastify uses). @defaultValue no logging */
+  logger?: FastifyBaseLogger;
+}
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+/** Builds the server without listening: call `listen()` (see `startServer`) or `inject()` in tests. */
+export async function buildServer(options: BuildServerOptions): Promise<SpoolApp> {
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
+    genReqId: requestId,
+    logController: new OneLinePerRequest({ requestIdLogLabel: 'requestId' }),
+    // Requests arriving while closing get our own problem+json 503 (see `guardRequests`).
+    return503OnClosing: false,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const closing = createClosingController();
+  app.addHook('preClose', (done) => {
+    closing.abort();
+    done();
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  answerProblems(app);
+  acceptJsonOnly(app);
+  guardRequests(app, closing.signal, createAuthenticator(options.auth));
+  await describeApi(app);
+
+  let jobs = options.jobs;
+  if (!jobs) {
+    const own = new Jobs(options.spool);
+    await own.start();
+    app.addHook('onClose', async () => own.close());
+    jobs = own;
+  }
+  const context: ServerContext = {
+    spool: options.spool,
+    jobs,
+    handles: new Handles(options.spool),
+    remoteMembers: new RemoteMembers(options.spool.store),
+    closing: closing.signal,
+  };
+  for (const register of routeModules) register(app, context);
+  return app;
+}
+
+/** Every error, and every unknown route, is answered as problem+json. */
+function answerProblems(app: SpoolApp): void {
+  app.setErrorHandler((error, request, reply) => {
+    const problem = toProblem(error, request);
+    if (problem.unexpected) request.log.error({ err: error }, 'unexpected error');
+    return reply
+      .code(problem.status)
+      .headers(problem.headers)
+      .type('application/problem+json')
+      .send(JSON.stringify(problem.body));
+  });
+  app.setNotFoundHandler((request) => {
+    throw new HttpError(
+      httpErrorCatalogue.ROUTE_NOT_FOUND,
+      `there is no route ${request.method} ${request.url.split('?')[0]}; the API is described at /openapi.json`,
+    );
+  });
+}
+
+/** Request ids on every answer, 503 while closing, and the token check. */
+function guardRequests(
+  app: SpoolApp,
+  closing: AbortSignal,
+  authenticate: ((request: FastifyRequest) => void) | null,
+): void {
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    try {
+      if (closing.aborted) {
+        reply.header('connection', 'close');
+        throw new HttpError(
+          httpErrorCatalogue.SHUTTING_DOWN,
+          'the server is shutting down; retry on another instance',
+          { 'retry-after': '1' },
+        );
+      }
+      authenticate?.(request);
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
+  });
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    // Answers finishing during shutdown end their connection, so keep-alive clients reconnect
+    // elsewhere instead of holding the closing server open.
+    if (closing.aborted) reply.header('connection', 'close');
+    done(null, payload);
+  });
+}
+
+/**
+ * The OpenAPI document: every route's schemas, plus what applies to all of them — the scope it
+ * needs and the problem+json error answers. Routes must declare `config.access`; a `/v1` route
+ * without it fails at start-up rather than ending up unprotected.
+ */
+async function describeApi(app: SpoolApp): Promise<void> {
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/v1/') && route.config?.access === undefined) {
+      throw new Error(`route ${[route.method].flat().join(',')} ${route.url} must declare config.access`);
+    }
+    const access = route.config?.access ?? 'public';
+    if (route.schema && !route.schema.hide) {
+      route.schema = {
+        ...route.schema,
+        security: access === 'public' ? [] : [{ bearerAuth: access === 'read' ? [] : [access] }],
+        response: { ...problemResponses, ...describeResponses(route.schema.response) },
+      };
+    }
+  });
+  app.addSchema(Problem);
+  await app.register(swagger, {
+    // Shared schemas appear under their own $id in components.schemas.
+    refResolver: {
+      buildLocalReference: (schema, _baseUri, _fragment, index) =>
+        typeof schema.$id === 'string' ? schema.$id : `def-${index}`,
+    },
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Spool',
+        version,
+        description:
+          'Durable queues and partitioned topics over HTTP. Bodies are JSON; every error is RFC 9457 problem+json with a stable `code`. Bytes bodies travel base64-encoded in `bodyBase64`.',
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: `API token; each operation lists the scope it needs (${scopes.join(', ')}), none meaning any valid token.`,
+          },
+        },
+      },
+      tags: [
+        { name: 'queues', description: 'Queue configuration, stats, browsing and dead letters' },
+        { name: 'queue messages', description: 'Send, receive under a lease, and settle by receipt' },
+        { name: 'topics', description: 'Partitioned logs: publish and replay' },
+        { name: 'consumer groups', description: 'Poll and commit as a remote group member; seek' },
+        { name: 'operations', description: 'Health and readiness' },
+      ],
+    },
+  });
+}
+
+/** Gives each documented response a description (its status text) unless its schema has one. */
+function describeResponses(responses: unknown): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries((responses ?? {}) as Record<string, { description?: string }>).map(([status, schema]) => [
+      status,
+      schema.description === undefined ? { ...schema, description: STATUS_CODES[status] } : schema,
+    ]),
+  );
+}
+
+/** Logs one line per request, when it completes, instead of Fastify's two. */
+class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply) {
+    const line = {
+      method: request.method,
+      url: request.url,
+      statusCode: reply.statusCode,
+      responseTimeMs: Math.round(reply.elapsedTime * 10) / 10,
+    };
+    if (error) request.log.error({ ...line, err: error }, 'request failed');
+    else request.log.info(line, 'request completed');
+  }
+}
+
+/** The caller's `X-Request-Id` when it is a plausible id, so logs correlate across services. */
+function requestId(request: { headers: FastifyRequest['headers'] }): string {
+  const given = request.headers['x-request-id'];
+  return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+}
+
+/**
+ * JSON bodies only (Fastify also parses text/plain by default), and an empty JSON body counts as
+ * no body rather than malformed JSON, so `curl -X POST -H 'content-type: application/json'` works
+ * on routes whose fields are all optional.
+ */
+function acceptJsonOnly(app: SpoolApp): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body.toString();
+    if (text === '') done(null, undefined);
+    // The default parser is callback-style: it reports through `done` and returns nothing.
+    else void parseJson(request, text, done);
+  });
+}

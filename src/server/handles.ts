@@ -1,0 +1,84 @@
+/**
+ * Queue and topic handles for the routes, for names that must already exist.
+ *
+ * `spool.queue(name)` and `spool.topic(name)` create what is missing — right for code that owns
+ * its queues, wrong for an HTTP API, where a typo in a URL must be a 404 and not a new queue. So a
+ * handle is opened only after the store confirms the name exists (a queue deleted between that
+ * check and the open is re-created with the default configuration: an engine open that never
+ * creates would close this gap).
+ *
+ * Those are two store reads, and the hot routes (send, receive, settle, publish) would pay them on
+ * every request. Handles are therefore kept for `maxAgeMs` and then checked again. Within that
+ * window a queue deleted or reconfigured by another process still looks as it was: writes to it
+ * fail in the store anyway (`QueueNotFoundError`, `StaleReceiptError`), and a changed
+ * `visibilityTimeoutMs` default reaches receives up to `maxAgeMs` late. Changes made through this
+ * server update the handles at once.
+ */
+import { QueueNotFoundError, TopicNotFoundError } from '../core/errors.js';
+import type { Queue } from '../engine/queue.js';
+import type { Spool } from '../engine/spool.js';
+import type { Topic } from '../engine/topic.js';
+
+interface Cached<T> {
+  readonly handle: T;
+  /** When the store last confirmed the name (store clock ms). */
+  readonly checkedAt: number;
+}
+
+export class Handles {
+  readonly #queues = new Map<string, Cached<Queue>>();
+  readonly #topics = new Map<string, Cached<Topic>>();
+
+  constructor(
+    private readonly spool: Spool,
+    /** How long a handle is trusted before the store is asked again. */
+    private readonly maxAgeMs = 1000,
+  ) {}
+
+  /** The queue named `name`; `QueueNotFoundError` (404) if it does not exist. */
+  async queue(name: string): Promise<Queue> {
+    const cached = this.#fresh(this.#queues, name);
+    if (cached) return cached;
+    if ((await this.spool.store.getQueue(name)) === null) {
+      this.#queues.delete(name);
+      throw new QueueNotFoundError(name);
+    }
+    return this.rememberQueue(await this.spool.queue(name));
+  }
+
+  /** The topic named `name`; `TopicNotFoundError` (404) if it does not exist. */
+  async topic(name: string): Promise<Topic> {
+    const cached = this.#fresh(this.#topics, name);
+    if (cached) return cached;
+    if ((await this.spool.store.getTopic(name)) === null) {
+      this.#topics.delete(name);
+      throw new TopicNotFoundError(name);
+    }
+    return this.rememberTopic(await this.spool.topic(name));
+  }
+
+  /** Keeps a handle just opened with a new configuration. */
+  rememberQueue(queue: Queue): Queue {
+    this.#queues.set(queue.name, { handle: queue, checkedAt: this.spool.store.clock.now() });
+    return queue;
+  }
+
+  rememberTopic(topic: Topic): Topic {
+    this.#topics.set(topic.name, { handle: topic, checkedAt: this.spool.store.clock.now() });
+    return topic;
+  }
+
+  forgetQueue(name: string): void {
+    this.#queues.delete(name);
+  }
+
+  forgetTopic(name: string): void {
+    this.#topics.delete(name);
+  }
+
+  #fresh<T>(cache: Map<string, Cached<T>>, name: string): T | undefined {
+    const cached = cache.get(name);
+    if (cached && this.spool.store.clock.now() - cached.checkedAt < this.maxAgeMs) return cached.handle;
+    return undefined;
+  }
+}

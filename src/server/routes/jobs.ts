@@ -1,0 +1,365 @@
+/**
+ * Jobs over HTTP: request → acknowledge (202 + job id) → process later → poll, wait for a
+ * webhook, or follow live events. Plus the remote-worker protocol (claim, heartbeat, progress,
+ * complete, fail) that lets a worker in any language run jobs, and schedules.
+ */
+import type { JsonValue } from '../../core/message.js';
+import type { Job } from '../../jobs/job.js';
+import type { AddJobOptions } from '../../jobs/jobs.js';
+import type { ScheduleRecord } from '../../store/port.js';
+import { maxWaitMs, type RouteModule, startLongPoll } from '../context.js';
+import { defaultPageLimit } from '../schemas/common.js';
+import {
+  AddJobBody,
+  ClaimBody,
+  ClaimResponse,
+  CompleteBody,
+  FailBody,
+  HeartbeatBody,
+  HeartbeatResponse,
+  IdempotencyKeyHeaders,
+  Job as JobSchema,
+  JobAccepted,
+  JobPage,
+  JobParams,
+  JobSearchQuery,
+  ProgressBody,
+  Schedule,
+  ScheduleBody,
+  ScheduleList,
+  ScheduleParams,
+} from '../schemas/jobs.js';
+
+const tags = ['jobs'];
+
+/** How long a client should wait before its first poll of a new job (seconds). */
+const pollAfterSeconds = 1;
+
+export const jobRoutes: RouteModule = (app, { jobs, closing }) => {
+  app.post(
+    '/v1/jobs',
+    {
+      schema: {
+        operationId: 'addJob',
+        tags,
+        summary: 'Add a job: answered at once with 202 and the job id',
+        description:
+          'The job is stored durably before the answer. Follow it at the `Location` (poll after `Retry-After` seconds), with `GET /v1/jobs/{id}/events` (live), or with a `callbackUrl` webhook. `Idempotency-Key`: a repeat with the same key and body answers the first job again; a different body answers 422.',
+        headers: IdempotencyKeyHeaders,
+        body: AddJobBody,
+        response: { 202: JobAccepted },
+      },
+      config: { access: 'produce' },
+    },
+    async (request, reply) => {
+      const { type, payload, runAt, children, ...rest } = request.body;
+      const options: AddJobOptions = {
+        ...(stripUndefined(rest) as Omit<AddJobOptions, 'runAt' | 'children' | 'idempotencyKey'>),
+        ...(runAt === undefined ? {} : { runAt: Date.parse(runAt) }),
+        ...(children === undefined
+          ? {}
+          : {
+              children: children.map(({ type: childType, payload: childPayload, ...childOptions }) => ({
+                type: childType,
+                payload: (childPayload ?? null) as JsonValue,
+                options: stripUndefined(childOptions) as Omit<AddJobOptions, 'children'>,
+              })),
+            }),
+        ...(request.headers['idempotency-key'] === undefined
+          ? {}
+          : { idempotencyKey: request.headers['idempotency-key'] }),
+      };
+      const job = await jobs.add(type, (payload ?? null) as JsonValue, options);
+      return reply
+        .code(202)
+        .header('location', `/v1/jobs/${encodeURIComponent(job.id)}`)
+        .header('retry-after', String(pollAfterSeconds))
+        .send({ id: job.id, status: job.status, job: wireJob(job) });
+    },
+  );
+
+  app.get(
+    '/v1/jobs',
+    {
+      schema: {
+        operationId: 'searchJobs',
+        tags,
+        summary: 'Search jobs by type, status, key, parent and creation time; newest first',
+        querystring: JobSearchQuery,
+        response: { 200: JobPage },
+      },
+      config: { access: 'read' },
+    },
+    async (request) => {
+      const { limit = defaultPageLimit, cursor, since, until, ...filters } = request.query;
+      const page = await jobs.list(
+        {
+          ...stripUndefined(filters),
+          ...(since === undefined ? {} : { since: Date.parse(since) }),
+          ...(until === undefined ? {} : { until: Date.parse(until) }),
+        },
+        { limit, after: cursor ?? null },
+      );
+      return { items: page.items.map(wireJob), next: page.next };
+    },
+  );
+
+  app.get(
+    '/v1/jobs/:id',
+    {
+      schema: {
+        operationId: 'getJob',
+        tags,
+        summary: 'A job: its status, attempts and errors, progress, and result when done',
+        params: JobParams,
+        response: { 200: JobSchema },
+      },
+      config: { access: 'read' },
+    },
+    async (request) => wireJob(await jobs.get(request.params.id)),
+  );
+
+  app.delete(
+    '/v1/jobs/:id',
+    {
+      schema: {
+        operationId: 'cancelJob',
+        tags,
+        summary: 'Cancel a job: a waiting one never runs, a running one is told to stop',
+        description: 'A finished job answers 409 (SPOOL_JOB_STATE_CONFLICT).',
+        params: JobParams,
+        response: { 200: JobSchema },
+      },
+      config: { access: 'produce' },
+    },
+    async (request) => wireJob(await jobs.cancel(request.params.id)),
+  );
+
+  app.post(
+    '/v1/jobs/:id/retry',
+    {
+      schema: {
+        operationId: 'retryJob',
+        tags,
+        summary: 'Run a dead or cancelled job again from its first attempt',
+        params: JobParams,
+        response: { 202: JobSchema },
+      },
+      config: { access: 'produce' },
+    },
+    async (request, reply) => reply.code(202).send(wireJob(await jobs.retry(request.params.id))),
+  );
+
+  // --- remote workers -----------------------------------------------------------------------
+
+  app.post(
+    '/v1/jobs/claim',
+    {
+      schema: {
+        operationId: 'claimJobs',
+        tags: ['workers'],
+        summary: 'Lease up to max runnable jobs of the given types (long poll)',
+        description:
+          'Each job is active under a lease: heartbeat before `leaseExpiresAt` to keep it, then complete or fail it. A job whose lease runs out runs again (its attempt is recorded as LeaseExpired).',
+        body: ClaimBody,
+        response: { 200: ClaimResponse },
+      },
+      config: { access: 'consume' },
+    },
+    async (request, reply) => {
+      const { types, max = 1, waitMs = 0, leaseMs = 30_000 } = request.body;
+      const poll = waitMs > 0 ? startLongPoll(reply, closing) : undefined;
+      const leased = await jobs.claim(types, {
+        max,
+        waitMs: Math.min(waitMs, maxWaitMs),
+        leaseMs,
+        ...(poll ? { signal: poll.signal } : {}),
+      });
+      return {
+        jobs: leased.map((entry) => ({
+          job: wireJob(entry.job),
+          lease: entry.lease,
+          leaseExpiresAt: entry.leaseExpiresAt.toISOString(),
+        })),
+      };
+    },
+  );
+
+  app.post(
+    '/v1/jobs/:id/heartbeat',
+    {
+      schema: {
+        operationId: 'heartbeatJob',
+        tags: ['workers'],
+        summary: 'Keep the lease of a running job; 409 if the job was cancelled (stop working on it)',
+        params: JobParams,
+        body: HeartbeatBody,
+        response: { 200: HeartbeatResponse },
+      },
+      config: { access: 'consume' },
+    },
+    async (request) => {
+      const expiresAt = await jobs.heartbeat(request.params.id, request.body.lease, request.body.leaseMs);
+      return { leaseExpiresAt: expiresAt.toISOString() };
+    },
+  );
+
+  app.post(
+    '/v1/jobs/:id/progress',
+    {
+      schema: {
+        operationId: 'reportJobProgress',
+        tags: ['workers'],
+        summary: 'Report progress (0–100) and optional details',
+        params: JobParams,
+        body: ProgressBody,
+        response: { 200: JobSchema },
+      },
+      config: { access: 'consume' },
+    },
+    async (request) => {
+      const { progress, data } = request.body;
+      return wireJob(await jobs.progress(request.params.id, progress, data as JsonValue | undefined));
+    },
+  );
+
+  app.post(
+    '/v1/jobs/:id/complete',
+    {
+      schema: {
+        operationId: 'completeJob',
+        tags: ['workers'],
+        summary: 'Finish a leased job with its result',
+        params: JobParams,
+        body: CompleteBody,
+        response: { 200: JobSchema },
+      },
+      config: { access: 'consume' },
+    },
+    async (request) =>
+      wireJob(
+        await jobs.complete(
+          request.params.id,
+          request.body.lease,
+          (request.body.result ?? null) as JsonValue,
+        ),
+      ),
+  );
+
+  app.post(
+    '/v1/jobs/:id/fail',
+    {
+      schema: {
+        operationId: 'failJob',
+        tags: ['workers'],
+        summary:
+          'Fail a leased job: retried with backoff, or dead after its last attempt or with retryable=false',
+        params: JobParams,
+        body: FailBody,
+        response: { 200: JobSchema },
+      },
+      config: { access: 'consume' },
+    },
+    async (request) => {
+      const { lease, error, retryable = true } = request.body;
+      return wireJob(await jobs.fail(request.params.id, lease, error, retryable));
+    },
+  );
+
+  // --- schedules ----------------------------------------------------------------------------
+
+  app.get(
+    '/v1/schedules',
+    {
+      schema: {
+        operationId: 'listSchedules',
+        tags: ['schedules'],
+        summary: 'List schedules with their next run',
+        response: { 200: ScheduleList },
+      },
+      config: { access: 'read' },
+    },
+    async () => ({ items: (await jobs.schedules()).map(wireSchedule) }),
+  );
+
+  app.put(
+    '/v1/schedules/:name',
+    {
+      schema: {
+        operationId: 'putSchedule',
+        tags: ['schedules'],
+        summary: 'Create or replace a schedule (cron with time zone, or everyMs)',
+        params: ScheduleParams,
+        body: ScheduleBody,
+        response: { 200: Schedule },
+      },
+      config: { access: 'admin' },
+    },
+    async (request) => {
+      const { payload, ...rest } = request.body;
+      const saved = await jobs.schedule(request.params.name, {
+        ...stripUndefined(rest),
+        type: rest.type,
+        ...(payload === undefined ? {} : { payload: payload as JsonValue }),
+      });
+      return wireSchedule(saved);
+    },
+  );
+
+  app.delete(
+    '/v1/schedules/:name',
+    {
+      schema: {
+        operationId: 'deleteSchedule',
+        tags: ['schedules'],
+        summary: 'Delete a schedule',
+        params: ScheduleParams,
+        response: { 204: { type: 'null' } },
+      },
+      config: { access: 'admin' },
+    },
+    async (request, reply) => {
+      await jobs.unschedule(request.params.name);
+      return reply.code(204).send();
+    },
+  );
+};
+
+/** A job as JSON: times as ISO 8601 strings. */
+export function wireJob(job: Job) {
+  const iso = (date: Date | null) => (date === null ? null : date.toISOString());
+  return {
+    ...job,
+    createdAt: job.createdAt.toISOString(),
+    updatedAt: job.updatedAt.toISOString(),
+    runAt: job.runAt.toISOString(),
+    startedAt: iso(job.startedAt),
+    finishedAt: iso(job.finishedAt),
+    history: job.history.map((attempt) => ({
+      ...attempt,
+      startedAt: new Date(attempt.startedAt).toISOString(),
+      finishedAt: attempt.finishedAt === null ? null : new Date(attempt.finishedAt).toISOString(),
+    })),
+  };
+}
+
+function wireSchedule(schedule: ScheduleRecord) {
+  return {
+    name: schedule.name,
+    cron: schedule.cron,
+    timezone: schedule.timezone,
+    everyMs: schedule.everyMs,
+    type: schedule.jobType,
+    payload: JSON.parse(schedule.payload) as JsonValue,
+    missed: schedule.missedPolicy,
+    nextRunAt: new Date(schedule.nextRunAt).toISOString(),
+    lastRunAt: schedule.lastRunAt === null ? null : new Date(schedule.lastRunAt).toISOString(),
+  };
+}
+
+/** Drops keys whose value is undefined (the engine's options use absence, not undefined). */
+function stripUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]: Exclude<T[K], undefined>;
+  };
+}

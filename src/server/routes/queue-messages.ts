@@ -1,0 +1,245 @@
+/**
+ * The message path of a queue: send (one or a batch), receive under a lease (long poll), and
+ * settle by receipt — ack, nack, dead-letter, extend — one receipt or a batch of them.
+ *
+ * A send batch is all or nothing (the engine stores it in one write). Settling a batch is not:
+ * each receipt is its own lease, so the answer says per receipt what happened.
+ */
+import { Type } from '@sinclair/typebox';
+import { InvalidArgumentError, SpoolError } from '../../core/errors.js';
+import { type RouteModule, startLongPoll } from '../context.js';
+import { NoContent } from '../schemas/common.js';
+import {
+  AckBody,
+  DeadLetterBody,
+  ExtendBody,
+  ExtendResult,
+  IdempotencyHeaders,
+  NackBody,
+  QueueParams,
+  ReceiveBody,
+  receiveDefaults,
+  ReceiveResponse,
+  SendBody,
+  SendResponse,
+  SettleResults,
+} from '../schemas/queues.js';
+import { fromWireMessage, wireReceivedMessage } from '../wire.js';
+
+const tags = ['queue messages'];
+
+export const queueMessageRoutes: RouteModule = (app, { handles, closing }) => {
+  app.post(
+    '/v1/queues/:name/messages',
+    {
+      schema: {
+        operationId: 'sendMessages',
+        tags,
+        summary: 'Send one message, or a batch stored all or nothing',
+        description:
+          'Answers once the messages are durably stored: 201 with `{ id, duplicate }` for one message (200 when it was a duplicate by dedupId and nothing was stored), or 201 with `{ results }` in order for a batch. A batch is all or nothing: if any message is invalid or the queue cannot take them all, nothing is stored. A full queue (maxDepth) answers 429 with Retry-After. `Idempotency-Key` on a single message is its dedupId.',
+        params: QueueParams,
+        headers: IdempotencyHeaders,
+        body: SendBody,
+        response: { 200: SendResponse, 201: SendResponse },
+      },
+      config: { access: 'produce' },
+    },
+    async (request, reply) => {
+      const queue = await handles.queue(request.params.name);
+      const idempotencyKey = request.headers['idempotency-key'];
+      const { body } = request;
+      if ('messages' in body) {
+        if (idempotencyKey !== undefined) {
+          throw new InvalidArgumentError(
+            'Idempotency-Key names one message: give each message of a batch its own dedupId instead',
+            {
+              errors: [{ in: 'headers', field: 'idempotency-key', message: 'is not accepted with a batch' }],
+            },
+          );
+        }
+        const results = await queue.sendBatch(
+          body.messages.map((message, index) => fromWireMessage(message, `messages.${index}`)),
+        );
+        return reply.code(201).send({ results });
+      }
+      if (idempotencyKey !== undefined && body.dedupId !== undefined && body.dedupId !== idempotencyKey) {
+        throw new InvalidArgumentError(
+          'Idempotency-Key and dedupId differ: give one of them, or the same value',
+          {
+            errors: [{ in: 'body', field: 'dedupId', message: 'differs from the Idempotency-Key header' }],
+          },
+        );
+      }
+      const [result] = await queue.sendBatch([
+        fromWireMessage({ ...body, dedupId: body.dedupId ?? idempotencyKey }),
+      ]);
+      return reply.code(result!.duplicate ? 200 : 201).send(result!);
+    },
+  );
+
+  app.post(
+    '/v1/queues/:name/receive',
+    {
+      schema: {
+        operationId: 'receiveMessages',
+        tags,
+        summary: 'Lease up to max messages, waiting up to waitMs for one (long poll)',
+        description:
+          'Each message comes with a receipt: ack it when done, nack it to have it delivered again, or extend the lease. A message not settled before its lease ends is delivered again with attempt + 1. The wait ends early, with what there is, when the server shuts down; if the client disconnects, messages leased for it are released at once.',
+        params: QueueParams,
+        body: ReceiveBody,
+        response: { 200: ReceiveResponse },
+      },
+      config: { access: 'consume' },
+    },
+    async (request, reply) => {
+      const queue = await handles.queue(request.params.name);
+      const { max = receiveDefaults.max, waitMs = receiveDefaults.waitMs, visibilityMs } = request.body;
+      const poll = waitMs > 0 ? startLongPoll(reply, closing) : undefined;
+      const messages = await queue.receive({
+        max,
+        waitMs,
+        signal: poll?.signal,
+        ...(visibilityMs === undefined ? {} : { visibilityTimeoutMs: visibilityMs }),
+      });
+      if (poll?.abandoned && messages.length > 0) {
+        // Nobody will read this answer: hand the messages back now rather than after their lease.
+        // A release that fails leaves the lease to expire, which redelivers them too.
+        const released = await Promise.allSettled(messages.map((message) => message.nack()));
+        request.log.info(
+          { queue: queue.name, released: released.filter((r) => r.status === 'fulfilled').length },
+          'client left a long poll; released its messages',
+        );
+      }
+      return { messages: messages.map(wireReceivedMessage) };
+    },
+  );
+
+  app.post(
+    '/v1/queues/:name/ack',
+    {
+      schema: {
+        operationId: 'ackMessages',
+        tags,
+        summary: 'Acknowledge: the work is done, delete the message',
+        description:
+          '`{ receipt }` answers 204, or 409 (SPOOL_STALE_RECEIPT) if the lease was lost. `{ receipts: [...] }` answers 200 with one result per receipt: each is settled on its own, so some may fail while others succeed.',
+        params: QueueParams,
+        body: AckBody,
+        response: { 200: SettleResults, 204: NoContent },
+      },
+      config: { access: 'consume' },
+    },
+    async (request, reply) => {
+      const queue = await handles.queue(request.params.name);
+      const { body } = request;
+      if ('receipt' in body) {
+        await queue.ack(body.receipt);
+        return reply.code(204).send(null);
+      }
+      return { results: await settleEach(body.receipts, async (receipt) => queue.ack(receipt)) };
+    },
+  );
+
+  app.post(
+    '/v1/queues/:name/nack',
+    {
+      schema: {
+        operationId: 'nackMessages',
+        tags,
+        summary: 'Give a message back: it is delivered again after delayMs',
+        description:
+          "Ends the lease; the message keeps its attempt count and `error` is added to its errors. A nack does not dead-letter: when `attempt` has reached the queue's maxAttempts, dead-letter the message instead (or let its lease expire, which dead-letters it on its last attempt). One receipt answers 204 (409 if stale); a batch answers 200 with one result per receipt.",
+        params: QueueParams,
+        body: NackBody,
+        response: { 200: SettleResults, 204: NoContent },
+      },
+      config: { access: 'consume' },
+    },
+    async (request, reply) => {
+      const queue = await handles.queue(request.params.name);
+      const { body } = request;
+      const options = { delayMs: body.delayMs, error: body.error };
+      if ('receipt' in body) {
+        await queue.nack(body.receipt, options);
+        return reply.code(204).send(null);
+      }
+      return { results: await settleEach(body.receipts, async (receipt) => queue.nack(receipt, options)) };
+    },
+  );
+
+  app.post(
+    '/v1/queues/:name/dead-letter',
+    {
+      schema: {
+        operationId: 'deadLetterMessages',
+        tags,
+        summary: 'Give up on a message: move it to the dead-letter queue',
+        description:
+          'Use it for messages that can never succeed, or after the last attempt. One receipt answers 204 (409 if stale); a batch answers 200 with one result per receipt.',
+        params: QueueParams,
+        body: DeadLetterBody,
+        response: { 200: SettleResults, 204: NoContent },
+      },
+      config: { access: 'consume' },
+    },
+    async (request, reply) => {
+      const queue = await handles.queue(request.params.name);
+      const { body } = request;
+      if ('receipt' in body) {
+        await queue.deadLetter(body.receipt, body.reason);
+        return reply.code(204).send(null);
+      }
+      return {
+        results: await settleEach(body.receipts, async (receipt) => queue.deadLetter(receipt, body.reason)),
+      };
+    },
+  );
+
+  app.post(
+    '/v1/queues/:name/extend',
+    {
+      schema: {
+        operationId: 'extendLeases',
+        tags,
+        summary: 'Keep a lease: it now ends visibilityMs from now',
+        description:
+          'One receipt answers 200 with the new leaseExpiresAt (409 if the lease was lost); a batch answers 200 with one result per receipt.',
+        params: QueueParams,
+        body: ExtendBody,
+        response: { 200: Type.Union([ExtendResult, SettleResults]) },
+      },
+      config: { access: 'consume' },
+    },
+    async (request) => {
+      const queue = await handles.queue(request.params.name);
+      const { body } = request;
+      const extend = async (receipt: string) => ({
+        leaseExpiresAt: new Date(await queue.extend(receipt, body.visibilityMs)).toISOString(),
+      });
+      if ('receipt' in body) return extend(body.receipt);
+      return { results: await settleEach(body.receipts, extend) };
+    },
+  );
+};
+
+/**
+ * Settles each receipt on its own and reports per receipt. Engine errors (a stale receipt) are
+ * results; anything else is a server failure and fails the request.
+ */
+function settleEach(
+  receipts: readonly string[],
+  settle: (receipt: string) => Promise<object | void>,
+): Promise<Array<{ receipt: string; ok: boolean; code?: string; detail?: string }>> {
+  return Promise.all(
+    receipts.map(async (receipt) => {
+      try {
+        return { receipt, ok: true, ...(await settle(receipt)) };
+      } catch (error) {
+        if (!(error instanceof SpoolError)) throw error;
+        return { receipt, ok: false, code: error.code, detail: error.message };
+      }
+    }),
+  );
+}

@@ -1,0 +1,184 @@
+/**
+ * Consumer groups over HTTP: remote members poll and commit (the protocol is in
+ * `remote-members.ts`), operators seek and inspect. Remote members share a group's partitions with
+ * each other and with in-process subscribers of the same group.
+ */
+import { validateName } from '../../core/names.js';
+import { type RouteModule, startLongPoll } from '../context.js';
+import { HttpError, httpErrorCatalogue } from '../problems.js';
+import { NoContent } from '../schemas/common.js';
+import {
+  CommitBody,
+  GroupParams,
+  GroupResponse,
+  LeaveBody,
+  PollBody,
+  pollDefaults,
+  PollResponse,
+  SeekBody,
+  SeekResponse,
+} from '../schemas/topics.js';
+import { wireEvent } from '../wire.js';
+
+const tags = ['consumer groups'];
+
+export const topicGroupRoutes: RouteModule = (app, { spool, handles, remoteMembers, closing }) => {
+  app.post(
+    '/v1/topics/:name/groups/:group/poll',
+    {
+      schema: {
+        operationId: 'pollGroup',
+        tags,
+        summary: 'As a group member: heartbeat and fetch events of the partitions you own',
+        description:
+          'Joins the member on first use (creating the group at startFrom) and keeps it alive; a member that does not poll for sessionTimeoutMs is dropped. Events come from the partitions assigned to and owned by the member, from the committed offsets — or, with the previous poll’s cursor, after the events already returned. Commit what you processed before polling again: at a poll, partitions moving to another member are handed over, and their uncommitted events go to the new owner. If a commit answers 409, poll again without a cursor.',
+        params: GroupParams,
+        body: PollBody,
+        response: { 200: PollResponse },
+      },
+      config: { access: 'consume' },
+    },
+    async (request, reply) => {
+      const topic = await handles.topic(request.params.name);
+      const {
+        member,
+        max = pollDefaults.max,
+        waitMs = pollDefaults.waitMs,
+        sessionTimeoutMs = pollDefaults.sessionTimeoutMs,
+        startFrom = pollDefaults.startFrom,
+        cursor,
+      } = request.body;
+      const result = await remoteMembers.poll(topic, {
+        group: request.params.group,
+        memberId: member,
+        max,
+        waitMs,
+        sessionTimeoutMs,
+        startFrom,
+        cursor,
+        signal: waitMs > 0 ? startLongPoll(reply, closing).signal : undefined,
+      });
+      return {
+        member: result.memberId,
+        generation: result.generation,
+        partitions: [...result.partitions],
+        events: result.events.map(wireEvent),
+        cursor: result.cursor,
+      };
+    },
+  );
+
+  app.post(
+    '/v1/topics/:name/groups/:group/commit',
+    {
+      schema: {
+        operationId: 'commitOffsets',
+        tags,
+        summary: 'As a group member: record how far you processed, per partition',
+        description:
+          'Each offset is the next one to read (last processed + 1). All or nothing: 409 (SPOOL_NOT_PARTITION_OWNER or SPOOL_UNKNOWN_MEMBER) if the member no longer owns one of the partitions. An offset below the committed one is ignored (use seek to rewind).',
+        params: GroupParams,
+        body: CommitBody,
+        response: { 204: NoContent },
+      },
+      config: { access: 'consume' },
+    },
+    async (request, reply) => {
+      const topic = await handles.topic(request.params.name);
+      const offsets = Object.entries(request.body.offsets).map(([partition, offset]) => ({
+        partition: Number(partition),
+        offset,
+      }));
+      await remoteMembers.commit(topic.name, request.params.group, request.body.member, offsets);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/v1/topics/:name/groups/:group/leave',
+    {
+      schema: {
+        operationId: 'leaveGroup',
+        tags,
+        summary: 'As a group member: leave, so your partitions move to the others at once',
+        params: GroupParams,
+        body: LeaveBody,
+        response: { 204: NoContent },
+      },
+      config: { access: 'consume' },
+    },
+    async (request, reply) => {
+      const topic = await handles.topic(request.params.name);
+      await remoteMembers.leave(topic.name, request.params.group, request.body.member);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/v1/topics/:name/groups/:group/seek',
+    {
+      schema: {
+        operationId: 'seekGroup',
+        tags,
+        summary: "Move a group's committed offsets: to an end, a time, or explicit offsets",
+        description:
+          'Members drop their uncommitted progress and continue from the new offsets; commits made from before the seek are refused. Creates the group if it does not exist.',
+        params: GroupParams,
+        body: SeekBody,
+        response: { 200: SeekResponse },
+      },
+      config: { access: 'admin' },
+    },
+    async (request) => {
+      const topic = await handles.topic(request.params.name);
+      const { to } = request.body;
+      const position =
+        typeof to === 'string' || 'offsets' in to
+          ? to
+          : { timestamp: typeof to.timestamp === 'number' ? to.timestamp : Date.parse(to.timestamp) };
+      const offsets = await topic.seek(request.params.group, position);
+      remoteMembers.seeked(topic.name, request.params.group);
+      return { offsets };
+    },
+  );
+
+  app.get(
+    '/v1/topics/:name/groups/:group',
+    {
+      schema: {
+        operationId: 'getGroup',
+        tags,
+        summary: 'A group: members, committed offsets and lag per partition',
+        params: GroupParams,
+        response: { 200: GroupResponse },
+      },
+      config: { access: 'read' },
+    },
+    async (request) => {
+      const { group } = request.params;
+      validateName('group', group);
+      const topic = await handles.topic(request.params.name);
+      const [state, lag] = await Promise.all([
+        spool.store.groupState(topic.name, group),
+        topic.groupLag(group),
+      ]);
+      if (!state) {
+        throw new HttpError(
+          httpErrorCatalogue.GROUP_NOT_FOUND,
+          `topic "${topic.name}" has no consumer group "${group}": it is created by its first member or seek`,
+        );
+      }
+      return {
+        group,
+        generation: state.generation,
+        members: state.members.map((member) => ({
+          ...member,
+          owned: [...member.owned],
+          lastHeartbeatAt: new Date(member.lastHeartbeatAt).toISOString(),
+        })),
+        partitions: lag.partitions,
+        totalLag: lag.totalLag,
+      };
+    },
+  );
+};

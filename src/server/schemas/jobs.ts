@@ -1,0 +1,224 @@
+/** Request and response schemas of the job routes. */
+import { Type } from '@sinclair/typebox';
+import { jobStatuses } from '../../jobs/job-states.js';
+import { maxWaitMs } from '../context.js';
+import { Milliseconds, Name, Page, PageQuery, Timestamp } from './common.js';
+
+const JsonValue = Type.Unknown({ description: 'Any JSON value' });
+const JobStatus = Type.Union(
+  jobStatuses.map((status) => Type.Literal(status)),
+  { description: 'See the job state machine in the README' },
+);
+const JobId = Type.String({ minLength: 1, maxLength: 100 });
+const ErrorInfo = Type.Object({ name: Type.String(), message: Type.String() });
+
+export const JobParams = Type.Object({ id: JobId });
+
+const AddJobFields = {
+  type: Type.String({
+    minLength: 1,
+    maxLength: 190,
+    description: 'The job type (a handler or remote worker runs it)',
+  }),
+  payload: Type.Optional(JsonValue),
+  delayMs: Type.Optional(Milliseconds('Run no earlier than this many ms from now')),
+  runAt: Type.Optional(
+    Type.String({ format: 'date-time', description: 'Run no earlier than this time; wins over delayMs' }),
+  ),
+  priority: Type.Optional(Type.Integer({ minimum: -(2 ** 31 - 1), maximum: 2 ** 31 - 1 })),
+  maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  key: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 256,
+      description: 'Grouping key: search and per-key rate limits',
+    }),
+  ),
+  metadata: Type.Optional(
+    Type.Record(Type.String(), JsonValue, { description: 'Your own data, returned with the job' }),
+  ),
+  callbackUrl: Type.Optional(
+    Type.String({
+      format: 'uri',
+      description: 'Receives a Standard-Webhooks-signed POST when the job finishes',
+    }),
+  ),
+};
+
+export const AddJobBody = Type.Object(
+  {
+    ...AddJobFields,
+    children: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            type: AddJobFields.type,
+            payload: AddJobFields.payload,
+            delayMs: AddJobFields.delayMs,
+            priority: AddJobFields.priority,
+            maxAttempts: AddJobFields.maxAttempts,
+            key: AddJobFields.key,
+            metadata: AddJobFields.metadata,
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 1000, description: 'Jobs that must complete before this one runs' },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const IdempotencyKeyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 256,
+      description: 'A repeat with the same key and body answers the first job; a different body answers 422',
+    }),
+  ),
+});
+
+export const JobAttempt = Type.Object({
+  attempt: Type.Integer(),
+  startedAt: Timestamp,
+  finishedAt: Type.Union([Timestamp, Type.Null()]),
+  error: Type.Union([ErrorInfo, Type.Null()]),
+});
+
+export const Job = Type.Object({
+  id: Type.String(),
+  type: Type.String(),
+  status: JobStatus,
+  payload: JsonValue,
+  key: Type.Union([Type.String(), Type.Null()]),
+  priority: Type.Integer(),
+  metadata: Type.Record(Type.String(), JsonValue),
+  maxAttempts: Type.Integer(),
+  attempts: Type.Integer(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  runAt: Timestamp,
+  startedAt: Type.Union([Timestamp, Type.Null()]),
+  finishedAt: Type.Union([Timestamp, Type.Null()]),
+  progress: Type.Number({ minimum: 0, maximum: 100 }),
+  progressData: JsonValue,
+  result: JsonValue,
+  error: Type.Union([ErrorInfo, Type.Null()]),
+  history: Type.Array(JobAttempt),
+  parentId: Type.Union([Type.String(), Type.Null()]),
+  pendingChildren: Type.Integer(),
+  callbackUrl: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const JobAccepted = Type.Object({
+  id: Type.String(),
+  status: JobStatus,
+  job: Job,
+});
+
+export const JobSearchQuery = Type.Composite([
+  PageQuery,
+  Type.Object({
+    type: Type.Optional(Type.String({ minLength: 1 })),
+    status: Type.Optional(JobStatus),
+    key: Type.Optional(Type.String({ minLength: 1 })),
+    parentId: Type.Optional(Type.String({ minLength: 1 })),
+    since: Type.Optional(Type.String({ format: 'date-time', description: 'Created at or after' })),
+    until: Type.Optional(Type.String({ format: 'date-time', description: 'Created before' })),
+  }),
+]);
+
+export const JobPage = Page(Job);
+
+export const ClaimBody = Type.Object(
+  {
+    types: Type.Array(AddJobFields.type, { minItems: 1, maxItems: 100 }),
+    max: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 1 })),
+    waitMs: Type.Optional(Milliseconds(`Long poll: wait this long for a job (at most ${maxWaitMs})`)),
+    leaseMs: Type.Optional(
+      Type.Integer({
+        minimum: 1000,
+        maximum: 2 ** 31 - 1,
+        description: 'Without a heartbeat within this, the job runs again',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const LeasedJob = Type.Object({
+  job: Job,
+  lease: Type.String({ description: 'Pass it to complete, fail, progress and heartbeat' }),
+  leaseExpiresAt: Timestamp,
+});
+
+export const ClaimResponse = Type.Object({ jobs: Type.Array(LeasedJob) });
+
+const Lease = Type.String({ minLength: 1, description: 'The lease the claim returned' });
+
+export const CompleteBody = Type.Object(
+  { lease: Lease, result: Type.Optional(JsonValue) },
+  { additionalProperties: false },
+);
+export const FailBody = Type.Object(
+  {
+    lease: Lease,
+    error: Type.Object(
+      { name: Type.Optional(Type.String({ maxLength: 200 })), message: Type.String({ maxLength: 10_000 }) },
+      { additionalProperties: false },
+    ),
+    retryable: Type.Optional(
+      Type.Boolean({ description: 'false: dead now, no more attempts', default: true }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export const ProgressBody = Type.Object(
+  {
+    progress: Type.Number({ minimum: 0, maximum: 100 }),
+    data: Type.Optional(JsonValue),
+    lease: Type.Optional(Lease),
+  },
+  { additionalProperties: false },
+);
+export const HeartbeatBody = Type.Object(
+  { lease: Lease, leaseMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 2 ** 31 - 1 })) },
+  { additionalProperties: false },
+);
+export const HeartbeatResponse = Type.Object({ leaseExpiresAt: Timestamp });
+
+export const ScheduleParams = Type.Object({ name: Name });
+export const ScheduleBody = Type.Object(
+  {
+    cron: Type.Optional(Type.String({ minLength: 1, description: 'Cron expression (5 or 6 fields)' })),
+    timezone: Type.Optional(
+      Type.String({ minLength: 1, description: "IANA time zone of cron; default 'UTC'" }),
+    ),
+    everyMs: Type.Optional(Type.Integer({ minimum: 1000, description: 'A fixed interval instead of cron' })),
+    type: AddJobFields.type,
+    payload: Type.Optional(JsonValue),
+    missed: Type.Optional(Type.Union([Type.Literal('skip'), Type.Literal('catch-up-once')])),
+  },
+  { additionalProperties: false },
+);
+export const Schedule = Type.Object({
+  name: Type.String(),
+  cron: Type.Union([Type.String(), Type.Null()]),
+  timezone: Type.Union([Type.String(), Type.Null()]),
+  everyMs: Type.Union([Type.Integer(), Type.Null()]),
+  type: Type.String(),
+  payload: JsonValue,
+  missed: Type.String(),
+  nextRunAt: Timestamp,
+  lastRunAt: Type.Union([Timestamp, Type.Null()]),
+});
+export const ScheduleList = Type.Object({ items: Type.Array(Schedule) });
+
+export const EventsQuery = Type.Object({
+  jobType: Type.Optional(Type.String({ minLength: 1, description: 'Only events of jobs of this type' })),
+  jobId: Type.Optional(Type.String({ minLength: 1, description: 'Only events of this job' })),
+  from: Type.Optional(
+    Type.Integer({ minimum: 0, description: 'Start at this event id (else: new events only)' }),
+  ),
+});

@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterEach, describe, it } from 'node:test';
+import { Jobs } from '../../src/jobs/jobs.js';
+import { Job, JobAccepted, JobPage } from '../../src/server/schemas/jobs.js';
+import { assertProblem, startTestServer, type TestServer } from './helpers.js';
+
+describe('jobs over HTTP', () => {
+  let t: TestServer;
+  afterEach(() => t.dispose());
+
+  it('POST /v1/jobs answers 202 with Location and Retry-After; polling shows it completed', async () => {
+    t = await startTestServer({
+      jobs: async (spool) => {
+        const jobs = new Jobs(spool);
+        jobs.define('thumbnail', (job) => ({
+          url: `https://cdn/${(job.payload as { image: string }).image}`,
+        }));
+        await jobs.start();
+        return jobs;
+      },
+    });
+    const accepted = await t.call('POST', '/v1/jobs', {
+      body: { type: 'thumbnail', payload: { image: 'cat.png' }, metadata: { by: 'e2e' } },
+      returns: JobAccepted,
+    });
+    assert.equal(accepted.status, 202);
+    assert.equal(accepted.headers.get('location'), `/v1/jobs/${accepted.body.id}`);
+    assert.equal(accepted.headers.get('retry-after'), '1');
+    let job = accepted.body.job;
+    for (let i = 0; i < 100 && job.status !== 'completed'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      job = (await t.call('GET', accepted.headers.get('location')!, { returns: Job })).body;
+    }
+    assert.equal(job.status, 'completed');
+    assert.deepEqual(job.result, { url: 'https://cdn/cat.png' });
+    assert.deepEqual(job.metadata, { by: 'e2e' });
+    const search = await t.call('GET', '/v1/jobs?type=thumbnail&status=completed', { returns: JobPage });
+    assert.deepEqual(
+      search.body.items.map((item) => item.id),
+      [job.id],
+    );
+  });
+
+  it('Idempotency-Key: a repeat answers the first job, another body answers 422', async () => {
+    t = await startTestServer();
+    const headers = { 'idempotency-key': 'order-77' };
+    const first = await t.call('POST', '/v1/jobs', {
+      headers,
+      body: { type: 'ship', payload: { order: 77 } },
+    });
+    const again = await t.call('POST', '/v1/jobs', {
+      headers,
+      body: { type: 'ship', payload: { order: 77 } },
+    });
+    assert.equal(again.status, 202);
+    assert.equal((again.body as { id: string }).id, (first.body as { id: string }).id);
+    const conflict = await t.call('POST', '/v1/jobs', {
+      headers,
+      body: { type: 'ship', payload: { order: 78 } },
+    });
+    assertProblem(conflict, 422, 'SPOOL_IDEMPOTENCY_CONFLICT');
+  });
+
+  it('cancel, retry and the problems of unknown jobs and bad input', async () => {
+    t = await startTestServer();
+    const accepted = await t.call('POST', '/v1/jobs', {
+      body: { type: 'later', delayMs: 60_000 },
+      returns: JobAccepted,
+    });
+    assert.equal(accepted.body.status, 'scheduled');
+    const cancelled = await t.call('DELETE', `/v1/jobs/${accepted.body.id}`, { returns: Job });
+    assert.equal(cancelled.body.status, 'cancelled');
+    assertProblem(await t.call('DELETE', `/v1/jobs/${accepted.body.id}`), 409, 'SPOOL_JOB_STATE_CONFLICT');
+    const retried = await t.call('POST', `/v1/jobs/${accepted.body.id}/retry`, { returns: Job });
+    assert.equal(retried.status, 202);
+    assert.equal(retried.body.status, 'queued');
+    assertProblem(await t.call('GET', '/v1/jobs/no-such-job'), 404, 'SPOOL_JOB_NOT_FOUND');
+    const invalid = assertProblem(
+      await t.call('POST', '/v1/jobs', { body: { payload: 1 } }),
+      400,
+      'SPOOL_INVALID_ARGUMENT',
+    );
+    assert.ok(JSON.stringify(invalid.errors).includes('type'));
+  });
+
+  it('a remote worker in another process claims, reports progress, completes and fails jobs over HTTP', async () => {
+    t = await startTestServer();
+    const ok = await t.call('POST', '/v1/jobs', {
+      body: { type: 'echo', payload: { value: 'hello' } },
+      returns: JobAccepted,
+    });
+    const bad = await t.call('POST', '/v1/jobs', {
+      body: { type: 'echo', payload: { value: 'x', fail: true }, maxAttempts: 3 },
+      returns: JobAccepted,
+    });
+    const worker = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'remote-worker.ts'), t.url, '2'],
+      {
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
+    const code = await new Promise<number | null>((resolve) => worker.on('exit', resolve));
+    assert.equal(code, 0);
+    const done = (await t.call('GET', `/v1/jobs/${ok.body.id}`, { returns: Job })).body;
+    assert.equal(done.status, 'completed');
+    assert.equal((done.result as { echoed: string }).echoed, 'hello');
+    assert.notEqual((done.result as { pid: number }).pid, process.pid);
+    const dead = (await t.call('GET', `/v1/jobs/${bad.body.id}`, { returns: Job })).body;
+    assert.equal(dead.status, 'dead');
+    assert.equal(dead.attempts, 1, 'retryable=false: no more attempts');
+    assert.equal(dead.error?.name, 'EchoError');
+  });
+
+  it('SSE: job events stream live, and Last-Event-ID resumes without gaps', async () => {
+    t = await startTestServer({
+      jobs: async (spool) => {
+        const jobs = new Jobs(spool);
+        jobs.define('tick', () => 'tock');
+        await jobs.start();
+        return jobs;
+      },
+    });
+    const controller = new AbortController();
+    const response = await fetch(`${t.url}/v1/events?jobType=tick&from=0`, { signal: controller.signal });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const first = await t.call('POST', '/v1/jobs', { body: { type: 'tick' }, returns: JobAccepted });
+    const events = await readEvents(response, (seen) => seen.some((e) => e.event === 'job.completed'));
+    controller.abort();
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['job.queued', 'job.active', 'job.completed'],
+    );
+    assert.ok(events.every((e) => jobIdOf(e) === first.body.id));
+    // Resume after the first event: the next two come again, then the new job's events follow.
+    const second = await t.call('POST', '/v1/jobs', { body: { type: 'tick' }, returns: JobAccepted });
+    const resumeController = new AbortController();
+    const resumed = await fetch(`${t.url}/v1/events?jobType=tick`, {
+      headers: { 'last-event-id': events[0]!.id },
+      signal: resumeController.signal,
+    });
+    const after = await readEvents(resumed, (seen) =>
+      seen.some((e) => e.event === 'job.completed' && jobIdOf(e) === second.body.id),
+    );
+    resumeController.abort();
+    assert.deepEqual(
+      after.map((e) => Number(e.id)),
+      after.map((_, i) => Number(events[1]!.id) + i),
+      'ids continue right after Last-Event-ID, with no gap',
+    );
+    assert.deepEqual(
+      after.slice(0, 2).map((e) => e.event),
+      ['job.active', 'job.completed'],
+    );
+  });
+});
+
+interface SseEvent {
+  id: string;
+  event: string;
+  data: string;
+}
+
+function jobIdOf(event: SseEvent): string {
+  return (JSON.parse(event.data) as { jobId: string }).jobId;
+}
+
+/** Reads SSE events from `response` until `done(seen)` holds (or 5 s pass). */
+async function readEvents(response: Response, done: (seen: SseEvent[]) => boolean): Promise<SseEvent[]> {
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  const seen: SseEvent[] = [];
+  let buffer = '';
+  const deadline = Date.now() + 5000;
+  while (!done(seen)) {
+    if (Date.now() > deadline) throw new Error(`no matching events; saw ${JSON.stringify(seen)}`);
+    const { value, done: ended } = (await reader.read()) as { value?: Uint8Array; done: boolean };
+    if (ended) break;
+    buffer += decoder.decode(value, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const fields = Object.fromEntries(
+        block
+          .split('\n')
+          .filter((line) => !line.startsWith(':') && line.includes(': '))
+          .map((line) => [line.slice(0, line.indexOf(': ')), line.slice(line.indexOf(': ') + 2)]),
+      ) as Partial<SseEvent>;
+      if (fields.id !== undefined) seen.push(fields as SseEvent);
+    }
+  }
+  await reader.cancel().catch(() => undefined);
+  return seen;
+}
