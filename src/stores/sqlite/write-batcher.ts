@@ -21,7 +21,9 @@
  * - idle: nothing pending and no flush scheduled.
  * - scheduled: writes are pending and a flush is due on `setImmediate`; new writes join it.
  *   A flush is synchronous (better-sqlite3 is), so no JavaScript runs while a batch is open.
- * - exclusive: a `transaction(work)` holds an open transaction across `await`s. Batches wait
+ * - exclusive: a `transaction(work)` holds an open transaction across `await`s. Transactions
+ *   queued behind it run next in the same database transaction, each in its own savepoint, and
+ *   share its COMMIT. Batches wait
  *   until it commits or rolls back; so do reads from outside it, which would otherwise see its
  *   uncommitted writes on this single connection. Reads made from inside `work` run at once
  *   (they see the transaction's own writes); store writes made from inside `work` are refused,
@@ -90,6 +92,9 @@ export class WriteBatcher {
   readonly #begin: Database.Statement;
   readonly #commit: Database.Statement;
   readonly #rollback: Database.Statement;
+  readonly #savepoint: Database.Statement;
+  readonly #releaseSavepoint: Database.Statement;
+  readonly #rollbackToSavepoint: Database.Statement;
   #flushScheduled = false;
   #exclusive: ExclusiveScope | null = null;
   /** Reads from outside the exclusive transaction, run when it ends. */
@@ -123,6 +128,9 @@ export class WriteBatcher {
     this.#begin = db.prepare('BEGIN IMMEDIATE');
     this.#commit = db.prepare('COMMIT');
     this.#rollback = db.prepare('ROLLBACK');
+    this.#savepoint = db.prepare('SAVEPOINT spool_transaction');
+    this.#releaseSavepoint = db.prepare('RELEASE spool_transaction');
+    this.#rollbackToSavepoint = db.prepare('ROLLBACK TO spool_transaction');
   }
 
   /**
@@ -257,32 +265,60 @@ export class WriteBatcher {
       this.#afterUnit();
       return;
     }
-    const scope = new ExclusiveScope(this.#db, this.#inSavepoint);
-    this.#exclusive = scope;
-    void this.#runExclusive(entry, scope);
+    void this.#runExclusive(entry);
   }
 
-  async #runExclusive(entry: PendingTransaction, scope: ExclusiveScope): Promise<void> {
-    let outcome: Outcome;
+  /**
+   * Runs `first`, then every transaction queued right behind it, in ONE database transaction:
+   * each in a savepoint of its own (a throw rolls back only its writes), all committed by one
+   * COMMIT — group commit for transactions. They still run one after another, exclusively.
+   */
+  async #runExclusive(first: PendingTransaction): Promise<void> {
+    const done: { entry: PendingTransaction; value: unknown }[] = [];
+    let operations = 0;
+    let entry: PendingTransaction | undefined = first;
     try {
-      outcome = { ok: true, value: await this.#context.run(scope, () => entry.work(scope)) };
-    } catch (error) {
-      outcome = { ok: false, error };
-    }
-    scope.end();
-    try {
-      if (outcome.ok) {
-        this.#commit.run();
-        this.#record(scope.operations);
-        entry.resolve(outcome.value);
-      } else {
-        if (this.#db.inTransaction) this.#rollback.run();
-        // Whatever work threw comes back as it was: it may be the caller's own error.
-        entry.reject(outcome.error);
+      while (entry) {
+        const scope = new ExclusiveScope(this.#db, this.#inSavepoint);
+        this.#exclusive = scope;
+        this.#savepoint.run();
+        let outcome: Outcome;
+        try {
+          outcome = { ok: true, value: await this.#context.run(scope, () => entry!.work(scope)) };
+        } catch (error) {
+          outcome = { ok: false, error };
+        }
+        scope.end();
+        if (!this.#db.inTransaction) {
+          // SQLite rolled everything back (disk full, I/O error): nothing of the chain survives.
+          const failure = storeUnavailable('sqlite store: the transaction was rolled back by the database');
+          entry.reject(outcome.ok ? failure : outcome.error);
+          for (const earlier of done) earlier.entry.reject(failure);
+          return;
+        }
+        if (outcome.ok) {
+          this.#releaseSavepoint.run();
+          done.push({ entry, value: outcome.value });
+          operations += scope.operations;
+        } else {
+          this.#rollbackToSavepoint.run();
+          this.#releaseSavepoint.run();
+          // Whatever work threw comes back as it was: it may be the caller's own error.
+          entry.reject(outcome.error);
+        }
+        const next = this.#pending[0];
+        entry =
+          next?.kind === 'transaction' && done.length < maxBatchSize
+            ? (this.#pending.shift() as PendingTransaction)
+            : undefined;
       }
+      this.#commit.run();
+      this.#record(operations);
+      for (const { entry: settled, value } of done) settled.resolve(value);
     } catch (error) {
       if (this.#db.inTransaction) this.#rollback.run();
-      entry.reject(toStoreError(error));
+      for (const { entry: settled } of done) settled.reject(toStoreError(error));
+      entry?.reject(toStoreError(error));
     } finally {
       this.#exclusive = null;
       const reads = this.#deferredReads;

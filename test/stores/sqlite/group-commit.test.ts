@@ -62,6 +62,30 @@ void describe('sqlite store: group commit', () => {
     );
   });
 
+  it('concurrent transactions share one commit; one that throws rolls back alone', async () => {
+    const { store } = fixture;
+    const queue = await saveQueue(store, 'orders');
+    const before = store.commitStats().commits;
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, n) =>
+        store.transaction(async (tx) => {
+          await tx.enqueue(queue, [message({ payload: JSON.stringify({ n }) })]);
+          if (n === 7) throw new Error('changed my mind');
+          await tx.enqueue(queue, [message({ payload: JSON.stringify({ n, second: true }) })]);
+          return n;
+        }),
+      ),
+    );
+    assert.equal(outcomes.filter((o) => o.status === 'rejected').length, 1);
+    assert.ok(
+      outcomes[7]?.status === 'rejected' && (outcomes[7].reason as Error).message === 'changed my mind',
+    );
+    assert.ok(store.commitStats().commits - before <= 2, `${store.commitStats().commits - before} commits`);
+    const listed = await store.listMessages(queue, { limit: 100 });
+    assert.equal(listed.items.length, 38, 'two messages from each of the 19 transactions that committed');
+    assert.ok(!listed.items.some((item) => (JSON.parse(item.payload as string) as { n: number }).n === 7));
+  });
+
   it('a failing write rejects alone; the rest of its batch commits', async () => {
     const { store } = fixture;
     const queue = await saveQueue(store, 'orders');
