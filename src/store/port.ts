@@ -228,14 +228,7 @@ export interface GroupState {
 
 /** Where a job is in its life; src/jobs/job-states.ts documents the transitions. */
 export type JobStatus =
-  | 'waiting'
-  | 'scheduled'
-  | 'queued'
-  | 'active'
-  | 'retrying'
-  | 'completed'
-  | 'dead'
-  | 'cancelled';
+  'waiting' | 'scheduled' | 'queued' | 'active' | 'retrying' | 'completed' | 'dead' | 'cancelled';
 
 /** One run of a job. */
 export interface JobAttempt {
@@ -331,7 +324,6 @@ export interface ScheduleRecord {
   readonly lastRunAt: number | null;
   readonly createdAt: number;
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // The port

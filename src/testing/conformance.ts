@@ -19,6 +19,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { StoreFactory } from '../store/port.js';
 import { deadLetterTests } from './conformance/dead-letters.js';
+import {
+  type OpenExternalTransaction,
+  externalTransactionTests,
+} from './conformance/external-transactions.js';
 import { groupTests } from './conformance/groups.js';
 import { jobTests } from './conformance/jobs.js';
 import { Suite } from './conformance/harness.js';
@@ -36,6 +40,12 @@ export interface ConformanceOptions {
    * A name that matches no test fails the suite, so a renamed test cannot be skipped silently.
    */
   skip?: Record<string, string>;
+  /**
+   * Opens a transaction on a connection of the backend's own kind (for PostgreSQL: a `pg` client
+   * after `BEGIN`), for the tests of `transaction(work, { connection })`. Stores with
+   * `capabilities.externalTransactions` skip those tests when it is not given.
+   */
+  externalTransaction?: OpenExternalTransaction;
 }
 
 /**
@@ -56,6 +66,7 @@ export function runStoreConformance(
     topicTests(suite);
     groupTests(suite);
     transactionTests(suite);
+    externalTransactionTests(suite, options.externalTransaction);
     jobTests(suite);
     upkeepTests(suite);
     void it('skip list names only tests of this suite', () => {

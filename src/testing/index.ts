@@ -4,3 +4,4 @@
  */
 export { TestClock } from '../core/clock.js';
 export { type ConformanceOptions, runStoreConformance } from './conformance.js';
+export type { ExternalTransaction, OpenExternalTransaction } from './conformance/external-transactions.js';

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import pg from 'pg';
 import { tempDir } from '../helpers.js';
 
 function spool(args: string[], env: Record<string, string> = {}): ChildProcess {
@@ -58,6 +59,51 @@ describe('spool serve', () => {
     } finally {
       child.kill('SIGKILL');
       cleanup();
+    }
+  });
+
+  it('serves from PostgreSQL with --store postgres://…', async () => {
+    const url = 'postgres://postgres@127.0.0.1:5432/test';
+    const child = spool(['serve', '--port', '0', '--store', url]);
+    const admin = new pg.Client({ connectionString: url });
+    try {
+      const stdout = collect(child.stdout!, /listening on (http:\/\/\S+)/);
+      const stderr = collect(child.stderr!);
+      const exited = once(child, 'exit');
+      const [, base] = await Promise.race([
+        stdout.match,
+        exited.then(() => assert.fail(`exited early: ${stderr.text()}`)),
+      ]);
+      const queue = `cli-pg-${process.pid}`;
+      const json = { 'content-type': 'application/json' };
+      assert.equal(
+        (await fetch(`${base}/v1/queues/${queue}`, { method: 'PUT', headers: json, body: '{}' })).status,
+        201,
+      );
+      const sent = await fetch(`${base}/v1/queues/${queue}/messages`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ body: { hello: 'postgres' } }),
+      });
+      assert.equal(sent.status, 201);
+      const received = (await (
+        await fetch(`${base}/v1/queues/${queue}/receive`, { method: 'POST', headers: json, body: '{}' })
+      ).json()) as { messages: { body: unknown }[] };
+      assert.deepEqual(received.messages[0]?.body, { hello: 'postgres' });
+      await fetch(`${base}/v1/queues/${queue}`, { method: 'DELETE' });
+      child.kill('SIGTERM');
+      const [code] = (await exited) as [number | null];
+      assert.equal(code, 0, stderr.text());
+      await admin.connect();
+      const rows = await admin.query('SELECT count(*)::int AS n FROM spool.queues WHERE name = $1', [queue]);
+      assert.equal(
+        (rows.rows[0] as { n: number }).n,
+        0,
+        'the queue lived in PostgreSQL and was deleted there',
+      );
+    } finally {
+      child.kill('SIGKILL');
+      await admin.end().catch(() => undefined);
     }
   });
 

@@ -12,7 +12,8 @@ import { openSpool } from '../../open-spool.js';
 import { Webhooks, type WebhooksOptions } from '../../webhooks/delivery.js';
 import { parseTokenList } from '../../server/auth.js';
 import { assertMayListen, defaultPort, startServer } from '../../server/serve.js';
-import { resolveStorePath } from '../store-location.js';
+import { createSpool, type Spool } from '../../engine/spool.js';
+import { resolveStore, type StoreLocation } from '../store-location.js';
 
 interface ServeOptions {
   host: string;
@@ -49,7 +50,10 @@ export function registerServe(program: Command): void {
         .default('./data'),
     )
     .addOption(
-      new Option('--store <url>', 'store instead of --data: sqlite:<path> or a file path').env('SPOOL_STORE'),
+      new Option(
+        '--store <url>',
+        'store instead of --data: postgres://user@host/db (shared by several servers), sqlite:<path> or a file path',
+      ).env('SPOOL_STORE'),
     )
     .addOption(
       new Option('--durability <mode>', 'full: fsync every commit; process: survives a crash, not power loss')
@@ -101,10 +105,10 @@ async function serve(options: ServeOptions): Promise<void> {
   const tokens = options.tokens === undefined ? [] : parseTokenList(options.tokens);
   // Refuse before creating the data directory.
   assertMayListen(options.host, { tokens });
-  const path = resolveStorePath(options);
+  const location = resolveStore(options);
   const destination = pino.destination({ dest: 2, sync: false });
   const logger = pino({ level: options.logLevel, base: { pid: process.pid } }, destination);
-  const spool = await openSpool({ path, durability: options.durability });
+  const spool = await openStore(location, options.durability);
   const webhooks = new Webhooks(spool, webhookOptionsFromEnv());
   const jobs = new Jobs(spool);
   let server;
@@ -129,7 +133,12 @@ async function serve(options: ServeOptions): Promise<void> {
     throw error;
   }
   logger.info(
-    { url: server.url, store: path, durability: options.durability, tokens: tokens.length },
+    {
+      url: server.url,
+      store: location.kind === 'sqlite' ? location.path : redactPassword(location.url),
+      durability: location.kind === 'sqlite' ? options.durability : 'postgres',
+      tokens: tokens.length,
+    },
     tokens.length === 0 ? 'listening without API tokens (loopback only)' : 'listening',
   );
   process.stdout.write(`Spool is listening on ${server.url}\n`);
@@ -154,6 +163,18 @@ async function serve(options: ServeOptions): Promise<void> {
   destination.flushSync();
   process.removeListener('SIGTERM', forceExit);
   process.removeListener('SIGINT', forceExit);
+}
+
+/** Opens the Spool on the embedded store or on PostgreSQL (whose durability is its own). */
+async function openStore(location: StoreLocation, durability: 'full' | 'process'): Promise<Spool> {
+  if (location.kind === 'sqlite') return openSpool({ path: location.path, durability });
+  // Loaded only when asked for: pg is an optional dependency.
+  const { openPostgresStore } = await import('../../stores/postgres/index.js');
+  return createSpool({ store: await openPostgresStore({ connectionString: location.url }) });
+}
+
+function redactPassword(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
 }
 
 /**

@@ -5,7 +5,8 @@
  * Life of one test: a new {@link TestClock}, a new store from the backend's factory, the test body,
  * then `close()` (unless the test closed the store itself). A test is skipped in one of two ways,
  * both visible in the runner's output with their reason: the backend lists the test's name in
- * `ConformanceOptions.skip`, or the test needs a capability the store reports it lacks.
+ * `ConformanceOptions.skip`, or the test needs a capability the store reports it lacks (or a
+ * `ConformanceOptions` hook the backend did not give).
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
@@ -53,6 +54,11 @@ export interface TestEnv {
 export interface TestRequirements {
   /** The test only applies to stores that report this capability. */
   readonly capability?: keyof StoreCapabilities;
+  /**
+   * Set when the backend did not supply something the test needs (a `ConformanceOptions` hook):
+   * a store that has the capability skips the test with this reason.
+   */
+  readonly unavailable?: string;
 }
 
 /** Registers tests of one backend; every test name is unique so `skip` can name it. */
@@ -90,6 +96,11 @@ export class Suite {
       const capability = requirements.capability;
       if (capability && !store.capabilities[capability]) {
         t.skip(`store.capabilities.${capability} is false`);
+        await store.close();
+        return;
+      }
+      if (requirements.unavailable !== undefined) {
+        t.skip(requirements.unavailable);
         await store.close();
         return;
       }

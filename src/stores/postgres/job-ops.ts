@@ -1,0 +1,336 @@
+/**
+ * Job and schedule records. The store only keeps them and makes each update atomic (with an
+ * optional version check); which status follows which is the jobs layer's business.
+ *
+ * Concurrency comes from single statements: an insert with an idempotency key is arbitrated by
+ * the unique index (`ON CONFLICT DO NOTHING`, which waits for a concurrent insert of the same key
+ * to commit); a versioned update re-checks `version` on the row it locked; and a schedule slot is
+ * handed on with `UPDATE … WHERE next_run_at = <slot>`, so of several processes firing one slot
+ * exactly one updates a row (the others wait for its lock, then find the slot moved).
+ */
+import type { Clock } from '../../core/clock.js';
+import { InvalidArgumentError } from '../../core/errors.js';
+import type {
+  JobPatch,
+  JobQuery,
+  JobRecord,
+  JobStatus,
+  Page,
+  PageRequest,
+  ScheduleRecord,
+} from '../../store/port.js';
+import { decodeCursor, encodeCursor, fromJson, toInt } from './codec.js';
+import type { SchemaNames } from './connection.js';
+import type { Sql } from './sql.js';
+
+type Int = number | string;
+
+interface JobRow {
+  id: string;
+  type: string;
+  status: string;
+  payload: string;
+  key: string | null;
+  priority: number;
+  metadata: string;
+  max_attempts: number;
+  attempts: number;
+  created_at: Int;
+  updated_at: Int;
+  run_at: Int;
+  started_at: Int | null;
+  finished_at: Int | null;
+  progress: number;
+  progress_data: string | null;
+  result: string | null;
+  last_error: unknown;
+  history: unknown;
+  parent_id: string | null;
+  pending_children: number;
+  callback_url: string | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  version: number;
+}
+
+interface ScheduleRow {
+  name: string;
+  cron: string | null;
+  timezone: string | null;
+  every_ms: Int | null;
+  job_type: string;
+  payload: string;
+  missed_policy: string;
+  next_run_at: Int;
+  last_run_at: Int | null;
+  created_at: Int;
+}
+
+/** Every stored job field → its column, with how the value is stored, in insert order. */
+const jobColumns: readonly (readonly [keyof JobRecord, string, ((value: never) => unknown)?])[] = [
+  ['id', 'id'],
+  ['type', 'type'],
+  ['status', 'status'],
+  ['payload', 'payload'],
+  ['key', 'key'],
+  ['priority', 'priority'],
+  ['metadata', 'metadata'],
+  ['maxAttempts', 'max_attempts'],
+  ['attempts', 'attempts'],
+  ['createdAt', 'created_at'],
+  ['updatedAt', 'updated_at'],
+  ['runAt', 'run_at'],
+  ['startedAt', 'started_at'],
+  ['finishedAt', 'finished_at'],
+  ['progress', 'progress'],
+  ['progressData', 'progress_data'],
+  ['result', 'result'],
+  [
+    'lastError',
+    'last_error',
+    (value: JobRecord['lastError']) => (value === null ? null : JSON.stringify(value)),
+  ],
+  ['history', 'history', (value: JobRecord['history']) => JSON.stringify(value)],
+  ['parentId', 'parent_id'],
+  ['pendingChildren', 'pending_children'],
+  ['callbackUrl', 'callback_url'],
+  ['idempotencyKey', 'idempotency_key'],
+  ['requestHash', 'request_hash'],
+  ['version', 'version'],
+];
+const columnOf = new Map(jobColumns.map(([field, column, encode]) => [field, { column, encode }]));
+
+/** The query filters → SQL conditions on parameter `$n`. */
+const filterConditions: Record<keyof JobQuery, (n: number) => string> = {
+  type: (n) => `type = $${n}`,
+  status: (n) => `status = $${n}`,
+  key: (n) => `key = $${n}`,
+  parentId: (n) => `parent_id = $${n}`,
+  since: (n) => `created_at >= $${n}`,
+  until: (n) => `created_at < $${n}`,
+};
+
+export class JobOps {
+  readonly #names: SchemaNames;
+  readonly #clock: Clock;
+  readonly #sql: Record<
+    | 'insert'
+    | 'byIdempotencyKey'
+    | 'byId'
+    | 'count'
+    | 'deleteFinished'
+    | 'saveSchedule'
+    | 'advanceSchedule'
+    | 'schedules'
+    | 'schedule'
+    | 'deleteSchedule',
+    string
+  >;
+
+  constructor(names: SchemaNames, clock: Clock) {
+    this.#names = names;
+    this.#clock = clock;
+    const { jobs, schedules } = names;
+    const columns = jobColumns.map(([, column]) => column);
+    const scheduleColumns =
+      'name, cron, timezone, every_ms, job_type, payload, missed_policy, next_run_at, last_run_at, created_at';
+    this.#sql = {
+      insert: `
+        INSERT INTO ${jobs} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})
+        ON CONFLICT (type, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+        RETURNING id`,
+      byIdempotencyKey: `SELECT * FROM ${jobs} WHERE type = $1 AND idempotency_key = $2`,
+      byId: `SELECT * FROM ${jobs} WHERE id = $1`,
+      count: `SELECT type, status, count(*) AS count FROM ${jobs} GROUP BY type, status ORDER BY type, status`,
+      deleteFinished: `
+        DELETE FROM ${jobs} WHERE id = ANY(ARRAY(
+          SELECT id FROM ${jobs}
+          WHERE finished_at < $1 AND status IN ('completed', 'dead', 'cancelled') AND ($2::text IS NULL OR type = $2)
+          ORDER BY finished_at LIMIT $3))`,
+      // created_at is kept: a replaced schedule is still the one created first.
+      saveSchedule: `
+        INSERT INTO ${schedules} (${scheduleColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        ON CONFLICT (name) DO UPDATE SET cron = excluded.cron, timezone = excluded.timezone,
+          every_ms = excluded.every_ms, job_type = excluded.job_type, payload = excluded.payload,
+          missed_policy = excluded.missed_policy, next_run_at = excluded.next_run_at,
+          last_run_at = excluded.last_run_at
+        RETURNING ${scheduleColumns}`,
+      advanceSchedule: `UPDATE ${schedules} SET next_run_at = $3, last_run_at = $2 WHERE name = $1 AND next_run_at = $2`,
+      schedules: `SELECT ${scheduleColumns} FROM ${schedules} ORDER BY name COLLATE "C"`,
+      schedule: `SELECT ${scheduleColumns} FROM ${schedules} WHERE name = $1`,
+      deleteSchedule: `DELETE FROM ${schedules} WHERE name = $1`,
+    };
+  }
+
+  /** Stores the job unless one of its type has its idempotency key; then resolves with that one. */
+  async insert(sql: Sql, job: JobRecord): Promise<{ job: JobRecord; created: boolean }> {
+    const values = jobColumns.map(([field, , encode]) => (encode ? encode(job[field] as never) : job[field]));
+    if ((await sql.count(this.#sql.insert, values)) === 1) return { job, created: true };
+    // A later statement: its snapshot includes the conflicting insert the upsert waited for.
+    const [existing] = await sql.rows<JobRow>(this.#sql.byIdempotencyKey, [job.type, job.idempotencyKey]);
+    if (!existing)
+      throw new Error(`postgres store: job ${job.id} was neither stored nor found by idempotency key`);
+    return { job: toJob(existing), created: false };
+  }
+
+  async update(sql: Sql, id: string, patch: JobPatch, expectedVersion?: number): Promise<JobRecord | null> {
+    const fields = (Object.keys(patch) as (keyof JobPatch)[]).filter((field) => patch[field] !== undefined);
+    const values: unknown[] = [id, this.#clock.now()];
+    const assignments = fields.map((field) => {
+      const { column, encode } = columnOf.get(field)!;
+      values.push(encode ? encode(patch[field] as never) : patch[field]);
+      return `${column} = $${values.length}`;
+    });
+    let condition = 'id = $1';
+    if (expectedVersion !== undefined) {
+      values.push(expectedVersion);
+      condition += ` AND version = $${values.length}`;
+    }
+    const [row] = await sql.rows<JobRow>(
+      `UPDATE ${this.#names.jobs} SET ${[...assignments, 'version = version + 1', 'updated_at = $2'].join(', ')}
+       WHERE ${condition} RETURNING *`,
+      values,
+    );
+    return row ? toJob(row) : null;
+  }
+
+  async get(sql: Sql, id: string): Promise<JobRecord | null> {
+    const [row] = await sql.rows<JobRow>(this.#sql.byId, [id]);
+    return row ? toJob(row) : null;
+  }
+
+  /** Newest first; the cursor is the last (created_at, id). */
+  async list(sql: Sql, query: JobQuery, page: PageRequest): Promise<Page<JobRecord>> {
+    const values: unknown[] = [];
+    const conditions: string[] = [];
+    for (const field of Object.keys(filterConditions) as (keyof JobQuery)[]) {
+      if (query[field] === undefined) continue;
+      values.push(query[field]);
+      conditions.push(filterConditions[field](values.length));
+    }
+    if (page.after) {
+      const after = decodeJobCursor(page.after);
+      values.push(after.createdAt, after.id);
+      conditions.push(`(created_at, id) < ($${values.length - 1}, $${values.length})`);
+    }
+    const limit = Math.max(0, page.limit);
+    values.push(limit + 1);
+    const rows = await sql.rows<JobRow>(
+      `SELECT * FROM ${this.#names.jobs} ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''}
+       ORDER BY created_at DESC, id DESC LIMIT $${values.length}`,
+      values,
+    );
+    const items = rows.slice(0, limit).map(toJob);
+    const last = items.at(-1);
+    return { items, next: rows.length > limit && last ? encodeJobCursor(last.createdAt, last.id) : null };
+  }
+
+  async count(sql: Sql): Promise<{ type: string; status: JobStatus; count: number }[]> {
+    const rows = await sql.rows<{ type: string; status: string; count: Int }>(this.#sql.count);
+    return rows.map((row) => ({ type: row.type, status: row.status as JobStatus, count: toInt(row.count) }));
+  }
+
+  deleteFinished(
+    sql: Sql,
+    options: { finishedBefore: number; type?: string; limit: number },
+  ): Promise<number> {
+    return sql.count(this.#sql.deleteFinished, [options.finishedBefore, options.type ?? null, options.limit]);
+  }
+
+  async saveSchedule(sql: Sql, schedule: ScheduleRecord): Promise<ScheduleRecord> {
+    const [row] = await sql.rows<ScheduleRow>(this.#sql.saveSchedule, [
+      schedule.name,
+      schedule.cron,
+      schedule.timezone,
+      schedule.everyMs,
+      schedule.jobType,
+      schedule.payload,
+      schedule.missedPolicy,
+      schedule.nextRunAt,
+      schedule.lastRunAt,
+      schedule.createdAt,
+    ]);
+    return toSchedule(row!);
+  }
+
+  async advanceSchedule(sql: Sql, name: string, from: number, next: number): Promise<boolean> {
+    return (await sql.count(this.#sql.advanceSchedule, [name, from, next])) === 1;
+  }
+
+  async listSchedules(sql: Sql): Promise<ScheduleRecord[]> {
+    return (await sql.rows<ScheduleRow>(this.#sql.schedules)).map(toSchedule);
+  }
+
+  async getSchedule(sql: Sql, name: string): Promise<ScheduleRecord | null> {
+    const [row] = await sql.rows<ScheduleRow>(this.#sql.schedule, [name]);
+    return row ? toSchedule(row) : null;
+  }
+
+  async deleteSchedule(sql: Sql, name: string): Promise<boolean> {
+    return (await sql.count(this.#sql.deleteSchedule, [name])) === 1;
+  }
+}
+
+function toJob(row: JobRow): JobRecord {
+  const optionalInt = (value: Int | null): number | null => (value === null ? null : toInt(value));
+  return {
+    id: row.id,
+    type: row.type,
+    status: row.status as JobStatus,
+    payload: row.payload,
+    key: row.key,
+    priority: row.priority,
+    metadata: row.metadata,
+    maxAttempts: row.max_attempts,
+    attempts: row.attempts,
+    createdAt: toInt(row.created_at),
+    updatedAt: toInt(row.updated_at),
+    runAt: toInt(row.run_at),
+    startedAt: optionalInt(row.started_at),
+    finishedAt: optionalInt(row.finished_at),
+    progress: row.progress,
+    progressData: row.progress_data,
+    result: row.result,
+    lastError: row.last_error === null ? null : fromJson<JobRecord['lastError']>(row.last_error),
+    history: fromJson<JobRecord['history']>(row.history),
+    parentId: row.parent_id,
+    pendingChildren: row.pending_children,
+    callbackUrl: row.callback_url,
+    idempotencyKey: row.idempotency_key,
+    requestHash: row.request_hash,
+    version: row.version,
+  };
+}
+
+function toSchedule(row: ScheduleRow): ScheduleRecord {
+  return {
+    name: row.name,
+    cron: row.cron,
+    timezone: row.timezone,
+    everyMs: row.every_ms === null ? null : toInt(row.every_ms),
+    jobType: row.job_type,
+    payload: row.payload,
+    missedPolicy: row.missed_policy as ScheduleRecord['missedPolicy'],
+    nextRunAt: toInt(row.next_run_at),
+    lastRunAt: row.last_run_at === null ? null : toInt(row.last_run_at),
+    createdAt: toInt(row.created_at),
+  };
+}
+
+/** Job cursors carry a string id, so they are an integer cursor plus the base64url id. */
+function encodeJobCursor(createdAt: number, id: string): string {
+  return encodeCursor([createdAt]) + '.' + Buffer.from(id, 'utf8').toString('base64url');
+}
+
+function decodeJobCursor(cursor: string): { createdAt: number; id: string } {
+  const dot = cursor.indexOf('.');
+  const id = dot < 0 ? '' : Buffer.from(cursor.slice(dot + 1), 'base64url').toString('utf8');
+  if (!id) {
+    throw new InvalidArgumentError(
+      `page cursor ${JSON.stringify(cursor)} is not valid; pass the "next" value of the previous page`,
+      { field: 'after' },
+    );
+  }
+  const [createdAt] = decodeCursor(cursor.slice(0, dot), 1) as [number];
+  return { createdAt, id };
+}

@@ -1,0 +1,351 @@
+/**
+ * Leases: claim, ack, release, extend and dead-letter.
+ *
+ * A message row is leased while `lease_token` is set; `visible_at` is then the lease expiry.
+ * A receipt names the row and the token (codec.ts), and every settle matches both, so a receipt
+ * goes stale the moment its message is claimed again (new token) or settled (row gone or token
+ * cleared). An expired lease keeps its token until somebody claims the message, which is why a
+ * late ack still succeeds when nobody else took the message in the meantime.
+ *
+ * Claim is ONE statement: pick deliverable key heads in delivery order with
+ * `FOR UPDATE SKIP LOCKED` (concurrent claimers skip each other's rows instead of waiting, and
+ * LIMIT counts only rows actually locked) and lease them. Leased messages that have used their
+ * last attempt are never picked; the same statement only probes whether any of them has an
+ * expired lease. Those are rare, so moving them to the dead-letter queue (and handing their
+ * keys' heads on, key-heads.ts) is a separate transaction that runs only when the probe finds
+ * some, before the claim resolves. Folding the move into every claim cost a quarter of it.
+ *
+ * Time is the store's clock, passed as a parameter to every statement (never `now()`), so that
+ * processes agree on lease expiry only as well as their clocks agree: keep them synchronised.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../../core/clock.js';
+import { QueueNotFoundError, StaleReceiptError } from '../../core/errors.js';
+import type { ClaimedMessage } from '../../store/port.js';
+import {
+  type Receipt,
+  decodeErrors,
+  decodeHeaders,
+  decodePayload,
+  formatReceipt,
+  parseReceipt,
+  toInt,
+} from './codec.js';
+import type { SchemaNames } from './connection.js';
+import { Coalescer, type Outcome, coalescing, unwrap } from './coalescer.js';
+import type { KeyHeads } from './key-heads.js';
+import type { QueueOps } from './queue-ops.js';
+import type { Sql } from './sql.js';
+
+type Int = number | string;
+
+interface ClaimRow {
+  queue_id: Int;
+  expired: boolean;
+  seq: Int | null;
+  id: string;
+  payload_text: string | null;
+  payload_bytes: Buffer | null;
+  headers: unknown;
+  key: string | null;
+  priority: number;
+  enqueued_at: Int;
+  attempts: number;
+  errors: unknown;
+}
+
+/** One call of a coalesced claim. */
+interface ClaimRequest {
+  readonly queue: string;
+  readonly max: number;
+  readonly visibilityTimeoutMs: number;
+}
+
+/** One call of a coalesced ack. */
+interface AckRequest {
+  readonly receipt: string;
+  readonly lease: Receipt;
+}
+
+/** The failure recorded when a message's last allowed lease runs out. */
+const leaseExpiredMessage = 'the lease expired before the message was acked, released or dead-lettered';
+
+/** A receipt that cannot match any lease (it did not parse). */
+const noLease: Receipt = { seq: -1, token: '00000000-0000-0000-0000-000000000000', keyed: false };
+
+/** Appends one `AttemptError` for the row's current attempt to its `errors` (at: $at, name: $name, message: $message). */
+function appendError(at: string, name: string, message: string): string {
+  return `errors || jsonb_build_array(jsonb_build_object('attempt', attempts, 'at', ${at}::bigint, 'name', ${name}::text, 'message', ${message}::text))`;
+}
+
+export class LeaseOps {
+  readonly #clock: Clock;
+  readonly #queues: QueueOps;
+  readonly #keys: KeyHeads;
+  readonly #claims: Coalescer<ClaimRequest, ClaimedMessage[]>;
+  readonly #acks: Coalescer<AckRequest, void>;
+  readonly #sql: Record<'claim' | 'sweep' | 'ack' | 'release' | 'extend' | 'deadLetter', string>;
+
+  /** @param pool - what claims and coalesced acks run on: the store's autocommit {@link Sql}. */
+  constructor(names: SchemaNames, clock: Clock, queues: QueueOps, keys: KeyHeads, pool: Sql) {
+    this.#clock = clock;
+    this.#queues = queues;
+    this.#keys = keys;
+    this.#claims = new Coalescer((_key, requests) => this.#claimBatch(pool, requests), coalescing);
+    this.#acks = new Coalescer((queue, acks) => this.#ackBatch(pool, queue, acks), coalescing);
+    const { queues: queueTable, messages, deadLetters } = names;
+    const queueId = `(SELECT id FROM ${queueTable} WHERE name = $3)`;
+    // Settling matches the row, the lease token and whether the receipt says the message is keyed.
+    const current = `seq = $1 AND lease_token = $2 AND queue_id = ${queueId} AND (key IS NOT NULL) = $4`;
+    const buryColumns =
+      'queue_id, id, payload_text, payload_bytes, headers, key, priority, enqueued_at, dead_lettered_at, attempts, errors';
+    const bury = (at: string, name: string, message: string): string =>
+      `INSERT INTO ${deadLetters} (${buryColumns})
+       SELECT queue_id, id, payload_text, payload_bytes, headers, key, priority, enqueued_at, ${at}::bigint, attempts,
+              ${appendError(at, name, message)}`;
+    // The queue's id and maxAttempts are scalar subqueries (evaluated once, like parameters), so
+    // the planner walks messages_claimable in delivery order and stops after $5 rows. Rows picked
+    // by a subquery are written through `seq = ANY(ARRAY(…))`, which can only be a primary-key
+    // lookup: with a join, the generic plan of a prepared statement (which cannot see how many
+    // rows LIMIT $5 lets through) chose a hash join over a scan of the whole table.
+    this.#sql = {
+      claim: `
+        WITH q AS (SELECT id, (config->>'maxAttempts')::int AS max_attempts FROM ${queueTable} WHERE name = $1),
+        leased AS (
+          UPDATE ${messages} SET attempts = attempts + 1, lease_token = $3, visible_at = $4
+          WHERE seq = ANY(ARRAY(
+            SELECT seq FROM ${messages}
+            WHERE queue_id = (SELECT id FROM q) AND key_head AND visible_at <= $2
+              AND NOT (lease_token IS NOT NULL AND attempts >= (SELECT max_attempts FROM q))
+            ORDER BY priority DESC, seq
+            LIMIT $5
+            FOR UPDATE SKIP LOCKED))
+          RETURNING seq, id, payload_text, payload_bytes, headers, key, priority, enqueued_at, attempts, errors)
+        SELECT q.id AS queue_id,
+               EXISTS (SELECT 1 FROM ${messages}
+                       WHERE queue_id = q.id AND lease_token IS NOT NULL AND visible_at <= $2
+                         AND attempts >= q.max_attempts) AS expired,
+               l.*
+        FROM q LEFT JOIN leased l ON true`,
+      sweep: `
+        WITH expired AS (
+          DELETE FROM ${messages} WHERE seq = ANY(ARRAY(
+            SELECT seq FROM ${messages}
+            WHERE queue_id = $1 AND lease_token IS NOT NULL AND visible_at <= $2 AND attempts >= $3
+            FOR UPDATE SKIP LOCKED))
+          RETURNING *)
+        ${bury('$2', "'LeaseExpired'", '$4')} FROM expired ORDER BY seq RETURNING key`,
+      // $2 holds distinct seqs; $3 and $4 the token and keyed flag of each one's receipt.
+      ack: `
+        DELETE FROM ${messages}
+        WHERE seq = ANY($2::bigint[]) AND lease_token = ($3::uuid[])[array_position($2::bigint[], seq)]
+          AND (key IS NOT NULL) = ($4::bool[])[array_position($2::bigint[], seq)]
+          AND queue_id = (SELECT id FROM ${queueTable} WHERE name = $1)
+        RETURNING seq, queue_id, key`,
+      release: `
+        UPDATE ${messages} SET lease_token = NULL, visible_at = $5,
+          errors = CASE WHEN $6::text IS NULL THEN errors ELSE ${appendError('$7', '$6', '$8')} END
+        WHERE ${current}`,
+      extend: `UPDATE ${messages} SET visible_at = $5 WHERE ${current} AND visible_at > $6`,
+      deadLetter: `
+        WITH gone AS (DELETE FROM ${messages} WHERE ${current} RETURNING *)
+        ${bury('$5', '$6', '$7')} FROM gone RETURNING queue_id, key`,
+    };
+  }
+
+  /**
+   * Leases up to `max` deliverable messages (and dead-letters expired last attempts). Concurrent
+   * claims on the queue with the same lease time share one statement (coalescer.ts): it leases
+   * as many messages as they ask for together and deals them out in delivery order.
+   */
+  claim(queue: string, max: number, visibilityTimeoutMs: number): Promise<ClaimedMessage[]> {
+    return this.#claims.submit(`${queue}\n${visibilityTimeoutMs}`, {
+      queue,
+      max: Math.max(0, max),
+      visibilityTimeoutMs,
+    });
+  }
+
+  async #claimBatch(sql: Sql, requests: readonly ClaimRequest[]): Promise<Outcome<ClaimedMessage[]>[]> {
+    const { queue, visibilityTimeoutMs } = requests[0]!;
+    const now = this.#clock.now();
+    const token = randomUUID();
+    const leaseExpiresAt = now + visibilityTimeoutMs;
+    const wanted = requests.reduce((sum, request) => sum + request.max, 0);
+    const rows = await sql.rows<ClaimRow>(this.#sql.claim, [queue, now, token, leaseExpiresAt, wanted]);
+    const [first] = rows;
+    if (!first) return requests.map(() => ({ ok: false, error: new QueueNotFoundError(queue) }));
+    // The leases are taken: a sweep that fails must not lose them. The next claim's probe finds
+    // the same expired messages and sweeps again.
+    if (first.expired) await this.#sweep(sql, queue, now).catch(() => {});
+    const claimed = rows
+      .filter((row) => row.seq !== null)
+      .map((row) => ({ ...row, seq: toInt(row.seq!) }))
+      .sort((a, b) => b.priority - a.priority || a.seq - b.seq)
+      .map((row): ClaimedMessage => ({
+        id: row.id,
+        queue,
+        payload: decodePayload(row.payload_text, row.payload_bytes),
+        headers: decodeHeaders(row.headers),
+        key: row.key,
+        priority: row.priority,
+        enqueuedAt: toInt(row.enqueued_at),
+        attempt: row.attempts,
+        receipt: formatReceipt(row.seq, token, row.key !== null),
+        leaseExpiresAt,
+        errors: decodeErrors(row.errors),
+      }));
+    let dealt = 0;
+    return requests.map((request) => ({ ok: true, value: claimed.slice(dealt, (dealt += request.max)) }));
+  }
+
+  /** Dead-letters messages whose last allowed lease expired, handing their keys' heads on. */
+  async #sweep(sql: Sql, name: string, now: number): Promise<void> {
+    await sql.atomic(async (tx) => {
+      const queue = await this.#queues.find(tx, name);
+      if (!queue) return;
+      const buried = await tx.rows<{ key: string | null }>(this.#sql.sweep, [
+        queue.id,
+        now,
+        queue.config.maxAttempts,
+        leaseExpiredMessage,
+      ]);
+      const keys = buried.flatMap((row) => (row.key === null ? [] : [row.key]));
+      if ((await this.#keys.removed(tx, queue.id, keys)) > 0) await tx.notify('queue', name);
+    });
+  }
+
+  /**
+   * Settles a lease by deleting the message. With `coalesce` (acks of the store itself, not of
+   * a transaction), concurrent acks of the queue share their statements.
+   */
+  async ack(sql: Sql, queue: string, receipt: string, coalesce = false): Promise<void> {
+    const request = { receipt, lease: leaseOf(receipt) };
+    if (coalesce) return this.#acks.submit(queue, request);
+    return unwrap((await this.#ackBatch(sql, queue, [request]))[0]!);
+  }
+
+  /**
+   * Acks of one queue together: one autocommit statement when none is keyed; with keyed ones, a
+   * transaction that also hands their keys' heads on (key-heads.ts).
+   */
+  #ackBatch(sql: Sql, queue: string, acks: readonly AckRequest[]): Promise<Outcome<void>[]> {
+    return acks.some((ack) => ack.lease.keyed)
+      ? sql.atomic((tx) => this.#settle(tx, queue, acks))
+      : this.#settle(sql, queue, acks);
+  }
+
+  /**
+   * Deletes the acked messages, one statement per round: a round holds each message once, so
+   * two receipts of one message (a stale one and the current one, or the same one twice) go in
+   * separate rounds, and a lease is settled at most once.
+   */
+  async #settle(sql: Sql, queue: string, acks: readonly AckRequest[]): Promise<Outcome<void>[]> {
+    const outcomes: Outcome<void>[] = [];
+    const handOn: string[] = [];
+    let queueId = 0;
+    let waiting = [...acks.keys()];
+    while (waiting.length > 0) {
+      const round: number[] = [];
+      const deferred: number[] = [];
+      const seqs = new Set<number>();
+      for (const index of waiting) {
+        const { seq } = acks[index]!.lease;
+        (seqs.has(seq) ? deferred : round).push(index);
+        seqs.add(seq);
+      }
+      const leases = round.map((index) => acks[index]!.lease);
+      const deleted = await sql.rows<{ seq: Int; queue_id: Int; key: string | null }>(this.#sql.ack, [
+        queue,
+        leases.map((lease) => lease.seq),
+        leases.map((lease) => lease.token),
+        leases.map((lease) => lease.keyed),
+      ]);
+      const gone = new Set<number>();
+      for (const row of deleted) {
+        gone.add(toInt(row.seq));
+        queueId = toInt(row.queue_id);
+        if (row.key !== null) handOn.push(row.key);
+      }
+      for (const index of round) {
+        const { receipt, lease } = acks[index]!;
+        outcomes[index] = gone.has(lease.seq)
+          ? { ok: true, value: undefined }
+          : { ok: false, error: new StaleReceiptError(queue, receipt) };
+      }
+      waiting = deferred;
+    }
+    if ((await this.#keys.removed(sql, queueId, handOn)) > 0) await sql.notify('queue', queue);
+    return outcomes;
+  }
+
+  async release(
+    sql: Sql,
+    queue: string,
+    receipt: string,
+    options: { delayMs: number; error?: { name: string; message: string } },
+  ): Promise<void> {
+    const lease = leaseOf(receipt);
+    const now = this.#clock.now();
+    const released = await sql.count(this.#sql.release, [
+      lease.seq,
+      lease.token,
+      queue,
+      lease.keyed,
+      now + Math.max(0, options.delayMs),
+      options.error?.name ?? null,
+      now,
+      options.error?.message ?? null,
+    ]);
+    if (released === 0) throw new StaleReceiptError(queue, receipt);
+    await sql.notify('queue', queue);
+  }
+
+  /** Resolves with the new expiry; a lease that already ran out cannot be extended. */
+  async extend(sql: Sql, queue: string, receipt: string, visibilityTimeoutMs: number): Promise<number> {
+    const lease = leaseOf(receipt);
+    const now = this.#clock.now();
+    const expiresAt = now + visibilityTimeoutMs;
+    const extended = await sql.count(this.#sql.extend, [
+      lease.seq,
+      lease.token,
+      queue,
+      lease.keyed,
+      expiresAt,
+      now,
+    ]);
+    if (extended === 0) throw new StaleReceiptError(queue, receipt);
+    return expiresAt;
+  }
+
+  async deadLetter(
+    sql: Sql,
+    queue: string,
+    receipt: string,
+    error: { name: string; message: string },
+  ): Promise<void> {
+    const lease = leaseOf(receipt);
+    const params = [lease.seq, lease.token, queue, lease.keyed, this.#clock.now(), error.name, error.message];
+    if (!lease.keyed) {
+      if ((await sql.count(this.#sql.deadLetter, params)) === 0) throw new StaleReceiptError(queue, receipt);
+      return;
+    }
+    await sql.atomic(async (tx) => {
+      const [gone] = await tx.rows<{ queue_id: Int; key: string }>(this.#sql.deadLetter, params);
+      if (!gone) throw new StaleReceiptError(queue, receipt);
+      await this.#handOn(tx, queue, gone);
+    });
+  }
+
+  /** After a keyed head left the queue: makes the next message of its key the head, and wakes consumers. */
+  async #handOn(sql: Sql, queue: string, gone: { queue_id: Int; key: string }): Promise<void> {
+    if ((await this.#keys.removed(sql, toInt(gone.queue_id), [gone.key])) > 0) {
+      await sql.notify('queue', queue);
+    }
+  }
+}
+
+/** The lease a receipt claims to hold; a receipt that does not parse matches no row. */
+function leaseOf(receipt: string): Receipt {
+  return parseReceipt(receipt) ?? noLease;
+}

@@ -1,0 +1,463 @@
+/**
+ * The PostgreSQL implementation of the store port: wires the per-concern operation modules to a
+ * connection pool. Nothing here knows SQL.
+ *
+ * Each store method is its own unit of work: one autocommit statement when that is atomic
+ * enough, or a short transaction on a pooled connection (sql.ts). Concurrent sends, claims and
+ * acks of one queue are coalesced into shared statements (coalescer.ts); everything else relies
+ * on PostgreSQL flushing the WAL of concurrently committing transactions together.
+ *
+ * Lifecycle: every call is counted while it runs; `close()` refuses new calls with
+ * `ClosedError`, waits for the running ones, sends the last wake-up notifications, stops
+ * listening, waits for a VACUUM in progress, and ends the pool if the store created it (a pool
+ * passed in by the caller stays open).
+ */
+import type { Clock } from '../../core/clock.js';
+import { ClosedError } from '../../core/errors.js';
+import type { QueueConfig, TopicConfig } from '../../core/options.js';
+import type {
+  AppendEvent,
+  AppendResult,
+  ClaimedMessage,
+  CommittedOffset,
+  DeadLetter,
+  DeadLetterSelection,
+  EnqueueMessage,
+  EnqueueResult,
+  GroupMembership,
+  GroupState,
+  JobPatch,
+  JobQuery,
+  JobRecord,
+  JobStatus,
+  JoinGroupRequest,
+  Page,
+  PageRequest,
+  PartitionOffsets,
+  QueueStats,
+  QueuedMessage,
+  ReadResult,
+  ScheduleRecord,
+  Store,
+  StoreCapabilities,
+  StoreWrites,
+  TransactionOptions,
+} from '../../store/port.js';
+import type { PostgresPool, SchemaNames } from './connection.js';
+import { DeadLetterOps } from './dead-letter-ops.js';
+import { GroupOps } from './group-ops.js';
+import { JobOps } from './job-ops.js';
+import { KeyHeads } from './key-heads.js';
+import { LeaseOps } from './lease-ops.js';
+import { LogOps } from './log-ops.js';
+import { type NoticeListener, Notifier } from './notifier.js';
+import { QueueOps } from './queue-ops.js';
+import { PoolSql, type Sql, type SqlContext } from './sql.js';
+import { toStoreError } from './store-errors.js';
+import { TransactionScope, asQueryable } from './transaction-scope.js';
+import { UpkeepOps } from './upkeep-ops.js';
+import { Vacuum } from './vacuum.js';
+
+/** A {@link Store} on PostgreSQL, with cross-process wake-ups (not part of the port). */
+export interface PostgresStore extends Store {
+  /** The PostgreSQL schema that holds the store's tables. */
+  readonly schema: string;
+  /**
+   * Subscribes to wake-ups from every process writing to this schema: a `queue` notice after a
+   * commit that may have made messages deliverable (send, redrive, release, a key's next
+   * message), a `topic` notice after an append, and `resync` after the listening connection was
+   * lost and re-established (notices may have been missed: look for work everywhere).
+   * Resolves, once listening, with a function that unsubscribes. See notifier.ts.
+   */
+  onNotify(listener: NoticeListener): Promise<() => void>;
+}
+
+/** How a write is run: on its own, or inside a transaction's scope. */
+type Runner = <T>(operation: (sql: Sql) => Promise<T>) => Promise<T>;
+
+export class PostgresStoreImpl implements PostgresStore {
+  readonly backend = 'postgres';
+  readonly capabilities: StoreCapabilities = Object.freeze({
+    transactions: true,
+    externalTransactions: true,
+  });
+  readonly clock: Clock;
+  readonly schema: string;
+  readonly #pool: PostgresPool;
+  readonly #ownsPool: boolean;
+  readonly #context: SqlContext;
+  readonly #sql: PoolSql;
+  readonly #queues: QueueOps;
+  readonly #leases: LeaseOps;
+  readonly #deadLetters: DeadLetterOps;
+  readonly #logs: LogOps;
+  readonly #groups: GroupOps;
+  readonly #upkeep: UpkeepOps;
+  readonly #jobs: JobOps;
+  readonly #notifier: Notifier;
+  readonly #vacuum: Vacuum;
+  /** The transactional writes, each its own unit of work. */
+  readonly #writes: StoreWrites;
+  #running = 0;
+  #onIdle: (() => void) | null = null;
+  #closing: Promise<void> | null = null;
+
+  constructor(options: {
+    pool: PostgresPool;
+    ownsPool: boolean;
+    names: SchemaNames;
+    clock: Clock;
+    preparedStatements: boolean;
+    vacuumEvery: number | null;
+  }) {
+    const { pool, names, clock } = options;
+    this.clock = clock;
+    this.schema = names.schema;
+    this.#pool = pool;
+    this.#ownsPool = options.ownsPool;
+    this.#notifier = new Notifier(pool, names.channel, clock);
+    this.#vacuum = new Vacuum(pool, names, options.vacuumEvery);
+    this.#context = {
+      prepare: options.preparedStatements,
+      channel: names.channel,
+      announce: (payload) => this.#notifier.announce(payload),
+    };
+    this.#sql = new PoolSql(pool, this.#context);
+    const keys = new KeyHeads(names);
+    this.#queues = new QueueOps(names, clock, keys, this.#sql);
+    this.#leases = new LeaseOps(names, clock, this.#queues, keys, this.#sql);
+    this.#deadLetters = new DeadLetterOps(names, clock, this.#queues, keys);
+    this.#logs = new LogOps(names, clock);
+    this.#groups = new GroupOps(names, clock, this.#logs);
+    this.#upkeep = new UpkeepOps(names, clock);
+    this.#jobs = new JobOps(names, clock);
+    this.#writes = this.#writesVia((operation) => operation(this.#sql), true);
+  }
+
+  onNotify(listener: NoticeListener): Promise<() => void> {
+    return this.#call(() => this.#notifier.subscribe(listener));
+  }
+
+  // --- the writes that may take part in a transaction ---------------------------------------
+
+  enqueue(queue: string, messages: readonly EnqueueMessage[]): Promise<EnqueueResult[]> {
+    return this.#call(() => this.#writes.enqueue(queue, messages));
+  }
+
+  ack(queue: string, receipt: string): Promise<void> {
+    return this.#call(() => this.#writes.ack(queue, receipt));
+  }
+
+  append(topic: string, events: readonly AppendEvent[]): Promise<AppendResult[]> {
+    return this.#call(() => this.#writes.append(topic, events));
+  }
+
+  commitOffset(
+    topic: string,
+    group: string,
+    memberId: string,
+    partition: number,
+    offset: number,
+  ): Promise<void> {
+    return this.#call(() => this.#writes.commitOffset(topic, group, memberId, partition, offset));
+  }
+
+  insertJob(job: JobRecord): Promise<{ job: JobRecord; created: boolean }> {
+    return this.#call(() => this.#writes.insertJob(job));
+  }
+
+  updateJob(id: string, patch: JobPatch, expectedVersion?: number): Promise<JobRecord | null> {
+    return this.#call(() => this.#writes.updateJob(id, patch, expectedVersion));
+  }
+
+  saveSchedule(schedule: ScheduleRecord): Promise<ScheduleRecord> {
+    return this.#call(() => this.#writes.saveSchedule(schedule));
+  }
+
+  advanceSchedule(name: string, fromRunAt: number, nextRunAt: number): Promise<boolean> {
+    return this.#call(() => this.#writes.advanceSchedule(name, fromRunAt, nextRunAt));
+  }
+
+  markProcessed(consumer: string, messageId: string): Promise<boolean> {
+    return this.#call(() => this.#writes.markProcessed(consumer, messageId));
+  }
+
+  /**
+   * Runs `work` in one transaction: on a dedicated pooled connection between BEGIN and
+   * COMMIT/ROLLBACK, or, with `options.connection`, on the caller's connection inside the
+   * transaction the caller opened (nothing is committed here). Writes made through `tx` run one
+   * at a time, each in a savepoint (transaction-scope.ts). Calls on the store itself from inside
+   * `work` use other connections and see only committed state; a store write there that
+   * touches rows `tx` has locked would wait for the transaction that is waiting for it.
+   */
+  transaction<T>(work: (tx: StoreWrites) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    return this.#call(async () => {
+      if (options.connection !== undefined) {
+        const scope = new TransactionScope(asQueryable(options.connection), this.#context, null);
+        try {
+          return await work(this.#writesVia((operation) => scope.run(operation)));
+        } finally {
+          await scope.end();
+        }
+      }
+      const client = await this.#pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const notices: string[] = [];
+        const scope = new TransactionScope(client, this.#context, notices);
+        const value = await work(this.#writesVia((operation) => scope.run(operation))).finally(() =>
+          scope.end(),
+        );
+        await client.query('COMMIT');
+        for (const notice of new Set(notices)) this.#notifier.announce(notice);
+        return value;
+      } catch (error) {
+        broken = await rollbackQuietly(client);
+        // Whatever work threw comes back as it was: it may be the caller's own error.
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    });
+  }
+
+  /** The transactional writes, run by `run`; `coalesce` only for the store's own (see coalescer.ts). */
+  #writesVia(run: Runner, coalesce = false): StoreWrites {
+    return {
+      enqueue: (queue, messages) => run((sql) => this.#queues.enqueue(sql, queue, messages, coalesce)),
+      ack: (queue, receipt) => run((sql) => this.#leases.ack(sql, queue, receipt, coalesce)),
+      append: (topic, events) => run((sql) => this.#logs.append(sql, topic, events)),
+      commitOffset: (topic, group, memberId, partition, offset) =>
+        run((sql) => this.#groups.commitOffset(sql, topic, group, memberId, partition, offset)),
+      insertJob: (job) => run((sql) => this.#jobs.insert(sql, job)),
+      updateJob: (id, patch, expectedVersion) =>
+        run((sql) => this.#jobs.update(sql, id, patch, expectedVersion)),
+      saveSchedule: (schedule) => run((sql) => this.#jobs.saveSchedule(sql, schedule)),
+      advanceSchedule: (name, from, next) => run((sql) => this.#jobs.advanceSchedule(sql, name, from, next)),
+      markProcessed: (consumer, messageId) =>
+        run((sql) => this.#upkeep.markProcessed(sql, consumer, messageId)),
+    };
+  }
+
+  // --- queues -------------------------------------------------------------------------------
+
+  saveQueue(config: QueueConfig): Promise<QueueConfig> {
+    return this.#call(() => this.#queues.save(this.#sql, config));
+  }
+
+  getQueue(name: string): Promise<QueueConfig | null> {
+    return this.#call(() => this.#queues.get(this.#sql, name));
+  }
+
+  listQueues(): Promise<QueueConfig[]> {
+    return this.#call(() => this.#queues.list(this.#sql));
+  }
+
+  deleteQueue(name: string): Promise<boolean> {
+    return this.#call(() => this.#queues.delete(this.#sql, name));
+  }
+
+  claim(queue: string, request: { max: number; visibilityTimeoutMs: number }): Promise<ClaimedMessage[]> {
+    return this.#call(async () => {
+      const claimed = await this.#leases.claim(queue, request.max, request.visibilityTimeoutMs);
+      this.#vacuum.churned(claimed.length);
+      return claimed;
+    });
+  }
+
+  release(
+    queue: string,
+    receipt: string,
+    options: { delayMs: number; error?: { name: string; message: string } },
+  ): Promise<void> {
+    return this.#call(() => this.#leases.release(this.#sql, queue, receipt, options));
+  }
+
+  extend(queue: string, receipt: string, visibilityTimeoutMs: number): Promise<number> {
+    return this.#call(() => this.#leases.extend(this.#sql, queue, receipt, visibilityTimeoutMs));
+  }
+
+  deadLetter(queue: string, receipt: string, error: { name: string; message: string }): Promise<void> {
+    return this.#call(() => this.#leases.deadLetter(this.#sql, queue, receipt, error));
+  }
+
+  queueStats(queue: string): Promise<QueueStats> {
+    return this.#call(() => this.#queues.stats(this.#sql, queue));
+  }
+
+  nextDeliveryAt(queue: string): Promise<number | null> {
+    return this.#call(() => this.#queues.nextDeliveryAt(this.#sql, queue));
+  }
+
+  listMessages(queue: string, page: PageRequest): Promise<Page<QueuedMessage>> {
+    return this.#call(() => this.#queues.listMessages(this.#sql, queue, page));
+  }
+
+  purge(queue: string): Promise<number> {
+    return this.#call(async () => {
+      const purged = await this.#queues.purge(this.#sql, queue);
+      this.#vacuum.churned(purged);
+      return purged;
+    });
+  }
+
+  // --- dead letters -------------------------------------------------------------------------
+
+  listDeadLetters(queue: string, page: PageRequest): Promise<Page<DeadLetter>> {
+    return this.#call(() => this.#deadLetters.list(this.#sql, queue, page));
+  }
+
+  redrive(queue: string, selection: DeadLetterSelection): Promise<number> {
+    return this.#call(() => this.#deadLetters.redrive(this.#sql, queue, selection));
+  }
+
+  purgeDeadLetters(queue: string, selection: DeadLetterSelection): Promise<number> {
+    return this.#call(() => this.#deadLetters.purge(this.#sql, queue, selection));
+  }
+
+  // --- topics -------------------------------------------------------------------------------
+
+  saveTopic(config: TopicConfig): Promise<TopicConfig> {
+    return this.#call(() => this.#logs.save(this.#sql, config));
+  }
+
+  getTopic(name: string): Promise<TopicConfig | null> {
+    return this.#call(() => this.#logs.get(this.#sql, name));
+  }
+
+  listTopics(): Promise<TopicConfig[]> {
+    return this.#call(() => this.#logs.list(this.#sql));
+  }
+
+  deleteTopic(name: string): Promise<boolean> {
+    return this.#call(() => this.#logs.delete(this.#sql, name));
+  }
+
+  read(topic: string, partition: number, fromOffset: number, max: number): Promise<ReadResult> {
+    return this.#call(() => this.#logs.read(this.#sql, topic, partition, fromOffset, max));
+  }
+
+  partitionOffsets(topic: string): Promise<PartitionOffsets[]> {
+    return this.#call(() => this.#logs.partitionOffsets(this.#sql, topic));
+  }
+
+  offsetForTime(topic: string, partition: number, timestamp: number): Promise<number> {
+    return this.#call(() => this.#logs.offsetForTime(this.#sql, topic, partition, timestamp));
+  }
+
+  trim(topic: string): Promise<number> {
+    return this.#call(() => this.#logs.trim(this.#sql, topic));
+  }
+
+  // --- consumer groups ----------------------------------------------------------------------
+
+  joinGroup(topic: string, group: string, request: JoinGroupRequest): Promise<GroupMembership> {
+    return this.#call(() => this.#groups.join(this.#sql, topic, group, request));
+  }
+
+  heartbeat(topic: string, group: string, memberId: string): Promise<GroupMembership> {
+    return this.#call(() => this.#groups.heartbeat(this.#sql, topic, group, memberId));
+  }
+
+  releasePartitions(
+    topic: string,
+    group: string,
+    memberId: string,
+    partitions: readonly number[],
+  ): Promise<void> {
+    return this.#call(() => this.#groups.releasePartitions(this.#sql, topic, group, memberId, partitions));
+  }
+
+  leaveGroup(topic: string, group: string, memberId: string): Promise<void> {
+    return this.#call(() => this.#groups.leave(this.#sql, topic, group, memberId));
+  }
+
+  seekGroup(topic: string, group: string, offsets: readonly CommittedOffset[]): Promise<void> {
+    return this.#call(() => this.#groups.seek(this.#sql, topic, group, offsets));
+  }
+
+  groupState(topic: string, group: string): Promise<GroupState | null> {
+    return this.#call(() => this.#groups.state(this.#sql, topic, group));
+  }
+
+  listGroups(topic: string): Promise<string[]> {
+    return this.#call(() => this.#groups.list(this.#sql, topic));
+  }
+
+  // --- jobs and schedules (reads and upkeep) --------------------------------------------------
+
+  getJob(id: string): Promise<JobRecord | null> {
+    return this.#call(() => this.#jobs.get(this.#sql, id));
+  }
+
+  listJobs(query: JobQuery, page: PageRequest): Promise<Page<JobRecord>> {
+    return this.#call(() => this.#jobs.list(this.#sql, query, page));
+  }
+
+  countJobs(): Promise<{ type: string; status: JobStatus; count: number }[]> {
+    return this.#call(() => this.#jobs.count(this.#sql));
+  }
+
+  deleteFinishedJobs(options: { finishedBefore: number; type?: string; limit: number }): Promise<number> {
+    return this.#call(() => this.#jobs.deleteFinished(this.#sql, options));
+  }
+
+  listSchedules(): Promise<ScheduleRecord[]> {
+    return this.#call(() => this.#jobs.listSchedules(this.#sql));
+  }
+
+  getSchedule(name: string): Promise<ScheduleRecord | null> {
+    return this.#call(() => this.#jobs.getSchedule(this.#sql, name));
+  }
+
+  deleteSchedule(name: string): Promise<boolean> {
+    return this.#call(() => this.#jobs.deleteSchedule(this.#sql, name));
+  }
+
+  // --- upkeep -------------------------------------------------------------------------------
+
+  maintain(options: { processedRetentionMs: number }): Promise<void> {
+    return this.#call(async () => {
+      await this.#upkeep.forgetExpired(this.#sql, options.processedRetentionMs);
+      await this.#upkeep.sweepDropped(this.#sql);
+      for (const topic of await this.#logs.list(this.#sql)) await this.#logs.trim(this.#sql, topic.name);
+    });
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#running > 0) await new Promise<void>((resolve) => (this.#onIdle = resolve));
+      await this.#notifier.close();
+      await this.#vacuum.close();
+      if (this.#ownsPool) await this.#pool.end();
+    })();
+    return this.#closing;
+  }
+
+  /** Runs one store call: refused once closing, counted while running, errors mapped to the catalogue. */
+  async #call<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#closing) throw new ClosedError('postgres store');
+    this.#running++;
+    try {
+      return await work();
+    } catch (error) {
+      throw toStoreError(error);
+    } finally {
+      this.#running--;
+      if (this.#running === 0) this.#onIdle?.();
+    }
+  }
+}
+
+/** Rolls back after a failure; resolves with an error if the connection is unusable. */
+async function rollbackQuietly(client: {
+  query(text: string): Promise<unknown>;
+}): Promise<Error | undefined> {
+  try {
+    await client.query('ROLLBACK');
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error));
+  }
+}
