@@ -43,6 +43,8 @@ export class Spool {
   readonly #processedRetentionMs: number;
   readonly #maintenanceIntervalMs: number;
   #maintenanceTimer: TimerHandle | undefined;
+  /** Resolves with the function that stops listening to the store's cross-process notices. */
+  readonly #listening: Promise<(() => void) | undefined>;
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link createSpool}. */
@@ -60,6 +62,7 @@ export class Spool {
       }
     }
     this.#context = new EngineContext(options.store, safetyPollMs);
+    this.#listening = this.#listenToOtherProcesses();
     this.#scheduleMaintenance();
   }
 
@@ -215,7 +218,31 @@ export class Spool {
     this.#context.markClosed();
     this.#context.queueSignals.notifyAll();
     this.#context.topicSignals.notifyAll();
+    (await this.#listening)?.();
     await this.#context.store.close();
+  }
+
+  /**
+   * With a store shared by several processes (PostgreSQL), writes made elsewhere wake this
+   * process's idle consumers at once instead of at their next safety poll.
+   */
+  async #listenToOtherProcesses(): Promise<(() => void) | undefined> {
+    const { store } = this.#context;
+    if (!store.capabilities.notifications || !store.onNotify) return undefined;
+    try {
+      return await store.onNotify((notice) => {
+        if (notice.kind === 'queue') this.#context.queueSignals.for(notice.name).notify();
+        else if (notice.kind === 'topic') this.#context.topicSignals.for(notice.name).notify();
+        else {
+          this.#context.queueSignals.notifyAll();
+          this.#context.topicSignals.notifyAll();
+        }
+      });
+    } catch (error) {
+      // Not fatal: consumers still find other processes' writes at their safety poll.
+      console.error("spool: cannot listen for other processes' writes:", error);
+      return undefined;
+    }
   }
 
   #scheduleMaintenance(): void {

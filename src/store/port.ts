@@ -609,13 +609,31 @@ export interface Store extends StoreWrites {
    */
   maintain(options: { processedRetentionMs: number }): Promise<void>;
 
+  /**
+   * With `capabilities.notifications`: calls `listener` when a queue or topic may have new work
+   * written by any process (after the write committed). Resolves, once listening, with the
+   * function that stops it. Notices are a latency optimisation: consumers keep a slow poll.
+   */
+  onNotify?(listener: (notice: StoreNotice) => void): Promise<() => void>;
+
   /** Flushes pending writes and releases the storage. Later calls reject with `ClosedError`. */
   close(): Promise<void>;
 }
 
+/**
+ * A wake-up from another process: a queue or topic may have new work, or (`resync`) some
+ * notifications may have been missed and every consumer should look for work.
+ */
+export type StoreNotice =
+  | { readonly kind: 'queue'; readonly name: string }
+  | { readonly kind: 'topic'; readonly name: string }
+  | { readonly kind: 'resync' };
+
 export interface StoreCapabilities {
   /** `transaction()` is supported. */
   readonly transactions: boolean;
+  /** `onNotify()` delivers wake-ups for writes made by other processes. */
+  readonly notifications: boolean;
   /** `transaction(work, { connection })` can join a transaction the caller opened. */
   readonly externalTransactions: boolean;
 }

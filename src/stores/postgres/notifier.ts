@@ -28,12 +28,10 @@
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { ClosedError } from '../../core/errors.js';
 import { type PostgresPool, type PostgresPoolClient, quoteIdentifier } from './connection.js';
+import type { StoreNotice } from '../../store/port.js';
 
-/** What a notification says: which queue or topic may have new work, or that some may have been missed. */
-export type StoreNotice =
-  | { readonly kind: 'queue'; readonly name: string }
-  | { readonly kind: 'topic'; readonly name: string }
-  | { readonly kind: 'resync' };
+/** What a notification says (the port's type): which queue or topic may have new work, or `resync`. */
+export type { StoreNotice } from '../../store/port.js';
 
 /** Receives notices; it runs on the listening connection's I/O callback, so keep it short. */
 export type NoticeListener = (notice: StoreNotice) => void;

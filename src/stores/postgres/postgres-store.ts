@@ -80,6 +80,7 @@ export class PostgresStoreImpl implements PostgresStore {
   readonly capabilities: StoreCapabilities = Object.freeze({
     transactions: true,
     externalTransactions: true,
+    notifications: true,
   });
   readonly clock: Clock;
   readonly schema: string;

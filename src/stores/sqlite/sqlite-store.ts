@@ -58,6 +58,8 @@ export class SqliteStoreImpl implements SqliteStore {
   readonly capabilities: StoreCapabilities = Object.freeze({
     transactions: true,
     externalTransactions: false,
+    // Other processes writing the same file are found by the consumers' safety poll.
+    notifications: false,
   });
   readonly clock: Clock;
   readonly #batcher: WriteBatcher;
