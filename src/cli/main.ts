@@ -9,9 +9,25 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { InvalidArgumentError } from '../core/errors.js';
+import { registerDlq } from './commands/dlq.js';
+import { registerJobs } from './commands/jobs.js';
+import { registerPublish } from './commands/publish.js';
+import { registerReceive } from './commands/receive.js';
+import { registerSend } from './commands/send.js';
 import { registerServe } from './commands/serve.js';
+import { registerStats } from './commands/stats.js';
+import { registerTail } from './commands/tail.js';
 
-const commands: ReadonlyArray<(program: Command) => void> = [registerServe];
+const commands: ReadonlyArray<(program: Command) => void> = [
+  registerServe,
+  registerSend,
+  registerReceive,
+  registerPublish,
+  registerTail,
+  registerJobs,
+  registerDlq,
+  registerStats,
+];
 
 // `spool … | head` closes stdout early: that is the reader's choice, not a failure, and a
 // server whose banner nobody reads keeps serving.

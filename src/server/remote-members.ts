@@ -120,6 +120,9 @@ export class RemoteMembers {
         };
       }
       await wake.wait(Math.min(deadline - now, this.#recheckMs), request.signal, version);
+      // An abandoned poll must not heartbeat again: after the client's leave, that would put
+      // the member back into the group as a ghost until its session expires.
+      if (request.signal?.aborted) continue;
       const groupChanged = this.#group(topic.name, request.group).changes !== view.changes;
       if (groupChanged || clock.now() - view.at >= request.sessionTimeoutMs / 3) {
         view = await this.#heartbeat(topic.name, request, {

@@ -1,0 +1,159 @@
+/**
+ * Errors of the client. Everything the client throws on purpose is a {@link SpoolClientError} with
+ * a stable `code`: branch on `code` (or `instanceof` one of the subclasses), never on the message.
+ *
+ * - {@link SpoolHttpError}: the server answered a problem (any non-2xx). `code` is the problem's
+ *   code (`SPOOL_QUEUE_FULL`, `SPOOL_JOB_NOT_FOUND`, …); `problem` is the whole document.
+ * - {@link SpoolNetworkError}: no answer — the connection failed or the request timed out.
+ * - {@link JobWaitTimeoutError}: `jobs.wait` gave up before the job finished.
+ */
+import type { ClientErrorCode, Job, ProblemDocument, SpoolErrorCode } from './types.js';
+
+/** A code the client knows, or any string a newer server might send. */
+export type AnyErrorCode = SpoolErrorCode | (string & {});
+
+/** The base class of every error the client throws on purpose. */
+export class SpoolClientError extends Error {
+  /** The stable error code to branch on. */
+  readonly code: AnyErrorCode;
+  /** Whether the same request may succeed later. */
+  readonly retryable: boolean;
+
+  /** @internal */
+  constructor(code: AnyErrorCode, message: string, retryable: boolean, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = retryable;
+  }
+}
+
+/**
+ * The server answered with an error (RFC 9457 problem+json). The message is `code: detail`.
+ *
+ * @example
+ * ```ts
+ * try { await client.queues.send('emails', { to: 'ada@example.com' }); }
+ * catch (error) {
+ *   if (error instanceof SpoolHttpError && error.code === 'SPOOL_QUEUE_NOT_FOUND') { … }
+ * }
+ * ```
+ */
+export class SpoolHttpError extends SpoolClientError {
+  /** The HTTP status of the answer. */
+  readonly status: number;
+  /** What went wrong and what to do about it (the problem's `detail`). */
+  readonly detail: string;
+  /** The whole problem document, with its extensions (`errors`, `queue`, `maxDepth`, …). */
+  readonly problem: ProblemDocument;
+  /** The server's request id (also in its log), when it sent one. */
+  readonly requestId: string | undefined;
+  /** The answer's `Retry-After`, in ms, when it carried one. */
+  readonly retryAfterMs: number | undefined;
+
+  /** @internal Use {@link SpoolHttpError.from}. */
+  constructor(status: number, problem: ProblemDocument, retryAfterMs?: number) {
+    super(
+      problem.code,
+      `${problem.code}: ${problem.detail}`,
+      // Problems from this server always say; anything else is judged by its status.
+      typeof problem.retryable === 'boolean' ? problem.retryable : status === 429 || status >= 500,
+    );
+    this.status = status;
+    this.detail = problem.detail;
+    this.problem = problem;
+    this.requestId = typeof problem.requestId === 'string' ? problem.requestId : undefined;
+    this.retryAfterMs = retryAfterMs;
+  }
+
+  /** The field-level complaints of a 400 (`[{ in, field, message }]`); empty otherwise. */
+  get errors(): NonNullable<ProblemDocument['errors']> {
+    return this.problem.errors ?? [];
+  }
+
+  /** Builds the error for a problem: an instance of the subclass registered for its code, if any. */
+  static from(status: number, problem: ProblemDocument, retryAfterMs?: number): SpoolHttpError {
+    const Subclass = subclasses.get(problem.code) ?? SpoolHttpError;
+    return new Subclass(status, problem, retryAfterMs);
+  }
+}
+
+/** 400 `SPOOL_INVALID_ARGUMENT` or `SPOOL_BAD_REQUEST`: fix the request (see `errors`). */
+export class InvalidArgumentHttpError extends SpoolHttpError {}
+/** 401 `SPOOL_UNAUTHORIZED`: the token is missing or wrong. */
+export class UnauthorizedHttpError extends SpoolHttpError {}
+/** 403 `SPOOL_FORBIDDEN`: the token lacks the scope in `problem.requiredScope`. */
+export class ForbiddenHttpError extends SpoolHttpError {}
+/** 404 `SPOOL_QUEUE_NOT_FOUND`, `SPOOL_TOPIC_NOT_FOUND`, `SPOOL_GROUP_NOT_FOUND`, `SPOOL_JOB_NOT_FOUND`, `SPOOL_ROUTE_NOT_FOUND`. */
+export class NotFoundHttpError extends SpoolHttpError {}
+/** 409 `SPOOL_STALE_RECEIPT`: the lease was lost (settled already, or expired and delivered again). */
+export class StaleReceiptHttpError extends SpoolHttpError {}
+/** 409 `SPOOL_JOB_STATE_CONFLICT`: the job's status does not allow this (e.g. cancelling a finished job). */
+export class JobStateConflictHttpError extends SpoolHttpError {}
+/** 409 `SPOOL_CONFIG_CONFLICT`: the configuration conflicts with the stored one (e.g. partition count). */
+export class ConfigConflictHttpError extends SpoolHttpError {}
+/** 409 `SPOOL_NOT_PARTITION_OWNER` or `SPOOL_UNKNOWN_MEMBER`: poll again (without a cursor) before committing. */
+export class GroupMembershipHttpError extends SpoolHttpError {}
+/** 422 `SPOOL_IDEMPOTENCY_CONFLICT`: the Idempotency-Key was used with another body. */
+export class IdempotencyConflictHttpError extends SpoolHttpError {}
+/** 429 `SPOOL_QUEUE_FULL`: the queue is at its `maxDepth` (see `retryAfterMs`, `problem.maxDepth`). */
+export class QueueFullHttpError extends SpoolHttpError {}
+/** 503 `SPOOL_SHUTTING_DOWN`, `SPOOL_STORE_UNAVAILABLE`, `SPOOL_CLOSED`: try again later or elsewhere. */
+export class UnavailableHttpError extends SpoolHttpError {}
+
+const subclasses = new Map<
+  string,
+  new (status: number, problem: ProblemDocument, retryAfterMs?: number) => SpoolHttpError
+>(
+  (
+    [
+      ['SPOOL_INVALID_ARGUMENT', InvalidArgumentHttpError],
+      ['SPOOL_BAD_REQUEST', InvalidArgumentHttpError],
+      ['SPOOL_UNAUTHORIZED', UnauthorizedHttpError],
+      ['SPOOL_FORBIDDEN', ForbiddenHttpError],
+      ['SPOOL_QUEUE_NOT_FOUND', NotFoundHttpError],
+      ['SPOOL_TOPIC_NOT_FOUND', NotFoundHttpError],
+      ['SPOOL_GROUP_NOT_FOUND', NotFoundHttpError],
+      ['SPOOL_JOB_NOT_FOUND', NotFoundHttpError],
+      ['SPOOL_ROUTE_NOT_FOUND', NotFoundHttpError],
+      ['SPOOL_STALE_RECEIPT', StaleReceiptHttpError],
+      ['SPOOL_JOB_STATE_CONFLICT', JobStateConflictHttpError],
+      ['SPOOL_CONFIG_CONFLICT', ConfigConflictHttpError],
+      ['SPOOL_NOT_PARTITION_OWNER', GroupMembershipHttpError],
+      ['SPOOL_UNKNOWN_MEMBER', GroupMembershipHttpError],
+      ['SPOOL_IDEMPOTENCY_CONFLICT', IdempotencyConflictHttpError],
+      ['SPOOL_QUEUE_FULL', QueueFullHttpError],
+      ['SPOOL_SHUTTING_DOWN', UnavailableHttpError],
+      ['SPOOL_STORE_UNAVAILABLE', UnavailableHttpError],
+      ['SPOOL_CLOSED', UnavailableHttpError],
+    ] satisfies Array<[SpoolErrorCode, typeof SpoolHttpError]>
+  ).map(([code, subclass]) => [code, subclass]),
+);
+
+/**
+ * No answer from the server: the connection failed (`SPOOL_NETWORK_ERROR`, the fetch error is the
+ * `cause`) or the request ran past `timeoutMs` (`SPOOL_TIMEOUT`). Whether the server applied the
+ * request is unknown.
+ */
+export class SpoolNetworkError extends SpoolClientError {
+  /** @internal */
+  constructor(
+    code: Extract<ClientErrorCode, 'SPOOL_NETWORK_ERROR' | 'SPOOL_TIMEOUT'>,
+    message: string,
+    cause?: unknown,
+  ) {
+    super(code, message, true, { cause });
+  }
+}
+
+/** `jobs.wait` reached its `timeoutMs` before the job finished; `job` is the last state seen. */
+export class JobWaitTimeoutError extends SpoolClientError {
+  /** @internal */
+  constructor(
+    readonly jobId: string,
+    readonly job: Job,
+    timeoutMs: number,
+  ) {
+    super('SPOOL_WAIT_TIMEOUT', `job ${jobId} did not finish within ${timeoutMs} ms`, true);
+  }
+}

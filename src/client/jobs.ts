@@ -1,0 +1,251 @@
+/**
+ * Jobs over HTTP: add (202 + id at once), get, search, cancel, retry, wait for the outcome, follow
+ * live events, and the remote-worker protocol (claim, heartbeat, progress, complete, fail) that
+ * the {@link Worker} builds on.
+ *
+ * Retried after a network error (see `http.ts`): `get`, `list`, `wait`'s polls, `heartbeat`,
+ * `progress`, and `add` when it carries an `idempotencyKey` (a repeat answers the first job).
+ * Not retried: `add` without a key, `cancel`, `retry`, `claim`, `complete`, `fail`.
+ */
+import { JobWaitTimeoutError } from './errors.js';
+import { parseRetryAfter, segment, sleep, type Transport } from './http.js';
+import { readEventStream } from './sse.js';
+import type {
+  AddJobOptions,
+  ClaimOptions,
+  Job,
+  JobAccepted,
+  JobEventData,
+  JobEventMessage,
+  JobFailure,
+  JobPage,
+  JobQuery,
+  LeasedJob,
+} from './types.js';
+
+/** Statuses a job does not leave by itself. */
+export const finishedJobStatuses: ReadonlySet<Job['status']> = new Set(['completed', 'dead', 'cancelled']);
+
+/** Options of {@link JobsClient.wait}. */
+export interface WaitOptions {
+  /** Give up after this long with `SPOOL_WAIT_TIMEOUT` ({@link JobWaitTimeoutError}). @defaultValue 60000 */
+  timeoutMs?: number;
+  /** Time between polls when the server does not say (`Retry-After`). @defaultValue 500 */
+  pollMs?: number;
+  /** Stops waiting (rejects with the signal's reason). */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link JobsClient.events}. */
+export interface JobEventsOptions {
+  /** Only events of jobs of this type. */
+  jobType?: string;
+  /** Only events of this job. */
+  jobId?: string;
+  /** Resume after this event id (the `id` of the last event you processed). */
+  lastEventId?: string;
+  /** Start at this event id instead of "new events only" (ignored with `lastEventId`). */
+  from?: number;
+  /** Ends the iteration. */
+  signal?: AbortSignal;
+}
+
+/** Job operations; reach them as `client.jobs`. */
+export class JobsClient {
+  /** @internal */
+  constructor(private readonly http: Transport) {}
+
+  /**
+   * Adds a job; answers at once (`202`) with `{ id, status, job }`. With `idempotencyKey` (sent as
+   * `Idempotency-Key`), a repeat answers the first job; the same key with another body throws
+   * `SPOOL_IDEMPOTENCY_CONFLICT`.
+   */
+  async add(type: string, payload?: unknown, options: AddJobOptions = {}): Promise<JobAccepted> {
+    const { idempotencyKey, ...rest } = options;
+    const answer = await this.http.call<JobAccepted>({
+      method: 'POST',
+      path: '/v1/jobs',
+      headers: { 'idempotency-key': idempotencyKey },
+      body: { type, ...(payload === undefined ? {} : { payload }), ...rest },
+      retryOnNetworkError: idempotencyKey !== undefined,
+    });
+    return answer.body;
+  }
+
+  /** A job record (`SPOOL_JOB_NOT_FOUND` if there is none). */
+  async get(id: string): Promise<Job> {
+    return (await this.#get(id)).body;
+  }
+
+  /** One page of a job search (newest first). Pass `next` as `cursor` for the next page. */
+  async list(query: JobQuery = {}): Promise<JobPage> {
+    const answer = await this.http.call<JobPage>({
+      method: 'GET',
+      path: '/v1/jobs',
+      query,
+      retryOnNetworkError: true,
+    });
+    return answer.body;
+  }
+
+  /** Every page of a job search, fetched as you iterate. */
+  async *pages(query: JobQuery = {}): AsyncGenerator<JobPage> {
+    let cursor = query.cursor;
+    do {
+      const page = await this.list({ ...query, ...(cursor === undefined ? {} : { cursor }) });
+      yield page;
+      cursor = page.next ?? undefined;
+    } while (cursor !== undefined);
+  }
+
+  /**
+   * Every job matching `query`, across all pages.
+   *
+   * @example
+   * ```ts
+   * for await (const job of client.jobs.listAll({ status: 'dead' })) console.log(job.id);
+   * ```
+   */
+  async *listAll(query: JobQuery = {}): AsyncGenerator<Job> {
+    for await (const page of this.pages(query)) yield* page.items;
+  }
+
+  /** Cancels a job: a waiting one never runs, a running one is told to stop. A finished one throws `SPOOL_JOB_STATE_CONFLICT`. */
+  async cancel(id: string): Promise<Job> {
+    const answer = await this.http.call<Job>({
+      method: 'DELETE',
+      path: `/v1/jobs/${segment(id)}`,
+      retryOnNetworkError: false,
+    });
+    return answer.body;
+  }
+
+  /** Runs a dead or cancelled job again from its first attempt. */
+  async retry(id: string): Promise<Job> {
+    const answer = await this.http.call<Job>({
+      method: 'POST',
+      path: `/v1/jobs/${segment(id)}/retry`,
+      body: {},
+      retryOnNetworkError: false,
+    });
+    return answer.body;
+  }
+
+  /**
+   * Polls a job until it is `completed`, `dead` or `cancelled`, and resolves with that record (it
+   * does not throw for `dead`: check `status`, `error`). Waits `Retry-After` between polls when the
+   * server sends it, else `pollMs`. Throws {@link JobWaitTimeoutError} after `timeoutMs`.
+   */
+  async wait(id: string, options: WaitOptions = {}): Promise<Job> {
+    const timeoutMs = options.timeoutMs ?? 60_000;
+    const pollMs = options.pollMs ?? 500;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const answer = await this.#get(id, options.signal);
+      const job = answer.body;
+      if (finishedJobStatuses.has(job.status)) return job;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new JobWaitTimeoutError(id, job, timeoutMs);
+      const delay = parseRetryAfter(answer.headers.get('retry-after')) ?? pollMs;
+      await sleep(Math.min(delay, left), options.signal);
+    }
+  }
+
+  /**
+   * Follows live job events (Server-Sent Events from `GET /v1/events`), filtered by `jobType`
+   * and/or `jobId`. Without `lastEventId` or `from`, only events after the connection opens come.
+   * A dropped connection is reopened with `Last-Event-ID`, so no event is missed or repeated.
+   * Break out of the loop, or abort `signal`, to close the stream.
+   *
+   * @example
+   * ```ts
+   * for await (const event of client.jobs.events({ jobType: 'thumbnail' })) {
+   *   console.log(event.id, event.event, event.data.jobId);
+   * }
+   * ```
+   */
+  async *events(options: JobEventsOptions = {}): AsyncGenerator<JobEventMessage> {
+    const stream = readEventStream(this.http, {
+      path: '/v1/events',
+      query: {
+        jobType: options.jobType,
+        jobId: options.jobId,
+        from: options.lastEventId === undefined ? options.from : undefined,
+      },
+      lastEventId: options.lastEventId,
+      signal: options.signal,
+    });
+    for await (const event of stream) {
+      yield { id: event.id, event: event.event, data: JSON.parse(event.data) as JobEventData };
+    }
+  }
+
+  // --- the remote-worker protocol ---------------------------------------------------------------
+
+  /** Leases up to `max` (default 1) runnable jobs of `types`, waiting up to `waitMs` for one. */
+  async claim(options: ClaimOptions): Promise<LeasedJob[]> {
+    const { signal, ...body } = options;
+    const answer = await this.http.call<{ jobs: LeasedJob[] }>({
+      method: 'POST',
+      path: '/v1/jobs/claim',
+      body,
+      signal,
+      waitMs: body.waitMs,
+      retryOnNetworkError: false,
+    });
+    return answer.body.jobs;
+  }
+
+  /** Keeps a lease for `leaseMs` more; throws `SPOOL_JOB_STATE_CONFLICT` (409) when the job was cancelled. */
+  async heartbeat(id: string, lease: string, leaseMs?: number): Promise<string> {
+    const answer = await this.http.call<{ leaseExpiresAt: string }>({
+      method: 'POST',
+      path: `/v1/jobs/${segment(id)}/heartbeat`,
+      body: { lease, ...(leaseMs === undefined ? {} : { leaseMs }) },
+      retryOnNetworkError: true,
+    });
+    return answer.body.leaseExpiresAt;
+  }
+
+  /** Reports progress (0–100) and optional details. */
+  async progress(id: string, progress: number, data?: unknown, lease?: string): Promise<Job> {
+    const answer = await this.http.call<Job>({
+      method: 'POST',
+      path: `/v1/jobs/${segment(id)}/progress`,
+      body: { progress, ...(data === undefined ? {} : { data }), ...(lease === undefined ? {} : { lease }) },
+      retryOnNetworkError: true,
+    });
+    return answer.body;
+  }
+
+  /** Finishes a leased job with its result. */
+  async complete(id: string, lease: string, result?: unknown): Promise<Job> {
+    const answer = await this.http.call<Job>({
+      method: 'POST',
+      path: `/v1/jobs/${segment(id)}/complete`,
+      body: { lease, ...(result === undefined ? {} : { result }) },
+      retryOnNetworkError: false,
+    });
+    return answer.body;
+  }
+
+  /** Fails a leased job: retried with backoff, or dead after its last attempt or with `retryable: false`. */
+  async fail(id: string, lease: string, error: JobFailure, retryable = true): Promise<Job> {
+    const answer = await this.http.call<Job>({
+      method: 'POST',
+      path: `/v1/jobs/${segment(id)}/fail`,
+      body: { lease, error, retryable },
+      retryOnNetworkError: false,
+    });
+    return answer.body;
+  }
+
+  #get(id: string, signal?: AbortSignal) {
+    return this.http.call<Job>({
+      method: 'GET',
+      path: `/v1/jobs/${segment(id)}`,
+      signal,
+      retryOnNetworkError: true,
+    });
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The request and response shapes of the HTTP API, as TypeScript types. Every one is derived from
+ * the TypeBox schemas the server validates requests with (and builds `/openapi.json` from), so the
+ * client and the server cannot drift apart. The imports are type-only: none of the server's code
+ * is loaded by the client at run time.
+ */
+import type { Static } from '@sinclair/typebox';
+import type { ErrorCode } from '../core/errors.js';
+import type { QueueConfigSchema, TopicConfigSchema } from '../core/options.js';
+import type { JobEvent } from '../jobs/job-events.js';
+import type { httpErrorCatalogue } from '../server/problems.js';
+import type { PageQuery as PageQuerySchema, Problem } from '../server/schemas/common.js';
+import type {
+  AddJobBody,
+  ClaimBody,
+  FailBody,
+  Job as JobSchema,
+  JobAccepted as JobAcceptedSchema,
+  JobPage as JobPageSchema,
+  JobSearchQuery,
+  LeasedJob as LeasedJobSchema,
+} from '../server/schemas/jobs.js';
+import type {
+  DeadLetter as DeadLetterSchema,
+  DeadLetterPage as DeadLetterPageSchema,
+  OutgoingMessage as OutgoingMessageSchema,
+  QueuedMessage as QueuedMessageSchema,
+  QueuedMessagePage as QueuedMessagePageSchema,
+  QueueOptions as QueueOptionsSchema,
+  QueueWithStats as QueueWithStatsSchema,
+  ReceiveBody,
+  ReceivedMessage as ReceivedMessageSchema,
+  SendResult as SendResultSchema,
+  SettleResult as SettleResultSchema,
+} from '../server/schemas/queues.js';
+import type {
+  CommitBody,
+  GroupResponse,
+  OutgoingEvent as OutgoingEventSchema,
+  PollBody,
+  PollResponse,
+  PublishResult as PublishResultSchema,
+  ReplayQuery,
+  ReplayResponse,
+  SeekBody,
+  SeekResponse,
+  TopicOptions as TopicOptionsSchema,
+  TopicWithStats as TopicWithStatsSchema,
+} from '../server/schemas/topics.js';
+
+// --- errors ---------------------------------------------------------------------------------------
+
+/** An RFC 9457 problem document as the server sends it (extra members carry facts about the error). */
+export type ProblemDocument = Static<typeof Problem> & Record<string, unknown>;
+
+/**
+ * Every error code the server answers with: the engine's catalogue plus the HTTP-only codes.
+ * `SpoolClientError.code` is typed as this union (or any other string, for codes of newer servers).
+ */
+export type SpoolErrorCode =
+  ErrorCode | (typeof httpErrorCatalogue)[keyof typeof httpErrorCatalogue]['code'] | ClientErrorCode;
+
+/** Codes of errors the client raises itself, without an answer from the server. */
+export type ClientErrorCode =
+  'SPOOL_NETWORK_ERROR' | 'SPOOL_TIMEOUT' | 'SPOOL_UNEXPECTED_RESPONSE' | 'SPOOL_WAIT_TIMEOUT';
+
+// --- paging ---------------------------------------------------------------------------------------
+
+/** `limit` and `cursor` of a listing (pass the previous page's `next` as `cursor`). */
+export type PageQuery = Static<typeof PageQuerySchema>;
+
+// --- queues ---------------------------------------------------------------------------------------
+
+/** The configuration of a queue, as `PUT /v1/queues/{name}` accepts it (omitted: defaults). */
+export type QueueOptions = Static<typeof QueueOptionsSchema>;
+/** The stored configuration of a queue. */
+export type QueueConfig = Static<typeof QueueConfigSchema>;
+/** A queue's configuration with its message counts. */
+export type QueueWithStats = Static<typeof QueueWithStatsSchema>;
+/** One message to send: `body` (JSON) or `bodyBase64` (bytes), plus options. */
+export type OutgoingMessage = Static<typeof OutgoingMessageSchema>;
+/** Options of one message, apart from its body. */
+export type SendOptions = Omit<OutgoingMessage, 'body' | 'bodyBase64'> & {
+  /** Sent as the `Idempotency-Key` header: the server uses it as the message's `dedupId`. */
+  idempotencyKey?: string;
+};
+/** What a send answers per message. */
+export type SendResult = Static<typeof SendResultSchema>;
+/** Options of a receive (long poll). */
+export type ReceiveOptions = Static<typeof ReceiveBody> & {
+  /** Ends the wait early (the request is aborted). */
+  signal?: AbortSignal;
+};
+/** A leased message as the server sends it. */
+export type ReceivedMessageData = Static<typeof ReceivedMessageSchema>;
+/** The result of settling one receipt of a batch. */
+export type SettleResult = Static<typeof SettleResultSchema>;
+/** A message in the queue, as browsing shows it. */
+export type QueuedMessage = Static<typeof QueuedMessageSchema>;
+/** A page of browsed messages; `next` is null on the last page. */
+export type QueuedMessagePage = Static<typeof QueuedMessagePageSchema>;
+/** A dead-lettered message with its errors. */
+export type DeadLetter = Static<typeof DeadLetterSchema>;
+/** A page of dead letters; `next` is null on the last page. */
+export type DeadLetterPage = Static<typeof DeadLetterPageSchema>;
+
+// --- topics ---------------------------------------------------------------------------------------
+
+/** The configuration of a topic, as `PUT /v1/topics/{name}` accepts it. */
+export type TopicOptions = Static<typeof TopicOptionsSchema>;
+/** The stored configuration of a topic. */
+export type TopicConfig = Static<typeof TopicConfigSchema>;
+/** A topic's configuration with partition offsets and the lag of each consumer group. */
+export type TopicWithStats = Static<typeof TopicWithStatsSchema>;
+/** One event to publish: `body` or `bodyBase64`, plus `key`, `partition`, `headers`. */
+export type OutgoingEvent = Static<typeof OutgoingEventSchema>;
+/** Options of one event, apart from its body. */
+export type PublishOptions = Omit<OutgoingEvent, 'body' | 'bodyBase64'>;
+/** Where a published event was appended. */
+export type PublishResult = Static<typeof PublishResultSchema>;
+/** Options of a partition replay. */
+export type ReadOptions = Static<typeof ReplayQuery>;
+/** A page of a partition's events with the partition's offsets. */
+export type ReadResult = Static<typeof ReplayResponse>;
+/** An event of a topic as the server sends it. */
+export type TopicEvent = ReadResult['events'][number];
+/** Options of a consumer-group poll. */
+export type PollOptions = Static<typeof PollBody> & {
+  /** Ends the wait early (the request is aborted). */
+  signal?: AbortSignal;
+};
+/** What a consumer-group poll answers. */
+export type PollResult = Static<typeof PollResponse>;
+/** A commit: `offsets` maps partition numbers to the next offset to read. */
+export type CommitOptions = Static<typeof CommitBody>;
+/** Where `seek` moves a group. */
+export type SeekTarget = Static<typeof SeekBody>['to'];
+/** The offsets a seek moved a group to. */
+export type SeekResult = Static<typeof SeekResponse>;
+/** A consumer group: members, committed offsets and lag. */
+export type GroupInfo = Static<typeof GroupResponse>;
+
+// --- jobs -----------------------------------------------------------------------------------------
+
+/** A job record. */
+export type Job = Static<typeof JobSchema>;
+/** A job's status. */
+export type JobStatus = Job['status'];
+/** What `POST /v1/jobs` answers: the id, the status and the whole record. */
+export type JobAccepted = Static<typeof JobAcceptedSchema>;
+/** Options of a new job, apart from its type and payload. */
+export type AddJobOptions = Omit<Static<typeof AddJobBody>, 'type' | 'payload'> & {
+  /** Sent as the `Idempotency-Key` header: a repeat answers the first job (another body: 422). */
+  idempotencyKey?: string;
+};
+/** Filters and paging of a job search. */
+export type JobQuery = Static<typeof JobSearchQuery>;
+/** A page of jobs, newest first; `next` is null on the last page. */
+export type JobPage = Static<typeof JobPageSchema>;
+/** Options of a remote-worker claim. */
+export type ClaimOptions = Static<typeof ClaimBody> & {
+  /** Ends the wait early (the request is aborted). */
+  signal?: AbortSignal;
+};
+/** A job leased to a remote worker. */
+export type LeasedJob = Static<typeof LeasedJobSchema>;
+/** The error a remote worker reports for a failed attempt. */
+export type JobFailure = Static<typeof FailBody>['error'];
+
+/**
+ * The data of a live job event (`GET /v1/events`). The stream has no TypeBox schema of its own; its
+ * members are the engine's `JobEvent`, with `at` as an ISO 8601 string.
+ */
+export type JobEventData = Omit<JobEvent, 'at'> & { at: string };
+
+/** One Server-Sent Event of the job events stream. */
+export interface JobEventMessage {
+  /** The event id: pass it as `lastEventId` to resume after this event. */
+  readonly id: string;
+  /** `job.<status>` for a status change, `job.progress` for progress. */
+  readonly event: string;
+  readonly data: JobEventData;
+}

@@ -1,0 +1,257 @@
+/**
+ * A remote job worker: runs jobs of the given types in this process, talking to the server only
+ * over HTTP (claim → heartbeat → complete | fail).
+ *
+ * - **Claims** with a long poll, as many jobs as there are free slots (`concurrency`).
+ * - **Heartbeats** every `leaseMs / 3` while the handler runs, so the lease never runs out. A
+ *   heartbeat answered 409 means the job was cancelled (or is otherwise no longer this worker's):
+ *   the handler's `signal` is aborted and its outcome is discarded.
+ * - **Completes** with the handler's return value, or **fails** with `{ name, message }` of what it
+ *   threw — `retryable: false` when the error's name is `NonRetryableError` (the job goes dead at
+ *   once), else the server retries it with backoff until its attempts are used up.
+ * - **close()** stops claiming, lets running handlers finish for up to `timeoutMs`, then aborts
+ *   the ones still running and fails their attempts (retryable), so they run again soon.
+ */
+import { SpoolHttpError } from './errors.js';
+import { sleep } from './http.js';
+import type { SpoolClient } from './client.js';
+import type { Job, LeasedJob } from './types.js';
+
+/** What a handler gets besides the job. */
+export interface JobContext {
+  /** Aborted when the job is cancelled (a heartbeat answered 409) or the worker closes past its timeout. */
+  readonly signal: AbortSignal;
+  /** Reports progress (0–100) and optional details. */
+  readonly progress: (percent: number, data?: unknown) => Promise<void>;
+  /** The lease of this attempt. */
+  readonly lease: string;
+}
+
+/** Runs one job; its return value (any JSON value) becomes the job's result. */
+export type JobHandler = (job: Job, context: JobContext) => unknown;
+
+/** Options of a {@link Worker}. */
+export interface WorkerOptions {
+  /** The job types to run. */
+  types: string[];
+  handler: JobHandler;
+  /** Jobs run at once. @defaultValue 1 */
+  concurrency?: number;
+  /** The lease per claim and heartbeat (at least 1000); heartbeats go every third of it. @defaultValue 30000 */
+  leaseMs?: number;
+  /** How long a claim waits for a job (at most 20000). @defaultValue 20000 */
+  waitMs?: number;
+  /**
+   * Called with errors the worker handles itself: a failing claim (retried with backoff), a
+   * heartbeat, complete or fail that did not go through. @defaultValue logs with `console.error`
+   */
+  onError?: (error: unknown, job?: Job) => void;
+}
+
+/** Options of {@link Worker.close}. */
+export interface WorkerCloseOptions {
+  /** How long running handlers may take to finish. @defaultValue 10000 */
+  timeoutMs?: number;
+}
+
+interface Running {
+  readonly job: Job;
+  readonly lease: string;
+  readonly controller: AbortController;
+  /** Set when the server no longer lets this worker settle the job (cancelled). */
+  lost: boolean;
+  done: Promise<void>;
+}
+
+/**
+ * A worker that runs jobs claimed from a Spool server.
+ *
+ * @example
+ * ```ts
+ * const worker = new Worker(client, {
+ *   types: ['thumbnail'],
+ *   concurrency: 4,
+ *   handler: async (job, { signal, progress }) => {
+ *     await progress(50);
+ *     return { url: await render(job.payload, { signal }) };
+ *   },
+ * });
+ * worker.start();
+ * process.once('SIGTERM', () => void worker.close());
+ * ```
+ */
+export class Worker {
+  readonly #client: SpoolClient;
+  readonly #options: Required<Omit<WorkerOptions, 'onError'>> & Pick<WorkerOptions, 'onError'>;
+  readonly #running = new Map<string, Running>();
+  #loop: Promise<void> | undefined;
+  #closing = false;
+  #claimAbort = new AbortController();
+  #slotFreed: (() => void) | undefined;
+
+  constructor(client: SpoolClient, options: WorkerOptions) {
+    if (options.types.length === 0) throw new TypeError('Worker: give at least one job type');
+    this.#client = client;
+    this.#options = {
+      concurrency: 1,
+      leaseMs: 30_000,
+      waitMs: 20_000,
+      ...options,
+    };
+  }
+
+  /** Jobs running now. */
+  get active(): number {
+    return this.#running.size;
+  }
+
+  /** Starts claiming and running jobs; does nothing if already started. */
+  start(): this {
+    if (this.#closing) throw new Error('Worker: closed workers cannot start again');
+    this.#loop ??= this.#claimLoop();
+    return this;
+  }
+
+  /**
+   * Stops claiming and waits for running handlers, at most `timeoutMs`; handlers still running
+   * then get their signal aborted and their attempts failed (retryable). Safe to call twice.
+   */
+  async close(options: WorkerCloseOptions = {}): Promise<void> {
+    this.#closing = true;
+    this.#claimAbort.abort();
+    this.#slotFreed?.();
+    await this.#loop;
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    const running = [...this.#running.values()];
+    const finished = Promise.all(running.map((entry) => entry.done));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      finished.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (!timedOut) return;
+    await Promise.all(
+      [...this.#running.values()].map(async (entry) => {
+        entry.lost = true;
+        entry.controller.abort(new Error('the worker is closing'));
+        await this.#client.jobs
+          .fail(entry.job.id, entry.lease, {
+            name: 'WorkerClosed',
+            message: 'the worker closed before the job finished',
+          })
+          .catch((error: unknown) => this.#report(error, entry.job));
+      }),
+    );
+  }
+
+  async #claimLoop(): Promise<void> {
+    const { types, concurrency, leaseMs, waitMs } = this.#options;
+    let failures = 0;
+    while (!this.#closing) {
+      const free = concurrency - this.#running.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => (this.#slotFreed = resolve));
+        this.#slotFreed = undefined;
+        continue;
+      }
+      let leased: LeasedJob[];
+      try {
+        leased = await this.#client.jobs.claim({
+          types,
+          max: Math.min(free, 100),
+          waitMs: Math.min(waitMs, 20_000),
+          leaseMs,
+          signal: this.#claimAbort.signal,
+        });
+        failures = 0;
+      } catch (error) {
+        if (this.#closing) break;
+        this.#report(error);
+        failures++;
+        await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2));
+        continue;
+      }
+      for (const entry of leased) this.#run(entry);
+    }
+  }
+
+  #run({ job, lease }: LeasedJob): void {
+    const controller = new AbortController();
+    const entry: Running = { job, lease, controller, lost: false, done: Promise.resolve() };
+    this.#running.set(job.id, entry);
+    const heartbeat = setInterval(
+      () => void this.#heartbeat(entry),
+      Math.max(100, Math.floor(this.#options.leaseMs / 3)),
+    );
+    const context: JobContext = {
+      signal: controller.signal,
+      lease,
+      progress: async (percent, data) => {
+        await this.#client.jobs.progress(job.id, percent, data, lease);
+      },
+    };
+    entry.done = (async () => {
+      try {
+        let outcome: { ok: true; result: unknown } | { ok: false; error: unknown };
+        try {
+          outcome = { ok: true, result: await this.#options.handler(job, context) };
+        } catch (error) {
+          outcome = { ok: false, error };
+        }
+        clearInterval(heartbeat);
+        if (entry.lost) return;
+        if (outcome.ok) {
+          await this.#client.jobs.complete(job.id, lease, outcome.result ?? null);
+        } else {
+          await this.#client.jobs.fail(
+            job.id,
+            lease,
+            describeError(outcome.error),
+            !isNonRetryable(outcome.error),
+          );
+        }
+      } catch (error) {
+        this.#report(error, job);
+      } finally {
+        clearInterval(heartbeat);
+        this.#running.delete(job.id);
+        this.#slotFreed?.();
+      }
+    })();
+  }
+
+  async #heartbeat(entry: Running): Promise<void> {
+    if (entry.lost) return;
+    try {
+      await this.#client.jobs.heartbeat(entry.job.id, entry.lease, this.#options.leaseMs);
+    } catch (error) {
+      if (error instanceof SpoolHttpError && (error.status === 409 || error.status === 404)) {
+        // Cancelled (or gone): stop the handler; its outcome can no longer be recorded.
+        entry.lost = true;
+        entry.controller.abort(error);
+        return;
+      }
+      this.#report(error, entry.job);
+    }
+  }
+
+  #report(error: unknown, job?: Job): void {
+    if (this.#options.onError) this.#options.onError(error, job);
+    else
+      console.error(
+        `spool worker: ${job ? `job ${job.id}: ` : ''}${error instanceof Error ? error.message : String(error)}`,
+      );
+  }
+}
+
+function isNonRetryable(error: unknown): boolean {
+  return error instanceof Error && error.name === 'NonRetryableError';
+}
+
+function describeError(error: unknown): { name: string; message: string } {
+  if (error instanceof Error) {
+    return { name: error.name.slice(0, 200), message: error.message.slice(0, 10_000) };
+  }
+  return { name: 'Error', message: String(error).slice(0, 10_000) };
+}
