@@ -9,7 +9,6 @@
  * caller's pool was configured to parse them; {@link toInt} accepts both. Every value stored
  * here (ms since the epoch, counters) stays far below 2^53.
  */
-import { InvalidArgumentError } from '../../core/errors.js';
 import type { AttemptError, Headers, Payload } from '../../core/message.js';
 
 /** A payload split into its two columns. */
@@ -87,19 +86,4 @@ export function parseReceipt(receipt: string): Receipt | null {
   return { seq, token, keyed: flag === 'k' };
 }
 
-/** Encodes a listing position (a few integers) as an opaque cursor. */
-export function encodeCursor(position: readonly number[]): string {
-  return Buffer.from(position.join('.'), 'utf8').toString('base64url');
-}
-
-/** Decodes a cursor made by {@link encodeCursor} with `length` integers. */
-export function decodeCursor(cursor: string, length: number): number[] {
-  const position = Buffer.from(cursor, 'base64url').toString('utf8').split('.').map(Number);
-  if (position.length !== length || !position.every(Number.isSafeInteger)) {
-    throw new InvalidArgumentError(
-      `page cursor ${JSON.stringify(cursor)} is not valid; pass the "next" value of the previous page`,
-      { field: 'after' },
-    );
-  }
-  return position;
-}
+export { decodeCursor, encodeCursor } from '../page-cursors.js';

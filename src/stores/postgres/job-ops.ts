@@ -9,7 +9,6 @@
  * exactly one updates a row (the others wait for its lock, then find the slot moved).
  */
 import type { Clock } from '../../core/clock.js';
-import { InvalidArgumentError } from '../../core/errors.js';
 import type {
   JobPatch,
   JobQuery,
@@ -19,7 +18,8 @@ import type {
   PageRequest,
   ScheduleRecord,
 } from '../../store/port.js';
-import { decodeCursor, encodeCursor, fromJson, toInt } from './codec.js';
+import { decodeJobCursor, encodeJobCursor } from '../page-cursors.js';
+import { fromJson, toInt } from './codec.js';
 import type { SchemaNames } from './connection.js';
 import type { Sql } from './sql.js';
 
@@ -315,22 +315,4 @@ function toSchedule(row: ScheduleRow): ScheduleRecord {
     lastRunAt: row.last_run_at === null ? null : toInt(row.last_run_at),
     createdAt: toInt(row.created_at),
   };
-}
-
-/** Job cursors carry a string id, so they are an integer cursor plus the base64url id. */
-function encodeJobCursor(createdAt: number, id: string): string {
-  return encodeCursor([createdAt]) + '.' + Buffer.from(id, 'utf8').toString('base64url');
-}
-
-function decodeJobCursor(cursor: string): { createdAt: number; id: string } {
-  const dot = cursor.indexOf('.');
-  const id = dot < 0 ? '' : Buffer.from(cursor.slice(dot + 1), 'base64url').toString('utf8');
-  if (!id) {
-    throw new InvalidArgumentError(
-      `page cursor ${JSON.stringify(cursor)} is not valid; pass the "next" value of the previous page`,
-      { field: 'after' },
-    );
-  }
-  const [createdAt] = decodeCursor(cursor.slice(0, dot), 1) as [number];
-  return { createdAt, id };
 }

@@ -5,7 +5,6 @@
  * JSON text goes in as TEXT and comes back as a string, bytes go in as a BLOB and come back as
  * bytes. So the `Payload` union round-trips without a type tag column.
  */
-import { InvalidArgumentError } from '../../core/errors.js';
 import type { AttemptError, Headers, Payload } from '../../core/message.js';
 
 /** A payload as better-sqlite3 returns it. */
@@ -51,19 +50,4 @@ export function parseReceipt(receipt: string): { seq: number; token: string } | 
   return { seq, token: receipt.slice(dot + 1) };
 }
 
-/** Encodes a listing position (a few integers) as an opaque cursor. */
-export function encodeCursor(position: readonly number[]): string {
-  return Buffer.from(position.join('.'), 'utf8').toString('base64url');
-}
-
-/** Decodes a cursor made by {@link encodeCursor} with `length` integers. */
-export function decodeCursor(cursor: string, length: number): number[] {
-  const position = Buffer.from(cursor, 'base64url').toString('utf8').split('.').map(Number);
-  if (position.length !== length || !position.every(Number.isSafeInteger)) {
-    throw new InvalidArgumentError(
-      `page cursor ${JSON.stringify(cursor)} is not valid; pass the "next" value of the previous page`,
-      { field: 'after' },
-    );
-  }
-  return position;
-}
+export { decodeCursor, encodeCursor } from '../page-cursors.js';

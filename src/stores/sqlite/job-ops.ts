@@ -4,7 +4,6 @@
  */
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
-import { InvalidArgumentError } from '../../core/errors.js';
 import type {
   JobPatch,
   JobQuery,
@@ -14,7 +13,7 @@ import type {
   PageRequest,
   ScheduleRecord,
 } from '../../store/port.js';
-import { decodeCursor, encodeCursor } from './codec.js';
+import { decodeJobCursor, encodeJobCursor } from '../page-cursors.js';
 
 interface JobRow {
   id: string;
@@ -299,22 +298,4 @@ function toSchedule(row: ScheduleRow): ScheduleRecord {
 
 function jsonOrNull(value: unknown): string | null {
   return value === null || value === undefined ? null : JSON.stringify(value);
-}
-
-/** Job cursors carry a string id, so they are base64url JSON rather than the integer cursors. */
-function encodeJobCursor(createdAt: number, id: string): string {
-  return encodeCursor([createdAt]) + '.' + Buffer.from(id, 'utf8').toString('base64url');
-}
-
-function decodeJobCursor(cursor: string): { createdAt: number; id: string } {
-  const dot = cursor.indexOf('.');
-  const id = dot < 0 ? '' : Buffer.from(cursor.slice(dot + 1), 'base64url').toString('utf8');
-  if (!id) {
-    throw new InvalidArgumentError(
-      `page cursor ${JSON.stringify(cursor)} is not valid; pass the "next" value of the previous page`,
-      { field: 'after' },
-    );
-  }
-  const [createdAt] = decodeCursor(cursor.slice(0, dot), 1) as [number];
-  return { createdAt, id };
 }
