@@ -15,3 +15,4 @@ export { type ScheduleOptions } from './scheduler.js';
 export { type RateLimit } from './rate-limiter.js';
 export { type JobEvent, type LoggedJobEvent, jobEventsTopic } from './job-events.js';
 export { jobStatuses } from './job-states.js';
+export { EventSubscriptions, type EventSubscription, subscriptionsFromEnv } from './event-subscriptions.js';

@@ -7,6 +7,7 @@
 import { type Command, InvalidArgumentError as InvalidFlagError, Option } from 'commander';
 import pino from 'pino';
 import { InvalidArgumentError } from '../../core/errors.js';
+import { EventSubscriptions, subscriptionsFromEnv } from '../../jobs/event-subscriptions.js';
 import { Jobs } from '../../jobs/jobs.js';
 import { openSpool } from '../../open-spool.js';
 import { Webhooks, type WebhooksOptions } from '../../webhooks/delivery.js';
@@ -111,11 +112,16 @@ async function serve(options: ServeOptions): Promise<void> {
   const spool = await openStore(location, options.durability);
   const webhooks = new Webhooks(spool, webhookOptionsFromEnv());
   const jobs = new Jobs(spool);
+  const subscriptions = new EventSubscriptions(
+    spool,
+    subscriptionsFromEnv(process.env.SPOOL_WEBHOOK_SUBSCRIPTIONS),
+  );
   let server;
   try {
     await webhooks.open();
     await webhooks.start();
     await jobs.start();
+    await subscriptions.start();
     server = await startServer({
       spool,
       jobs,
@@ -127,6 +133,7 @@ async function serve(options: ServeOptions): Promise<void> {
       logger,
     });
   } catch (error) {
+    await subscriptions.close();
     await jobs.close();
     await webhooks.close();
     await spool.close();
@@ -141,6 +148,11 @@ async function serve(options: ServeOptions): Promise<void> {
     },
     tokens.length === 0 ? 'listening without API tokens (loopback only)' : 'listening',
   );
+  if (!process.env.SPOOL_WEBHOOK_SECRET) {
+    logger.warn(
+      'SPOOL_WEBHOOK_SECRET is not set: webhook deliveries (callbackUrl, subscriptions) cannot be signed and will be dead-lettered',
+    );
+  }
   process.stdout.write(`Spool is listening on ${server.url}\n`);
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -156,6 +168,7 @@ async function serve(options: ServeOptions): Promise<void> {
   process.once('SIGINT', forceExit);
   logger.info({ signal }, 'shutting down: finishing in-flight requests');
   await server.close();
+  await subscriptions.close({ timeoutMs: options.shutdownTimeout });
   await jobs.close({ timeoutMs: options.shutdownTimeout });
   await webhooks.close({ timeoutMs: options.shutdownTimeout });
   await spool.close({ timeoutMs: options.shutdownTimeout });
