@@ -12,11 +12,11 @@ import { newId } from '../core/ids.js';
 import type { JsonValue } from '../core/message.js';
 import type { Spool } from '../engine/spool.js';
 import type { SpoolTransaction } from '../engine/transaction.js';
-import type { JobQuery, JobRecord, JobStatus, ScheduleRecord } from '../store/port.js';
+import type { JobQuery, JobRecord, JobStatus, Page, ScheduleRecord } from '../store/port.js';
 import { type ActiveAttempt, JobAttempts, type JobTicket, jobQueueName } from './job-attempts.js';
 import { ensureCallbackQueue, sendJobCallback } from './job-callbacks.js';
 import { JobEvents } from './job-events.js';
-import { cancellableStatuses, isFinished, retryableStatuses } from './job-states.js';
+import { cancellableStatuses, finishedStatuses, isFinished, retryableStatuses } from './job-states.js';
 import { type JobTypeOptions, type ResolvedJobType, resolveJobType } from './job-types.js';
 import { type JobHandler, JobCancelledError, JobWorker } from './job-worker.js';
 import { type Job, toJob } from './job.js';
@@ -86,6 +86,14 @@ export interface LeasedJob {
 export interface JobsOptions {
   /** Finished jobs are deleted this long after they finish. @defaultValue 7 days */
   retentionMs?: number;
+  /**
+   * Keep at most this many finished jobs per type (by `finishedAt`, newest kept); older ones are
+   * deleted by the same background sweep as `retentionMs` (every minute), whichever limit is
+   * reached first. Jobs that finished in the same millisecond as the oldest kept one are kept
+   * too. A type over the limit has its finished jobs scanned on each sweep, so this suits limits
+   * up to some tens of thousands. @defaultValue no limit
+   */
+  retainFinished?: number;
   /** How often running jobs check for a cancel made by another process. @defaultValue 2000 */
   cancelCheckMs?: number;
   /** Longest pause between scheduler looks (schedules saved by other processes). @defaultValue 10000 */
@@ -103,7 +111,7 @@ export class Jobs {
   readonly #attempts: JobAttempts;
   readonly #types = new Map<string, TypeEntry>();
   readonly #scheduler: Scheduler;
-  readonly #options: Required<JobsOptions>;
+  readonly #options: Required<Omit<JobsOptions, 'retainFinished'>> & { retainFinished: number | null };
   #opened: Promise<void> | undefined;
   readonly #ticketQueues = new Set<string>();
   #started = false;
@@ -114,8 +122,15 @@ export class Jobs {
     readonly spool: Spool,
     options: JobsOptions = {},
   ) {
+    const { retainFinished } = options;
+    if (retainFinished !== undefined && (!Number.isSafeInteger(retainFinished) || retainFinished < 1)) {
+      throw new InvalidArgumentError('retainFinished must be a whole number >= 1', {
+        field: 'retainFinished',
+      });
+    }
     this.#options = {
       retentionMs: options.retentionMs ?? 7 * 86_400_000,
+      retainFinished: options.retainFinished ?? null,
       cancelCheckMs: options.cancelCheckMs ?? 2_000,
       schedulerPollMs: options.schedulerPollMs ?? 10_000,
     };
@@ -514,14 +529,54 @@ export class Jobs {
   #schedulePrune(): void {
     if (this.#closed) return;
     this.#pruneTimer = this.spool.clock.setTimer(() => {
-      void this.spool.store
-        .deleteFinishedJobs({
-          finishedBefore: this.spool.clock.now() - this.#options.retentionMs,
-          limit: 1_000,
-        })
+      void this.#prune()
         .catch((error: unknown) => console.error('spool: job retention:', error))
         .finally(() => this.#schedulePrune());
     }, 60_000);
+  }
+
+  /** One retention sweep: by age, then by count per type (`retainFinished`). */
+  async #prune(): Promise<void> {
+    await this.spool.store.deleteFinishedJobs({
+      finishedBefore: this.spool.clock.now() - this.#options.retentionMs,
+      limit: 1_000,
+    });
+    const keep = this.#options.retainFinished;
+    if (keep === null) return;
+    const finishedPerType = new Map<string, number>();
+    for (const { type, status, count } of await this.spool.store.countJobs()) {
+      if (isFinished(status)) finishedPerType.set(type, (finishedPerType.get(type) ?? 0) + count);
+    }
+    for (const [type, count] of finishedPerType) {
+      if (this.#closed) return;
+      if (count <= keep) continue;
+      const cutoff = await this.#keptFinishedAfter(type, keep);
+      if (cutoff !== null) {
+        await this.spool.store.deleteFinishedJobs({ finishedBefore: cutoff, type, limit: 1_000 });
+      }
+    }
+  }
+
+  /**
+   * The `finishedAt` of the `keep`-th most recently finished job of `type` (null if there are
+   * not that many): deleting the jobs that finished before it leaves `keep` (plus ties).
+   */
+  async #keptFinishedAfter(type: string, keep: number): Promise<number | null> {
+    const finishedAt: number[] = [];
+    for (const status of finishedStatuses) {
+      let after: string | null = null;
+      do {
+        const page: Page<JobRecord> = await this.spool.store.listJobs(
+          { type, status },
+          { limit: 1_000, after },
+        );
+        for (const job of page.items) if (job.finishedAt !== null) finishedAt.push(job.finishedAt);
+        after = page.next;
+      } while (after !== null);
+    }
+    if (finishedAt.length < keep) return null;
+    finishedAt.sort((a, b) => b - a);
+    return finishedAt[keep - 1] ?? null;
   }
 }
 

@@ -23,6 +23,7 @@ import Fastify, {
 } from 'fastify';
 import type { Spool } from '../engine/spool.js';
 import { Jobs } from '../jobs/jobs.js';
+import { Webhooks } from '../webhooks/delivery.js';
 import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { type AuthOptions, createAuthenticator, scopes } from './auth.js';
@@ -35,6 +36,7 @@ import { queueMessageRoutes } from './routes/queue-messages.js';
 import { queueRoutes } from './routes/queues.js';
 import { topicGroupRoutes } from './routes/topic-groups.js';
 import { topicRoutes } from './routes/topics.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { Problem, problemResponses } from './schemas/common.js';
 import { validatorCompiler } from './validation.js';
 
@@ -47,6 +49,7 @@ const routeModules: readonly RouteModule[] = [
   topicGroupRoutes,
   jobRoutes,
   eventRoutes,
+  webhookRoutes,
 ];
 
 export interface BuildServerOptions {
@@ -57,6 +60,12 @@ export interface BuildServerOptions {
    * one on `spool` with no local handlers, starts it, and closes it with the server.
    */
   jobs?: Jobs;
+  /**
+   * The webhook delivery to report on (delivery log, disabled endpoints); its owner opens, starts
+   * and closes it. Without one, the server creates one on `spool` and opens it without starting
+   * it (this server then delivers nothing itself), and closes it with the server.
+   */
+  webhooks?: Webhooks;
   /** API tokens. Without tokens every route is open (fine on loopback, see `startServer`). */
   auth?: AuthOptions;
   /** Larger request bodies are refused with 413. @defaultValue 1048576 (1 MiB) */
@@ -89,6 +98,14 @@ export async function buildServer(options: BuildServerOptions): Promise<SpoolApp
   guardRequests(app, closing.signal, createAuthenticator(options.auth));
   await describeApi(app);
 
+  // Webhooks first: opening them starts nothing, so a failure to start jobs leaves nothing running.
+  let webhooks = options.webhooks;
+  if (!webhooks) {
+    const own = new Webhooks(options.spool);
+    await own.open();
+    app.addHook('onClose', async () => own.close());
+    webhooks = own;
+  }
   let jobs = options.jobs;
   if (!jobs) {
     const own = new Jobs(options.spool);
@@ -99,6 +116,7 @@ export async function buildServer(options: BuildServerOptions): Promise<SpoolApp
   const context: ServerContext = {
     spool: options.spool,
     jobs,
+    webhooks,
     handles: new Handles(options.spool),
     remoteMembers: new RemoteMembers(options.spool.store),
     closing: closing.signal,
@@ -206,6 +224,7 @@ async function describeApi(app: SpoolApp): Promise<void> {
         { name: 'topics', description: 'Partitioned logs: publish and replay' },
         { name: 'consumer groups', description: 'Poll and commit as a remote group member; seek' },
         { name: 'operations', description: 'Health and readiness' },
+        { name: 'webhooks', description: 'The webhook delivery log and disabled endpoints' },
       ],
     },
   });

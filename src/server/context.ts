@@ -15,6 +15,7 @@ import type {
 } from 'fastify';
 import type { Spool } from '../engine/spool.js';
 import type { Jobs } from '../jobs/jobs.js';
+import type { Webhooks } from '../webhooks/delivery.js';
 import type { RouteAccess } from './auth.js';
 import type { Handles } from './handles.js';
 import type { RemoteMembers } from './remote-members.js';
@@ -40,6 +41,8 @@ export interface ServerContext {
   readonly spool: Spool;
   /** The jobs layer: job records, remote workers, schedules, job events. */
   readonly jobs: Jobs;
+  /** Webhook delivery: the delivery log and disabled endpoints. */
+  readonly webhooks: Webhooks;
   /** Handles on existing queues and topics (404 for unknown names). */
   readonly handles: Handles;
   /** Consumer-group members that poll over HTTP. */

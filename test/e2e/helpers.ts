@@ -8,6 +8,7 @@ import type { Static, TSchema, TUnknown } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { Spool } from '../../src/engine/spool.js';
 import type { Jobs } from '../../src/jobs/jobs.js';
+import type { Webhooks } from '../../src/webhooks/delivery.js';
 import { openSpool } from '../../src/open-spool.js';
 import type { ApiToken } from '../../src/server/auth.js';
 import { Problem } from '../../src/server/schemas/common.js';
@@ -52,14 +53,18 @@ export async function startTestServer(
     shutdownTimeoutMs?: number;
     /** Sets up a jobs layer (handlers, options) on the server's spool; the server serves it. */
     jobs?: (spool: Spool) => Promise<Jobs>;
+    /** Sets up webhook delivery (options, start) on the server's spool; the server reports on it. */
+    webhooks?: (spool: Spool) => Promise<Webhooks>;
   } = {},
 ): Promise<TestServer> {
   const { dir, cleanup } = tempDir('spool-e2e-');
   const spool = await openSpool({ path: join(dir, 'spool.db'), safetyPollMs: 100 });
   const jobs = options.jobs ? await options.jobs(spool) : undefined;
+  const webhooks = options.webhooks ? await options.webhooks(spool) : undefined;
   const server = await startServer({
     spool,
     ...(jobs ? { jobs } : {}),
+    ...(webhooks ? { webhooks } : {}),
     port: 0,
     auth: { tokens: options.tokens ?? [] },
     ...(options.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: options.bodyLimitBytes }),
@@ -73,6 +78,7 @@ export async function startTestServer(
     async dispose() {
       await server.close();
       await jobs?.close({ timeoutMs: 2000 });
+      await webhooks?.close({ timeoutMs: 2000 });
       await spool.close({ timeoutMs: 2000 });
       cleanup();
     },

@@ -77,6 +77,16 @@ describe('jobs over HTTP', () => {
     assert.equal(retried.status, 202);
     assert.equal(retried.body.status, 'queued');
     assertProblem(await t.call('GET', '/v1/jobs/no-such-job'), 404, 'SPOOL_JOB_NOT_FOUND');
+    const withCallback = await t.call('POST', '/v1/jobs', {
+      body: { type: 'later', delayMs: 60_000, callbackUrl: 'https://hooks.example.com/spool' },
+      returns: JobAccepted,
+    });
+    assert.equal(withCallback.body.job.callbackUrl, 'https://hooks.example.com/spool');
+    assertProblem(
+      await t.call('POST', '/v1/jobs', { body: { type: 'later', callbackUrl: 'ftp://nope' } }),
+      400,
+      'SPOOL_INVALID_ARGUMENT',
+    );
     const invalid = assertProblem(
       await t.call('POST', '/v1/jobs', { body: { payload: 1 } }),
       400,

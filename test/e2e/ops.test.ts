@@ -47,6 +47,9 @@ const contract = [
   'get /v1/schedules',
   'put /v1/schedules/{name}',
   'delete /v1/schedules/{name}',
+  'get /v1/webhooks/deliveries',
+  'get /v1/webhooks/endpoints/disabled',
+  'post /v1/webhooks/endpoints/enable',
 ];
 
 /** The parts of the OpenAPI document these tests read. */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Spool } from '../../src/engine/spool.js';
 import type { Jobs } from '../../src/jobs/jobs.js';
+import type { Webhooks } from '../../src/webhooks/delivery.js';
 import { buildServer } from '../../src/server/app.js';
 import { ReceiveResponse } from '../../src/server/schemas/queues.js';
 import { assertProblem, startTestServer, type TestServer } from './helpers.js';
@@ -139,10 +140,11 @@ describe('unexpected errors', () => {
       trace: () => {},
       silent: () => {},
     };
-    // No jobs layer is used by this route; a stand-in keeps buildServer from creating one.
+    // No jobs layer or webhooks are used by this route; stand-ins keep buildServer from creating them.
     const app = await buildServer({
       spool: { store: failingStore } as unknown as Spool,
       jobs: {} as Jobs,
+      webhooks: {} as Webhooks,
       logger,
     });
     const response = await app.inject({ method: 'GET', url: '/v1/queues/anything' });

@@ -125,6 +125,7 @@ async function serve(options: ServeOptions): Promise<void> {
     server = await startServer({
       spool,
       jobs,
+      webhooks,
       host: options.host,
       port: options.port,
       auth: { tokens },

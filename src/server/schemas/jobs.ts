@@ -39,8 +39,9 @@ const AddJobFields = {
   ),
   callbackUrl: Type.Optional(
     Type.String({
-      format: 'uri',
-      description: 'Receives a Standard-Webhooks-signed POST when the job finishes',
+      minLength: 1,
+      maxLength: 2048,
+      description: 'An http(s) URL that receives a Standard-Webhooks-signed POST when the job finishes',
     }),
   ),
 };
