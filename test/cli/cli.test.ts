@@ -25,7 +25,7 @@ async function spool(
   options: { stdin?: string; env?: Record<string, string> } = {},
 ): Promise<Run> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    env: { ...process.env, SPOOL_URL: t.url, SPOOL_TOKEN: '', ...options.env },
+    env: { ...process.env, SPOOL_URL: t.url, SPOOL_TOKEN: '', SPOOL_DATA: '', ...options.env },
     stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   if (options.stdin !== undefined) child.stdin!.end(options.stdin);
@@ -193,7 +193,7 @@ describe('spool CLI against a server', () => {
         'earliest',
         '--json',
       ],
-      { env: { ...process.env, SPOOL_URL: t.url }, stdio: ['ignore', 'pipe', 'pipe'] },
+      { env: { ...process.env, SPOOL_URL: t.url, SPOOL_DATA: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stdout = '';
     let stderr = '';

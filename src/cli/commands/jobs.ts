@@ -1,7 +1,8 @@
-/** `spool jobs add|get|list|cancel|retry`: jobs over HTTP. */
+/** `spool jobs add|get|list|cancel|retry`: jobs over HTTP, or on a data directory (`--data`). */
 import { type Command, Option } from 'commander';
-import type { AddJobOptions, Job, SpoolClient } from '../../client/index.js';
-import { type ClientFlags, clientFor, usageError, withClientOptions } from './support/client-options.js';
+import type { AddJobOptions, Job } from '../../client/index.js';
+import { type JobBackend, withBackend } from './support/backend.js';
+import { type ClientFlags, usageError, withClientOptions } from './support/client-options.js';
 import { bodyFromArgOrStdin, parseJson, wholeNumber } from './support/input.js';
 import { fields, note, out, printJson, table, text } from './support/output.js';
 
@@ -48,47 +49,50 @@ export function registerJobs(program: Command): void {
       .option('--idempotency-key <key>', 'a repeat with the same key and payload answers the first job')
       .option('--wait', 'wait until the job is completed, dead or cancelled; exit 1 unless completed')
       .option('--timeout-ms <ms>', 'with --wait: give up after this long (exit 1)', wholeNumber(1), 60_000),
-  ).action(async (type: string, payload: string | undefined, flags: AddFlags) => {
-    const client = clientFor(flags);
-    const value = await bodyFromArgOrStdin(payload, 'payload', { value: null });
-    const options: AddJobOptions = {
-      ...(flags.key === undefined ? {} : { key: flags.key }),
-      ...(flags.priority === undefined ? {} : { priority: flags.priority }),
-      ...(flags.delayMs === undefined ? {} : { delayMs: flags.delayMs }),
-      ...(flags.runAt === undefined ? {} : { runAt: isoTime(flags.runAt) }),
-      ...(flags.maxAttempts === undefined ? {} : { maxAttempts: flags.maxAttempts }),
-      ...(flags.metadata === undefined ? {} : { metadata: metadataObject(flags.metadata) }),
-      ...(flags.callbackUrl === undefined ? {} : { callbackUrl: flags.callbackUrl }),
-      ...(flags.idempotencyKey === undefined ? {} : { idempotencyKey: flags.idempotencyKey }),
-    };
-    const accepted = await client.jobs.add(type, value, options);
-    if (!flags.wait) {
-      if (flags.json) printJson(accepted);
-      else out(`${accepted.id} ${accepted.status}`);
-      return;
-    }
-    if (!flags.json) note(`job ${accepted.id} ${accepted.status}; waiting…`);
-    const job = await client.jobs.wait(accepted.id, { timeoutMs: flags.timeoutMs });
-    if (flags.json) printJson(job);
-    else printJob(job);
-    if (job.status !== 'completed') {
-      note(
-        `spool: job ${job.id} is ${job.status}${job.error ? `: ${job.error.name}: ${job.error.message}` : ''}`,
-      );
-      process.exitCode = 1;
-    }
-  });
+  ).action((type: string, payload: string | undefined, flags: AddFlags) =>
+    withBackend(flags, async (spool) => {
+      const value = await bodyFromArgOrStdin(payload, 'payload', { value: null });
+      const options: AddJobOptions = {
+        ...(flags.key === undefined ? {} : { key: flags.key }),
+        ...(flags.priority === undefined ? {} : { priority: flags.priority }),
+        ...(flags.delayMs === undefined ? {} : { delayMs: flags.delayMs }),
+        ...(flags.runAt === undefined ? {} : { runAt: isoTime(flags.runAt) }),
+        ...(flags.maxAttempts === undefined ? {} : { maxAttempts: flags.maxAttempts }),
+        ...(flags.metadata === undefined ? {} : { metadata: metadataObject(flags.metadata) }),
+        ...(flags.callbackUrl === undefined ? {} : { callbackUrl: flags.callbackUrl }),
+        ...(flags.idempotencyKey === undefined ? {} : { idempotencyKey: flags.idempotencyKey }),
+      };
+      const accepted = await spool.jobs.add(type, value, options);
+      if (!flags.wait) {
+        if (flags.json) printJson(accepted);
+        else out(`${accepted.id} ${accepted.status}`);
+        return;
+      }
+      if (!flags.json) note(`job ${accepted.id} ${accepted.status}; waiting…`);
+      const job = await spool.jobs.wait(accepted.id, { timeoutMs: flags.timeoutMs });
+      if (flags.json) printJson(job);
+      else printJob(job);
+      if (job.status !== 'completed') {
+        note(
+          `spool: job ${job.id} is ${job.status}${job.error ? `: ${job.error.name}: ${job.error.message}` : ''}`,
+        );
+        process.exitCode = 1;
+      }
+    }),
+  );
 
   withClientOptions(
     jobs
       .command('get')
       .description('show a job: status, attempts, progress, result or error')
       .argument('<id>', 'the job id'),
-  ).action(async (id: string, flags: ClientFlags) => {
-    const job = await clientFor(flags).jobs.get(id);
-    if (flags.json) printJson(job);
-    else printJob(job);
-  });
+  ).action((id: string, flags: ClientFlags) =>
+    withBackend(flags, async (spool) => {
+      const job = await spool.jobs.get(id);
+      if (flags.json) printJson(job);
+      else printJob(job);
+    }),
+  );
 
   withClientOptions(
     jobs
@@ -99,56 +103,59 @@ export function registerJobs(program: Command): void {
       .option('--key <key>', 'only jobs with this key')
       .option('--limit <n>', 'at most this many', wholeNumber(1, 1000), 20)
       .option('--cursor <cursor>', 'continue a previous listing (its "next")'),
-  ).action(async (flags: ListFlags) => {
-    const page = await clientFor(flags).jobs.list({
-      limit: flags.limit,
-      ...(flags.type === undefined ? {} : { type: flags.type }),
-      ...(flags.status === undefined ? {} : { status: flags.status }),
-      ...(flags.key === undefined ? {} : { key: flags.key }),
-      ...(flags.cursor === undefined ? {} : { cursor: flags.cursor }),
-    });
-    if (flags.json) {
-      printJson(page);
-      return;
-    }
-    if (page.items.length === 0) note('no jobs');
-    else {
-      out(
-        table(
-          ['id', 'type', 'status', 'attempts', 'progress', 'key', 'created'],
-          page.items.map((job) => [
-            job.id,
-            job.type,
-            job.status,
-            `${job.attempts}/${job.maxAttempts}`,
-            `${job.progress}%`,
-            job.key,
-            job.createdAt,
-          ]),
-        ),
-      );
-    }
-    if (page.next !== null) note(`more: --cursor ${page.next}`);
-  });
+  ).action((flags: ListFlags) =>
+    withBackend(flags, async (spool) => {
+      const page = await spool.jobs.list({
+        limit: flags.limit,
+        ...(flags.type === undefined ? {} : { type: flags.type }),
+        ...(flags.status === undefined ? {} : { status: flags.status }),
+        ...(flags.key === undefined ? {} : { key: flags.key }),
+        ...(flags.cursor === undefined ? {} : { cursor: flags.cursor }),
+      });
+      if (flags.json) {
+        printJson(page);
+        return;
+      }
+      if (page.items.length === 0) note('no jobs');
+      else {
+        out(
+          table(
+            ['id', 'type', 'status', 'attempts', 'progress', 'key', 'created'],
+            page.items.map((job) => [
+              job.id,
+              job.type,
+              job.status,
+              `${job.attempts}/${job.maxAttempts}`,
+              `${job.progress}%`,
+              job.key,
+              job.createdAt,
+            ]),
+          ),
+        );
+      }
+      if (page.next !== null) note(`more: --cursor ${page.next}`);
+    }),
+  );
 
   for (const [verb, description, act] of [
     [
       'cancel',
       'cancel a job: a waiting one never runs, a running one is told to stop',
-      (c: SpoolClient, id: string) => c.jobs.cancel(id),
+      (jobs: JobBackend, id: string) => jobs.cancel(id),
     ],
     [
       'retry',
       'run a dead or cancelled job again from its first attempt',
-      (c: SpoolClient, id: string) => c.jobs.retry(id),
+      (jobs: JobBackend, id: string) => jobs.retry(id),
     ],
   ] as const) {
     withClientOptions(jobs.command(verb).description(description).argument('<id>', 'the job id')).action(
-      async (id: string, flags: ClientFlags) => {
-        const job = await act(clientFor(flags), id);
-        if (flags.json) printJson(job);
-        else out(`${job.id} ${job.status}`);
-      },
+      (id: string, flags: ClientFlags) =>
+        withBackend(flags, async (spool) => {
+          const job = await act(spool.jobs, id);
+          if (flags.json) printJson(job);
+          else out(`${job.id} ${job.status}`);
+        }),
     );
   }
 }

@@ -4,7 +4,8 @@
  */
 import type { Command } from 'commander';
 import type { OutgoingEvent } from '../../client/index.js';
-import { type ClientFlags, clientFor, usageError, withClientOptions } from './support/client-options.js';
+import { withBackend } from './support/backend.js';
+import { type ClientFlags, usageError, withClientOptions } from './support/client-options.js';
 import { bodyFromArgOrStdin, collectHeader, readNdjson, wholeNumber } from './support/input.js';
 import { out, printJson } from './support/output.js';
 import { sendAll } from './send.js';
@@ -40,32 +41,33 @@ Examples:
   spool publish orders '{"id":42,"total":9.5}' --key customer-7
   spool publish orders --file events.ndjson`,
     )
-    .action(async (topic: string, body: string | undefined, flags: PublishFlags) => {
-      const client = clientFor(flags);
-      const options = {
-        ...(flags.key === undefined ? {} : { key: flags.key }),
-        ...(flags.partition === undefined ? {} : { partition: flags.partition }),
-        ...(flags.header === undefined ? {} : { headers: flags.header }),
-      };
-      if (flags.file === undefined) {
-        const result = await client.topics.publish(
-          topic,
-          await bodyFromArgOrStdin(body, 'event body'),
-          options,
+    .action((topic: string, body: string | undefined, flags: PublishFlags) =>
+      withBackend(flags, async (spool) => {
+        const options = {
+          ...(flags.key === undefined ? {} : { key: flags.key }),
+          ...(flags.partition === undefined ? {} : { partition: flags.partition }),
+          ...(flags.header === undefined ? {} : { headers: flags.header }),
+        };
+        if (flags.file === undefined) {
+          const result = await spool.topics.publish(
+            topic,
+            await bodyFromArgOrStdin(body, 'event body'),
+            options,
+          );
+          if (flags.json) printJson(result);
+          else out(`${result.id} partition ${result.partition} offset ${result.offset}`);
+          return;
+        }
+        if (body !== undefined) throw usageError('give either a body or --file, not both');
+        const events: OutgoingEvent[] = (await readNdjson(flags.file)).map((value) => ({
+          body: value,
+          ...options,
+        }));
+        const ids = await sendAll(events, flags.batchSize, !flags.json, (batch) =>
+          spool.topics.publishBatch(topic, batch),
         );
-        if (flags.json) printJson(result);
-        else out(`${result.id} partition ${result.partition} offset ${result.offset}`);
-        return;
-      }
-      if (body !== undefined) throw usageError('give either a body or --file, not both');
-      const events: OutgoingEvent[] = (await readNdjson(flags.file)).map((value) => ({
-        body: value,
-        ...options,
-      }));
-      const ids = await sendAll(events, flags.batchSize, !flags.json, (batch) =>
-        client.topics.publishBatch(topic, batch),
-      );
-      if (flags.json) printJson({ topic, published: ids.length, ids });
-      else out(`published ${ids.length} event${ids.length === 1 ? '' : 's'} to ${topic}`);
-    });
+        if (flags.json) printJson({ topic, published: ids.length, ids });
+        else out(`published ${ids.length} event${ids.length === 1 ? '' : 's'} to ${topic}`);
+      }),
+    );
 }

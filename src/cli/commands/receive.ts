@@ -1,6 +1,7 @@
 /** `spool receive <queue>`: leases messages and prints them; `--ack` acknowledges them after printing. */
 import type { Command } from 'commander';
-import { type ClientFlags, clientFor, withClientOptions } from './support/client-options.js';
+import { withBackend } from './support/backend.js';
+import { type ClientFlags, withClientOptions } from './support/client-options.js';
 import { wholeNumber } from './support/input.js';
 import { note, out, preview, printJson, table } from './support/output.js';
 
@@ -38,35 +39,38 @@ export function registerReceive(program: Command): void {
 Without --ack the messages stay leased and are delivered again when their lease ends; --json
 prints their receipts for a later ack.`,
     )
-    .action(async (queue: string, flags: ReceiveFlags) => {
-      const client = clientFor(flags);
-      const messages = await client.queues.receive(queue, {
-        max: flags.max,
-        waitMs: flags.waitMs,
-        ...(flags.visibilityMs === undefined ? {} : { visibilityMs: flags.visibilityMs }),
-      });
-      if (flags.json) printJson({ messages });
-      else if (messages.length === 0) note('no messages');
-      else {
-        out(
-          table(
-            ['id', 'attempt', 'key', 'body'],
-            messages.map((m) => [m.id, m.attempt, m.key, preview(m)]),
-          ),
-        );
-      }
-      if (messages.length === 0) return;
-      if (flags.ack) {
-        const results = await client.queues.ack(
-          queue,
-          messages.map((m) => m.receipt),
-        );
-        const failed = results.filter((r) => !r.ok);
-        for (const failure of failed)
-          note(`spool: ${failure.code ?? 'ERROR'}: ${failure.detail ?? 'not acknowledged'}`);
-        if (failed.length > 0) process.exitCode = 1;
-      } else if (!flags.json) {
-        note('not acknowledged: delivered again when the lease ends (use --ack, or --json for the receipts)');
-      }
-    });
+    .action((queue: string, flags: ReceiveFlags) =>
+      withBackend(flags, async (spool) => {
+        const messages = await spool.queues.receive(queue, {
+          max: flags.max,
+          waitMs: flags.waitMs,
+          ...(flags.visibilityMs === undefined ? {} : { visibilityMs: flags.visibilityMs }),
+        });
+        if (flags.json) printJson({ messages });
+        else if (messages.length === 0) note('no messages');
+        else {
+          out(
+            table(
+              ['id', 'attempt', 'key', 'body'],
+              messages.map((m) => [m.id, m.attempt, m.key, preview(m)]),
+            ),
+          );
+        }
+        if (messages.length === 0) return;
+        if (flags.ack) {
+          const results = await spool.queues.ack(
+            queue,
+            messages.map((m) => m.receipt),
+          );
+          const failed = results.filter((r) => !r.ok);
+          for (const failure of failed)
+            note(`spool: ${failure.code ?? 'ERROR'}: ${failure.detail ?? 'not acknowledged'}`);
+          if (failed.length > 0) process.exitCode = 1;
+        } else if (!flags.json) {
+          note(
+            'not acknowledged: delivered again when the lease ends (use --ack, or --json for the receipts)',
+          );
+        }
+      }),
+    );
 }

@@ -4,7 +4,8 @@
  */
 import type { Command } from 'commander';
 import type { OutgoingMessage } from '../../client/index.js';
-import { type ClientFlags, clientFor, usageError, withClientOptions } from './support/client-options.js';
+import { withBackend } from './support/backend.js';
+import { type ClientFlags, usageError, withClientOptions } from './support/client-options.js';
 import { batches, bodyFromArgOrStdin, collectHeader, readNdjson, wholeNumber } from './support/input.js';
 import { note, out, printJson } from './support/output.js';
 import { progressBar } from './support/progress.js';
@@ -43,37 +44,38 @@ Examples:
   echo '{"to":"ada@example.com"}' | spool send emails
   spool send emails --file messages.ndjson     # one JSON body per line; batches are all or nothing`,
     )
-    .action(async (queue: string, body: string | undefined, flags: SendFlags) => {
-      const client = clientFor(flags);
-      const options = {
-        ...(flags.key === undefined ? {} : { key: flags.key }),
-        ...(flags.priority === undefined ? {} : { priority: flags.priority }),
-        ...(flags.delayMs === undefined ? {} : { delayMs: flags.delayMs }),
-        ...(flags.header === undefined ? {} : { headers: flags.header }),
-      };
-      if (flags.file === undefined) {
-        const value = await bodyFromArgOrStdin(body, 'message body');
-        const result = await client.queues.send(queue, value, {
+    .action((queue: string, body: string | undefined, flags: SendFlags) =>
+      withBackend(flags, async (spool) => {
+        const options = {
+          ...(flags.key === undefined ? {} : { key: flags.key }),
+          ...(flags.priority === undefined ? {} : { priority: flags.priority }),
+          ...(flags.delayMs === undefined ? {} : { delayMs: flags.delayMs }),
+          ...(flags.header === undefined ? {} : { headers: flags.header }),
+        };
+        if (flags.file === undefined) {
+          const value = await bodyFromArgOrStdin(body, 'message body');
+          const result = await spool.queues.send(queue, value, {
+            ...options,
+            ...(flags.dedupId === undefined ? {} : { dedupId: flags.dedupId }),
+          });
+          if (flags.json) printJson(result);
+          else out(result.duplicate ? `${result.id} (duplicate: nothing stored)` : result.id);
+          return;
+        }
+        if (body !== undefined) throw usageError('give either a body or --file, not both');
+        if (flags.dedupId !== undefined)
+          throw usageError('--dedup-id names one message: it cannot go with --file');
+        const messages: OutgoingMessage[] = (await readNdjson(flags.file)).map((value) => ({
+          body: value,
           ...options,
-          ...(flags.dedupId === undefined ? {} : { dedupId: flags.dedupId }),
-        });
-        if (flags.json) printJson(result);
-        else out(result.duplicate ? `${result.id} (duplicate: nothing stored)` : result.id);
-        return;
-      }
-      if (body !== undefined) throw usageError('give either a body or --file, not both');
-      if (flags.dedupId !== undefined)
-        throw usageError('--dedup-id names one message: it cannot go with --file');
-      const messages: OutgoingMessage[] = (await readNdjson(flags.file)).map((value) => ({
-        body: value,
-        ...options,
-      }));
-      const sent = await sendAll(messages, flags.batchSize, !flags.json, (batch) =>
-        client.queues.sendBatch(queue, batch),
-      );
-      if (flags.json) printJson({ queue, sent: sent.length, ids: sent });
-      else out(`sent ${sent.length} message${sent.length === 1 ? '' : 's'} to ${queue}`);
-    });
+        }));
+        const sent = await sendAll(messages, flags.batchSize, !flags.json, (batch) =>
+          spool.queues.sendBatch(queue, batch),
+        );
+        if (flags.json) printJson({ queue, sent: sent.length, ids: sent });
+        else out(`sent ${sent.length} message${sent.length === 1 ? '' : 's'} to ${queue}`);
+      }),
+    );
 }
 
 /**

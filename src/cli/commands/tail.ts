@@ -10,8 +10,9 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Option, type Command } from 'commander';
-import { GroupMembershipHttpError, type PollResult, type TopicEvent } from '../../client/index.js';
-import { type ClientFlags, clientFor, withClientOptions } from './support/client-options.js';
+import type { PollResult, TopicEvent } from '../../client/index.js';
+import { withBackend } from './support/backend.js';
+import { type ClientFlags, withClientOptions } from './support/client-options.js';
 import { wholeNumber } from './support/input.js';
 import { note, out, preview } from './support/output.js';
 
@@ -55,64 +56,59 @@ Events print as "partition:offset  time  key  body" (--json: one JSON event per 
 Each printed batch is committed to the group. Ctrl-C stops after the current poll (--wait-ms)
 and leaves the group; a second Ctrl-C quits at once.`,
     )
-    .action(async (topic: string, flags: TailFlags) => {
-      const client = clientFor(flags);
-      const random = randomBytes(4).toString('hex');
-      const group = flags.group ?? `spool-tail-${random}`;
-      const member = flags.member ?? `${hostname()}-${process.pid}-${random}`;
-      const controller = new AbortController();
-      let stopping = false;
-      const stop = () => {
-        if (stopping) controller.abort();
-        else if (!flags.json) note('stopping after the current poll (Ctrl-C again to quit now)');
-        stopping = true;
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-      if (!flags.json) note(`following ${topic} as group ${group} (Ctrl-C to stop)`);
-      let cursor: string | undefined;
-      let printed = 0;
-      try {
-        while (!stopping) {
-          let result: PollResult;
-          try {
-            result = await client.topics.poll(topic, group, {
-              member,
-              max: 100,
-              waitMs: flags.waitMs,
-              startFrom: flags.from,
-              ...(cursor === undefined ? {} : { cursor }),
-              signal: controller.signal,
-            });
-          } catch (error) {
-            if (controller.signal.aborted) break;
-            throw error;
-          }
-          cursor = result.cursor;
-          const room = flags.maxEvents === undefined ? Infinity : flags.maxEvents - printed;
-          const events = result.events.slice(0, room);
-          for (const event of events) print(event, flags.json === true);
-          printed += events.length;
-          const offsets: Record<number, number> = {};
-          for (const event of events) offsets[event.partition] = event.offset + 1;
-          if (events.length > 0) {
+    .action((topic: string, flags: TailFlags) =>
+      withBackend(flags, async (spool) => {
+        const random = randomBytes(4).toString('hex');
+        const group = flags.group ?? `spool-tail-${random}`;
+        const member = flags.member ?? `${hostname()}-${process.pid}-${random}`;
+        const controller = new AbortController();
+        let stopping = false;
+        const stop = () => {
+          if (stopping) controller.abort();
+          else if (!flags.json) note('stopping after the current poll (Ctrl-C again to quit now)');
+          stopping = true;
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+        if (!flags.json) note(`following ${topic} as group ${group} (Ctrl-C to stop)`);
+        let cursor: string | undefined;
+        let printed = 0;
+        try {
+          while (!stopping) {
+            let result: PollResult;
             try {
-              await client.topics.commit(topic, group, { member, offsets });
+              result = await spool.topics.poll(topic, group, {
+                member,
+                max: 100,
+                waitMs: flags.waitMs,
+                startFrom: flags.from,
+                ...(cursor === undefined ? {} : { cursor }),
+                signal: controller.signal,
+              });
             } catch (error) {
-              // Partitions moved to another member: it gets what we did not commit. Start over.
-              if (!(error instanceof GroupMembershipHttpError)) throw error;
-              cursor = undefined;
+              if (controller.signal.aborted) break;
+              throw error;
             }
+            cursor = result.cursor;
+            const room = flags.maxEvents === undefined ? Infinity : flags.maxEvents - printed;
+            const events = result.events.slice(0, room);
+            for (const event of events) print(event, flags.json === true);
+            printed += events.length;
+            const offsets: Record<number, number> = {};
+            for (const event of events) offsets[event.partition] = event.offset + 1;
+            // Partitions moved to another member: it gets what we did not commit. Start over.
+            if (events.length > 0 && !(await spool.topics.commit(topic, group, { member, offsets })))
+              cursor = undefined;
+            if (flags.maxEvents !== undefined && printed >= flags.maxEvents) break;
           }
-          if (flags.maxEvents !== undefined && printed >= flags.maxEvents) break;
+        } finally {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          if (!controller.signal.aborted)
+            await spool.topics.leave(topic, group, member).catch(() => undefined);
         }
-      } finally {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        if (!controller.signal.aborted)
-          await client.topics.leave(topic, group, member).catch(() => undefined);
-      }
-    });
+      }),
+    );
 }
 
 function print(event: TopicEvent, json: boolean): void {

@@ -1,0 +1,245 @@
+/**
+ * Direct mode: the commands' backend on a data directory's embedded store, opened in this process
+ * with `openSpool` — no server. Answers are converted to the HTTP API's JSON shapes with the
+ * server's own converters, and names that must exist are checked as the server checks them
+ * (except that send and publish create a missing queue or topic, as the library does).
+ *
+ * SQLite has one writer at a time: a server running on the same directory and this process
+ * contend for it. Direct mode is meant for when no server runs there, or for reads.
+ */
+import { join } from 'node:path';
+import type { JsonValue } from '../../../core/message.js';
+import type { Spool } from '../../../engine/spool.js';
+import {
+  InvalidArgumentError,
+  Jobs,
+  NotPartitionOwnerError,
+  openSpool,
+  SpoolError,
+  UnknownMemberError,
+  type AddJobOptions,
+} from '../../../index.js';
+import { wireJob } from '../../../server/routes/jobs.js';
+import { RemoteMembers } from '../../../server/remote-members.js';
+import {
+  fromWireMessage,
+  wireDeadLetter,
+  wireEvent,
+  wirePublishResult,
+  wireReceivedMessage,
+} from '../../../server/wire.js';
+import type { JobBackend, QueueBackend, SpoolBackend, TopicBackend } from './backend.js';
+
+/** A failure of the engine, printed as the server's problems are: `CODE: detail` (exit 1). */
+export class DirectModeError extends Error {
+  constructor(
+    readonly code: string,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${code}: ${detail}`, options);
+    this.name = 'DirectModeError';
+  }
+}
+
+/** Opens `<dir>/spool.db` (creating it if needed) as a backend. */
+export async function openEngineBackend(dir: string): Promise<SpoolBackend> {
+  const path = join(dir, 'spool.db');
+  const spool = await guard(() => openSpool({ path }));
+  let jobs: Jobs | undefined;
+  // Only job commands need it: adding the first job creates the jobs' internal queues.
+  const jobsApi = () => (jobs ??= new Jobs(spool));
+  let closing: Promise<void> | undefined;
+  const backend: SpoolBackend = {
+    description: `data ${dir}`,
+    queues: guardAll(queueBackend(spool)),
+    topics: guardAll(topicBackend(spool)),
+    jobs: guardAll(jobBackend(jobsApi)),
+    close: () =>
+      (closing ??= (async () => {
+        try {
+          await jobs?.close();
+        } finally {
+          await spool.close();
+        }
+      })()),
+  };
+  return backend;
+}
+
+function queueBackend(spool: Spool): QueueBackend {
+  const stats = async (queue: string) => {
+    const handle = await spool.openQueue(queue);
+    return { ...handle.config, stats: await handle.stats() };
+  };
+  return {
+    list: async () => {
+      const configs = await spool.listQueues();
+      return Promise.all(
+        configs.map(async (config) => ({ ...config, stats: await spool.store.queueStats(config.name) })),
+      );
+    },
+    get: stats,
+    send: async (queue, body, options) => {
+      const [result] = await (await spool.queue(queue)).sendBatch([fromWireMessage({ ...options, body })]);
+      return result!;
+    },
+    sendBatch: async (queue, messages) =>
+      (await spool.queue(queue)).sendBatch(
+        messages.map((message, index) => fromWireMessage(message, `messages.${index}`)),
+      ),
+    receive: async (queue, { max, waitMs, visibilityMs }) => {
+      const messages = await (
+        await spool.openQueue(queue)
+      ).receive({
+        max,
+        waitMs,
+        ...(visibilityMs === undefined ? {} : { visibilityTimeoutMs: visibilityMs }),
+      });
+      return messages.map((message) => ({ ...wireReceivedMessage(message), queue }));
+    },
+    ack: async (queue, receipts) => {
+      const handle = await spool.openQueue(queue);
+      return Promise.all(
+        receipts.map(async (receipt) => {
+          try {
+            await handle.ack(receipt);
+            return { receipt, ok: true };
+          } catch (error) {
+            if (!(error instanceof SpoolError)) throw error;
+            return { receipt, ok: false, code: error.code, detail: error.message };
+          }
+        }),
+      );
+    },
+    deadLetters: async (queue, { limit = 100, cursor }) => {
+      const page = await (await spool.openQueue(queue)).listDeadLetters({ limit, after: cursor ?? null });
+      return { items: page.items.map(wireDeadLetter), next: page.next };
+    },
+    redrive: async (queue, ids) => (await spool.openQueue(queue)).redrive(ids ? { ids } : {}),
+    purgeDeadLetters: async (queue, ids) =>
+      (await spool.openQueue(queue)).purgeDeadLetters(ids ? { ids } : {}),
+  };
+}
+
+function topicBackend(spool: Spool): TopicBackend {
+  let members: RemoteMembers | undefined;
+  // `spool tail` is a consumer-group member, driven the way the server drives remote members.
+  const remote = () => (members ??= new RemoteMembers(spool.store));
+  return {
+    list: () => spool.listTopics(),
+    get: async (topic) => {
+      const handle = await spool.openTopic(topic);
+      const { partitions, groups } = await handle.stats();
+      return { ...handle.config, stats: { partitions, groups } };
+    },
+    publish: async (topic, body, options) => {
+      const [result] = await (await spool.topic(topic)).publishBatch([fromWireMessage({ ...options, body })]);
+      return wirePublishResult(result!);
+    },
+    publishBatch: async (topic, events) =>
+      (
+        await (
+          await spool.topic(topic)
+        ).publishBatch(events.map((event, index) => fromWireMessage(event, `events.${index}`)))
+      ).map(wirePublishResult),
+    poll: async (topic, group, options) => {
+      const result = await remote().poll(await spool.openTopic(topic), {
+        group,
+        memberId: options.member,
+        max: options.max ?? 100,
+        waitMs: options.waitMs ?? 0,
+        sessionTimeoutMs: options.sessionTimeoutMs ?? 30_000,
+        startFrom: options.startFrom ?? 'latest',
+        cursor: options.cursor,
+        signal: options.signal,
+      });
+      return {
+        member: result.memberId,
+        generation: result.generation,
+        partitions: [...result.partitions],
+        events: result.events.map(wireEvent),
+        cursor: result.cursor,
+      };
+    },
+    commit: async (topic, group, { member, offsets }) => {
+      const committed = Object.entries(offsets).map(([partition, offset]) => ({
+        partition: Number(partition),
+        offset,
+      }));
+      try {
+        await remote().commit((await spool.openTopic(topic)).name, group, member, committed);
+        return true;
+      } catch (error) {
+        if (error instanceof NotPartitionOwnerError || error instanceof UnknownMemberError) return false;
+        throw error;
+      }
+    },
+    leave: async (topic, group, member) => remote().leave(topic, group, member),
+  };
+}
+
+function jobBackend(jobs: () => Jobs): JobBackend {
+  return {
+    add: async (type, payload, { runAt, idempotencyKey, ...rest }) => {
+      const options: AddJobOptions = {
+        ...(rest as Omit<AddJobOptions, 'runAt' | 'children' | 'idempotencyKey'>),
+        ...(runAt === undefined ? {} : { runAt: Date.parse(runAt) }),
+        ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+      };
+      const job = await jobs().add(type, (payload ?? null) as JsonValue, options);
+      return { id: job.id, status: job.status, job: wireJob(job) };
+    },
+    wait: async (id, { timeoutMs }) => {
+      try {
+        return wireJob(await jobs().wait(id, { timeoutMs }));
+      } catch (error) {
+        // The engine's wait gives up with an invalid-argument error; name it as the client does.
+        if (error instanceof InvalidArgumentError)
+          throw new DirectModeError('SPOOL_WAIT_TIMEOUT', `job ${id} did not finish within ${timeoutMs} ms`);
+        throw error;
+      }
+    },
+    get: async (id) => wireJob(await jobs().get(id)),
+    list: async ({ limit = 50, cursor, since, until, ...filters }) => {
+      const page = await jobs().list(
+        {
+          ...stripUndefined(filters),
+          ...(since === undefined ? {} : { since: Date.parse(since) }),
+          ...(until === undefined ? {} : { until: Date.parse(until) }),
+        },
+        { limit, after: cursor ?? null },
+      );
+      return { items: page.items.map(wireJob), next: page.next };
+    },
+    cancel: async (id) => wireJob(await jobs().cancel(id)),
+    retry: async (id) => wireJob(await jobs().retry(id)),
+  };
+}
+
+/** Runs `work`, turning the engine's errors into {@link DirectModeError}s. */
+async function guard<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof SpoolError) throw new DirectModeError(error.code, error.message, { cause: error });
+    throw error;
+  }
+}
+
+/** `api` with every operation {@link guard}ed. */
+function guardAll<T extends object>(api: T): T {
+  return Object.fromEntries(
+    Object.entries(api).map(([name, operation]) => [
+      name,
+      (...args: unknown[]) => guard(() => (operation as (...a: unknown[]) => Promise<unknown>)(...args)),
+    ]),
+  ) as T;
+}
+
+/** Drops keys whose value is undefined (the engine's options use absence, not undefined). */
+function stripUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]: Exclude<T[K], undefined>;
+  };
+}
