@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { ClosedError, TopicNotFoundError } from '../core/errors.js';
 import type { Store } from '../store/port.js';
+import { EventsLog } from './events-log.js';
 import { Partitioner } from './outgoing.js';
 import { WakeSignals } from './wake-signal.js';
 
@@ -17,6 +18,8 @@ export class EngineContext {
   readonly clock: Clock;
   readonly queueSignals: WakeSignals;
   readonly topicSignals: WakeSignals;
+  /** Where queue events are recorded (see events-log.ts). */
+  readonly events: EventsLog;
   readonly #running = new Set<Closeable>();
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   /** Long polls in progress: they keep the process alive like running consumers. */
@@ -32,6 +35,7 @@ export class EngineContext {
     this.clock = store.clock;
     this.queueSignals = new WakeSignals(this.clock);
     this.topicSignals = new WakeSignals(this.clock);
+    this.events = new EventsLog(store, this.topicSignals);
   }
 
   /**

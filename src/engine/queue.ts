@@ -20,6 +20,7 @@ import type {
   QueueStats,
 } from '../store/port.js';
 import type { EngineContext } from './context.js';
+import type { QueueEvent } from './events-log.js';
 import { toEnqueueMessage, type OutgoingMessage, type SendOptions } from './outgoing.js';
 import { QueueConsumer, type MessageHandler, type ProcessOptions } from './queue-consumer.js';
 import { Message, type LeaseSettler } from './received-message.js';
@@ -169,10 +170,12 @@ export class Queue<T = MessageBody> implements LeaseSettler {
   }
 
   /** Moves a received message to the dead-letter queue with `reason` as its last error. */
-  async deadLetter(receipt: string, reason: unknown): Promise<void> {
-    await this.context.store.deadLetter(this.name, receipt, describeError(reason));
+  async deadLetter(receipt: string, reason: unknown, messageId?: string): Promise<void> {
+    const error = describeError(reason);
+    await this.context.store.deadLetter(this.name, receipt, error);
     // The next message of the same key may now be deliverable.
     this.#signal().notify();
+    await this.#record('queue.dead-lettered', 1, messageId ?? null, error);
   }
 
   /**
@@ -219,8 +222,10 @@ export class Queue<T = MessageBody> implements LeaseSettler {
   }
 
   /** Deletes every message in the queue (not the dead letters). Resolves with the count. */
-  purge(): Promise<number> {
-    return this.context.store.purge(this.name);
+  async purge(): Promise<number> {
+    const purged = await this.context.store.purge(this.name);
+    if (purged > 0) await this.#record('queue.purged', purged);
+    return purged;
   }
 
   /** The dead-letter queue, oldest first. */
@@ -237,13 +242,35 @@ export class Queue<T = MessageBody> implements LeaseSettler {
   /** Moves dead letters (all, or those with `ids`) back to the queue with attempts reset. */
   async redrive(selection: DeadLetterSelection = {}): Promise<number> {
     const moved = await this.context.store.redrive(this.name, selection);
-    if (moved > 0) this.#signal().notify();
+    if (moved > 0) {
+      this.#signal().notify();
+      await this.#record('queue.redriven', moved);
+    }
     return moved;
   }
 
   /** Deletes dead letters (all, or those with `ids`) for good. */
-  purgeDeadLetters(selection: DeadLetterSelection = {}): Promise<number> {
-    return this.context.store.purgeDeadLetters(this.name, selection);
+  async purgeDeadLetters(selection: DeadLetterSelection = {}): Promise<number> {
+    const purged = await this.context.store.purgeDeadLetters(this.name, selection);
+    if (purged > 0) await this.#record('queue.dead-letters-purged', purged);
+    return purged;
+  }
+
+  /** Records an operator-visible change in the events log (see events-log.ts). */
+  #record(
+    event: QueueEvent['event'],
+    count: number,
+    messageId: string | null = null,
+    error: QueueEvent['error'] = null,
+  ): Promise<void> {
+    return this.context.events.record({
+      event,
+      queue: this.name,
+      messageId,
+      count,
+      at: this.context.clock.now(),
+      error,
+    });
   }
 
   #signal() {

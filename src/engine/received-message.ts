@@ -6,7 +6,7 @@ export interface LeaseSettler {
   ack(receipt: string): Promise<void>;
   nack(receipt: string, options?: { delayMs?: number; error?: unknown }): Promise<void>;
   extend(receipt: string, visibilityTimeoutMs?: number): Promise<number>;
-  deadLetter(receipt: string, reason: unknown): Promise<void>;
+  deadLetter(receipt: string, reason: unknown, messageId?: string): Promise<void>;
   /** Wakes idle consumers: settling a keyed message makes the next one of its key deliverable. */
   wake(): void;
 }
@@ -72,6 +72,6 @@ export class Message<T = MessageBody> {
 
   /** Moves the message to the dead-letter queue with `reason` as its last error. */
   deadLetter(reason: unknown): Promise<void> {
-    return this.settler.deadLetter(this.receipt, reason);
+    return this.settler.deadLetter(this.receipt, reason, this.id);
   }
 }

@@ -12,7 +12,8 @@ import { InvalidArgumentError } from '../core/errors.js';
 import type { Spool } from '../engine/spool.js';
 import type { Subscription } from '../engine/subscription.js';
 import { webhookMessage, webhooksQueue } from '../webhooks/message.js';
-import { type JobEvent, jobEventsTopic } from './job-events.js';
+import type { QueueEvent } from '../engine/events-log.js';
+import { type JobEvent, isJobEvent, jobEventsTopic } from './job-events.js';
 import { ensureCallbackQueue } from './job-callbacks.js';
 
 /** One webhook subscription. */
@@ -29,7 +30,7 @@ export interface EventSubscription {
 
 export class EventSubscriptions {
   readonly #subscriptions: readonly EventSubscription[];
-  #subscription: Subscription<JobEvent> | undefined;
+  #subscription: Subscription<JobEvent | QueueEvent> | undefined;
 
   constructor(
     private readonly spool: Spool,
@@ -42,7 +43,7 @@ export class EventSubscriptions {
   async start(): Promise<void> {
     if (this.#subscriptions.length === 0) return;
     await ensureCallbackQueue(this.spool);
-    const topic = await this.spool.topic<JobEvent>(jobEventsTopic, {
+    const topic = await this.spool.topic<JobEvent | QueueEvent>(jobEventsTopic, {
       partitions: 1,
       retentionMs: 86_400_000,
     });
@@ -80,14 +81,14 @@ export class EventSubscriptions {
   }
 }
 
-function matches(subscription: EventSubscription, event: JobEvent): boolean {
+function matches(subscription: EventSubscription, event: JobEvent | QueueEvent): boolean {
   const eventMatches = subscription.events.some(
     (pattern) =>
       pattern === event.event || (pattern.endsWith('.*') && event.event.startsWith(pattern.slice(0, -1))),
   );
-  return (
-    eventMatches && (subscription.jobTypes === undefined || subscription.jobTypes.includes(event.jobType))
-  );
+  if (!eventMatches) return false;
+  if (subscription.jobTypes === undefined) return true;
+  return isJobEvent(event) && subscription.jobTypes.includes(event.jobType);
 }
 
 function validateSubscription(subscription: EventSubscription, index: number): EventSubscription {

@@ -1,15 +1,17 @@
 /**
- * Job events: every state change of every job, as an event on the topic `spool.job-events`
- * (one partition, so the offset is a total order). Events are published in the same transaction
+ * Job events: every state change of every job, as an event on the engine's events log
+ * `spool.events` (one partition, so the offset is a total order; queue events share it). Events are published in the same transaction
  * as the change they describe, so the log never shows a change that did not happen or misses one
  * that did. Offsets double as event ids: a live stream resumes after `Last-Event-ID` without gaps.
  */
+import { eventsTopic, type QueueEvent } from '../engine/events-log.js';
 import type { Spool } from '../engine/spool.js';
 import type { Topic } from '../engine/topic.js';
 import type { SpoolTransaction } from '../engine/transaction.js';
 import type { JobRecord, JobStatus } from '../store/port.js';
 
-export const jobEventsTopic = 'spool.job-events';
+/** The topic job events go to: the engine's events log. */
+export const jobEventsTopic = eventsTopic;
 
 /** One job state change. */
 export interface JobEvent {
@@ -31,14 +33,22 @@ export interface LoggedJobEvent extends JobEvent {
   readonly offset: number;
 }
 
+/** Any event of the log (job or queue) with its position. */
+export type LoggedEvent = (JobEvent | QueueEvent) & { readonly offset: number };
+
+/** Tells job events from queue events. */
+export function isJobEvent(event: JobEvent | QueueEvent): event is JobEvent {
+  return 'jobId' in event;
+}
+
 export class JobEvents {
-  #topic: Topic<JobEvent> | undefined;
+  #topic: Topic<JobEvent | QueueEvent> | undefined;
 
   constructor(private readonly spool: Spool) {}
 
   /** Creates the events topic (kept for a day) if needed. */
   async open(): Promise<void> {
-    this.#topic = await this.spool.topic<JobEvent>(jobEventsTopic, {
+    this.#topic = await this.spool.topic<JobEvent | QueueEvent>(jobEventsTopic, {
       partitions: 1,
       retentionMs: 86_400_000,
     });
@@ -60,8 +70,8 @@ export class JobEvents {
     await tx.publish(jobEventsTopic, body, { partition: 0 });
   }
 
-  /** Events from `fromOffset` on (at most `max`), and the offset to read next. */
-  async read(fromOffset: number, max = 100): Promise<{ events: LoggedJobEvent[]; next: number }> {
+  /** Events (job and queue) from `fromOffset` on (at most `max`), and the offset to read next. */
+  async read(fromOffset: number, max = 100): Promise<{ events: LoggedEvent[]; next: number }> {
     const result = await this.#require().read(0, fromOffset, max);
     const events = result.events.map((event) => ({ ...event.body, offset: event.offset }));
     return {
@@ -86,7 +96,7 @@ export class JobEvents {
     return this.spool.waitForWrites({ topics: [jobEventsTopic] }, timeoutMs, signal);
   }
 
-  #require(): Topic<JobEvent> {
+  #require(): Topic<JobEvent | QueueEvent> {
     if (!this.#topic) throw new Error('JobEvents.open() was not awaited');
     return this.#topic;
   }

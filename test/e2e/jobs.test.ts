@@ -168,6 +168,38 @@ describe('jobs over HTTP', () => {
   });
 });
 
+describe('queue events over SSE', () => {
+  it('a dead-lettering and a redrive show up as queue events, filtered by queue', async () => {
+    const t = await startTestServer();
+    const controller = new AbortController();
+    try {
+      await t.call('PUT', '/v1/queues/orders', { body: {} });
+      await t.call('PUT', '/v1/queues/other', { body: {} });
+      const stream = await fetch(`${t.url}/v1/events?queue=orders&from=0`, { signal: controller.signal });
+      await t.call('POST', '/v1/queues/other/messages', { body: { body: 1 } });
+      await t.call('POST', '/v1/queues/orders/messages', { body: { body: { id: 7 } } });
+      const received = await t.call('POST', '/v1/queues/orders/receive', { body: {} });
+      const [message] = (received.body as { messages: { receipt: string }[] }).messages;
+      const dead = await t.call('POST', '/v1/queues/orders/dead-letter', {
+        body: { receipt: message!.receipt, reason: 'bad address' },
+      });
+      assert.equal(dead.status, 204);
+      await t.call('POST', '/v1/queues/orders/redrive', { body: {} });
+      const events = await readEvents(stream, (seen) => seen.some((e) => e.event === 'queue.redriven'));
+      assert.deepEqual(
+        events.map((e) => e.event),
+        ['queue.dead-lettered', 'queue.redriven'],
+      );
+      const first = JSON.parse(events[0]!.data) as { queue: string; error: { message: string } };
+      assert.equal(first.queue, 'orders');
+      assert.equal(first.error.message, 'bad address');
+    } finally {
+      controller.abort();
+      await t.dispose();
+    }
+  });
+});
+
 interface SseEvent {
   id: string;
   event: string;

@@ -32,7 +32,7 @@ describe('jobs: running in process', () => {
     assert.deepEqual(done.metadata, { requestedBy: 'test' });
     const { events } = await jobs.events.read(0, 100);
     assert.deepEqual(
-      events.filter((e) => e.jobId === added.id).map((e) => e.event),
+      events.filter((e) => 'jobId' in e && e.jobId === added.id).map((e) => e.event),
       ['job.queued', 'job.active', 'job.completed'],
     );
   });

@@ -1,5 +1,6 @@
 /**
- * Live job events as Server-Sent Events. Every event carries `id:` = its offset in the job
+ * Live events as Server-Sent Events: job state changes and queue events (dead-lettered,
+ * redriven, purged) from the one events log. Every event carries `id:` = its offset in the job
  * events log, so a client that reconnects with `Last-Event-ID` continues with the next event:
  * no gaps, no repeats (within the log's one-day retention). A comment line every 15 s keeps
  * proxies from closing an idle stream.
@@ -7,7 +8,7 @@
  * Without `Last-Event-ID` or `from`, a stream starts with the events that happen after it opens.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { JobEvents, LoggedJobEvent } from '../../jobs/job-events.js';
+import { isJobEvent, type JobEvents, type LoggedEvent } from '../../jobs/job-events.js';
 import { type RouteModule, startLongPoll } from '../context.js';
 import { EventsQuery } from '../schemas/jobs.js';
 
@@ -16,6 +17,7 @@ const heartbeatMs = 15_000;
 interface StreamFilter {
   readonly jobType?: string | undefined;
   readonly jobId?: string | undefined;
+  readonly queue?: string | undefined;
 }
 
 export const eventRoutes: RouteModule = (app, { jobs, closing }) => {
@@ -25,7 +27,7 @@ export const eventRoutes: RouteModule = (app, { jobs, closing }) => {
       schema: {
         operationId: 'streamEvents',
         tags: ['events'],
-        summary: 'Live job events (text/event-stream); resume with Last-Event-ID',
+        summary: 'Live job and queue events (text/event-stream); resume with Last-Event-ID',
         querystring: EventsQuery,
         produces: ['text/event-stream'],
       },
@@ -104,14 +106,23 @@ async function stream(
   }
 }
 
-function matches(event: LoggedJobEvent, filter: StreamFilter): boolean {
+/** Job filters select job events, the queue filter queue events; no filter passes everything. */
+function matches(event: LoggedEvent, filter: StreamFilter): boolean {
+  if (isJobEvent(event)) {
+    return (
+      filter.queue === undefined &&
+      (filter.jobId === undefined || event.jobId === filter.jobId) &&
+      (filter.jobType === undefined || event.jobType === filter.jobType)
+    );
+  }
   return (
-    (filter.jobId === undefined || event.jobId === filter.jobId) &&
-    (filter.jobType === undefined || event.jobType === filter.jobType)
+    filter.jobId === undefined &&
+    filter.jobType === undefined &&
+    (filter.queue === undefined || event.queue === filter.queue)
   );
 }
 
-function format(event: LoggedJobEvent): string {
+function format(event: LoggedEvent): string {
   const { offset, ...data } = event;
   return `id: ${offset}\nevent: ${event.event}\ndata: ${JSON.stringify({ ...data, at: new Date(data.at).toISOString() })}\n\n`;
 }

@@ -219,6 +219,12 @@ export const ScheduleList = Type.Object({ items: Type.Array(Schedule) });
 export const EventsQuery = Type.Object({
   jobType: Type.Optional(Type.String({ minLength: 1, description: 'Only events of jobs of this type' })),
   jobId: Type.Optional(Type.String({ minLength: 1, description: 'Only events of this job' })),
+  queue: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: 'Only queue events (dead-lettered, redriven, purged) of this queue',
+    }),
+  ),
   from: Type.Optional(
     Type.Integer({ minimum: 0, description: 'Start at this event id (else: new events only)' }),
   ),
