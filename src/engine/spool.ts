@@ -14,6 +14,7 @@ import {
 import type { QueueConfig, TopicConfig } from '../core/options.js';
 import type { Store, TransactionOptions } from '../store/port.js';
 import { EngineContext } from './context.js';
+import { WakeSignal } from './wake-signal.js';
 import { Queue } from './queue.js';
 import { Topic } from './topic.js';
 import { runTransaction, type SpoolTransaction } from './transaction.js';
@@ -184,7 +185,8 @@ export class Spool {
       ...(targets.queues ?? []).map((queue) => this.#context.queueSignals.for(queue)),
       ...(targets.topics ?? []).map((topic) => this.#context.topicSignals.for(topic)),
     ];
-    if (signals.length === 0) signals.push(this.#context.queueSignals.for(''));
+    // Nothing to watch: just the timeout (or the abort), without registering a named signal.
+    if (signals.length === 0) signals.push(new WakeSignal(this.#context.clock));
     const woken = Promise.race(signals.map((wake) => wake.wait(timeoutMs, waiter.signal))).finally(() => {
       waiter.abort();
       signal?.removeEventListener('abort', stop);

@@ -2,12 +2,10 @@
  * Queue and topic handles for the routes, for names that must already exist.
  *
  * `spool.queue(name)` and `spool.topic(name)` create what is missing — right for code that owns
- * its queues, wrong for an HTTP API, where a typo in a URL must be a 404 and not a new queue. So a
- * handle is opened only after the store confirms the name exists (a queue deleted between that
- * check and the open is re-created with the default configuration: an engine open that never
- * creates would close this gap).
+ * its queues, wrong for an HTTP API, where a typo in a URL must be a 404 and not a new queue. So
+ * handles come from `spool.openQueue` / `spool.openTopic`, which never create.
  *
- * Those are two store reads, and the hot routes (send, receive, settle, publish) would pay them on
+ * That is a store read, and the hot routes (send, receive, settle, publish) would pay it on
  * every request. Handles are therefore kept for `maxAgeMs` and then checked again. Within that
  * window a queue deleted or reconfigured by another process still looks as it was: writes to it
  * fail in the store anyway (`QueueNotFoundError`, `StaleReceiptError`), and a changed
@@ -39,22 +37,24 @@ export class Handles {
   async queue(name: string): Promise<Queue> {
     const cached = this.#fresh(this.#queues, name);
     if (cached) return cached;
-    if ((await this.spool.store.getQueue(name)) === null) {
-      this.#queues.delete(name);
-      throw new QueueNotFoundError(name);
+    try {
+      return this.rememberQueue(await this.spool.openQueue(name));
+    } catch (error) {
+      if (error instanceof QueueNotFoundError) this.#queues.delete(name);
+      throw error;
     }
-    return this.rememberQueue(await this.spool.queue(name));
   }
 
   /** The topic named `name`; `TopicNotFoundError` (404) if it does not exist. */
   async topic(name: string): Promise<Topic> {
     const cached = this.#fresh(this.#topics, name);
     if (cached) return cached;
-    if ((await this.spool.store.getTopic(name)) === null) {
-      this.#topics.delete(name);
-      throw new TopicNotFoundError(name);
+    try {
+      return this.rememberTopic(await this.spool.openTopic(name));
+    } catch (error) {
+      if (error instanceof TopicNotFoundError) this.#topics.delete(name);
+      throw error;
     }
-    return this.rememberTopic(await this.spool.topic(name));
   }
 
   /** Keeps a handle just opened with a new configuration. */
