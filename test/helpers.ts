@@ -28,7 +28,9 @@ export async function openTestSpool(
   const store = await openSqliteStore({
     path,
     durability: durability ?? 'full',
-    ...(clock ? { clock } : {}),
+    // A TestClock steps faster than a disk syncs: fsync inside COMMIT, so every store write is
+    // finished within the turn of the event loop that the clock's `advance` waits for.
+    ...(clock ? { clock, fsync: 'inline' as const } : {}),
   });
   const spool = createSpool({ ...spoolOptions, store });
   return {

@@ -1,7 +1,9 @@
 import type { Clock } from '../core/clock.js';
 import { ClosedError, TopicNotFoundError } from '../core/errors.js';
+import type { SpoolLogger } from '../observability/logging.js';
 import type { Store } from '../store/port.js';
 import { EventsLog } from './events-log.js';
+import { InstrumentationHub } from './instrumentation.js';
 import { Partitioner } from './outgoing.js';
 import { WakeSignals } from './wake-signal.js';
 
@@ -20,6 +22,8 @@ export class EngineContext {
   readonly topicSignals: WakeSignals;
   /** Where queue events are recorded (see events-log.ts). */
   readonly events: EventsLog;
+  /** Where queues, consumers and the store report what they do (metrics; see instrumentation.ts). */
+  readonly instrumentation = new InstrumentationHub();
   readonly #running = new Set<Closeable>();
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   /** Long polls in progress: they keep the process alive like running consumers. */
@@ -31,6 +35,8 @@ export class EngineContext {
     readonly store: Store,
     /** How often idle consumers look for writes made by other processes (ms). */
     readonly safetyPollMs: number,
+    /** Where consumers and upkeep log (JSON lines; see observability/logging.ts). */
+    readonly logger: SpoolLogger,
   ) {
     this.clock = store.clock;
     this.queueSignals = new WakeSignals(this.clock);
@@ -42,10 +48,14 @@ export class EngineContext {
    * The partitioner of a topic, shared by every handle of it in this instance so that
    * round-robin placement of keyless events spreads across all partitions.
    */
-  async partitionerFor(topic: string, partitions?: number): Promise<Partitioner> {
+  async partitionerFor(
+    topic: string,
+    partitions?: number,
+    reader: Pick<Store, 'getTopic'> = this.store,
+  ): Promise<Partitioner> {
     let partitioner = this.#partitioners.get(topic);
     if (!partitioner) {
-      const count = partitions ?? (await this.store.getTopic(topic))?.partitions;
+      const count = partitions ?? (await reader.getTopic(topic))?.partitions;
       if (count === undefined) throw new TopicNotFoundError(topic);
       partitioner = this.#partitioners.get(topic) ?? new Partitioner(count);
       this.#partitioners.set(topic, partitioner);

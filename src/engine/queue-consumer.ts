@@ -27,10 +27,13 @@ import {
 } from '../core/errors.js';
 import type { MessageBody } from '../core/message.js';
 import type { TimerHandle } from '../core/clock.js';
+import type { ClaimedMessage } from '../store/port.js';
+import { messageFields } from '../observability/logging.js';
 import type { Closeable, EngineContext } from './context.js';
 import type { Queue } from './queue.js';
 import { Message } from './received-message.js';
 import { runTransaction, type SpoolTransaction } from './transaction.js';
+import type { WakeSignal } from './wake-signal.js';
 
 export interface HandlerContext {
   /** Aborted when the lease is lost or the consumer's close timeout runs out. */
@@ -76,7 +79,13 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
   readonly #visibilityTimeoutMs: number;
   readonly #stop = new AbortController();
   /** Messages not yet settled: their handler runs, or their ack/retry is being committed. */
-  readonly #inFlight = new Map<Message<T>, AbortController>();
+  readonly #inFlight = new Map<Message<T>, DeliveryContext>();
+  /** Auto-acks of finished deliveries, waiting for the loop's next round (see `#round`). */
+  #pendingAcks: PendingAck<T>[] = [];
+  /** Set while the loop sleeps with nothing to claim; aborting it wakes the loop for pending acks. */
+  #idle: AbortController | null = null;
+  /** False once the loop has ended: auto-acks then go to the store one by one. */
+  #looping = true;
   /** Handlers running now: what `concurrency` bounds. */
   #busy = 0;
   #slotWaiters: (() => void)[] = [];
@@ -149,37 +158,110 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
     this.#onStopped();
   }
 
+  /**
+   * One round per iteration: commit the acks of the deliveries that finished since the last
+   * round and claim as many messages as there are free slots, in ONE store write
+   * (`ackAndClaim`), so a busy consumer costs one commit per round rather than one per ack plus
+   * one per claim.
+   */
   async #run(): Promise<void> {
     const signal = this.context.queueSignals.for(this.queue.name);
-    while (!this.#stop.signal.aborted) {
-      const free = this.#concurrency - this.#busy;
-      if (free === 0) {
-        await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
+    try {
+      while (!this.#stop.signal.aborted) {
+        const free = this.#concurrency - this.#busy;
+        if (free === 0 && this.#pendingAcks.length === 0) {
+          await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
+          continue;
+        }
+        const version = signal.version;
+        const acks = this.#pendingAcks;
+        this.#pendingAcks = [];
+        let claimed: ClaimedMessage[];
+        try {
+          claimed = await this.#round(acks, free);
+        } catch (error) {
+          // Nothing of the round was stored: its acks go to the store on their own.
+          this.#ackOneByOne(acks);
+          if (this.context.closed) return;
+          this.#report(error);
+          await signal.wait(1000, this.#stop.signal);
+          continue;
+        }
+        for (const record of claimed) this.#handle(new Message<T>(record, this.queue));
+        if (claimed.length === 0 && free > 0 && this.#pendingAcks.length === 0) {
+          await this.#sleep(signal, version);
+        }
+      }
+    } finally {
+      this.#looping = false;
+      this.#ackOneByOne(this.#pendingAcks.splice(0));
+    }
+  }
+
+  /** Commits `acks` and claims up to `free` messages; a plain claim when there is nothing to ack. */
+  async #round(acks: readonly PendingAck<T>[], free: number): Promise<ClaimedMessage[]> {
+    const request = { max: free, visibilityTimeoutMs: this.#visibilityTimeoutMs };
+    if (acks.length === 0) return this.context.store.claim(this.queue.name, request);
+    const { stale, claimed } = await this.context.store.ackAndClaim(
+      this.queue.name,
+      acks.map((ack) => ack.message.receipt),
+      request,
+    );
+    const staleReceipts = stale.length > 0 ? new Set(stale) : null;
+    let keyed = false;
+    for (const { message, resolve, reject } of acks) {
+      if (staleReceipts?.has(message.receipt)) {
+        reject(new StaleReceiptError(this.queue.name, message.receipt));
         continue;
       }
-      const version = signal.version;
-      let claimed;
-      try {
-        claimed = await this.context.store.claim(this.queue.name, {
-          max: free,
-          visibilityTimeoutMs: this.#visibilityTimeoutMs,
-        });
-      } catch (error) {
-        if (this.context.closed) return;
-        this.#report(error);
-        await signal.wait(1000, this.#stop.signal);
-        continue;
-      }
-      for (const record of claimed) this.#handle(new Message<T>(record, this.queue));
-      if (claimed.length === 0) {
-        const waitMs = await this.queue.idleWaitMs().catch(() => this.context.safetyPollMs);
-        await signal.wait(waitMs, this.#stop.signal, version);
-      }
+      this.queue.acked(message.enqueuedAt.getTime());
+      keyed ||= message.key !== null;
+      resolve();
+    }
+    // Other consumers of the queue in this process may wait for the next message of an acked key.
+    if (keyed) this.queue.wake();
+    return claimed;
+  }
+
+  /** Acks each of `acks` with its own store write (when no round can take them). */
+  #ackOneByOne(acks: readonly PendingAck<T>[]): void {
+    for (const { message, resolve, reject } of acks) message.ack().then(resolve, reject);
+  }
+
+  /**
+   * The ack of a delivery whose handler resolved: it joins the loop's next round, or goes to
+   * the store alone once the loop has ended. Resolves once the ack is durable.
+   */
+  #autoAck(message: Message<T>): Promise<void> {
+    if (!this.#looping) return message.ack();
+    return new Promise<void>((resolve, reject) => {
+      this.#pendingAcks.push({ message, resolve, reject });
+      this.#idle?.abort();
+      this.#wakeSlotWaiters();
+    });
+  }
+
+  /**
+   * Sleeps while nothing is deliverable: until a send wakes the queue, the next delayed message
+   * or lease expiry, the safety poll, the consumer stopping, or an ack waiting for a round.
+   */
+  async #sleep(signal: WakeSignal, version: number): Promise<void> {
+    const idle = new AbortController();
+    const stop = () => idle.abort();
+    this.#idle = idle;
+    this.#stop.signal.addEventListener('abort', stop, { once: true });
+    if (this.#stop.signal.aborted) idle.abort();
+    try {
+      const waitMs = await this.queue.idleWaitMs().catch(() => this.context.safetyPollMs);
+      await signal.wait(waitMs, idle.signal, version);
+    } finally {
+      this.#idle = null;
+      this.#stop.signal.removeEventListener('abort', stop);
     }
   }
 
   #handle(message: Message<T>): void {
-    const controller = new AbortController();
+    const controller = new DeliveryContext();
     this.#inFlight.set(message, controller);
     this.#busy++;
     let slotFreed = false;
@@ -191,9 +273,12 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
       this.#busy--;
       this.#wakeSlotWaiters();
     };
+    const started = performance.now();
     const done = this.#deliver(message, controller, freeSlot)
       .catch((error: unknown) => this.#report(error, message))
       .finally(() => {
+        // Handler and settlement: how long the message kept this consumer busy.
+        this.context.instrumentation.messageProcessed(this.queue.name, (performance.now() - started) / 1000);
         freeSlot();
         this.#inFlight.delete(message);
         this.#settledWaiters.get(message)?.();
@@ -210,11 +295,11 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
     return new Promise((resolve) => this.#settledWaiters.set(message, resolve));
   }
 
-  async #deliver(message: Message<T>, controller: AbortController, freeSlot: () => void): Promise<void> {
+  async #deliver(message: Message<T>, controller: DeliveryContext, freeSlot: () => void): Promise<void> {
     if (this.options.delivery === 'at-most-once') {
       await message.ack();
       try {
-        await this.handler(message, { signal: controller.signal });
+        await this.handler(message, controller);
         this.#processed++;
       } catch (error) {
         this.#failed++;
@@ -228,11 +313,11 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
     try {
       if (this.options.transactional) {
         await runTransaction(this.context, async (tx) => {
-          await this.handler(message, { signal: controller.signal, tx });
+          await this.handler(message, controller.withTransaction(tx));
           await tx.ack(message);
         });
       } else {
-        await this.handler(message, { signal: controller.signal });
+        await this.handler(message, controller);
       }
       succeeded = true;
     } catch (error) {
@@ -243,8 +328,10 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
       freeSlot();
     }
     if (succeeded) {
-      if (!this.options.transactional && this.options.ack !== 'manual') await message.ack();
+      if (!this.options.transactional && this.options.ack !== 'manual') await this.#autoAck(message);
       this.#processed++;
+      const { logger } = this.context;
+      if (logger.isLevelEnabled('debug')) logger.debug(messageFields(message), 'message processed');
       return;
     }
     if (handlerError instanceof StaleReceiptError) {
@@ -259,8 +346,10 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
 
   async #fail(message: Message<T>, error: unknown): Promise<void> {
     const lastAttempt = message.attempt >= this.queue.config.maxAttempts;
+    const { logger } = this.context;
     if (error instanceof NonRetryableError || lastAttempt) {
       await message.deadLetter(error);
+      logger.warn({ ...messageFields(message), err: error }, 'message dead-lettered');
       this.options.onDeadLetter?.(message, error);
       return;
     }
@@ -269,10 +358,13 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
         ? Math.max(0, error.retryAfterMs)
         : backoffDelay(message.attempt, this.queue.config.backoff);
     await message.nack({ delayMs, error });
+    if (logger.isLevelEnabled('debug')) {
+      logger.debug({ ...messageFields(message), err: error, delayMs }, 'message failed; retrying');
+    }
   }
 
   /** Extends the lease every half visibility timeout while the handler runs. */
-  #keepLease(message: Message<T>, controller: AbortController): { timer: TimerHandle; stopped: boolean } {
+  #keepLease(message: Message<T>, controller: DeliveryContext): { timer: TimerHandle; stopped: boolean } {
     const { clock } = this.context;
     const interval = Math.max(1, Math.floor(this.#visibilityTimeoutMs / 2));
     const keeper = { timer: clock.setTimer(() => tick(), interval), stopped: false };
@@ -301,7 +393,57 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
 
   #report(error: unknown, message?: Message<T>): void {
     if (this.options.onError) this.options.onError(error, message);
-    else if (!this.context.closed) console.error(`spool: consumer of queue "${this.queue.name}":`, error);
+    else if (!this.context.closed) {
+      this.context.logger.error(
+        { ...(message ? messageFields(message) : { queue: this.queue.name }), err: error },
+        'queue consumer error',
+      );
+    }
+  }
+}
+
+/** An auto-ack waiting for a round, with the delivery's promise to settle. */
+interface PendingAck<T> {
+  readonly message: Message<T>;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * What a handler gets. Its AbortSignal is made on first use: an AbortController cost about 3 µs
+ * per delivery, a tenth of a no-op delivery, and most handlers never look at the signal. An
+ * abort before that is remembered, so a signal made later starts out aborted.
+ */
+class DeliveryContext implements HandlerContext {
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason?: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+
+  /** The context of a transactional handler: the same signal, with the transaction. */
+  withTransaction(tx: SpoolTransaction): HandlerContext {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the getter reads the delivery's signal lazily
+    const delivery = this;
+    return {
+      get signal() {
+        return delivery.signal;
+      },
+      tx,
+    };
   }
 }
 

@@ -3,6 +3,7 @@
  * commits and processed-markers that the store commits together or not at all; consumers are
  * woken only after the commit, so nobody sees a write that might still roll back.
  */
+import { bindActiveContext, traceHeadersToContinue } from '../observability/tracing.js';
 import type { EnqueueResult, StoreWrites, TransactionOptions } from '../store/port.js';
 import type { EngineContext } from './context.js';
 import {
@@ -18,6 +19,9 @@ import type { PublishResult } from './topic.js';
 export class SpoolTransaction {
   readonly #touchedQueues = new Set<string>();
   readonly #touchedTopics = new Set<string>();
+  /** Stored sends and acks per queue, reported to the instrumentation once committed. */
+  #sent: Map<string, number> | undefined;
+  #acked: Pick<Message, 'queue' | 'receipt'>[] | undefined;
 
   constructor(
     private readonly context: EngineContext,
@@ -41,9 +45,13 @@ export class SpoolTransaction {
 
   async sendBatch(queue: string, messages: readonly OutgoingMessage<unknown>[]): Promise<EnqueueResult[]> {
     const now = this.context.clock.now();
-    const items = messages.map((message) => toEnqueueMessage(message.body, message, now));
+    // No span of its own: the messages carry the context of the code sending them (a handler's).
+    const traceHeaders = traceHeadersToContinue();
+    const items = messages.map((message) => toEnqueueMessage(message.body, message, now, traceHeaders));
     const results = await this.writes.enqueue(queue, items);
     this.#touchedQueues.add(queue);
+    const stored = results.filter((result) => !result.duplicate).length;
+    if (stored > 0) (this.#sent ??= new Map()).set(queue, (this.#sent.get(queue) ?? 0) + stored);
     return results;
   }
 
@@ -54,8 +62,10 @@ export class SpoolTransaction {
   }
 
   async publishBatch(topic: string, events: readonly OutgoingEvent<unknown>[]): Promise<PublishResult[]> {
-    const partitioner = await this.context.partitionerFor(topic);
-    const items = events.map((event) => partitioner.toAppendEvent(event.body, event));
+    // Read through the transaction: a second connection from in here can exhaust a pool.
+    const partitioner = await this.context.partitionerFor(topic, undefined, this.writes);
+    const traceHeaders = traceHeadersToContinue();
+    const items = events.map((event) => partitioner.toAppendEvent(event.body, event, traceHeaders));
     const results = await this.writes.append(topic, items);
     this.#touchedTopics.add(topic);
     return results.map((result) => ({ ...result, timestamp: new Date(result.timestamp) }));
@@ -66,6 +76,7 @@ export class SpoolTransaction {
     await this.writes.ack(message.queue, message.receipt);
     // Settling may unblock the next message of a key: wake that queue's consumers after commit.
     this.#touchedQueues.add(message.queue);
+    (this.#acked ??= []).push(message);
   }
 
   /** Records that `consumer` processed `messageId`; false if it had been recorded before. */
@@ -88,6 +99,17 @@ export class SpoolTransaction {
   notifyCommitted(): void {
     for (const queue of this.#touchedQueues) this.context.queueSignals.for(queue).notify();
     for (const topic of this.#touchedTopics) this.context.topicSignals.for(topic).notify();
+    const { instrumentation, clock } = this.context;
+    for (const [queue, count] of this.#sent ?? []) instrumentation.messagesSent(queue, count);
+    for (const message of this.#acked ?? []) {
+      // A received Message knows when it was first sent; a bare receipt does not.
+      const enqueuedAt =
+        'enqueuedAt' in message && message.enqueuedAt instanceof Date ? message.enqueuedAt : null;
+      instrumentation.messageAcked(
+        message.queue,
+        enqueuedAt ? Math.max(0, clock.now() - enqueuedAt.getTime()) / 1000 : undefined,
+      );
+    }
   }
 }
 
@@ -99,9 +121,11 @@ export async function runTransaction<T>(
 ): Promise<T> {
   context.assertOpen();
   let transaction: SpoolTransaction | undefined;
+  // The store may start `work` from another caller's flow (queued transactions): keep ours.
+  const ownWork = bindActiveContext(work);
   const result = await context.store.transaction(async (writes) => {
     transaction = new SpoolTransaction(context, writes);
-    return work(transaction);
+    return ownWork(transaction);
   }, options);
   transaction?.notifyCommitted();
   return result;

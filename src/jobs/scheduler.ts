@@ -5,7 +5,9 @@
  * Once per slot, across restarts and processes: a schedule's `nextRunAt` is the slot to fire.
  * Firing moves it to the following slot with `advanceSchedule(name, slot, next)`, which succeeds
  * for exactly one caller, and adds the job in the same transaction. Any number of processes may
- * run the scheduler on one store; a slot still fires once.
+ * run the scheduler on one store; a slot still fires once. On a store shared by several
+ * processes only the leader (`spool.leadership`) looks for due slots, which saves the others
+ * the work; the compare-and-set is what keeps a slot to one job while leadership changes hands.
  *
  * After downtime (`nextRunAt` long past): policy `skip` fires nothing for the missed slots and
  * moves on to the next future slot; `catch-up-once` fires one job for all of them, then moves on.
@@ -97,6 +99,7 @@ export function toScheduleRecord(name: string, options: ScheduleOptions, now: nu
 export class Scheduler {
   #timer: TimerHandle | undefined;
   #stopped = false;
+  #unsubscribe: (() => void) | undefined;
   #ticking: Promise<void> = Promise.resolve();
 
   constructor(
@@ -108,6 +111,10 @@ export class Scheduler {
 
   /** Fires what is due now (slots missed while nothing ran), then keeps firing on time. */
   start(): void {
+    // A process that becomes the leader fires what is due at once, not at its next poll.
+    this.#unsubscribe = this.spool.leadership.onChange((held) => {
+      if (held) void this.tick();
+    });
     void this.tick();
   }
 
@@ -119,12 +126,18 @@ export class Scheduler {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#unsubscribe?.();
     if (this.#timer) this.spool.clock.clearTimer(this.#timer);
     await this.#ticking;
   }
 
   async #tick(): Promise<void> {
     if (this.#stopped) return;
+    if (!this.spool.leadership.held) {
+      // Another process fires the slots; this one only waits to take over.
+      this.#schedule(this.pollMs);
+      return;
+    }
     const now = this.spool.clock.now();
     let nextDue = now + this.pollMs;
     try {

@@ -357,6 +357,14 @@ export interface StoreWrites {
   append(topic: string, events: readonly AppendEvent[]): Promise<AppendResult[]>;
 
   /**
+   * Reads a topic's configuration through this transaction's own connection. Publishing inside a
+   * transaction needs the partition count; reading it from the store instead would take a second
+   * connection while this one is held, and enough concurrent transactions would then wait on
+   * each other for good (pool exhaustion on PostgreSQL).
+   */
+  getTopic(name: string): Promise<TopicConfig | null>;
+
+  /**
    * Records that `group` has processed `partition` up to (not including) `offset`. Only the
    * member that owns the partition may commit (`NotPartitionOwnerError`, or `UnknownMemberError`
    * for a member that is no longer in the group). A commit never moves the offset backwards: a
@@ -438,6 +446,22 @@ export interface Store extends StoreWrites {
    * delivered again. Throws `QueueNotFoundError` for an unknown queue.
    */
   claim(queue: string, request: { max: number; visibilityTimeoutMs: number }): Promise<ClaimedMessage[]>;
+
+  /**
+   * Acks `receipts`, then claims like {@link Store.claim}, as one atomic write: a consumer's
+   * finished deliveries and its next ones cost one round trip and one commit instead of one per
+   * ack plus one for the claim. Because the acks come first, a keyed message whose predecessor
+   * is acked here can be among the claimed ones.
+   *
+   * Each ack is checked on its own: a receipt that is not current does not fail the call (nor
+   * the other acks); it is listed in `stale`. `max` may be 0 to only ack. Throws
+   * `QueueNotFoundError` for an unknown queue, and then acks nothing.
+   */
+  ackAndClaim(
+    queue: string,
+    receipts: readonly string[],
+    request: { max: number; visibilityTimeoutMs: number },
+  ): Promise<AckAndClaimResult>;
 
   /**
    * Ends a lease without deleting: the message becomes deliverable again after `delayMs` (0 =
@@ -616,9 +640,54 @@ export interface Store extends StoreWrites {
    */
   onNotify?(listener: (notice: StoreNotice) => void): Promise<() => void>;
 
+  /**
+   * Optional, for stores shared by several processes: competes for leadership of the role
+   * `name` among every process on the store, so that background work meant to run once (the
+   * scheduler, upkeep, job retention) runs in one process at a time, and moves to another when
+   * the leader dies. Stores owned by one process (SQLite) leave it out: their process leads.
+   * The returned handle competes until closed; closing the store closes it too.
+   */
+  leadership?(name: string): Leadership;
+
+  /**
+   * Optional: calls `observer` after every durable commit the store makes with how long it took
+   * and how many write operations it carried (group commit shares one commit among many). For
+   * metrics; the observer runs on the commit path, so it must only count. Returns a function
+   * that stops observing.
+   */
+  observeCommits?(observer: CommitObserver): () => void;
+
   /** Flushes pending writes and releases the storage. Later calls reject with `ClosedError`. */
   close(): Promise<void>;
 }
+
+/** What {@link Store.ackAndClaim} did. */
+export interface AckAndClaimResult {
+  /** The receipts that were not current (their messages were not deleted), in the order given. */
+  readonly stale: readonly string[];
+  /** The newly leased messages, in delivery order. */
+  readonly claimed: ClaimedMessage[];
+}
+
+/**
+ * Leadership of one role among the processes sharing a store ({@link Store.leadership}).
+ *
+ * Leadership saves work; it is not what makes leader-only work correct. When a leader is cut
+ * off, another process may take over before the old one notices, so for a moment two may
+ * believe they lead: leader-only work must stay safe to run twice (schedule slots advance by
+ * compare-and-set, upkeep only removes what has expired).
+ */
+export interface Leadership {
+  /** Whether this process leads the role now. */
+  readonly held: boolean;
+  /** Calls `listener` with the new state whenever it changes; returns a function that unsubscribes. */
+  onChange(listener: (held: boolean) => void): () => void;
+  /** Gives leadership up (if held) and stops competing for it. */
+  close(): Promise<void>;
+}
+
+/** Sees one durable commit: its duration (seconds) and the write operations it carried. */
+export type CommitObserver = (seconds: number, operations: number) => void;
 
 /**
  * A wake-up from another process: a queue or topic may have new work, or (`resync`) some

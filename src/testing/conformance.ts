@@ -18,6 +18,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { StoreFactory } from '../store/port.js';
+import { ackAndClaimTests } from './conformance/ack-and-claim.js';
 import { deadLetterTests } from './conformance/dead-letters.js';
 import {
   type OpenExternalTransaction,
@@ -60,6 +61,7 @@ export function runStoreConformance(
   const suite = new Suite(factory, { ...options.skip });
   void describe(`store conformance: ${backendName}`, () => {
     queueLeaseTests(suite);
+    ackAndClaimTests(suite);
     queueOrderingTests(suite);
     queueAdminTests(suite);
     deadLetterTests(suite);

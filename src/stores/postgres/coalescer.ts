@@ -14,6 +14,8 @@
  * that one bad input (a payload the column rejects) fails only its own call.
  */
 
+import type { CommitMeter } from './commit-meter.js';
+
 /** What one call of a batch gets back. */
 export type Outcome<O> =
   { readonly ok: true; readonly value: O } | { readonly ok: false; readonly error: unknown };
@@ -46,13 +48,18 @@ export class Coalescer<I, O> {
   readonly #maxInFlight: number;
   readonly #maxBatch: number;
   readonly #lanes = new Map<string, Lane<I, O>>();
+  readonly #meter: CommitMeter | null;
 
   /**
    * @param maxInFlight - statements one key may have running at once
    * @param maxBatch - calls one statement carries at most
    */
-  constructor(run: BatchRunner<I, O>, options: { maxInFlight: number; maxBatch: number }) {
+  constructor(
+    run: BatchRunner<I, O>,
+    options: { maxInFlight: number; maxBatch: number; meter?: CommitMeter },
+  ) {
     this.#run = run;
+    this.#meter = options.meter ?? null;
     this.#maxInFlight = options.maxInFlight;
     this.#maxBatch = options.maxBatch;
   }
@@ -84,10 +91,11 @@ export class Coalescer<I, O> {
   async #flush(key: string, batch: readonly Waiting<I, O>[]): Promise<void> {
     let outcomes: Outcome<O>[];
     try {
-      outcomes = await this.#run(
-        key,
-        batch.map((waiting) => waiting.input),
-      );
+      const inputs = batch.map((waiting) => waiting.input);
+      // Each batch is one autocommit statement: one commit carrying the whole batch.
+      outcomes = await (this.#meter
+        ? this.#meter.time(batch.length, () => this.#run(key, inputs))
+        : this.#run(key, inputs));
     } catch (error) {
       if (batch.length > 1) {
         await Promise.all(batch.map((waiting) => this.#flush(key, [waiting])));

@@ -13,10 +13,11 @@
  * Durability is PostgreSQL's: a write resolves after its COMMIT returned, so it survives what
  * the server's `synchronous_commit` and replication settings say a commit survives.
  */
-import { type Clock, systemClock } from '../../core/clock.js';
+import type { Clock } from '../../core/clock.js';
 import { InvalidArgumentError } from '../../core/errors.js';
 import type { StoreFactory } from '../../store/port.js';
 import { type PostgresPool, SchemaNames, createPool } from './connection.js';
+import { DatabaseClock } from './database-clock.js';
 import { migrate } from './migrations.js';
 import { type PostgresStore, PostgresStoreImpl } from './postgres-store.js';
 import { toStoreError } from './store-errors.js';
@@ -31,6 +32,7 @@ export type {
 } from './connection.js';
 export type { NoticeListener, StoreNotice } from './notifier.js';
 export type { PostgresStore } from './postgres-store.js';
+export { DatabaseClock, type DatabaseClockOptions } from './database-clock.js';
 
 /** Options of {@link openPostgresStore}: give `connectionString` or `pool`, not both. */
 export interface PostgresStoreOptions {
@@ -38,7 +40,8 @@ export interface PostgresStoreOptions {
   connectionString?: string;
   /**
    * A pool of your own, e.g. a `pg.Pool`. The store borrows connections from it and leaves it
-   * open on `close()`. It holds one connection for as long as anybody listens to `onNotify`.
+   * open on `close()`. It holds one connection for as long as anybody listens to `onNotify`, and
+   * one for each `leadership()` handle (a Spool has one): size the pool for them.
    */
   pool?: PostgresPool;
   /**
@@ -68,9 +71,20 @@ export interface PostgresStoreOptions {
    */
   vacuumEvery?: number | null;
   /**
+   * How often a process that does not lead a role ({@link PostgresStore.leadership}) tries to
+   * take it over, and how often the leader checks that its lock connection lives: a dead
+   * leader is replaced within about this long.
+   * @defaultValue 5000
+   */
+  leadershipRetryMs?: number;
+  /**
    * The time source for leases, delays, dedup windows, sessions and retention. Every process on
-   * one schema compares times written by the others: keep their clocks synchronised (NTP).
-   * @defaultValue systemClock
+   * one schema compares times written by the others, so by default the store reads the DATABASE
+   * server's clock ({@link DatabaseClock}: measured at open, carried forward on the local
+   * monotonic clock, re-measured every minute): leases are enforced on the server's timeline and
+   * the clocks of the machines running Spool need not agree. Pass a clock only for tests (a
+   * `TestClock`) or if every process is known to share one.
+   * @defaultValue a {@link DatabaseClock} on the store's pool
    */
   clock?: Clock;
 }
@@ -99,11 +113,19 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       field: 'vacuumEvery',
     });
   }
+  const leadershipRetryMs = options.leadershipRetryMs ?? 5_000;
+  if (!Number.isInteger(leadershipRetryMs) || leadershipRetryMs < 10) {
+    throw new InvalidArgumentError('postgres store: leadershipRetryMs must be an integer >= 10', {
+      field: 'leadershipRetryMs',
+    });
+  }
   const names = new SchemaNames(options.schema ?? 'spool');
   const ownsPool = pool === undefined;
   const usedPool = pool ?? (await createPool(connectionString!, maxConnections));
+  let clock = options.clock;
   try {
     await migrate(usedPool, names);
+    clock ??= await DatabaseClock.start(usedPool);
   } catch (error) {
     if (ownsPool) await usedPool.end();
     throw toStoreError(error);
@@ -111,10 +133,16 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   return new PostgresStoreImpl({
     pool: usedPool,
     ownsPool,
+    // Leadership holds a connection for as long as it leads. From the store's own pool that
+    // connection would be missing for transactions, so the store opens a small pool of its own
+    // for it (connecting only when somebody competes); a pool passed in is used as it is.
+    sessionPool: ownsPool ? await createPool(connectionString!, 4) : null,
     names,
-    clock: options.clock ?? systemClock,
+    clock,
+    ownsClock: options.clock === undefined,
     preparedStatements: options.preparedStatements ?? true,
     vacuumEvery,
+    leadershipRetryMs,
   });
 }
 

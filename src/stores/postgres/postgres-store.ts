@@ -16,6 +16,8 @@ import type { Clock } from '../../core/clock.js';
 import { ClosedError } from '../../core/errors.js';
 import type { QueueConfig, TopicConfig } from '../../core/options.js';
 import type {
+  AckAndClaimResult,
+  CommitObserver,
   AppendEvent,
   AppendResult,
   ClaimedMessage,
@@ -31,6 +33,7 @@ import type {
   JobRecord,
   JobStatus,
   JoinGroupRequest,
+  Leadership,
   Page,
   PageRequest,
   PartitionOffsets,
@@ -43,11 +46,14 @@ import type {
   StoreWrites,
   TransactionOptions,
 } from '../../store/port.js';
+import { CommitMeter } from './commit-meter.js';
 import type { PostgresPool, SchemaNames } from './connection.js';
+import { DatabaseClock } from './database-clock.js';
 import { DeadLetterOps } from './dead-letter-ops.js';
 import { GroupOps } from './group-ops.js';
 import { JobOps } from './job-ops.js';
 import { KeyHeads } from './key-heads.js';
+import { AdvisoryLeadership } from './leadership.js';
 import { LeaseOps } from './lease-ops.js';
 import { LogOps } from './log-ops.js';
 import { type NoticeListener, Notifier } from './notifier.js';
@@ -70,6 +76,11 @@ export interface PostgresStore extends Store {
    * Resolves, once listening, with a function that unsubscribes. See notifier.ts.
    */
   onNotify(listener: NoticeListener): Promise<() => void>;
+  /**
+   * Competes for leadership of the role `name` among every process on this schema (a
+   * session-level `pg_try_advisory_lock` on a dedicated connection; see leadership.ts).
+   */
+  leadership(name: string): Leadership;
 }
 
 /** How a write is run: on its own, or inside a transaction's scope. */
@@ -86,6 +97,7 @@ export class PostgresStoreImpl implements PostgresStore {
   readonly schema: string;
   readonly #pool: PostgresPool;
   readonly #ownsPool: boolean;
+  readonly #ownsClock: boolean;
   readonly #context: SqlContext;
   readonly #sql: PoolSql;
   readonly #queues: QueueOps;
@@ -97,8 +109,12 @@ export class PostgresStoreImpl implements PostgresStore {
   readonly #jobs: JobOps;
   readonly #notifier: Notifier;
   readonly #vacuum: Vacuum;
+  readonly #leaderships = new Set<AdvisoryLeadership>();
+  readonly #leadershipRetryMs: number;
+  readonly #sessionPool: PostgresPool | null;
   /** The transactional writes, each its own unit of work. */
   readonly #writes: StoreWrites;
+  readonly #commits = new CommitMeter();
   #running = 0;
   #onIdle: (() => void) | null = null;
   #closing: Promise<void> | null = null;
@@ -108,14 +124,21 @@ export class PostgresStoreImpl implements PostgresStore {
     ownsPool: boolean;
     names: SchemaNames;
     clock: Clock;
+    ownsClock: boolean;
     preparedStatements: boolean;
     vacuumEvery: number | null;
+    leadershipRetryMs: number;
+    /** Where leadership sessions are held (owned by the store), or null for `pool`. */
+    sessionPool?: PostgresPool | null;
   }) {
     const { pool, names, clock } = options;
     this.clock = clock;
     this.schema = names.schema;
     this.#pool = pool;
     this.#ownsPool = options.ownsPool;
+    this.#ownsClock = options.ownsClock;
+    this.#leadershipRetryMs = options.leadershipRetryMs;
+    this.#sessionPool = options.sessionPool ?? null;
     this.#notifier = new Notifier(pool, names.channel, clock);
     this.#vacuum = new Vacuum(pool, names, options.vacuumEvery);
     this.#context = {
@@ -125,14 +148,18 @@ export class PostgresStoreImpl implements PostgresStore {
     };
     this.#sql = new PoolSql(pool, this.#context);
     const keys = new KeyHeads(names);
-    this.#queues = new QueueOps(names, clock, keys, this.#sql);
-    this.#leases = new LeaseOps(names, clock, this.#queues, keys, this.#sql);
+    this.#queues = new QueueOps(names, clock, keys, this.#sql, this.#commits);
+    this.#leases = new LeaseOps(names, clock, this.#queues, keys, this.#sql, this.#commits);
     this.#deadLetters = new DeadLetterOps(names, clock, this.#queues, keys);
     this.#logs = new LogOps(names, clock);
     this.#groups = new GroupOps(names, clock, this.#logs);
     this.#upkeep = new UpkeepOps(names, clock);
     this.#jobs = new JobOps(names, clock);
     this.#writes = this.#writesVia((operation) => operation(this.#sql), true);
+  }
+
+  observeCommits(observer: CommitObserver): () => void {
+    return this.#commits.observe(observer);
   }
 
   onNotify(listener: NoticeListener): Promise<() => void> {
@@ -210,7 +237,7 @@ export class PostgresStoreImpl implements PostgresStore {
         const value = await work(this.#writesVia((operation) => scope.run(operation))).finally(() =>
           scope.end(),
         );
-        await client.query('COMMIT');
+        await this.#commits.time(1, () => client.query('COMMIT'));
         for (const notice of new Set(notices)) this.#notifier.announce(notice);
         return value;
       } catch (error) {
@@ -229,6 +256,7 @@ export class PostgresStoreImpl implements PostgresStore {
       enqueue: (queue, messages) => run((sql) => this.#queues.enqueue(sql, queue, messages, coalesce)),
       ack: (queue, receipt) => run((sql) => this.#leases.ack(sql, queue, receipt, coalesce)),
       append: (topic, events) => run((sql) => this.#logs.append(sql, topic, events)),
+      getTopic: (name) => run((sql) => this.#logs.get(sql, name)),
       commitOffset: (topic, group, memberId, partition, offset) =>
         run((sql) => this.#groups.commitOffset(sql, topic, group, memberId, partition, offset)),
       insertJob: (job) => run((sql) => this.#jobs.insert(sql, job)),
@@ -264,6 +292,24 @@ export class PostgresStoreImpl implements PostgresStore {
       const claimed = await this.#leases.claim(queue, request.max, request.visibilityTimeoutMs);
       this.#vacuum.churned(claimed.length);
       return claimed;
+    });
+  }
+
+  ackAndClaim(
+    queue: string,
+    receipts: readonly string[],
+    request: { max: number; visibilityTimeoutMs: number },
+  ): Promise<AckAndClaimResult> {
+    return this.#call(async () => {
+      const result = await this.#leases.ackAndClaim(
+        this.#sql,
+        queue,
+        receipts,
+        request.max,
+        request.visibilityTimeoutMs,
+      );
+      this.#vacuum.churned(result.claimed.length);
+      return result;
     });
   }
 
@@ -426,11 +472,33 @@ export class PostgresStoreImpl implements PostgresStore {
     });
   }
 
+  /**
+   * Competes for leadership of `name` among every process on this schema, with a session-level
+   * advisory lock held on a dedicated connection (leadership.ts): from a small pool of the
+   * store's own when it made its pool, else from the pool passed in. Followers try again every
+   * `leadershipRetryMs`, so a dead leader is replaced within that interval.
+   */
+  leadership(name: string): Leadership {
+    if (this.#closing) throw new ClosedError('postgres store');
+    const leadership = new AdvisoryLeadership(
+      this.#sessionPool ?? this.#pool,
+      `spool leader ${this.schema} ${name}`,
+      this.clock,
+      this.#leadershipRetryMs,
+    );
+    this.#leaderships.add(leadership);
+    return leadership;
+  }
+
   close(): Promise<void> {
     this.#closing ??= (async () => {
       if (this.#running > 0) await new Promise<void>((resolve) => (this.#onIdle = resolve));
+      await Promise.all([...this.#leaderships].map((leadership) => leadership.close()));
+      await this.#sessionPool?.end();
       await this.#notifier.close();
       await this.#vacuum.close();
+      // The database clock the store made re-measures on its pool; a clock passed in is the caller's.
+      if (this.#ownsClock && this.clock instanceof DatabaseClock) this.clock.stop();
       if (this.#ownsPool) await this.#pool.end();
     })();
     return this.#closing;

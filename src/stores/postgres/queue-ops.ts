@@ -49,6 +49,7 @@ import {
 } from './codec.js';
 import type { SchemaNames } from './connection.js';
 import { Coalescer, type Outcome, coalescing, unwrap } from './coalescer.js';
+import type { CommitMeter } from './commit-meter.js';
 import type { KeyHeads } from './key-heads.js';
 import type { Sql } from './sql.js';
 
@@ -119,10 +120,10 @@ export class QueueOps {
   >;
 
   /** @param pool - what coalesced sends run on: the store's autocommit {@link Sql}. */
-  constructor(names: SchemaNames, clock: Clock, keys: KeyHeads, pool: Sql) {
+  constructor(names: SchemaNames, clock: Clock, keys: KeyHeads, pool: Sql, meter: CommitMeter) {
     this.#clock = clock;
     this.#keys = keys;
-    this.#sends = new Coalescer((queue, sends) => this.#send(pool, queue, sends), coalescing);
+    this.#sends = new Coalescer((queue, sends) => this.#send(pool, queue, sends), { ...coalescing, meter });
     const { queues, messages, deadLetters, dedup, dropped } = names;
     const insertColumns =
       'queue_id, id, payload_text, payload_bytes, headers, key, priority, enqueued_at, visible_at, key_head';

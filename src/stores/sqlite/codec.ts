@@ -26,12 +26,15 @@ export function encodeHeaders(headers: Headers): string {
   return JSON.stringify(headers);
 }
 
+// Most messages carry no headers and no errors: those columns are the literals below, and
+// building the empty value directly skips the JSON parser on every delivery.
+
 export function decodeHeaders(column: string): Headers {
-  return JSON.parse(column) as Headers;
+  return column === '{}' ? {} : (JSON.parse(column) as Headers);
 }
 
 export function decodeErrors(column: string): AttemptError[] {
-  return JSON.parse(column) as AttemptError[];
+  return column === '[]' ? [] : (JSON.parse(column) as AttemptError[]);
 }
 
 /**

@@ -10,10 +10,12 @@
  * better-sqlite3's default is not FULL, and a pragma that SQLite does not accept is silently
  * ignored, so each one is read back after it is set and the open fails if it did not take.
  */
+import { resolve as resolvePath } from 'node:path';
 import Database from 'better-sqlite3';
 import { InvalidArgumentError } from '../../core/errors.js';
 import { migrate } from './migrations.js';
 import { storeUnavailable } from './store-errors.js';
+import { WalSync } from './wal-sync.js';
 
 /** How committed writes are protected; see {@link openDatabase}. */
 export type Durability = 'full' | 'process';
@@ -37,15 +39,35 @@ export function openDatabase(path: string, durability: Durability): Database.Dat
   }
 }
 
-function connect(path: string): Database.Database {
+/**
+ * Durability 'full' on a file: moves the per-commit fsync of the WAL from inside SQLite's COMMIT
+ * (which blocks the event loop) to a {@link WalSync} that runs it on the thread pool; the store's
+ * write batcher then holds every result back until the fsync covering it has finished (see
+ * wal-sync.ts for why this keeps FULL's guarantee). Returns null when COMMIT is all there is to
+ * wait for: durability 'process', or an in-memory database.
+ */
+export function deferWalSync(db: Database.Database, durability: Durability): WalSync | null {
+  if (durability !== 'full' || db.memory || db.name === '') return null;
+  const walPath = `${resolvePath(db.name)}-wal`;
+  db.pragma(`synchronous = ${synchronousLevels.process}`);
+  const synchronous = db.pragma('synchronous', { simple: true }) as number;
+  if (synchronous !== synchronousLevels.process) {
+    throw storeUnavailable(
+      `could not set synchronous=${synchronousLevels.process} on ${db.name}: SQLite answered ${synchronous}`,
+    );
+  }
+  return new WalSync(walPath);
+}
+
+function connect(file: string): Database.Database {
   try {
-    return new Database(path, { timeout: busyTimeoutMs });
+    return new Database(file, { timeout: busyTimeoutMs });
   } catch (error) {
     if (error instanceof Database.SqliteError) {
-      throw storeUnavailable(`sqlite store: cannot open ${path}: ${error.message}`, error);
+      throw storeUnavailable(`sqlite store: cannot open ${file}: ${error.message}`, error);
     }
     // better-sqlite3 checks the path itself (e.g. a missing directory) with a TypeError.
-    throw new InvalidArgumentError(`sqlite store: cannot open ${path}: ${(error as Error).message}`, {
+    throw new InvalidArgumentError(`sqlite store: cannot open ${file}: ${(error as Error).message}`, {
       field: 'path',
     });
   }

@@ -10,7 +10,7 @@
 import { type Clock, systemClock } from '../../core/clock.js';
 import { InvalidArgumentError } from '../../core/errors.js';
 import type { StoreFactory } from '../../store/port.js';
-import { openDatabase } from './connection.js';
+import { deferWalSync, openDatabase } from './connection.js';
 import { type SqliteStore, SqliteStoreImpl } from './sqlite-store.js';
 import { toStoreError } from './store-errors.js';
 
@@ -33,6 +33,15 @@ export interface SqliteStoreOptions {
    * @defaultValue systemClock
    */
   clock?: Clock;
+  /**
+   * Where durability `full` runs the fsync of each group commit. `'background'`: on libuv's
+   * thread pool, while JavaScript builds the next batch; results are still handed out only after
+   * the fsync (see wal-sync.ts). `'inline'`: inside COMMIT on the event loop, as SQLite's
+   * `synchronous=FULL` does, so a write is finished within one turn of the event loop: for tests
+   * that step a `TestClock` faster than a disk can sync. Ignored with durability `process`.
+   * @defaultValue 'background'
+   */
+  fsync?: 'background' | 'inline';
 }
 
 /**
@@ -50,9 +59,25 @@ export function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStor
       ),
     );
   }
+  const fsync = options.fsync ?? 'background';
+  if (fsync !== 'background' && fsync !== 'inline') {
+    return Promise.reject(
+      new InvalidArgumentError(
+        `sqlite store: fsync ${JSON.stringify(fsync)} is not supported; use 'background' or 'inline'`,
+        { field: 'fsync' },
+      ),
+    );
+  }
   try {
     const db = openDatabase(options.path, durability);
-    return Promise.resolve(new SqliteStoreImpl(db, options.clock ?? systemClock));
+    let walSync = null;
+    try {
+      if (fsync === 'background') walSync = deferWalSync(db, durability);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return Promise.resolve(new SqliteStoreImpl(db, options.clock ?? systemClock, walSync));
   } catch (error) {
     return Promise.reject(toStoreError(error));
   }

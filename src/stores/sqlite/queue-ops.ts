@@ -82,6 +82,8 @@ export class QueueOps {
     MessageRow
   >;
 
+  readonly #configs = new Map<string, { text: string; config: QueueConfig }>();
+
   constructor(db: Database.Database, clock: Clock) {
     this.#clock = clock;
     this.#selectQueue = db.prepare('SELECT config, depth FROM queues WHERE name = ?');
@@ -138,7 +140,20 @@ export class QueueOps {
   require(queue: string): { config: QueueConfig; depth: number } {
     const row = this.#selectQueue.get(queue);
     if (!row) throw new QueueNotFoundError(queue);
-    return { config: JSON.parse(row.config) as QueueConfig, depth: row.depth };
+    return { config: this.#parseConfig(queue, row.config), depth: row.depth };
+  }
+
+  /**
+   * Every send and claim reads its queue's row; the configuration in it rarely changes, so the
+   * parsed object is kept while the stored text stays the same (comparing the text is far
+   * cheaper than parsing it). Callers only read the object.
+   */
+  #parseConfig(queue: string, text: string): QueueConfig {
+    const cached = this.#configs.get(queue);
+    if (cached?.text === text) return cached.config;
+    const config = JSON.parse(text) as QueueConfig;
+    this.#configs.set(queue, { text, config });
+    return config;
   }
 
   save(config: QueueConfig): QueueConfig {
@@ -157,6 +172,7 @@ export class QueueOps {
   }
 
   delete(queue: string): boolean {
+    this.#configs.delete(queue);
     if (this.#deleteQueue.run(queue).changes === 0) return false;
     this.#deleteMessages.run(queue);
     this.#deleteDeadLetters.run(queue);

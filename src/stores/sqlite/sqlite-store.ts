@@ -8,9 +8,11 @@ import type { Clock } from '../../core/clock.js';
 import { InvalidArgumentError } from '../../core/errors.js';
 import type { QueueConfig, TopicConfig } from '../../core/options.js';
 import type {
+  AckAndClaimResult,
   AppendEvent,
   AppendResult,
   ClaimedMessage,
+  CommitObserver,
   CommittedOffset,
   DeadLetter,
   DeadLetterSelection,
@@ -42,6 +44,7 @@ import { LeaseOps } from './lease-ops.js';
 import { LogOps } from './log-ops.js';
 import { QueueOps } from './queue-ops.js';
 import { UpkeepOps } from './upkeep-ops.js';
+import type { WalSync } from './wal-sync.js';
 import { type CommitStats, WriteBatcher } from './write-batcher.js';
 
 /** A {@link Store} on SQLite, with group-commit statistics (not part of the port). */
@@ -73,9 +76,10 @@ export class SqliteStoreImpl implements SqliteStore {
   /** The transactional writes, batched. */
   readonly #batched: StoreWrites;
 
-  constructor(db: Database.Database, clock: Clock) {
+  /** @param walSync - makes commits durable off the event loop (see connection.ts `deferWalSync`). */
+  constructor(db: Database.Database, clock: Clock, walSync: WalSync | null = null) {
     this.clock = clock;
-    this.#batcher = new WriteBatcher(db);
+    this.#batcher = new WriteBatcher(db, walSync);
     this.#queues = new QueueOps(db, clock);
     this.#leases = new LeaseOps(db, clock, this.#queues);
     this.#deadLetters = new DeadLetterOps(db, clock, this.#queues);
@@ -88,6 +92,13 @@ export class SqliteStoreImpl implements SqliteStore {
 
   commitStats(): CommitStats {
     return this.#batcher.commitStats();
+  }
+
+  observeCommits(observer: CommitObserver): () => void {
+    this.#batcher.onCommit = observer;
+    return () => {
+      if (this.#batcher.onCommit === observer) this.#batcher.onCommit = null;
+    };
   }
 
   // --- the writes that may take part in a transaction ---------------------------------------
@@ -192,6 +203,7 @@ export class SqliteStoreImpl implements SqliteStore {
       // One DELETE: atomic by itself (see WriteBatcher).
       ack: (queue, receipt) => run(() => this.#leases.ack(queue, receipt), true),
       append: (topic, events) => run(() => this.#logs.append(topic, events)),
+      getTopic: (name) => run(() => this.#logs.get(name), true),
       commitOffset: (topic, group, memberId, partition, offset) =>
         run(() => this.#groups.commitOffset(topic, group, memberId, partition, offset)),
       // Each is one statement after at most a read (see WriteBatcher on atomic writes).
@@ -225,6 +237,16 @@ export class SqliteStoreImpl implements SqliteStore {
 
   claim(queue: string, request: { max: number; visibilityTimeoutMs: number }): Promise<ClaimedMessage[]> {
     return this.#batcher.write(() => this.#leases.claim(queue, request.max, request.visibilityTimeoutMs));
+  }
+
+  ackAndClaim(
+    queue: string,
+    receipts: readonly string[],
+    request: { max: number; visibilityTimeoutMs: number },
+  ): Promise<AckAndClaimResult> {
+    return this.#batcher.write(() =>
+      this.#leases.ackAndClaim(queue, receipts, request.max, request.visibilityTimeoutMs),
+    );
   }
 
   release(

@@ -5,7 +5,10 @@
  * write caps a store at a few hundred to a few thousand writes per second. Instead, every write
  * method hands the batcher a synchronous operation; all operations that arrive in the same
  * event-loop turn run in ONE `BEGIN IMMEDIATE … COMMIT` on the next `setImmediate`, and only
- * after that COMMIT returns does each caller's promise settle. Throughput then grows with
+ * after that COMMIT is durable does each caller's promise settle: at once when COMMIT itself
+ * fsyncs, or, with a {@link WalSync} (durability `full` on a file, the default), after the
+ * background fsync that covers it, while the event loop goes on; reads are held back the same
+ * way, so nothing not yet on disk is ever handed out. Throughput then grows with
  * concurrency while every resolved write is still durable. The price is latency: a write waits
  * for the current turn to end (microseconds) and for its batch's commit.
  *
@@ -36,7 +39,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type Database from 'better-sqlite3';
 import { ClosedError, InvalidArgumentError } from '../../core/errors.js';
+import type { CommitObserver } from '../../store/port.js';
 import { storeUnavailable, toStoreError } from './store-errors.js';
+import type { WalSync } from './wal-sync.js';
 
 /** Group-commit counters since the store was opened. */
 export interface CommitStats {
@@ -46,6 +51,11 @@ export interface CommitStats {
   readonly operations: number;
   /** The most operations one commit carried. */
   readonly largestBatch: number;
+  /**
+   * fsyncs of the write-ahead log (durability `full` on a file): one covers every commit made
+   * since the previous one started, so it is at most `commits`.
+   */
+  readonly syncs: number;
 }
 
 /**
@@ -101,10 +111,15 @@ export class WriteBatcher {
   #deferredReads: Array<() => void> = [];
   #closing: Promise<void> | null = null;
   #onIdle: (() => void) | null = null;
-  #stats: CommitStats = { commits: 0, operations: 0, largestBatch: 0 };
+  #stats = { commits: 0, operations: 0, largestBatch: 0 };
+  /** Makes commits durable off the event loop (durability `full` on a file); null: COMMIT suffices. */
+  readonly #walSync: WalSync | null;
+  /** Sees every commit (metrics); null when nobody observes, so nothing is timed. */
+  onCommit: CommitObserver | null = null;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, walSync: WalSync | null = null) {
     this.#db = db;
+    this.#walSync = walSync;
     // better-sqlite3 turns a transaction function called inside an open transaction into a
     // savepoint, which is exactly the per-operation isolation a batch needs.
     this.#inSavepoint = db.transaction((operation: () => unknown) => operation());
@@ -172,15 +187,24 @@ export class WriteBatcher {
     if (this.#exclusive && !insideTransaction) {
       return new Promise<T>((resolve) => this.#deferredReads.push(() => resolve(this.read(query))));
     }
+    let result: T;
     try {
-      return Promise.resolve(query());
+      result = query();
     } catch (error) {
       return Promise.reject(toStoreError(error));
     }
+    // What a read saw may include commits not yet on disk; it is handed out once they are.
+    if (!this.#walSync || insideTransaction) return Promise.resolve(result);
+    return new Promise<T>((resolve, reject) => {
+      this.#whenDurable(
+        () => resolve(result),
+        (failure) => reject(failure),
+      );
+    });
   }
 
   commitStats(): CommitStats {
-    return this.#stats;
+    return { ...this.#stats, syncs: this.#walSync?.syncs ?? 0 };
   }
 
   /** Finishes everything pending, then closes the database. Safe to call more than once. */
@@ -189,6 +213,7 @@ export class WriteBatcher {
       if (this.#isIdle()) resolve();
       else this.#onIdle = resolve;
     }).then(() => {
+      this.#walSync?.close();
       // Closing the last connection checkpoints the WAL into the database file and removes it.
       this.#db.close();
     });
@@ -209,7 +234,12 @@ export class WriteBatcher {
   }
 
   #isIdle(): boolean {
-    return this.#pending.length === 0 && this.#exclusive === null && !this.#flushScheduled;
+    return (
+      this.#pending.length === 0 &&
+      this.#exclusive === null &&
+      !this.#flushScheduled &&
+      (this.#walSync?.idle ?? true)
+    );
   }
 
   #schedule(): void {
@@ -238,6 +268,7 @@ export class WriteBatcher {
 
   #commitBatch(batch: readonly PendingWrite[]): void {
     let outcomes: Outcome[];
+    const started = this.onCommit ? performance.now() : 0;
     try {
       outcomes = this.#runBatch.immediate(batch);
     } catch (error) {
@@ -250,10 +281,36 @@ export class WriteBatcher {
       return;
     }
     this.#record(batch.length);
-    outcomes.forEach((outcome, index) => {
-      const entry = batch[index]!;
-      if (outcome.ok) entry.resolve(outcome.value);
-      else entry.reject(toStoreError(outcome.error));
+    this.onCommit?.((performance.now() - started) / 1000, batch.length);
+    this.#whenDurable(
+      () => {
+        for (let index = 0; index < batch.length; index++) {
+          const entry = batch[index]!;
+          const outcome = outcomes[index]!;
+          if (outcome.ok) entry.resolve(outcome.value);
+          else entry.reject(toStoreError(outcome.error));
+        }
+      },
+      (failure) => {
+        for (const entry of batch) entry.reject(failure);
+      },
+    );
+  }
+
+  /**
+   * Runs `settle` once every commit made so far is durable (at once without a WAL sync), or
+   * `fail` with a `StoreUnavailable` error if it cannot be made so; then checks for idleness,
+   * since a close may be waiting for that sync.
+   */
+  #whenDurable(settle: () => void, fail: (failure: Error) => void): void {
+    if (!this.#walSync) {
+      settle();
+      return;
+    }
+    this.#walSync.whenDurable((error) => {
+      if (error) fail(storeUnavailable(`sqlite store: ${error.message}`, error));
+      else settle();
+      this.#afterUnit();
     });
   }
 
@@ -312,9 +369,19 @@ export class WriteBatcher {
             ? (this.#pending.shift() as PendingTransaction)
             : undefined;
       }
+      // Timed from COMMIT only: the time before it is the callers' work between their writes.
+      const committing = this.onCommit ? performance.now() : 0;
       this.#commit.run();
+      this.onCommit?.((performance.now() - committing) / 1000, operations);
       this.#record(operations);
-      for (const { entry: settled, value } of done) settled.resolve(value);
+      this.#whenDurable(
+        () => {
+          for (const { entry: settled, value } of done) settled.resolve(value);
+        },
+        (failure) => {
+          for (const { entry: settled } of done) settled.reject(failure);
+        },
+      );
     } catch (error) {
       if (this.#db.inTransaction) this.#rollback.run();
       for (const { entry: settled } of done) settled.reject(toStoreError(error));
@@ -337,11 +404,11 @@ export class WriteBatcher {
   }
 
   #record(operations: number): void {
-    this.#stats = {
-      commits: this.#stats.commits + 1,
-      operations: this.#stats.operations + operations,
-      largestBatch: Math.max(this.#stats.largestBatch, operations),
-    };
+    this.#walSync?.committed();
+    const stats = this.#stats;
+    stats.commits++;
+    stats.operations += operations;
+    if (operations > stats.largestBatch) stats.largestBatch = operations;
   }
 }
 
