@@ -68,6 +68,34 @@ export {
 export { type BackoffOptions, backoffDelay, defaultBackoff } from './core/backoff.js';
 export { partitionForKey } from './core/partitioner.js';
 export { type Clock, systemClock } from './core/clock.js';
+export {
+  AlertEvaluator,
+  type Alert,
+  type AlertEvaluatorOptions,
+  type AlertLogger,
+} from './observability/alerts-evaluator.js';
+export {
+  type AlertKind,
+  type AlertRule,
+  type AlertRuleInput,
+  type AlertsFile,
+  loadAlertsFile,
+  parseAlertRules,
+} from './observability/alerts-rules.js';
+export type { AlertEvent, QueueEvent } from './engine/events-log.js';
+export type { Instrumentation, WebhookAttemptOutcome } from './engine/instrumentation.js';
+export { SpoolMetrics, type SpoolMetricsOptions } from './observability/metrics.js';
+export type { StatsSnapshot, QueueSnapshot, TopicSnapshot } from './observability/stats.js';
+export {
+  createLogger,
+  defaultLogLevel,
+  logLevels,
+  resolveLogLevel,
+  type CreateLoggerOptions,
+  type LogLevel,
+  type SpoolLogger,
+} from './observability/logging.js';
+export { extractContext as messageTraceContext, tracingEnabled } from './observability/tracing.js';
 export type { MessageBody, JsonValue, Headers, AttemptError } from './core/message.js';
 export {
   SpoolError,

@@ -16,6 +16,7 @@
  *   complete/fail, claim, DELETE, redrive or purge: the first try may have been applied, and a
  *   repeat would store twice or report a misleading conflict. Those throw {@link SpoolNetworkError}.
  */
+import { injectActiveContext } from '../observability/tracing-http.js';
 import { SpoolHttpError, SpoolNetworkError } from './errors.js';
 import type { ProblemDocument } from './types.js';
 
@@ -40,6 +41,14 @@ export interface TransportOptions {
   fetch?: typeof fetch;
   /** Per-attempt timeout; long polls get their wait on top. @defaultValue 30000 */
   timeoutMs?: number;
+  /**
+   * Send the active OpenTelemetry context (W3C `traceparent`) with each request, so the server's
+   * spans (a send, a job add) join the caller's trace. Turn it off when an HTTP instrumentation
+   * (`@opentelemetry/instrumentation-undici`) already propagates context on `fetch`: two
+   * `traceparent` headers make an invalid one. Without an OpenTelemetry SDK nothing is sent.
+   * @defaultValue true
+   */
+  propagateTraceContext?: boolean;
 }
 
 /** @internal One call. */
@@ -72,12 +81,14 @@ export class Transport {
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number;
   readonly #retries: Required<RetryOptions>;
+  readonly #propagateTraceContext: boolean;
 
   constructor(options: TransportOptions) {
     this.baseUrl = options.url.replace(/\/+$/, '');
     this.#token = options.token;
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.#timeoutMs = options.timeoutMs ?? defaults.timeoutMs;
+    this.#propagateTraceContext = options.propagateTraceContext ?? true;
     this.#retries = {
       maxAttempts: Math.max(1, options.retries?.maxAttempts ?? defaults.maxAttempts),
       baseMs: options.retries?.baseMs ?? defaults.baseMs,
@@ -99,6 +110,7 @@ export class Transport {
       if (value !== undefined) headers[name.toLowerCase()] = value;
     }
     if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
+    if (this.#propagateTraceContext) injectActiveContext(headers);
     let body: string | undefined;
     if (options.body !== undefined) {
       body = JSON.stringify(options.body);

@@ -12,6 +12,13 @@
  * - **close()** stops claiming, lets running handlers finish for up to `timeoutMs`, then aborts
  *   the ones still running and fails their attempts (retryable), so they run again soon.
  */
+import {
+  activeSpan,
+  markFailed,
+  SpoolAttributes,
+  traceProcess,
+  tracingEnabled,
+} from '../observability/tracing.js';
 import { SpoolHttpError } from './errors.js';
 import { sleep } from './http.js';
 import type { SpoolClient } from './client.js';
@@ -176,7 +183,7 @@ export class Worker {
     }
   }
 
-  #run({ job, lease }: LeasedJob): void {
+  #run({ job, lease, traceparent, tracestate }: LeasedJob): void {
     const controller = new AbortController();
     const entry: Running = { job, lease, controller, lost: false, done: Promise.resolve() };
     this.#running.set(job.id, entry);
@@ -191,24 +198,47 @@ export class Worker {
         await this.#client.jobs.progress(job.id, percent, data, lease);
       },
     };
+    const attempt = async () => {
+      let outcome: { ok: true; result: unknown } | { ok: false; error: unknown };
+      try {
+        outcome = { ok: true, result: await this.#options.handler(job, context) };
+      } catch (error) {
+        outcome = { ok: false, error };
+        markFailed(activeSpan(), error);
+      }
+      clearInterval(heartbeat);
+      if (entry.lost) return;
+      if (outcome.ok) {
+        await this.#client.jobs.complete(job.id, lease, outcome.result ?? null);
+      } else {
+        await this.#client.jobs.fail(
+          job.id,
+          lease,
+          describeError(outcome.error),
+          !isNonRetryable(outcome.error),
+        );
+      }
+    };
     entry.done = (async () => {
       try {
-        let outcome: { ok: true; result: unknown } | { ok: false; error: unknown };
-        try {
-          outcome = { ok: true, result: await this.#options.handler(job, context) };
-        } catch (error) {
-          outcome = { ok: false, error };
-        }
-        clearInterval(heartbeat);
-        if (entry.lost) return;
-        if (outcome.ok) {
-          await this.#client.jobs.complete(job.id, lease, outcome.result ?? null);
-        } else {
-          await this.#client.jobs.fail(
-            job.id,
-            lease,
-            describeError(outcome.error),
-            !isNonRetryable(outcome.error),
+        // The job's trace continues here: a `process jobs.<type>` span whose parent is the add.
+        // Complete and fail go inside it, so a retry's ticket stays in the trace.
+        if (!tracingEnabled()) await attempt();
+        else {
+          await traceProcess(
+            {
+              destination: `jobs.${job.type}`,
+              headers: {
+                ...(traceparent === undefined ? {} : { traceparent }),
+                ...(tracestate === undefined ? {} : { tracestate }),
+              },
+              attributes: {
+                [SpoolAttributes.jobId]: job.id,
+                [SpoolAttributes.jobType]: job.type,
+                [SpoolAttributes.attempt]: job.attempts,
+              },
+            },
+            attempt,
           );
         }
       } catch (error) {

@@ -28,6 +28,29 @@ export interface QueueEvent {
   readonly error: { readonly name: string; readonly message: string } | null;
 }
 
+/**
+ * An alert starting or stopping to fire (recorded by the alert evaluator, see
+ * src/observability/alerts-evaluator.ts), so live streams and webhook subscriptions see it.
+ */
+export interface AlertEvent {
+  readonly event: 'alert.firing' | 'alert.resolved';
+  /** The queue the alert is about, if any: `GET /v1/events?queue=` streams include its alerts. */
+  readonly queue: string | null;
+  /** When the transition was observed (ms since epoch). */
+  readonly at: number;
+  /** The alert as `GET /v1/alerts` shows it; on resolution, with the value that cleared it. */
+  readonly alert: {
+    readonly id: string;
+    readonly rule: string;
+    readonly kind: string;
+    readonly target: { readonly queue?: string; readonly topic?: string; readonly group?: string };
+    readonly threshold: number;
+    readonly value: number;
+    readonly since: string;
+    readonly message: string;
+  };
+}
+
 export class EventsLog {
   #ready: Promise<void> | undefined;
 

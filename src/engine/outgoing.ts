@@ -6,6 +6,7 @@ import { newId } from '../core/ids.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { encodeBody, validateHeaders, type Headers, type MessageBody } from '../core/message.js';
 import { partitionForKey } from '../core/partitioner.js';
+import { withTraceHeaders } from '../observability/tracing.js';
 import type { AppendEvent, EnqueueMessage } from '../store/port.js';
 
 /** Per-message options of a queue send. */
@@ -51,7 +52,16 @@ export interface OutgoingEvent<T = MessageBody> extends PublishOptions {
 
 const MAX_PRIORITY = 2 ** 31 - 1;
 
-export function toEnqueueMessage(body: unknown, options: SendOptions, now: number): EnqueueMessage {
+/**
+ * Validates and encodes one message of a send. `traceHeaders` (from the producer span) are added
+ * to its headers unless the producer set its own `traceparent`.
+ */
+export function toEnqueueMessage(
+  body: unknown,
+  options: SendOptions,
+  now: number,
+  traceHeaders?: Headers,
+): EnqueueMessage {
   const where = 'send';
   const priority = options.priority ?? 0;
   if (!Number.isInteger(priority) || Math.abs(priority) > MAX_PRIORITY) {
@@ -79,7 +89,7 @@ export function toEnqueueMessage(body: unknown, options: SendOptions, now: numbe
   return {
     id: newId(),
     payload: encodeBody(body as MessageBody),
-    headers: validateHeaders(options.headers, where),
+    headers: withTraceHeaders(validateHeaders(options.headers, where), traceHeaders),
     key: optionalShortString(options.key, 'key', where),
     priority,
     availableAt,
@@ -93,7 +103,8 @@ export class Partitioner {
 
   constructor(private readonly partitions: number) {}
 
-  toAppendEvent(body: unknown, options: PublishOptions): AppendEvent {
+  /** Validates, encodes and places one event; `traceHeaders` as in {@link toEnqueueMessage}. */
+  toAppendEvent(body: unknown, options: PublishOptions, traceHeaders?: Headers): AppendEvent {
     const where = 'publish';
     const key = optionalShortString(options.key, 'key', where);
     let partition: number;
@@ -119,7 +130,7 @@ export class Partitioner {
       id: newId(),
       partition,
       payload: encodeBody(body as MessageBody),
-      headers: validateHeaders(options.headers, where),
+      headers: withTraceHeaders(validateHeaders(options.headers, where), traceHeaders),
       key,
     };
   }

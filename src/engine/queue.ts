@@ -22,6 +22,8 @@ import type {
 import type { EngineContext } from './context.js';
 import type { QueueEvent } from './events-log.js';
 import { toEnqueueMessage, type OutgoingMessage, type SendOptions } from './outgoing.js';
+import { traceMessageHandler } from '../observability/tracing-handlers.js';
+import { sentAttributes, traceProducer, tracingEnabled } from '../observability/tracing.js';
 import { QueueConsumer, type MessageHandler, type ProcessOptions } from './queue-consumer.js';
 import { Message, type LeaseSettler } from './received-message.js';
 
@@ -97,10 +99,26 @@ export class Queue<T = MessageBody> implements LeaseSettler {
   async sendBatch(messages: readonly OutgoingMessage<T>[]): Promise<SendResult[]> {
     this.context.assertOpen();
     if (messages.length === 0) return [];
+    if (!tracingEnabled()) return this.#enqueue(messages);
+    return traceProducer(
+      { operation: 'send', destination: this.name, count: messages.length },
+      (traceHeaders) => this.#enqueue(messages, traceHeaders),
+      sentAttributes,
+    );
+  }
+
+  /** Stores a send; `traceHeaders` carry the producer span's context into every message. */
+  async #enqueue(
+    messages: readonly OutgoingMessage<T>[],
+    traceHeaders?: Record<string, string>,
+  ): Promise<SendResult[]> {
     const now = this.context.clock.now();
-    const items = messages.map((message) => toEnqueueMessage(message.body, message, now));
+    const items = messages.map((message) => toEnqueueMessage(message.body, message, now, traceHeaders));
     const results = await this.context.store.enqueue(this.name, items);
     this.#signal().notify();
+    let stored = 0;
+    for (const result of results) if (!result.duplicate) stored++;
+    if (stored > 0) this.context.instrumentation.messagesSent(this.name, stored);
     return results;
   }
 
@@ -145,9 +163,22 @@ export class Queue<T = MessageBody> implements LeaseSettler {
     this.#signal().notify();
   }
 
-  /** Deletes a received message: its work is done. Rejects with `StaleReceiptError` if the lease was lost. */
-  async ack(receipt: string): Promise<void> {
+  /**
+   * Deletes a received message: its work is done. Rejects with `StaleReceiptError` if the lease
+   * was lost. `enqueuedAt` (ms since epoch, the message's first send), when known, feeds the
+   * end-to-end latency metric; `message.ack()` passes it.
+   */
+  async ack(receipt: string, enqueuedAt?: number): Promise<void> {
     await this.context.store.ack(this.name, receipt);
+    this.acked(enqueuedAt);
+  }
+
+  /** @internal Accounts for an ack made durable here or by a consumer's combined ack-and-claim. */
+  acked(enqueuedAt?: number): void {
+    this.context.instrumentation.messageAcked(
+      this.name,
+      enqueuedAt === undefined ? undefined : Math.max(0, this.context.clock.now() - enqueuedAt) / 1000,
+    );
   }
 
   /** Ends a lease so the message is delivered again after `delayMs` (default 0). */
@@ -161,6 +192,7 @@ export class Queue<T = MessageBody> implements LeaseSettler {
       ...(options.error === undefined ? {} : { error: describeError(options.error) }),
     });
     this.#signal().notify();
+    this.context.instrumentation.messageRetried(this.name);
   }
 
   /** Extends a lease; resolves with the new expiry (ms since epoch). */
@@ -175,6 +207,7 @@ export class Queue<T = MessageBody> implements LeaseSettler {
     await this.context.store.deadLetter(this.name, receipt, error);
     // The next message of the same key may now be deliverable.
     this.#signal().notify();
+    this.context.instrumentation.messageDeadLettered(this.name);
     await this.#record('queue.dead-lettered', 1, messageId ?? null, error);
   }
 
@@ -185,7 +218,7 @@ export class Queue<T = MessageBody> implements LeaseSettler {
    */
   process(handler: MessageHandler<T>, options: ProcessOptions<T> = {}): QueueConsumer<T> {
     this.context.assertOpen();
-    const consumer = new QueueConsumer<T>(this.context, this, handler, options);
+    const consumer = new QueueConsumer<T>(this.context, this, traceMessageHandler(handler), options);
     this.context.register(consumer);
     consumer.start(() => this.context.unregister(consumer));
     return consumer;

@@ -3,7 +3,8 @@ import type { ClaimedMessage } from '../store/port.js';
 
 /** Settles a leased message; implemented by {@link Queue}. */
 export interface LeaseSettler {
-  ack(receipt: string): Promise<void>;
+  /** `enqueuedAt`: the message's first send (ms since epoch), for the end-to-end latency metric. */
+  ack(receipt: string, enqueuedAt?: number): Promise<void>;
   nack(receipt: string, options?: { delayMs?: number; error?: unknown }): Promise<void>;
   extend(receipt: string, visibilityTimeoutMs?: number): Promise<number>;
   deadLetter(receipt: string, reason: unknown, messageId?: string): Promise<void>;
@@ -56,7 +57,7 @@ export class Message<T = MessageBody> {
 
   /** Deletes the message: the work is done. */
   async ack(): Promise<void> {
-    await this.settler.ack(this.receipt);
+    await this.settler.ack(this.receipt, this.enqueuedAt.getTime());
     if (this.key !== null) this.settler.wake();
   }
 

@@ -12,8 +12,10 @@ import {
   type TopicOptions,
 } from '../core/options.js';
 import type { QueueConfig, TopicConfig } from '../core/options.js';
-import type { Store, TransactionOptions } from '../store/port.js';
+import type { Leadership, Store, TransactionOptions } from '../store/port.js';
+import { defaultLogger, type SpoolLogger } from '../observability/logging.js';
 import { EngineContext } from './context.js';
+import type { Instrumentation, InstrumentationHub } from './instrumentation.js';
 import { WakeSignal } from './wake-signal.js';
 import { Queue } from './queue.js';
 import { Topic } from './topic.js';
@@ -34,6 +36,19 @@ export interface SpoolOptions {
   maintenanceIntervalMs?: number;
   /** How long {@link Spool.once} remembers a processed message id. @defaultValue 604800000 (7 days) */
   processedRetentionMs?: number;
+  /**
+   * Receives counts and timings as the engine works (sends, acks, retries, dead letters,
+   * handler durations, store commits): e.g. `new SpoolMetrics()` from the observability module.
+   * More can be attached later with {@link Spool.instrument}. @defaultValue none
+   */
+  instrumentation?: Instrumentation;
+  /**
+   * Where the engine logs, as JSON lines: consumer and store errors, dead letters, and (at
+   * `debug`) each message processed or retried, with its queue, message id and trace id. A pino
+   * logger, e.g. `createLogger({ level: 'debug' })` or your application's. @defaultValue stderr at
+   * `SPOOL_LOG_LEVEL`, else `info`
+   */
+  logger?: SpoolLogger;
 }
 
 /** The result of {@link Spool.once}. */
@@ -43,9 +58,11 @@ export class Spool {
   readonly #context: EngineContext;
   readonly #processedRetentionMs: number;
   readonly #maintenanceIntervalMs: number;
+  readonly #leadership: Leadership;
   #maintenanceTimer: TimerHandle | undefined;
   /** Resolves with the function that stops listening to the store's cross-process notices. */
   readonly #listening: Promise<(() => void) | undefined>;
+  #stopObservingCommits: (() => void) | undefined;
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link createSpool}. */
@@ -62,7 +79,9 @@ export class Spool {
         throw new InvalidArgumentError(`${field} must be a whole number of milliseconds >= 1`, { field });
       }
     }
-    this.#context = new EngineContext(options.store, safetyPollMs);
+    this.#context = new EngineContext(options.store, safetyPollMs, options.logger ?? defaultLogger());
+    if (options.instrumentation) this.instrument(options.instrumentation);
+    this.#leadership = options.store.leadership?.('spool') ?? soleLeadership;
     this.#listening = this.#listenToOtherProcesses();
     this.#scheduleMaintenance();
   }
@@ -194,9 +213,50 @@ export class Spool {
     return this.#context.hold(woken);
   }
 
+  /**
+   * Attaches an instrumentation sink (metrics): from now on it sees this instance's sends, acks,
+   * retries, dead letters, handler durations and store commits. Returns the function that
+   * detaches it. Attaching the same sink twice attaches it once.
+   */
+  instrument(sink: Instrumentation): () => void {
+    const hub = this.#context.instrumentation;
+    const detach = hub.attach(sink);
+    // The store times its commits only while someone looks.
+    this.#stopObservingCommits ??= this.#context.store.observeCommits?.((seconds, operations) =>
+      hub.storeCommitted(seconds, operations),
+    );
+    return () => {
+      detach();
+      if (!hub.active) {
+        this.#stopObservingCommits?.();
+        this.#stopObservingCommits = undefined;
+      }
+    };
+  }
+
+  /** @internal Where layers on the engine (webhooks) report to the attached sinks. */
+  get instrumentation(): InstrumentationHub {
+    return this.#context.instrumentation;
+  }
+
+  /** Where this instance logs (see {@link SpoolOptions.logger}); layers on the engine log here too. */
+  get logger(): SpoolLogger {
+    return this.#context.logger;
+  }
+
   /** The clock this instance (and its store) runs on. */
   get clock(): Clock {
     return this.#context.clock;
+  }
+
+  /**
+   * Whether this process leads the background work that runs once across every process sharing
+   * the store: maintenance, the job scheduler and job retention. On a store of one process
+   * (SQLite) it always leads; on PostgreSQL one process at a time does, and another takes over
+   * within seconds when it dies.
+   */
+  get leadership(): Leadership {
+    return this.#leadership;
   }
 
   /** Sweeps expired dedup ids and processed markers and applies topic retention now. */
@@ -221,6 +281,7 @@ export class Spool {
     this.#context.queueSignals.notifyAll();
     this.#context.topicSignals.notifyAll();
     (await this.#listening)?.();
+    await this.#leadership.close();
     await this.#context.store.close();
   }
 
@@ -242,7 +303,7 @@ export class Spool {
       });
     } catch (error) {
       // Not fatal: consumers still find other processes' writes at their safety poll.
-      console.error("spool: cannot listen for other processes' writes:", error);
+      this.#context.logger.error({ err: error }, "cannot listen for other processes' writes");
       return undefined;
     }
   }
@@ -250,9 +311,10 @@ export class Spool {
   #scheduleMaintenance(): void {
     this.#maintenanceTimer = this.#context.clock.setTimer(() => {
       if (this.#context.closed) return;
-      this.maintain()
+      // Followers skip the round: the leader sweeps for everyone.
+      (this.#leadership.held ? this.maintain() : Promise.resolve())
         .catch((error: unknown) => {
-          if (!this.#context.closed) console.error('spool: maintenance failed:', error);
+          if (!this.#context.closed) this.#context.logger.error({ err: error }, 'maintenance failed');
         })
         .finally(() => {
           if (!this.#closing) this.#scheduleMaintenance();
@@ -260,6 +322,13 @@ export class Spool {
     }, this.#maintenanceIntervalMs);
   }
 }
+
+/** The leadership of a store owned by one process: that process always leads. */
+const soleLeadership: Leadership = Object.freeze({
+  held: true,
+  onChange: () => () => {},
+  close: () => Promise.resolve(),
+});
 
 /** Creates a Spool on `options.store`. */
 export function createSpool(options: SpoolOptions): Spool {

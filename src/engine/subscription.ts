@@ -34,6 +34,7 @@ import {
 import { describeError, type MessageBody } from '../core/message.js';
 import { resolveQueueConfig } from '../core/options.js';
 import type { GroupMembership, LogEvent } from '../store/port.js';
+import { eventFields } from '../observability/logging.js';
 import type { Closeable, EngineContext } from './context.js';
 import { toTopicEvent, type Topic, type TopicEvent } from './topic.js';
 import { runTransaction, type SpoolTransaction } from './transaction.js';
@@ -184,9 +185,13 @@ export class Subscription<T = MessageBody> implements Closeable {
   report(error: unknown, event?: TopicEvent<T>): void {
     if (this.userOptions.onError) this.userOptions.onError(error, event);
     else if (!this.context.closed && !this.#closed.signal.aborted) {
-      console.error(
-        `spool: member ${this.memberId} of group "${this.group}" on topic "${this.topic.name}":`,
-        error,
+      this.context.logger.error(
+        {
+          ...(event ? eventFields(event, this.group) : { topic: this.topic.name, group: this.group }),
+          memberId: this.memberId,
+          err: error,
+        },
+        'consumer group member error',
       );
     }
   }
@@ -420,6 +425,10 @@ class PartitionWorker<T> {
         const giveUp = error instanceof NonRetryableError || attempt >= options.maxAttempts;
         if (giveUp && options.deadLetterQueue) {
           await this.#deadLetter(record, error, attempt);
+          context.logger.warn(
+            { ...eventFields(event, group), deadLetterQueue: options.deadLetterQueue, err: error },
+            'event dead-lettered',
+          );
           return true;
         }
         const delayMs =

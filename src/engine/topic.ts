@@ -8,6 +8,8 @@ import { decodeBody, type Headers, type MessageBody } from '../core/message.js';
 import { validateName } from '../core/names.js';
 import type { TopicConfig } from '../core/options.js';
 import type { CommittedOffset, LogEvent, PartitionOffsets } from '../store/port.js';
+import { traceEventHandler } from '../observability/tracing-handlers.js';
+import { publishedAttributes, traceProducer, tracingEnabled } from '../observability/tracing.js';
 import type { EngineContext } from './context.js';
 import type { OutgoingEvent, PublishOptions } from './outgoing.js';
 import { Subscription, type EventHandler, type SubscribeOptions } from './subscription.js';
@@ -85,8 +87,21 @@ export class Topic<T = MessageBody> {
   async publishBatch(events: readonly OutgoingEvent<T>[]): Promise<PublishResult[]> {
     this.context.assertOpen();
     if (events.length === 0) return [];
+    if (!tracingEnabled()) return this.#append(events);
+    return traceProducer(
+      { operation: 'publish', destination: this.name, count: events.length },
+      (traceHeaders) => this.#append(events, traceHeaders),
+      publishedAttributes,
+    );
+  }
+
+  /** Stores a publish; `traceHeaders` carry the producer span's context into every event. */
+  async #append(
+    events: readonly OutgoingEvent<T>[],
+    traceHeaders?: Record<string, string>,
+  ): Promise<PublishResult[]> {
     const partitioner = await this.context.partitionerFor(this.name, this.config.partitions);
-    const items = events.map((event) => partitioner.toAppendEvent(event.body, event));
+    const items = events.map((event) => partitioner.toAppendEvent(event.body, event, traceHeaders));
     const results = await this.context.store.append(this.name, items);
     this.context.topicSignals.for(this.name).notify();
     return results.map((result) => ({ ...result, timestamp: new Date(result.timestamp) }));
@@ -125,7 +140,13 @@ export class Topic<T = MessageBody> {
   subscribe(group: string, handler: EventHandler<T>, options: SubscribeOptions<T> = {}): Subscription<T> {
     this.context.assertOpen();
     validateName('group', group);
-    const subscription = new Subscription<T>(this.context, this, group, handler, options);
+    const subscription = new Subscription<T>(
+      this.context,
+      this,
+      group,
+      traceEventHandler(group, handler),
+      options,
+    );
     this.context.register(subscription);
     subscription.start(() => this.context.unregister(subscription));
     return subscription;
@@ -202,13 +223,25 @@ export class Topic<T = MessageBody> {
 }
 
 export function toTopicEvent<T>(event: LogEvent): TopicEvent<T> {
+  const { payload } = event;
+  let body: T | undefined;
+  let decoded = false;
   return {
     id: event.id,
     topic: event.topic,
     partition: event.partition,
     offset: event.offset,
     timestamp: new Date(event.timestamp),
-    body: decodeBody<T>(event.payload),
+    // Parsed on first use, then kept: a fan-out to several groups, or a handler that routes on
+    // headers or key, pays for JSON.parse only where the body is read. An own enumerable getter,
+    // so spreading or JSON.stringify still sees `body`.
+    get body(): T {
+      if (!decoded) {
+        body = decodeBody<T>(payload);
+        decoded = true;
+      }
+      return body!;
+    },
     headers: event.headers,
     key: event.key,
   };

@@ -12,15 +12,17 @@ import { InvalidArgumentError } from '../core/errors.js';
 import type { Spool } from '../engine/spool.js';
 import type { Subscription } from '../engine/subscription.js';
 import { webhookMessage, webhooksQueue } from '../webhooks/message.js';
-import type { QueueEvent } from '../engine/events-log.js';
-import { type JobEvent, isJobEvent, jobEventsTopic } from './job-events.js';
+import { isJobEvent, jobEventsTopic, type SpoolEvent } from './job-events.js';
 import { ensureCallbackQueue } from './job-callbacks.js';
 
 /** One webhook subscription. */
 export interface EventSubscription {
   /** Receives the deliveries (http or https). */
   readonly url: string;
-  /** Event types, e.g. `['job.completed', 'job.dead']`; `job.*` for all. */
+  /**
+   * Event types, e.g. `['job.completed', 'job.dead']`; `job.*` for all job events, `alert.*` for
+   * alerts starting (`alert.firing`) and stopping (`alert.resolved`) to fire, `queue.*` for queue events.
+   */
   readonly events: readonly string[];
   /** Only events of jobs of these types; all types when omitted. */
   readonly jobTypes?: readonly string[];
@@ -30,7 +32,7 @@ export interface EventSubscription {
 
 export class EventSubscriptions {
   readonly #subscriptions: readonly EventSubscription[];
-  #subscription: Subscription<JobEvent | QueueEvent> | undefined;
+  #subscription: Subscription<SpoolEvent> | undefined;
 
   constructor(
     private readonly spool: Spool,
@@ -43,7 +45,7 @@ export class EventSubscriptions {
   async start(): Promise<void> {
     if (this.#subscriptions.length === 0) return;
     await ensureCallbackQueue(this.spool);
-    const topic = await this.spool.topic<JobEvent | QueueEvent>(jobEventsTopic, {
+    const topic = await this.spool.topic<SpoolEvent>(jobEventsTopic, {
       partitions: 1,
       retentionMs: 86_400_000,
     });
@@ -81,7 +83,7 @@ export class EventSubscriptions {
   }
 }
 
-function matches(subscription: EventSubscription, event: JobEvent | QueueEvent): boolean {
+function matches(subscription: EventSubscription, event: SpoolEvent): boolean {
   const eventMatches = subscription.events.some(
     (pattern) =>
       pattern === event.event || (pattern.endsWith('.*') && event.event.startsWith(pattern.slice(0, -1))),

@@ -20,6 +20,7 @@ import type { JobAttempt, JobPatch, JobRecord } from '../store/port.js';
 import type { JobEvents } from './job-events.js';
 import { sendJobCallback } from './job-callbacks.js';
 import { isFinished } from './job-states.js';
+import { traceHeadersToContinue } from '../observability/tracing.js';
 
 /** The body of a job's queue message. */
 export interface JobTicket {
@@ -35,6 +36,8 @@ export interface AttemptPolicy {
 export interface TicketLease {
   readonly queue: string;
   readonly receipt: string;
+  /** The ticket's headers when known (in-process workers): they carry the job's trace context. */
+  readonly headers?: Readonly<Record<string, string>>;
   ack(): Promise<void>;
 }
 
@@ -174,6 +177,8 @@ export class JobAttempts {
     patch: JobPatch,
     retryDelayMs?: number,
   ): Promise<JobRecord | null> {
+    // A retry's ticket keeps the job's trace (taken here: the transaction may run in another context).
+    const traceHeaders = retryDelayMs === undefined ? undefined : traceHeadersToContinue(message.headers);
     const updated = await this.spool.transaction(async (tx) => {
       const next = await tx.records.updateJob(job.id, patch, job.version);
       if (!next) return null;
@@ -184,6 +189,7 @@ export class JobAttempts {
         await tx.send(jobQueueName(next.type), { jobId: next.id } satisfies JobTicket, {
           priority: next.priority,
           delayMs: retryDelayMs,
+          ...(traceHeaders ? { headers: traceHeaders } : {}),
         });
       } else if (next.parentId && (next.status === 'completed' || next.status === 'dead')) {
         await this.#childFinished(tx, next);

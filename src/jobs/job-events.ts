@@ -4,7 +4,7 @@
  * as the change they describe, so the log never shows a change that did not happen or misses one
  * that did. Offsets double as event ids: a live stream resumes after `Last-Event-ID` without gaps.
  */
-import { eventsTopic, type QueueEvent } from '../engine/events-log.js';
+import { type AlertEvent, eventsTopic, type QueueEvent } from '../engine/events-log.js';
 import type { Spool } from '../engine/spool.js';
 import type { Topic } from '../engine/topic.js';
 import type { SpoolTransaction } from '../engine/transaction.js';
@@ -33,22 +33,25 @@ export interface LoggedJobEvent extends JobEvent {
   readonly offset: number;
 }
 
-/** Any event of the log (job or queue) with its position. */
-export type LoggedEvent = (JobEvent | QueueEvent) & { readonly offset: number };
+/** Any event of the log: a job, queue or alert event. */
+export type SpoolEvent = JobEvent | QueueEvent | AlertEvent;
 
-/** Tells job events from queue events. */
-export function isJobEvent(event: JobEvent | QueueEvent): event is JobEvent {
+/** Any event of the log (job, queue or alert) with its position. */
+export type LoggedEvent = SpoolEvent & { readonly offset: number };
+
+/** Tells job events from queue and alert events. */
+export function isJobEvent(event: SpoolEvent): event is JobEvent {
   return 'jobId' in event;
 }
 
 export class JobEvents {
-  #topic: Topic<JobEvent | QueueEvent> | undefined;
+  #topic: Topic<SpoolEvent> | undefined;
 
   constructor(private readonly spool: Spool) {}
 
   /** Creates the events topic (kept for a day) if needed. */
   async open(): Promise<void> {
-    this.#topic = await this.spool.topic<JobEvent | QueueEvent>(jobEventsTopic, {
+    this.#topic = await this.spool.topic<SpoolEvent>(jobEventsTopic, {
       partitions: 1,
       retentionMs: 86_400_000,
     });
@@ -96,7 +99,7 @@ export class JobEvents {
     return this.spool.waitForWrites({ topics: [jobEventsTopic] }, timeoutMs, signal);
   }
 
-  #require(): Topic<JobEvent | QueueEvent> {
+  #require(): Topic<SpoolEvent> {
     if (!this.#topic) throw new Error('JobEvents.open() was not awaited');
     return this.#topic;
   }

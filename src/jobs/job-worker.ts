@@ -15,6 +15,8 @@ import type { Message } from '../engine/received-message.js';
 import type { Spool } from '../engine/spool.js';
 import { type ActiveAttempt, type JobAttempts, type JobTicket, jobQueueName } from './job-attempts.js';
 import { type Job, toJob } from './job.js';
+import { jobFields, messageFields } from '../observability/logging.js';
+import { activeSpan, markFailed, SpoolAttributes } from '../observability/tracing.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { ResolvedJobType } from './job-types.js';
 
@@ -71,9 +73,12 @@ export class JobWorker {
       concurrency: this.type.concurrency,
       ack: 'manual',
       visibilityTimeoutMs: this.type.leaseMs,
-      onError: (error) => {
-        if (!(error instanceof RetryAfterError))
-          console.error(`spool: job worker "${this.type.name}":`, error);
+      onError: (error, message) => {
+        if (error instanceof RetryAfterError) return;
+        this.spool.logger.error(
+          { jobType: this.type.name, ...(message ? messageFields(message) : {}), err: error },
+          'job worker error',
+        );
       },
     });
   }
@@ -98,11 +103,19 @@ export class JobWorker {
     }
     const attempt = await this.attempts.begin(message);
     if (!attempt) return;
-    await this.#execute(attempt);
+    await this.#execute(attempt, message.headers);
   }
 
-  async #execute(attempt: ActiveAttempt): Promise<void> {
+  /** Runs one attempt; `headers` are its ticket's, which carry the job's trace context. */
+  async #execute(attempt: ActiveAttempt, headers: Readonly<Record<string, string>>): Promise<void> {
     const { job } = attempt;
+    // The ticket's process span (see queue.process) is this attempt's span: name the job on it.
+    activeSpan()?.setAttributes({
+      [SpoolAttributes.jobId]: job.id,
+      [SpoolAttributes.jobType]: job.type,
+      [SpoolAttributes.attempt]: job.attempts,
+    });
+    const { logger } = this.spool;
     const controller = new AbortController();
     this.#running.set(job.id, controller);
     const { clock } = this.spool;
@@ -150,10 +163,19 @@ export class JobWorker {
           await attempt.message.ack().catch(() => undefined);
           return;
         }
-        await this.attempts.fail(attempt, error, this.type);
+        markFailed(activeSpan(), error);
+        const failed = await this.attempts.fail(attempt, error, this.type);
+        if (failed?.status === 'dead') {
+          logger.warn({ ...jobFields(job, headers), attempt: job.attempts, err: error }, 'job dead');
+        } else if (logger.isLevelEnabled('debug')) {
+          logger.debug({ ...jobFields(job, headers), attempt: job.attempts, err: error }, 'job failed');
+        }
         return;
       }
       await this.attempts.succeed(attempt, result);
+      if (logger.isLevelEnabled('debug')) {
+        logger.debug({ ...jobFields(job, headers), attempt: job.attempts }, 'job completed');
+      }
     } finally {
       finished = true;
       clock.clearTimer(timer);

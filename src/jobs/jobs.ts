@@ -20,6 +20,7 @@ import { cancellableStatuses, finishedStatuses, isFinished, retryableStatuses } 
 import { type JobTypeOptions, type ResolvedJobType, resolveJobType } from './job-types.js';
 import { type JobHandler, JobCancelledError, JobWorker } from './job-worker.js';
 import { type Job, toJob } from './job.js';
+import { SpoolAttributes, traceContextHeaders, traceProducer } from '../observability/tracing.js';
 import { RateLimiter } from './rate-limiter.js';
 import { Scheduler, type ScheduleOptions, toScheduleRecord } from './scheduler.js';
 
@@ -81,6 +82,9 @@ export interface LeasedJob {
   /** Proof of the lease (the ticket's receipt and queue). */
   readonly lease: string;
   readonly leaseExpiresAt: Date;
+  /** The job's trace context (W3C), for the remote worker to continue the trace the add began. */
+  readonly traceparent?: string;
+  readonly tracestate?: string;
 }
 
 export interface JobsOptions {
@@ -192,8 +196,19 @@ export class Jobs {
     await this.#open();
     await this.#ensureTicketQueues([type, ...(options.children ?? []).map((child) => child.type)]);
     const requestHash = hashRequest(type, payload, options);
-    const created = await this.spool.transaction((tx) =>
-      this.#insert(tx, type, payload, options, requestHash, null),
+    // The add's span context rides on the job's ticket (and its children's) to the worker.
+    const created = await traceProducer(
+      {
+        operation: 'add',
+        destination: jobQueueName(type),
+        count: 1,
+        attributes: { [SpoolAttributes.jobType]: type },
+      },
+      (traceHeaders) =>
+        this.spool.transaction((tx) =>
+          this.#insert(tx, type, payload, options, requestHash, null, traceHeaders),
+        ),
+      (result) => ({ [SpoolAttributes.jobId]: result.job.id }),
     );
     if (!created.created && created.job.requestHash !== requestHash) {
       throw new IdempotencyConflictError(options.idempotencyKey!);
@@ -255,24 +270,37 @@ export class Jobs {
   async retry(id: string): Promise<Job> {
     const record = await this.#require(id);
     if (!retryableStatuses.has(record.status)) throw new JobStateError(id, record.status, 'retried');
-    const updated = await this.spool.transaction(async (tx) => {
-      const next = await tx.records.updateJob(
-        id,
-        {
-          status: 'queued',
-          attempts: 0,
-          finishedAt: null,
-          lastError: null,
-          runAt: this.spool.clock.now(),
-          progress: 0,
-        },
-        record.version,
-      );
-      if (!next) return null;
-      await tx.send(jobQueueName(next.type), { jobId: id } satisfies JobTicket, { priority: next.priority });
-      await this.events.record(tx, next);
-      return next;
-    });
+    const retried = (traceHeaders: Record<string, string> | undefined) =>
+      this.spool.transaction(async (tx) => {
+        const next = await tx.records.updateJob(
+          id,
+          {
+            status: 'queued',
+            attempts: 0,
+            finishedAt: null,
+            lastError: null,
+            runAt: this.spool.clock.now(),
+            progress: 0,
+          },
+          record.version,
+        );
+        if (!next) return null;
+        await tx.send(jobQueueName(next.type), { jobId: id } satisfies JobTicket, {
+          priority: next.priority,
+          ...(traceHeaders ? { headers: traceHeaders } : {}),
+        });
+        await this.events.record(tx, next);
+        return next;
+      });
+    const updated = await traceProducer(
+      {
+        operation: 'retry',
+        destination: jobQueueName(record.type),
+        count: 1,
+        attributes: { [SpoolAttributes.jobId]: id, [SpoolAttributes.jobType]: record.type },
+      },
+      retried,
+    );
     if (!updated) throw new JobStateError(id, (await this.#require(id)).status, 'retried');
     return toJob(updated);
   }
@@ -341,7 +369,12 @@ export class Jobs {
           const attempt = await this.#attempts.begin(message);
           if (!attempt) continue;
           const lease = `${message.queue}/${message.receipt}`;
-          leased.push({ job: toJob(attempt.job), lease, leaseExpiresAt: message.leaseExpiresAt });
+          leased.push({
+            job: toJob(attempt.job),
+            lease,
+            leaseExpiresAt: message.leaseExpiresAt,
+            ...traceContextHeaders(message.headers),
+          });
         }
       }
       const left = deadline - this.spool.clock.now();
@@ -418,6 +451,7 @@ export class Jobs {
     options: AddJobOptions,
     requestHash: string | null,
     parentId: string | null,
+    traceHeaders?: Record<string, string>,
   ): Promise<{ job: JobRecord; created: boolean }> {
     const typeOptions = this.#types.get(type)?.type ?? resolveJobType(type);
     const now = this.spool.clock.now();
@@ -459,10 +493,19 @@ export class Jobs {
       await tx.send(jobQueueName(type), { jobId: record.id } satisfies JobTicket, {
         priority: record.priority,
         notBefore: runAt,
+        ...(traceHeaders ? { headers: traceHeaders } : {}),
       });
     }
     for (const child of children) {
-      await this.#insert(tx, child.type, child.payload ?? null, child.options ?? {}, null, record.id);
+      await this.#insert(
+        tx,
+        child.type,
+        child.payload ?? null,
+        child.options ?? {},
+        null,
+        record.id,
+        traceHeaders,
+      );
     }
     return inserted;
   }
@@ -530,17 +573,23 @@ export class Jobs {
     if (this.#closed) return;
     this.#pruneTimer = this.spool.clock.setTimer(() => {
       void this.#prune()
-        .catch((error: unknown) => console.error('spool: job retention:', error))
+        .catch((error: unknown) => this.spool.logger.error({ err: error }, 'job retention failed'))
         .finally(() => this.#schedulePrune());
     }, 60_000);
   }
 
   /** One retention sweep: by age, then by count per type (`retainFinished`). */
   async #prune(): Promise<void> {
-    await this.spool.store.deleteFinishedJobs({
-      finishedBefore: this.spool.clock.now() - this.#options.retentionMs,
-      limit: 1_000,
-    });
+    // One process prunes for all that share the store (the others would race it for the same rows).
+    if (!this.spool.leadership.held) return;
+    const finishedBefore = this.spool.clock.now() - this.#options.retentionMs;
+    // Batches of 1,000, each its own short transaction, until the backlog is gone: a busy system
+    // finishes far more than 1,000 jobs a minute, and one unbounded DELETE would hold its locks
+    // (and bloat) for as long as it runs.
+    let deleted: number;
+    do {
+      deleted = await this.spool.store.deleteFinishedJobs({ finishedBefore, limit: 1_000 });
+    } while (deleted === 1_000 && !this.#closed);
     const keep = this.#options.retainFinished;
     if (keep === null) return;
     const finishedPerType = new Map<string, number>();

@@ -24,6 +24,12 @@ import Fastify, {
 import type { Spool } from '../engine/spool.js';
 import { Jobs } from '../jobs/jobs.js';
 import { Webhooks } from '../webhooks/delivery.js';
+import { AlertEvaluator } from '../observability/alerts-evaluator.js';
+import { SpoolMetrics } from '../observability/metrics.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { statsRoutes } from './routes/stats.js';
+import { alertRoutes } from './routes/alerts.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { type AuthOptions, createAuthenticator, scopes } from './auth.js';
@@ -37,12 +43,15 @@ import { queueRoutes } from './routes/queues.js';
 import { topicGroupRoutes } from './routes/topic-groups.js';
 import { topicRoutes } from './routes/topics.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { continueIncomingTraces } from '../observability/tracing-http.js';
 import { Problem, problemResponses } from './schemas/common.js';
 import { validatorCompiler } from './validation.js';
 
 /** Every resource of the API, in the order they appear in the OpenAPI document. */
 const routeModules: readonly RouteModule[] = [
   opsRoutes,
+  metricsRoutes,
+  statsRoutes,
   queueRoutes,
   queueMessageRoutes,
   topicRoutes,
@@ -50,6 +59,8 @@ const routeModules: readonly RouteModule[] = [
   jobRoutes,
   eventRoutes,
   webhookRoutes,
+  alertRoutes,
+  dashboardRoutes,
 ];
 
 export interface BuildServerOptions {
@@ -66,6 +77,17 @@ export interface BuildServerOptions {
    * it (this server then delivers nothing itself), and closes it with the server.
    */
   webhooks?: Webhooks;
+  /**
+   * The alert evaluator to report on (`GET /v1/alerts`, `/readyz`); its owner starts and closes
+   * it. Without one, no rules are configured and nothing fires.
+   */
+  alerts?: AlertEvaluator;
+  /**
+   * The metrics to serve at `/metrics` and `/v1/stats` (e.g. one made with
+   * `collectDefaultMetrics`, or registering into your registry). Without, the server counts with
+   * its own, from when it is built until it closes.
+   */
+  metrics?: SpoolMetrics;
   /** API tokens. Without tokens every route is open (fine on loopback, see `startServer`). */
   auth?: AuthOptions;
   /** Larger request bodies are refused with 413. @defaultValue 1048576 (1 MiB) */
@@ -96,6 +118,8 @@ export async function buildServer(options: BuildServerOptions): Promise<SpoolApp
   answerProblems(app);
   acceptJsonOnly(app);
   guardRequests(app, closing.signal, createAuthenticator(options.auth));
+  // Before any route is declared: each handler runs in its caller's trace context.
+  continueIncomingTraces(app);
   await describeApi(app);
 
   // Webhooks first: opening them starts nothing, so a failure to start jobs leaves nothing running.
@@ -119,10 +143,22 @@ export async function buildServer(options: BuildServerOptions): Promise<SpoolApp
     webhooks,
     handles: new Handles(options.spool),
     remoteMembers: new RemoteMembers(options.spool.store),
+    alerts: options.alerts ?? AlertEvaluator.none(options.spool),
+    metrics: options.metrics ?? ownMetrics(app, options.spool),
     closing: closing.signal,
   };
   for (const register of routeModules) register(app, context);
   return app;
+}
+
+/** Metrics counted from now until the server closes. */
+function ownMetrics(app: SpoolApp, spool: Spool): SpoolMetrics {
+  const metrics = new SpoolMetrics(spool);
+  app.addHook('onClose', (_instance, done) => {
+    metrics.close();
+    done();
+  });
+  return metrics;
 }
 
 /** Every error, and every unknown route, is answered as problem+json. */

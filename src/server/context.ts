@@ -15,6 +15,8 @@ import type {
 } from 'fastify';
 import type { Spool } from '../engine/spool.js';
 import type { Jobs } from '../jobs/jobs.js';
+import type { AlertEvaluator } from '../observability/alerts-evaluator.js';
+import type { SpoolMetrics } from '../observability/metrics.js';
 import type { Webhooks } from '../webhooks/delivery.js';
 import type { RouteAccess } from './auth.js';
 import type { Handles } from './handles.js';
@@ -47,6 +49,10 @@ export interface ServerContext {
   readonly handles: Handles;
   /** Consumer-group members that poll over HTTP. */
   readonly remoteMembers: RemoteMembers;
+  /** Alert rules and firing alerts (an evaluator without rules when none are configured). */
+  readonly alerts: AlertEvaluator;
+  /** Prometheus metrics and the JSON stats (`/metrics`, `/v1/stats`). */
+  readonly metrics: SpoolMetrics;
   /** Aborted when the server starts closing, so long polls answer at once with what they have. */
   readonly closing: AbortSignal;
 }

@@ -207,6 +207,8 @@ export class Webhooks {
         : result.error instanceof NonRetryableError || message.attempt >= this.queue.config.maxAttempts
           ? 'dead-lettered'
           : 'retrying';
+    const durationMs = performance.now() - started;
+    this.#spool.instrumentation.webhookAttempted(outcome, durationMs / 1000);
     await this.#log
       .record({
         webhookId: webhook.webhookId,
@@ -215,7 +217,7 @@ export class Webhooks {
         attempt: message.attempt,
         status: result.status,
         outcome,
-        durationMs: Math.round(performance.now() - started),
+        durationMs: Math.round(durationMs),
         ...(result.error ? { error: result.error.message } : {}),
         at,
       })

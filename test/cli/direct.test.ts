@@ -146,16 +146,18 @@ describe('spool CLI in direct mode (--data)', () => {
   });
 
   it('stats --json', async () => {
+    // The document of GET /v1/stats, built in process; counters are a server's, so zero here.
     const stats = json<{
-      queues: Array<{ name: string; stats: { ready: number; deadLettered: number } }>;
-      topics: Array<{ name: string; partitions: number; stats: { partitions: unknown[] } }>;
+      queues: Array<{ name: string; ready: number; deadLettered: number; sentTotal: number }>;
+      topics: Array<{ name: string; partitions: unknown[] }>;
+      jobs: { byType: Array<{ type: string }> };
     }>(await direct(['stats', '--json']));
     const emails = stats.queues.find((queue) => queue.name === 'emails');
-    assert.deepEqual(emails?.stats.ready, 0);
-    assert.deepEqual(emails?.stats.deadLettered, 0);
+    assert.deepEqual([emails?.ready, emails?.deadLettered, emails?.sentTotal], [0, 0, 0]);
     assert.ok(stats.queues.some((queue) => queue.name === 'jobs.resize'));
+    assert.ok(stats.jobs.byType.some((type) => type.type === 'resize'));
     const orders = stats.topics.find((topic) => topic.name === 'orders');
-    assert.equal(orders?.stats.partitions.length, orders?.partitions);
+    assert.ok(orders && orders.partitions.length > 0);
   });
 
   it('--url and --data together are a usage error (exit 2)', async () => {

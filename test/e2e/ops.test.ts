@@ -6,6 +6,9 @@ import { assertProblem, startTestServer } from './helpers.js';
 const contract = [
   'get /healthz',
   'get /readyz',
+  'get /metrics',
+  'get /v1/stats',
+  'get /v1/stats/stream',
   'put /v1/queues/{name}',
   'get /v1/queues',
   'get /v1/queues/{name}',
@@ -49,6 +52,7 @@ const contract = [
   'delete /v1/schedules/{name}',
   'get /v1/webhooks/deliveries',
   'get /v1/webhooks/endpoints/disabled',
+  'get /v1/alerts',
   'post /v1/webhooks/endpoints/enable',
 ];
 
@@ -115,7 +119,10 @@ describe('operations', () => {
     const t = await startTestServer();
     try {
       assert.deepEqual((await t.call('GET', '/healthz')).body, { status: 'ok' });
-      assert.deepEqual((await t.call('GET', '/readyz')).body, { status: 'ready' });
+      assert.deepEqual((await t.call('GET', '/readyz')).body, {
+        status: 'ready',
+        alerts: { firing: 0, items: [] },
+      });
       await t.spool.close();
       assert.deepEqual((await t.call('GET', '/healthz')).body, { status: 'ok' });
       assertProblem(await t.call('GET', '/readyz'), 503, 'SPOOL_CLOSED');

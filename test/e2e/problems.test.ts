@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { systemClock } from '../../src/core/clock.js';
 import type { Spool } from '../../src/engine/spool.js';
 import type { Jobs } from '../../src/jobs/jobs.js';
 import type { Webhooks } from '../../src/webhooks/delivery.js';
@@ -142,7 +143,8 @@ describe('unexpected errors', () => {
     };
     // No jobs layer or webhooks are used by this route; stand-ins keep buildServer from creating them.
     const app = await buildServer({
-      spool: { store: failingStore } as unknown as Spool,
+      // The metrics attach to the engine's clock and instrumentation; the stand-in has both.
+      spool: { store: failingStore, clock: systemClock, instrument: () => () => {} } as unknown as Spool,
       jobs: {} as Jobs,
       webhooks: {} as Webhooks,
       logger,

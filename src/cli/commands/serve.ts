@@ -9,6 +9,9 @@ import pino from 'pino';
 import { InvalidArgumentError } from '../../core/errors.js';
 import { EventSubscriptions, subscriptionsFromEnv } from '../../jobs/event-subscriptions.js';
 import { Jobs } from '../../jobs/jobs.js';
+import { AlertEvaluator } from '../../observability/alerts-evaluator.js';
+import { loadAlertsFile } from '../../observability/alerts-rules.js';
+import { createLogger, defaultLogLevel, logLevels, type SpoolLogger } from '../../observability/logging.js';
 import { openSpool } from '../../open-spool.js';
 import { Webhooks, type WebhooksOptions } from '../../webhooks/delivery.js';
 import { parseTokenList } from '../../server/auth.js';
@@ -26,9 +29,8 @@ interface ServeOptions {
   bodyLimit: number;
   shutdownTimeout: number;
   logLevel: string;
+  alerts?: string;
 }
-
-const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export function registerServe(program: Command): void {
   program
@@ -81,10 +83,16 @@ export function registerServe(program: Command): void {
         .argParser((value) => wholeNumber(value, 'shutdown timeout', 2 ** 31 - 1)),
     )
     .addOption(
+      new Option(
+        '--alerts <file>',
+        'alert rules (JSON: { "interval": "5s", "rules": [{ "name", "kind", "queue" | "topic", "threshold", … }] }); see docs/operating.md',
+      ).env('SPOOL_ALERTS_FILE'),
+    )
+    .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(logLevels)
         .env('SPOOL_LOG_LEVEL')
-        .default('info'),
+        .default(defaultLogLevel),
     )
     .addHelpText(
       'after',
@@ -106,26 +114,34 @@ async function serve(options: ServeOptions): Promise<void> {
   const tokens = options.tokens === undefined ? [] : parseTokenList(options.tokens);
   // Refuse before creating the data directory.
   assertMayListen(options.host, { tokens });
+  // Rules are checked before anything opens: a typo stops the start with what to fix.
+  const alertsFile = options.alerts === undefined ? undefined : loadAlertsFile(options.alerts);
   const location = resolveStore(options);
   const destination = pino.destination({ dest: 2, sync: false });
-  const logger = pino({ level: options.logLevel, base: { pid: process.pid } }, destination);
-  const spool = await openStore(location, options.durability);
+  // One logger for requests, the engine and the jobs: JSON lines with trace ids.
+  const logger = createLogger({ level: options.logLevel, destination });
+  const spool = await openStore(location, options.durability, logger);
   const webhooks = new Webhooks(spool, webhookOptionsFromEnv());
   const jobs = new Jobs(spool);
   const subscriptions = new EventSubscriptions(
     spool,
     subscriptionsFromEnv(process.env.SPOOL_WEBHOOK_SUBSCRIPTIONS),
   );
+  const alerts = alertsFile
+    ? new AlertEvaluator(spool, { ...alertsFile, logger: logger.child({ component: 'alerts' }) })
+    : AlertEvaluator.none(spool);
   let server;
   try {
     await webhooks.open();
     await webhooks.start();
     await jobs.start();
     await subscriptions.start();
+    await alerts.start();
     server = await startServer({
       spool,
       jobs,
       webhooks,
+      alerts,
       host: options.host,
       port: options.port,
       auth: { tokens },
@@ -134,6 +150,7 @@ async function serve(options: ServeOptions): Promise<void> {
       logger,
     });
   } catch (error) {
+    await alerts.close();
     await subscriptions.close();
     await jobs.close();
     await webhooks.close();
@@ -146,6 +163,7 @@ async function serve(options: ServeOptions): Promise<void> {
       store: location.kind === 'sqlite' ? location.path : redactPassword(location.url),
       durability: location.kind === 'sqlite' ? options.durability : 'postgres',
       tokens: tokens.length,
+      alertRules: alerts.rules.length,
     },
     tokens.length === 0 ? 'listening without API tokens (loopback only)' : 'listening',
   );
@@ -169,6 +187,7 @@ async function serve(options: ServeOptions): Promise<void> {
   process.once('SIGINT', forceExit);
   logger.info({ signal }, 'shutting down: finishing in-flight requests');
   await server.close();
+  await alerts.close();
   await subscriptions.close({ timeoutMs: options.shutdownTimeout });
   await jobs.close({ timeoutMs: options.shutdownTimeout });
   await webhooks.close({ timeoutMs: options.shutdownTimeout });
@@ -180,11 +199,15 @@ async function serve(options: ServeOptions): Promise<void> {
 }
 
 /** Opens the Spool on the embedded store or on PostgreSQL (whose durability is its own). */
-async function openStore(location: StoreLocation, durability: 'full' | 'process'): Promise<Spool> {
-  if (location.kind === 'sqlite') return openSpool({ path: location.path, durability });
+async function openStore(
+  location: StoreLocation,
+  durability: 'full' | 'process',
+  logger: SpoolLogger,
+): Promise<Spool> {
+  if (location.kind === 'sqlite') return openSpool({ path: location.path, durability, logger });
   // Loaded only when asked for: pg is an optional dependency.
   const { openPostgresStore } = await import('../../stores/postgres/index.js');
-  return createSpool({ store: await openPostgresStore({ connectionString: location.url }) });
+  return createSpool({ store: await openPostgresStore({ connectionString: location.url }), logger });
 }
 
 function redactPassword(url: string): string {

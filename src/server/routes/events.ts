@@ -1,6 +1,6 @@
 /**
- * Live events as Server-Sent Events: job state changes and queue events (dead-lettered,
- * redriven, purged) from the one events log. Every event carries `id:` = its offset in the job
+ * Live events as Server-Sent Events: job state changes, queue events (dead-lettered,
+ * redriven, purged) and alert transitions (firing, resolved) from the one events log. Every event carries `id:` = its offset in the job
  * events log, so a client that reconnects with `Last-Event-ID` continues with the next event:
  * no gaps, no repeats (within the log's one-day retention). A comment line every 15 s keeps
  * proxies from closing an idle stream.

@@ -180,6 +180,8 @@ export const jobRoutes: RouteModule = (app, { jobs, closing }) => {
           job: wireJob(entry.job),
           lease: entry.lease,
           leaseExpiresAt: entry.leaseExpiresAt.toISOString(),
+          ...(entry.traceparent === undefined ? {} : { traceparent: entry.traceparent }),
+          ...(entry.tracestate === undefined ? {} : { tracestate: entry.tracestate }),
         })),
       };
     },

@@ -5,8 +5,24 @@ import type { RouteModule } from '../context.js';
 
 const tags = ['operations'];
 const Status = Type.Object({ status: Type.String() });
+const Readiness = Type.Object({
+  status: Type.String(),
+  alerts: Type.Object(
+    {
+      firing: Type.Integer({ description: 'How many alerts fire now' }),
+      items: Type.Array(
+        Type.Object({ id: Type.String(), rule: Type.String(), kind: Type.String(), since: Type.String() }),
+        { description: 'The firing alerts (details at GET /v1/alerts)' },
+      ),
+    },
+    {
+      description:
+        'Firing alerts, for a glance: they do not make the server unready (a backlog is not cured by taking the instance out of rotation)',
+    },
+  ),
+});
 
-export const opsRoutes: RouteModule = (app, { spool }) => {
+export const opsRoutes: RouteModule = (app, { spool, alerts }) => {
   app.get(
     '/healthz',
     {
@@ -28,8 +44,9 @@ export const opsRoutes: RouteModule = (app, { spool }) => {
         operationId: 'ready',
         tags,
         summary: 'Readiness: the store answers and the server is not shutting down',
-        description: 'Answers 503 (problem+json) while the store is unreachable or the server is closing.',
-        response: { 200: Status },
+        description:
+          'Answers 503 (problem+json) while the store is unreachable or the server is closing. Firing alerts are listed but never make the answer 503.',
+        response: { 200: Readiness },
       },
       config: { access: 'public' },
     },
@@ -46,7 +63,14 @@ export const opsRoutes: RouteModule = (app, { spool }) => {
           'the store did not answer; see the server log',
         );
       }
-      return { status: 'ready' };
+      const firing = alerts.firing();
+      return {
+        status: 'ready',
+        alerts: {
+          firing: firing.length,
+          items: firing.map(({ id, rule, kind, since }) => ({ id, rule, kind, since })),
+        },
+      };
     },
   );
 

@@ -152,6 +152,13 @@ export const LeasedJob = Type.Object({
   job: Job,
   lease: Type.String({ description: 'Pass it to complete, fail, progress and heartbeat' }),
   leaseExpiresAt: Timestamp,
+  traceparent: Type.Optional(
+    Type.String({
+      description:
+        "W3C trace context of the job (from the request that added it): continue the trace with it, e.g. as the parent of the worker's span",
+    }),
+  ),
+  tracestate: Type.Optional(Type.String({ description: 'W3C tracestate that goes with `traceparent`' })),
 });
 
 export const ClaimResponse = Type.Object({ jobs: Type.Array(LeasedJob) });
@@ -222,7 +229,7 @@ export const EventsQuery = Type.Object({
   queue: Type.Optional(
     Type.String({
       minLength: 1,
-      description: 'Only queue events (dead-lettered, redriven, purged) of this queue',
+      description: 'Only queue events (dead-lettered, redriven, purged) and alert events of this queue',
     }),
   ),
   from: Type.Optional(

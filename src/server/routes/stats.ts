@@ -1,0 +1,103 @@
+/**
+ * The JSON stats: `GET /v1/stats` (one document) and `GET /v1/stats/stream` (the same document
+ * as a Server-Sent Event every `intervalMs`), for the dashboard and `spool stats`. The document
+ * is built by src/observability/stats.ts from the same numbers as `/metrics`; its alerts are the
+ * server's alert evaluator's firing alerts.
+ *
+ * Each stream event's `id:` is the time it was built (epoch ms). There is nothing to resume —
+ * every event is a full snapshot — so `Last-Event-ID` is ignored; a comment line every 15 s
+ * keeps proxies from closing the stream between long intervals.
+ */
+import type { RouteModule } from '../context.js';
+import { startLongPoll } from '../context.js';
+import { StatsSchema, StatsStreamQuery } from '../../observability/stats-schema.js';
+
+const heartbeatMs = 15_000;
+
+export const statsRoutes: RouteModule = (app, { metrics, alerts, closing }) => {
+  const snapshot = () => metrics.stats.snapshot({ alerts: alerts.firing() });
+
+  app.get(
+    '/v1/stats',
+    {
+      schema: {
+        operationId: 'getStats',
+        tags: ['operations'],
+        summary: 'Depths, lag, job counts, counters and firing alerts, as JSON',
+        description:
+          'Store-derived numbers (depths, offsets, job counts) are read at most once a second; `*Total` counters and `processingSeconds` are those of this server process since `startedAt`.',
+        response: { 200: StatsSchema },
+      },
+      config: { access: 'read' },
+    },
+    () => snapshot(),
+  );
+
+  app.get(
+    '/v1/stats/stream',
+    {
+      schema: {
+        operationId: 'streamStats',
+        tags: ['operations'],
+        summary: 'The stats document as Server-Sent Events (`event: stats`) every intervalMs',
+        querystring: StatsStreamQuery,
+        produces: ['text/event-stream'],
+      },
+      config: { access: 'read' },
+    },
+    async (request, reply) => {
+      const intervalMs = request.query.intervalMs ?? 1000;
+      const poll = startLongPoll(reply, closing);
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+        'x-request-id': String(request.id),
+      });
+      raw.write(': connected\n\n');
+      let lastWrite = Date.now();
+      try {
+        while (!poll.signal.aborted) {
+          const started = Date.now();
+          try {
+            const document = await snapshot();
+            raw.write(`id: ${started}\nevent: stats\ndata: ${JSON.stringify(document)}\n\n`);
+            lastWrite = Date.now();
+          } catch (error) {
+            // A store hiccup skips one event; the stream goes on and the next one may succeed.
+            request.log.warn({ err: error }, 'stats stream: could not read the stats');
+          }
+          let wait = Math.max(0, started + intervalMs - Date.now());
+          while (wait > 0 && !poll.signal.aborted) {
+            const untilHeartbeat = lastWrite + heartbeatMs - Date.now();
+            if (untilHeartbeat <= 0) {
+              raw.write(': heartbeat\n\n');
+              lastWrite = Date.now();
+              continue;
+            }
+            const step = Math.min(wait, untilHeartbeat);
+            await sleep(step, poll.signal);
+            wait = Math.max(0, started + intervalMs - Date.now());
+          }
+        }
+      } finally {
+        raw.end();
+      }
+    },
+  );
+};
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
