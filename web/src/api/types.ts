@@ -1,0 +1,39 @@
+/**
+ * The shapes the dashboard reads from the HTTP API. API resources come from the TypeScript
+ * client's types, which derive from the server's TypeBox schemas (type-only imports: nothing of
+ * the server is bundled), so a change of the API breaks the dashboard's type check instead of
+ * its screens.
+ */
+import type { Static } from '@sinclair/typebox';
+import type { StatsWire } from '../../../src/observability/stats-schema.js';
+import type { Schedule as ScheduleSchema } from '../../../src/server/schemas/jobs.js';
+
+export type {
+  DeadLetter,
+  DeadLetterPage,
+  GroupInfo,
+  Job,
+  JobEventData,
+  JobPage,
+  JobStatus,
+  ProblemDocument,
+  QueuedMessage,
+  QueuedMessagePage,
+  QueueWithStats,
+  ReadResult,
+  SeekResult,
+  SeekTarget,
+  TopicConfig,
+  TopicEvent,
+  TopicWithStats,
+} from '../../../src/client/types.js';
+
+/** A recurring job, with when it fires next. */
+export type Schedule = Static<typeof ScheduleSchema>;
+
+/** `GET /v1/stats`, and each `stats` event of `GET /v1/stats/stream`. */
+export type Stats = StatsWire;
+export type QueueStats = Stats['queues'][number];
+export type TopicStats = Stats['topics'][number];
+/** A firing alert (`GET /v1/alerts`, and the `alerts` of the stats). */
+export type Alert = Stats['alerts'][number];

@@ -1,0 +1,257 @@
+/**
+ * One job: its state and a timeline (created, each attempt with its error, finished), progress,
+ * payload, result or error, its children; cancel and retry. Follows the job's own event stream,
+ * so the screen changes as the job runs.
+ */
+import type { ComponentChildren } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { api, type ApiError, seg, withQuery } from '../api/http.js';
+import { followStream } from '../api/sse.js';
+import type { Job, JobPage } from '../api/types.js';
+import { ErrorBox, Json, Loading, StatusBadge, Time } from '../components/bits.js';
+import { useConfirm } from '../components/dialog.js';
+import { Link } from '../components/link.js';
+import { formatSeconds } from '../format.js';
+import { notify } from '../state/notices.js';
+import { useResource } from '../state/resource.js';
+import { paths } from '../state/router.js';
+import { PageTitle } from './page-title.js';
+
+const cancellable = new Set(['waiting', 'scheduled', 'queued', 'retrying', 'active']);
+const retryable = new Set(['dead', 'cancelled']);
+
+export function JobPage({ id }: { id: string }) {
+  const job = useResource((signal) => api<Job>('GET', `/v1/jobs/${seg(id)}`, { signal }), [id]);
+  const children = useResource(
+    (signal) => api<JobPage>('GET', withQuery('/v1/jobs', { parentId: id, limit: 100 }), { signal }),
+    [id],
+  );
+  const [busy, setBusy] = useState(false);
+  const [dialog, confirm] = useConfirm();
+
+  // The job's events: each one is a change worth reloading for (status, attempt, progress).
+  useEffect(() => {
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    void followStream(`/v1/jobs/${seg(id)}/events`, {
+      signal: controller.signal,
+      onEvent: () => {
+        // A replayed history arrives as a burst: one reload for all of it.
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          void job.reload();
+          void children.reload();
+        }, 150);
+      },
+    });
+    return () => {
+      clearTimeout(timer);
+      controller.abort();
+    };
+  }, [id]);
+
+  const act = async (action: 'cancel' | 'retry') => {
+    if (action === 'cancel') {
+      const ok = await confirm({
+        title: `Cancel job ${id}?`,
+        body: (
+          <p>
+            A waiting job never runs; a running one is told to stop (its handler's signal fires) and whatever
+            it finishes is discarded. It can be retried later.
+          </p>
+        ),
+        confirmLabel: 'Cancel job',
+        danger: true,
+      });
+      if (!ok) return;
+    }
+    setBusy(true);
+    try {
+      if (action === 'cancel') await api<Job>('DELETE', `/v1/jobs/${seg(id)}`);
+      else await api<Job>('POST', `/v1/jobs/${seg(id)}/retry`);
+      notify(action === 'cancel' ? `Cancelled job ${id}.` : `Job ${id} starts over.`);
+      await job.reload();
+    } catch (error) {
+      notify(`Could not ${action} job ${id}: ${(error as ApiError).message}`, 'error');
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const data = job.data;
+  return (
+    <>
+      <nav aria-label="Breadcrumb" class="crumbs">
+        <Link href={paths.jobs()}>Jobs</Link> /{' '}
+        {data ? <Link href={paths.jobs({ type: data.type })}>{data.type}</Link> : '…'}
+      </nav>
+      <PageTitle
+        title={`Job ${id}`}
+        extra={
+          data ? (
+            <div class="head-actions">
+              <StatusBadge status={data.status} />
+              {cancellable.has(data.status) ? (
+                <button type="button" class="danger" disabled={busy} onClick={() => void act('cancel')}>
+                  Cancel job…
+                </button>
+              ) : null}
+              {retryable.has(data.status) ? (
+                <button type="button" class="primary" disabled={busy} onClick={() => void act('retry')}>
+                  Retry
+                </button>
+              ) : null}
+            </div>
+          ) : null
+        }
+      >
+        Job <span class="mono">{id}</span>
+      </PageTitle>
+      {job.error ? (
+        <ErrorBox error={job.error} action={<Link href={paths.jobs()}>Back to the job search</Link>} />
+      ) : null}
+      {!data ? (
+        job.error ? null : (
+          <Loading what="the job" />
+        )
+      ) : (
+        <div class="job-layout">
+          <section class="panel" aria-labelledby="facts-title">
+            <h2 id="facts-title">Facts</h2>
+            <dl class="pairs">
+              <Pair label="Type" value={<span class="mono">{data.type}</span>} />
+              <Pair label="State" value={<span data-job-status={data.status}>{data.status}</span>} />
+              <Pair label="Attempts" value={`${data.attempts} of ${data.maxAttempts}`} />
+              <Pair label="Priority" value={data.priority} />
+              <Pair label="Key" value={data.key ?? <span class="muted">none</span>} />
+              <Pair label="Runs at" value={<Time at={data.runAt} />} />
+              {data.parentId ? (
+                <Pair label="Parent" value={<Link href={paths.job(data.parentId)}>{data.parentId}</Link>} />
+              ) : null}
+              {data.pendingChildren > 0 ? (
+                <Pair label="Waiting for" value={`${data.pendingChildren} children`} />
+              ) : null}
+              {data.callbackUrl ? (
+                <Pair label="Callback" value={<span class="mono">{data.callbackUrl}</span>} />
+              ) : null}
+            </dl>
+            <label for="job-progress">Progress {Math.round(data.progress)}%</label>
+            <progress id="job-progress" max={100} value={data.progress} />
+            {data.progressData !== null && data.progressData !== undefined ? (
+              <Json label="Progress data" value={data.progressData} />
+            ) : null}
+          </section>
+          <section class="panel" aria-labelledby="timeline-title">
+            <h2 id="timeline-title">Timeline</h2>
+            <Timeline job={data} />
+          </section>
+          <section class="panel" aria-labelledby="payload-title">
+            <h2 id="payload-title">Payload</h2>
+            <Json label="Payload" value={data.payload} />
+            {Object.keys(data.metadata).length > 0 ? (
+              <>
+                <h3>Metadata</h3>
+                <Json label="Metadata" value={data.metadata} />
+              </>
+            ) : null}
+          </section>
+          <section class="panel" aria-labelledby="outcome-title">
+            <h2 id="outcome-title">
+              {data.status === 'completed' ? 'Result' : data.error ? 'Error' : 'Outcome'}
+            </h2>
+            {data.status === 'completed' ? (
+              <Json label="Result" value={data.result} />
+            ) : data.error ? (
+              <p class="error-cell">
+                <strong>{data.error.name}</strong> <span class="mono">{data.error.message}</span>
+              </p>
+            ) : (
+              <p class="muted">Not finished.</p>
+            )}
+          </section>
+          {children.data && children.data.items.length > 0 ? (
+            <section class="panel wide" aria-labelledby="children-title">
+              <h2 id="children-title">Children</h2>
+              <ul class="plain">
+                {children.data.items.map((child) => (
+                  <li key={child.id}>
+                    <Link href={paths.job(child.id)} class="mono">
+                      {child.id}
+                    </Link>{' '}
+                    <span class="mono">{child.type}</span> <StatusBadge status={child.status} />
+                  </li>
+                ))}
+              </ul>
+            </section>
+          ) : null}
+        </div>
+      )}
+      {dialog}
+    </>
+  );
+}
+
+function Pair({ label, value }: { label: string; value: ComponentChildren }) {
+  return (
+    <div>
+      <dt>{label}</dt>
+      <dd>{value}</dd>
+    </div>
+  );
+}
+
+interface Step {
+  readonly at: string;
+  readonly tone: string;
+  readonly text: ComponentChildren;
+}
+
+function Timeline({ job }: { job: Job }) {
+  const steps: Step[] = [{ at: job.createdAt, tone: 'neutral', text: 'Created' }];
+  if (Date.parse(job.runAt) - Date.parse(job.createdAt) > 1000 && job.history.length === 0) {
+    steps.push({ at: job.runAt, tone: 'neutral', text: 'Due to run' });
+  }
+  for (const attempt of job.history) {
+    steps.push({ at: attempt.startedAt, tone: 'info', text: `Attempt ${attempt.attempt} started` });
+    if (attempt.finishedAt) {
+      const took = formatSeconds((Date.parse(attempt.finishedAt) - Date.parse(attempt.startedAt)) / 1000);
+      steps.push(
+        attempt.error
+          ? {
+              at: attempt.finishedAt,
+              tone: 'bad',
+              text: (
+                <>
+                  Attempt {attempt.attempt} failed after {took}: <strong>{attempt.error.name}</strong>{' '}
+                  <span class="mono">{attempt.error.message}</span>
+                </>
+              ),
+            }
+          : {
+              at: attempt.finishedAt,
+              tone: 'ok',
+              text: `Attempt ${attempt.attempt} succeeded after ${took}`,
+            },
+      );
+    }
+  }
+  if (job.status === 'retrying') steps.push({ at: job.runAt, tone: 'warn', text: 'Next attempt' });
+  if (job.finishedAt && job.status !== 'completed') {
+    steps.push({
+      at: job.finishedAt,
+      tone: job.status === 'dead' ? 'bad' : 'muted',
+      text: `Finished: ${job.status}`,
+    });
+  } else if (job.finishedAt) {
+    steps.push({ at: job.finishedAt, tone: 'ok', text: 'Completed' });
+  }
+  return (
+    <ol class="timeline">
+      {steps.map((step, index) => (
+        <li key={index} class={`tone-${step.tone}`}>
+          <Time at={step.at} /> <span>{step.text}</span>
+        </li>
+      ))}
+    </ol>
+  );
+}

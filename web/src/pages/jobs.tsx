@@ -1,0 +1,234 @@
+/**
+ * Job search: by type, state, key and creation time, newest first, a page at a time (cursor).
+ * The filters live in the URL (`/jobs?type=email.send&status=dead`), so a search can be
+ * bookmarked or shared, and Back returns to the previous one.
+ */
+import { useEffect, useState } from 'preact/hooks';
+import { api, withQuery } from '../api/http.js';
+import type { JobPage, JobStatus } from '../api/types.js';
+import { ErrorBox, Loading, StatusBadge, Time } from '../components/bits.js';
+import { Link } from '../components/link.js';
+import { PagerNav, usePager } from '../components/pager.js';
+import { formatCount, fromLocalInput, toLocalInput } from '../format.js';
+import { useNow, useResource } from '../state/resource.js';
+import { navigate, paths } from '../state/router.js';
+import { useLiveStats } from '../state/stats.js';
+import { PageTitle } from './page-title.js';
+
+const statuses: readonly JobStatus[] = [
+  'waiting',
+  'scheduled',
+  'queued',
+  'active',
+  'retrying',
+  'completed',
+  'dead',
+  'cancelled',
+];
+const filterNames = ['type', 'status', 'key', 'since', 'until'] as const;
+type Filters = Record<(typeof filterNames)[number], string>;
+
+const pageSize = 50;
+
+function filtersOf(query: URLSearchParams): Filters {
+  return Object.fromEntries(filterNames.map((name) => [name, query.get(name) ?? ''])) as Filters;
+}
+
+export function JobsPage({ query }: { query: URLSearchParams }) {
+  const filters = filtersOf(query);
+  const key = JSON.stringify(filters);
+  const pager = usePager(key);
+  const jobs = useResource(
+    (signal) =>
+      api<JobPage>('GET', withQuery('/v1/jobs', { ...filters, limit: pageSize, cursor: pager.cursor }), {
+        signal,
+      }),
+    [key, pager.cursor],
+  );
+  const live = useLiveStats();
+  const types = live.latest?.jobs.byType.map((entry) => entry.type) ?? [];
+  const byState = live.latest?.jobs.byState;
+  // The first page follows the jobs as they change state; later pages stay put while read.
+  const counts = byState ? JSON.stringify(byState) : null;
+  useEffect(() => {
+    if (counts !== null && pager.page === 1) void jobs.reload();
+  }, [counts]);
+  useNow(5000); // relative times ("12 s ago") move on
+
+  return (
+    <>
+      <PageTitle>Jobs</PageTitle>
+      <SearchForm filters={filters} types={types} byState={byState} />
+      <section aria-labelledby="results-title">
+        <div class="toolbar">
+          <h2 id="results-title">
+            Results
+            {jobs.data ? (
+              <span class="count">
+                {jobs.data.items.length}
+                {jobs.data.next ? '+' : ''}
+              </span>
+            ) : null}
+          </h2>
+          <button type="button" onClick={() => void jobs.reload()} disabled={jobs.loading}>
+            Refresh
+          </button>
+        </div>
+        {jobs.error ? <ErrorBox error={jobs.error} /> : null}
+        {!jobs.data ? (
+          jobs.error ? null : (
+            <Loading what="jobs" />
+          )
+        ) : jobs.data.items.length === 0 ? (
+          <p class="muted" data-empty="jobs">
+            No job matches these filters.
+          </p>
+        ) : (
+          <div class="table-wrap">
+            <table class="data" aria-labelledby="results-title" aria-busy={jobs.loading}>
+              <thead>
+                <tr>
+                  <th scope="col">Job</th>
+                  <th scope="col">Type</th>
+                  <th scope="col">State</th>
+                  <th scope="col" class="num">
+                    Attempts
+                  </th>
+                  <th scope="col" class="num">
+                    Progress
+                  </th>
+                  <th scope="col">Key</th>
+                  <th scope="col">Created</th>
+                  <th scope="col">Updated</th>
+                </tr>
+              </thead>
+              <tbody>
+                {jobs.data.items.map((job) => (
+                  <tr key={job.id} data-job={job.id}>
+                    <th scope="row">
+                      <Link href={paths.job(job.id)} class="mono">
+                        {job.id}
+                      </Link>
+                    </th>
+                    <td class="mono">{job.type}</td>
+                    <td>
+                      <StatusBadge status={job.status} />
+                    </td>
+                    <td class="num">
+                      {job.attempts}/{job.maxAttempts}
+                    </td>
+                    <td class="num">{job.progress > 0 ? `${Math.round(job.progress)}%` : ''}</td>
+                    <td class="mono">{job.key ?? ''}</td>
+                    <td>
+                      <Time at={job.createdAt} />
+                    </td>
+                    <td>
+                      <Time at={job.updatedAt} relative />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        <PagerNav pager={pager} next={jobs.data?.next ?? null} label="Job results" />
+      </section>
+    </>
+  );
+}
+
+function SearchForm({
+  filters,
+  types,
+  byState,
+}: {
+  filters: Filters;
+  types: readonly string[];
+  byState: Readonly<Record<string, number>> | undefined;
+}) {
+  const [draft, setDraft] = useState<Filters>(filters);
+  // Back/forward or a link changes the URL: the form shows that search.
+  useEffect(() => setDraft(filters), [JSON.stringify(filters)]);
+  const field = (name: keyof Filters) => ({
+    id: `filter-${name}`,
+    name,
+    value: draft[name],
+    onInput: (event: { currentTarget: { value: string } }) =>
+      setDraft({ ...draft, [name]: event.currentTarget.value }),
+  });
+
+  const submit = (event: Event) => {
+    event.preventDefault();
+    const query = Object.fromEntries(Object.entries(draft).filter(([, value]) => value.trim() !== ''));
+    navigate(paths.jobs(query));
+  };
+
+  return (
+    <form class="filters" role="search" aria-label="Search jobs" onSubmit={submit}>
+      <div class="field">
+        <label for="filter-type">Type</label>
+        <input {...field('type')} list="job-types" placeholder="any" />
+        <datalist id="job-types">
+          {types.map((type) => (
+            <option key={type} value={type} />
+          ))}
+        </datalist>
+      </div>
+      <div class="field">
+        <label for="filter-status">State</label>
+        <select
+          id="filter-status"
+          name="status"
+          value={draft.status}
+          onChange={(event) => setDraft({ ...draft, status: event.currentTarget.value })}
+        >
+          <option value="">any</option>
+          {statuses.map((status) => (
+            <option key={status} value={status}>
+              {status}
+              {byState ? ` (${formatCount(byState[status] ?? 0)})` : ''}
+            </option>
+          ))}
+        </select>
+      </div>
+      <div class="field">
+        <label for="filter-key">Key</label>
+        <input {...field('key')} placeholder="any" />
+      </div>
+      <div class="field">
+        <label for="filter-since">Created from</label>
+        <input
+          id="filter-since"
+          type="datetime-local"
+          step={1}
+          value={toLocalInput(draft.since)}
+          onInput={(event) => setDraft({ ...draft, since: fromLocalInput(event.currentTarget.value) })}
+        />
+      </div>
+      <div class="field">
+        <label for="filter-until">Created before</label>
+        <input
+          id="filter-until"
+          type="datetime-local"
+          step={1}
+          value={toLocalInput(draft.until)}
+          onInput={(event) => setDraft({ ...draft, until: fromLocalInput(event.currentTarget.value) })}
+        />
+      </div>
+      <div class="field actions">
+        <button type="submit" class="primary">
+          Search
+        </button>
+        <button
+          type="button"
+          onClick={() => {
+            setDraft(filtersOf(new URLSearchParams()));
+            navigate(paths.jobs());
+          }}
+        >
+          Clear
+        </button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,430 @@
+/**
+ * The overview: firing alerts, every queue (depths, rates, oldest message), every topic with its
+ * groups' lag, and jobs by state — live from the stats stream. On a server without the stats
+ * routes, queues and topics come from their own routes every 5 s (no rates, no jobs).
+ */
+import { useState } from 'preact/hooks';
+import { api, seg } from '../api/http.js';
+import type { Alert, QueueWithStats, Stats, TopicConfig, TopicWithStats } from '../api/types.js';
+import { ErrorBox, Loading, Stat, Time } from '../components/bits.js';
+import { Link } from '../components/link.js';
+import { formatCount, formatRate, formatSeconds } from '../format.js';
+import { useInterval, useResource } from '../state/resource.js';
+import { paths } from '../state/router.js';
+import { queueRates, type Sample, useLiveStats } from '../state/stats.js';
+import { PageTitle } from './page-title.js';
+
+/**
+ * Queues and topics Spool keeps for itself: job queues (`jobs.<type>`, summed up under Jobs),
+ * webhook deliveries and the events log. Hidden unless asked for, so the application's own
+ * queues are what the overview shows first.
+ */
+export function isSystem(name: string): boolean {
+  return name.startsWith('spool.') || name.startsWith('jobs.');
+}
+
+interface QueueRow {
+  readonly name: string;
+  readonly ready: number;
+  readonly delayed: number;
+  readonly inFlight: number;
+  readonly deadLettered: number;
+  readonly oldestSeconds: number | null;
+  readonly inRate: number | null;
+  readonly outRate: number | null;
+  readonly p99: number | null;
+}
+
+interface TopicRow {
+  readonly name: string;
+  readonly partitions: number;
+  readonly events: number;
+  readonly groups: readonly { readonly name: string; readonly lag: number }[];
+}
+
+interface Overview {
+  readonly queues: readonly QueueRow[];
+  readonly topics: readonly TopicRow[];
+  readonly jobs: Stats['jobs'] | null;
+  readonly alerts: readonly Alert[] | null;
+}
+
+function fromStats(stats: Stats, history: readonly Sample[]): Overview {
+  return {
+    queues: stats.queues.map((queue) => ({
+      name: queue.name,
+      ready: queue.ready,
+      delayed: queue.delayed,
+      inFlight: queue.inFlight,
+      deadLettered: queue.deadLettered,
+      oldestSeconds: queue.oldestMessageAgeSeconds,
+      ...queueRates(history, queue.name),
+      p99: queue.processingSeconds.p99,
+    })),
+    topics: stats.topics.map((topic) => ({
+      name: topic.name,
+      partitions: topic.partitions.length,
+      events: topic.partitions.reduce((sum, partition) => sum + partition.endOffset, 0),
+      groups: topic.groups.map((group) => ({ name: group.name, lag: group.lag })),
+    })),
+    jobs: stats.jobs,
+    alerts: stats.alerts,
+  };
+}
+
+/** The same picture from the resource routes, for servers without `/v1/stats`. */
+async function fromResources(signal: AbortSignal): Promise<Overview> {
+  const [queues, topics] = await Promise.all([
+    api<{ items: QueueWithStats[] }>('GET', '/v1/queues', { signal }),
+    api<{ items: TopicConfig[] }>('GET', '/v1/topics', { signal }),
+  ]);
+  const details = await Promise.all(
+    topics.items.map((topic) => api<TopicWithStats>('GET', `/v1/topics/${seg(topic.name)}`, { signal })),
+  );
+  return {
+    queues: queues.items.map((queue) => ({
+      name: queue.name,
+      ...queue.stats,
+      oldestSeconds: queue.stats.oldestAgeMs / 1000,
+      inRate: null,
+      outRate: null,
+      p99: null,
+    })),
+    topics: details.map((topic) => ({
+      name: topic.name,
+      partitions: topic.partitions,
+      events: topic.stats.partitions.reduce((sum, partition) => sum + partition.endOffset, 0),
+      groups: topic.stats.groups.map((group) => ({ name: group.group, lag: group.totalLag })),
+    })),
+    jobs: null,
+    alerts: null,
+  };
+}
+
+export function OverviewPage() {
+  const live = useLiveStats();
+  const unsupported = live.status === 'unsupported';
+  const fallback = useResource(
+    (signal) => (unsupported ? fromResources(signal) : Promise.resolve(null)),
+    [unsupported],
+  );
+  useInterval(() => void fallback.reload(), unsupported ? 5000 : null);
+
+  const [showSystem, setShowSystem] = useState(false);
+
+  const all = live.latest ? fromStats(live.latest, live.history) : (fallback.data ?? null);
+  const error = unsupported ? fallback.error : live.latest ? null : live.error;
+  const hidden = all
+    ? all.queues.filter((queue) => isSystem(queue.name)).length +
+      all.topics.filter((topic) => isSystem(topic.name)).length
+    : 0;
+  const overview =
+    all && !showSystem
+      ? {
+          ...all,
+          queues: all.queues.filter((queue) => !isSystem(queue.name)),
+          topics: all.topics.filter((topic) => !isSystem(topic.name)),
+        }
+      : all;
+  return (
+    <>
+      <PageTitle
+        extra={
+          hidden > 0 ? (
+            <label class="inline small muted">
+              <input
+                type="checkbox"
+                checked={showSystem}
+                onChange={(event) => setShowSystem(event.currentTarget.checked)}
+              />
+              Show Spool's own queues and topics ({hidden}: jobs, webhooks, events log)
+            </label>
+          ) : null
+        }
+      >
+        Overview
+      </PageTitle>
+      {error ? <ErrorBox error={error} /> : null}
+      {overview === null ? (
+        error ? null : (
+          <Loading what="the overview" />
+        )
+      ) : (
+        <>
+          {overview.alerts ? <Alerts alerts={overview.alerts} /> : null}
+          <QueuesTable queues={overview.queues} live={!unsupported} alerts={overview.alerts ?? []} />
+          <TopicsTable topics={overview.topics} alerts={overview.alerts ?? []} />
+          {overview.jobs ? <JobsSummary jobs={overview.jobs} /> : null}
+        </>
+      )}
+    </>
+  );
+}
+
+function Alerts({ alerts }: { alerts: readonly Alert[] }) {
+  return (
+    <section aria-labelledby="alerts-title" class="panel">
+      <h2 id="alerts-title">
+        Alerts <span class={`count ${alerts.length > 0 ? 'tone-bad' : 'tone-ok'}`}>{alerts.length}</span>
+      </h2>
+      {alerts.length === 0 ? (
+        <p class="muted">No alert is firing.</p>
+      ) : (
+        <ul class="alerts">
+          {alerts.map((alert) => (
+            <li key={alert.id} class="alert-item">
+              <strong>{alert.rule}</strong> <span class="badge tone-bad">{alert.kind}</span> {alert.message}{' '}
+              <span class="muted small">
+                (since <Time at={alert.since} />)
+              </span>{' '}
+              <AlertTarget alert={alert} />
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+function AlertTarget({ alert }: { alert: Alert }) {
+  if (alert.target.queue)
+    return <Link href={paths.queue(alert.target.queue)}>Open queue {alert.target.queue}</Link>;
+  if (alert.target.topic)
+    return <Link href={paths.topic(alert.target.topic)}>Open topic {alert.target.topic}</Link>;
+  return null;
+}
+
+/** A badge next to a queue or topic a firing alert is about, naming the rules. */
+function AlertBadge({ alerts }: { alerts: readonly Alert[] }) {
+  if (alerts.length === 0) return null;
+  return (
+    <span class="badge tone-bad" title={alerts.map((alert) => alert.message).join('\n')}>
+      {alerts.length === 1 ? `alert: ${alerts[0]!.rule}` : `${alerts.length} alerts`}
+    </span>
+  );
+}
+
+function QueuesTable({
+  queues,
+  live,
+  alerts,
+}: {
+  queues: readonly QueueRow[];
+  live: boolean;
+  alerts: readonly Alert[];
+}) {
+  return (
+    <section aria-labelledby="queues-title" class="panel">
+      <h2 id="queues-title">
+        Queues <span class="count">{queues.length}</span>
+      </h2>
+      {queues.length === 0 ? (
+        <p class="muted">No queues yet. Create one with PUT /v1/queues/&lt;name&gt;.</p>
+      ) : (
+        <div class="table-wrap">
+          <table class="data" aria-labelledby="queues-title">
+            <thead>
+              <tr>
+                <th scope="col">Queue</th>
+                <th scope="col" class="num">
+                  Ready
+                </th>
+                <th scope="col" class="num">
+                  Delayed
+                </th>
+                <th scope="col" class="num">
+                  In flight
+                </th>
+                <th scope="col" class="num">
+                  DLQ
+                </th>
+                {live ? (
+                  <>
+                    <th scope="col" class="num">
+                      In /s
+                    </th>
+                    <th scope="col" class="num">
+                      Out /s
+                    </th>
+                    <th scope="col" class="num">
+                      p99
+                    </th>
+                  </>
+                ) : null}
+                <th scope="col" class="num">
+                  Oldest
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {queues.map((queue) => (
+                <tr key={queue.name} data-queue={queue.name}>
+                  <th scope="row">
+                    <Link href={paths.queue(queue.name)}>{queue.name}</Link>{' '}
+                    <AlertBadge alerts={alerts.filter((alert) => alert.target.queue === queue.name)} />
+                  </th>
+                  <td class="num" data-col="ready">
+                    {formatCount(queue.ready)}
+                  </td>
+                  <td class="num" data-col="delayed">
+                    {formatCount(queue.delayed)}
+                  </td>
+                  <td class="num" data-col="in-flight">
+                    {formatCount(queue.inFlight)}
+                  </td>
+                  <td class="num" data-col="dlq">
+                    {queue.deadLettered > 0 ? (
+                      <Link
+                        href={paths.queue(queue.name, 'dlq')}
+                        class="tone-bad"
+                        aria-label={`${formatCount(queue.deadLettered)} dead letters in ${queue.name}`}
+                      >
+                        {formatCount(queue.deadLettered)}
+                      </Link>
+                    ) : (
+                      '0'
+                    )}
+                  </td>
+                  {live ? (
+                    <>
+                      <td class="num">{formatRate(queue.inRate)}</td>
+                      <td class="num">{formatRate(queue.outRate)}</td>
+                      <td class="num">{formatSeconds(queue.p99)}</td>
+                    </>
+                  ) : null}
+                  <td class="num">{queue.oldestSeconds ? formatSeconds(queue.oldestSeconds) : '–'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function TopicsTable({ topics, alerts }: { topics: readonly TopicRow[]; alerts: readonly Alert[] }) {
+  return (
+    <section aria-labelledby="topics-title" class="panel">
+      <h2 id="topics-title">
+        Topics <span class="count">{topics.length}</span>
+      </h2>
+      {topics.length === 0 ? (
+        <p class="muted">No topics yet.</p>
+      ) : (
+        <div class="table-wrap">
+          <table class="data" aria-labelledby="topics-title">
+            <thead>
+              <tr>
+                <th scope="col">Topic</th>
+                <th scope="col" class="num">
+                  Partitions
+                </th>
+                <th scope="col" class="num">
+                  Events
+                </th>
+                <th scope="col">Groups (lag)</th>
+              </tr>
+            </thead>
+            <tbody>
+              {topics.map((topic) => (
+                <tr key={topic.name} data-topic={topic.name}>
+                  <th scope="row">
+                    <Link href={paths.topic(topic.name)}>{topic.name}</Link>{' '}
+                    <AlertBadge alerts={alerts.filter((alert) => alert.target.topic === topic.name)} />
+                  </th>
+                  <td class="num">{topic.partitions}</td>
+                  <td class="num">{formatCount(topic.events)}</td>
+                  <td>
+                    {topic.groups.length === 0 ? (
+                      <span class="muted">none</span>
+                    ) : (
+                      <ul class="inline-list">
+                        {topic.groups.map((group) => (
+                          <li key={group.name}>
+                            {group.name}{' '}
+                            <span class={`badge ${group.lag > 0 ? 'tone-warn' : 'tone-ok'}`}>
+                              lag {formatCount(group.lag)}
+                            </span>
+                          </li>
+                        ))}
+                      </ul>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
+
+type JobState = keyof Stats['jobs']['byState'];
+const shownStates: readonly JobState[] = [
+  'waiting',
+  'scheduled',
+  'queued',
+  'active',
+  'retrying',
+  'completed',
+  'dead',
+  'cancelled',
+];
+const stateTone: Record<string, string> = { active: 'info', retrying: 'warn', dead: 'bad', completed: 'ok' };
+
+function JobsSummary({ jobs }: { jobs: Stats['jobs'] }) {
+  return (
+    <section aria-labelledby="jobs-title" class="panel">
+      <h2 id="jobs-title">Jobs by state</h2>
+      <dl class="stats">
+        {shownStates.map((state) => (
+          <Stat
+            key={state}
+            label={state}
+            tone={jobs.byState[state] > 0 ? stateTone[state] : undefined}
+            value={<Link href={paths.jobs({ status: state })}>{formatCount(jobs.byState[state])}</Link>}
+          />
+        ))}
+      </dl>
+      {jobs.byType.length > 0 ? (
+        <div class="table-wrap">
+          <table class="data">
+            <caption class="visually-hidden">Jobs by type and state</caption>
+            <thead>
+              <tr>
+                <th scope="col">Type</th>
+                {shownStates.map((state) => (
+                  <th key={state} scope="col" class="num">
+                    {state}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {jobs.byType.map((entry) => (
+                <tr key={entry.type}>
+                  <th scope="row">
+                    <Link href={paths.jobs({ type: entry.type })}>{entry.type}</Link>
+                  </th>
+                  {shownStates.map((state) => (
+                    <td key={state} class="num">
+                      {entry.byState[state] > 0 ? (
+                        <Link href={paths.jobs({ type: entry.type, status: state })}>
+                          {formatCount(entry.byState[state])}
+                        </Link>
+                      ) : (
+                        <span class="muted">0</span>
+                      )}
+                    </td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,80 @@
+/** Schedules: what fires when — cron or interval, the job it adds, next and last fire times. */
+import { api } from '../api/http.js';
+import type { Schedule } from '../api/types.js';
+import { ErrorBox, Loading, Time } from '../components/bits.js';
+import { Link } from '../components/link.js';
+import { formatRelative, formatSeconds, preview } from '../format.js';
+import { useInterval, useNow, useResource } from '../state/resource.js';
+import { paths } from '../state/router.js';
+import { PageTitle } from './page-title.js';
+
+export function SchedulesPage() {
+  const schedules = useResource(
+    (signal) => api<{ items: Schedule[] }>('GET', '/v1/schedules', { signal }),
+    [],
+  );
+  const now = useNow(1000);
+  // Next fire times move on once a slot fires.
+  useInterval(() => void schedules.reload(), 10_000);
+  const items = schedules.data
+    ? [...schedules.data.items].sort((a, b) => Date.parse(a.nextRunAt) - Date.parse(b.nextRunAt))
+    : null;
+  return (
+    <>
+      <PageTitle>Schedules</PageTitle>
+      {schedules.error ? <ErrorBox error={schedules.error} /> : null}
+      {items === null ? (
+        schedules.error ? null : (
+          <Loading what="schedules" />
+        )
+      ) : items.length === 0 ? (
+        <p class="muted">No schedules. Create one with PUT /v1/schedules/&lt;name&gt;.</p>
+      ) : (
+        <div class="table-wrap">
+          <table class="data">
+            <caption class="visually-hidden">Schedules, next to fire first</caption>
+            <thead>
+              <tr>
+                <th scope="col">Schedule</th>
+                <th scope="col">When</th>
+                <th scope="col">Job type</th>
+                <th scope="col">Payload</th>
+                <th scope="col">Missed slots</th>
+                <th scope="col">Next run</th>
+                <th scope="col">Last run</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((schedule) => (
+                <tr key={schedule.name} data-schedule={schedule.name}>
+                  <th scope="row" class="mono">
+                    {schedule.name}
+                  </th>
+                  <td class="mono">
+                    {schedule.cron !== null
+                      ? `${schedule.cron}${schedule.timezone ? ` (${schedule.timezone})` : ''}`
+                      : `every ${formatSeconds((schedule.everyMs ?? 0) / 1000)}`}
+                  </td>
+                  <td>
+                    <Link href={paths.jobs({ type: schedule.type })} class="mono">
+                      {schedule.type}
+                    </Link>
+                  </td>
+                  <td class="mono clip">{preview(schedule.payload, 60)}</td>
+                  <td>{schedule.missed}</td>
+                  <td>
+                    <Time at={schedule.nextRunAt} />{' '}
+                    <span class="muted small">{formatRelative(schedule.nextRunAt, now)}</span>
+                  </td>
+                  <td>
+                    <Time at={schedule.lastRunAt} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
