@@ -1,5 +1,7 @@
 // Runs every test/**/*.test.ts file with Node's own test runner (TypeScript through tsx).
 // Node 20's `--test` does not expand globs itself, so the file list is built here.
+// The timeout also bounds each file as a whole: the multi-process PostgreSQL files need minutes
+// on a busy machine.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +24,7 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

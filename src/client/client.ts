@@ -2,7 +2,25 @@
 import { Transport, type TransportOptions } from './http.js';
 import { JobsClient } from './jobs.js';
 import { QueuesClient } from './queues.js';
+import { readEventStream } from './sse.js';
 import { TopicsClient } from './topics.js';
+import type { ServerAlerts, ServerStats, SpoolEventData, SpoolEventMessage } from './types.js';
+
+/** Options of {@link SpoolClient.events}. */
+export interface EventsOptions {
+  /** Only events of jobs of this type. */
+  jobType?: string;
+  /** Only events of this job. */
+  jobId?: string;
+  /** Only events about this queue (its queue events and its alerts). */
+  queue?: string;
+  /** Resume after this event id (the `id` of the last event you processed). */
+  lastEventId?: string;
+  /** Start at this event id instead of "new events only" (ignored with `lastEventId`). */
+  from?: number;
+  /** Ends the iteration. */
+  signal?: AbortSignal;
+}
 
 /** Options of a {@link SpoolClient}. */
 export type SpoolClientOptions = TransportOptions;
@@ -34,11 +52,70 @@ export class SpoolClient {
   /** The server's base URL, without a trailing slash. */
   readonly url: string;
 
+  readonly #http: Transport;
+
   constructor(options: SpoolClientOptions) {
     const http = new Transport(options);
+    this.#http = http;
     this.url = http.baseUrl;
     this.queues = new QueuesClient(http);
     this.topics = new TopicsClient(http);
     this.jobs = new JobsClient(http);
+  }
+
+  /**
+   * The server's numbers in one document: queue depths and counters, processing-time
+   * percentiles, topic offsets and group lag, jobs by state and type, firing alerts. Counters
+   * are this server process's since it started (`startedAt`).
+   */
+  async stats(options: { signal?: AbortSignal } = {}): Promise<ServerStats> {
+    return (
+      await this.#http.call<ServerStats>({
+        method: 'GET',
+        path: '/v1/stats',
+        retryOnNetworkError: true,
+        signal: options.signal,
+      })
+    ).body;
+  }
+
+  /** The server's alert rules and the alerts firing now. */
+  async alerts(options: { signal?: AbortSignal } = {}): Promise<ServerAlerts> {
+    return (
+      await this.#http.call<ServerAlerts>({
+        method: 'GET',
+        path: '/v1/alerts',
+        retryOnNetworkError: true,
+        signal: options.signal,
+      })
+    ).body;
+  }
+
+  /**
+   * Every live event, job, queue and alert alike (`GET /v1/events`), reconnecting with
+   * `Last-Event-ID` when the connection drops. Use `client.jobs.events()` for job events only.
+   *
+   * @example
+   * ```ts
+   * for await (const { event, data } of client.events({ queue: 'orders' })) {
+   *   if (event === 'alert.firing') page(data);
+   * }
+   * ```
+   */
+  async *events(options: EventsOptions = {}): AsyncGenerator<SpoolEventMessage> {
+    const stream = readEventStream(this.#http, {
+      path: '/v1/events',
+      query: {
+        jobType: options.jobType,
+        jobId: options.jobId,
+        queue: options.queue,
+        from: options.lastEventId === undefined ? options.from : undefined,
+      },
+      lastEventId: options.lastEventId,
+      signal: options.signal,
+    });
+    for await (const event of stream) {
+      yield { id: event.id, event: event.event, data: JSON.parse(event.data) as SpoolEventData };
+    }
   }
 }

@@ -10,7 +10,7 @@
  *
  * @packageDocumentation
  */
-export { SpoolClient, type SpoolClientOptions } from './client.js';
+export { type EventsOptions, SpoolClient, type SpoolClientOptions } from './client.js';
 export type { RetryOptions, TransportOptions } from './http.js';
 export { QueuesClient, type NackOptions, type ReceivedMessage } from './queues.js';
 export { TopicsClient } from './topics.js';

@@ -176,6 +176,8 @@ export class JobsClient {
       signal: options.signal,
     });
     for await (const event of stream) {
+      // Without a job filter the stream carries queue and alert events too; they are not jobs'.
+      if (!event.event.startsWith('job.')) continue;
       yield { id: event.id, event: event.event, data: JSON.parse(event.data) as JobEventData };
     }
   }

@@ -7,7 +7,9 @@
 import type { Static } from '@sinclair/typebox';
 import type { ErrorCode } from '../core/errors.js';
 import type { QueueConfigSchema, TopicConfigSchema } from '../core/options.js';
-import type { JobEvent } from '../jobs/job-events.js';
+import type { JobEvent, SpoolEvent } from '../jobs/job-events.js';
+import type { AlertsResponseSchema } from '../observability/alerts-schema.js';
+import type { StatsSchema } from '../observability/stats-schema.js';
 import type { httpErrorCatalogue } from '../server/problems.js';
 import type { PageQuery as PageQuerySchema, Problem } from '../server/schemas/common.js';
 import type {
@@ -181,3 +183,28 @@ export interface JobEventMessage {
   readonly event: string;
   readonly data: JobEventData;
 }
+
+/**
+ * The data of any event of the live stream (`GET /v1/events`): a job event, a queue event
+ * (`queue.dead-lettered`, `queue.redriven`, `queue.purged`, `queue.dead-letters-purged`) or an
+ * alert transition (`alert.firing`, `alert.resolved`), with `at` as an ISO 8601 string.
+ */
+export type SpoolEventData = SpoolEvent extends infer E
+  ? E extends SpoolEvent
+    ? Omit<E, 'at'> & { at: string }
+    : never
+  : never;
+
+/** One Server-Sent Event of the live stream, of any kind. */
+export interface SpoolEventMessage {
+  /** The event id: pass it as `lastEventId` to resume after this event. */
+  readonly id: string;
+  /** The event type, e.g. `job.completed`, `queue.dead-lettered`, `alert.firing`. */
+  readonly event: string;
+  readonly data: SpoolEventData;
+}
+
+/** What `GET /v1/stats` answers: queues, topics, jobs and firing alerts in one document. */
+export type ServerStats = Static<typeof StatsSchema>;
+/** What `GET /v1/alerts` answers: the configured rules and the firing alerts. */
+export type ServerAlerts = Static<typeof AlertsResponseSchema>;

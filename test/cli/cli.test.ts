@@ -203,7 +203,8 @@ describe('spool CLI against a server', () => {
     const lines = () => stdout.split('\n').filter(Boolean);
     try {
       await client.topics.publishBatch('orders', [{ body: { id: 2 } }, { body: { id: 3 } }]);
-      for (let i = 0; i < 200 && lines().length < 3; i++) await new Promise((r) => setTimeout(r, 25));
+      // Up to 30 s: the child compiles the CLI through tsx first, slow on a busy machine.
+      for (let i = 0; i < 1200 && lines().length < 3; i++) await new Promise((r) => setTimeout(r, 25));
       assert.equal(lines().length, 3, stderr);
       const events = lines().map((line) => JSON.parse(line) as { body: { id: number } });
       assert.deepEqual(events.map((e) => e.body.id).sort(), [1, 2, 3]);

@@ -267,6 +267,54 @@ describe('client: queues and topics', () => {
   });
 });
 
+describe('client: stats and the live event stream', () => {
+  let t: TestServer;
+  let client: SpoolClient;
+  before(async () => {
+    t = await startTestServer();
+    client = new SpoolClient({ url: t.url });
+  });
+  after(() => t.dispose());
+
+  it('stats() reads the queue depths and counters; alerts() the (empty) rule set', async () => {
+    await client.queues.put('invoices');
+    await client.queues.sendBatch('invoices', [{ body: { n: 1 } }, { body: { n: 2 } }, { body: { n: 3 } }]);
+    // Gauges are cached for about a second on the server: poll until the new depth shows.
+    const queue = await until(async () => {
+      const stats = await client.stats();
+      const found = stats.queues.find((q) => q.name === 'invoices');
+      return found && found.ready === 3 ? found : undefined;
+    });
+    assert.equal(queue.sentTotal, 3);
+    assert.deepEqual(await client.alerts().then((a) => [a.rules, a.alerts]), [[], []]);
+  });
+
+  it('events() yields queue events; jobs.events() skips them', async () => {
+    await client.queues.put('refunds', { maxAttempts: 1 });
+    const controller = new AbortController();
+    const all = client.events({ queue: 'refunds', signal: controller.signal })[Symbol.asyncIterator]();
+    const jobsOnly = client.jobs.events({ signal: controller.signal })[Symbol.asyncIterator]();
+    const nextAll = all.next();
+    const nextJob = jobsOnly.next();
+    await new Promise((resolve) => setTimeout(resolve, 200)); // both streams are open
+    await client.queues.send('refunds', { order: 7 });
+    const [message] = await client.queues.receive('refunds', { max: 1 });
+    await message!.deadLetter('card expired');
+    const first = await nextAll;
+    assert.equal(first.done, false);
+    assert.equal(first.value.event, 'queue.dead-lettered');
+    assert.equal('queue' in first.value.data && first.value.data.queue, 'refunds');
+    // The jobs stream saw the same queue event and did not yield it: nothing arrives in time.
+    const raced = await Promise.race([
+      nextJob.then(() => 'yielded'),
+      new Promise((resolve) => setTimeout(() => resolve('nothing'), 300)),
+    ]);
+    assert.equal(raced, 'nothing');
+    controller.abort();
+    await Promise.allSettled([all.return(undefined), jobsOnly.return(undefined), nextJob]);
+  });
+});
+
 describe('client: jobs', () => {
   let t: TestServer;
   let client: SpoolClient;
@@ -472,30 +520,39 @@ describe('client: remote Worker', () => {
   });
 
   it('close() waits for running handlers, bounded', async () => {
+    // Wait for the handler itself to start, not for the server's 'active': a claim answer still
+    // in flight when close() aborts the claim would leave the job to its lease instead.
     let release: () => void = () => {};
+    let slowStarted = false;
     const worker = new Worker(client, {
       types: ['slow'],
       leaseMs: 5000,
       waitMs: 200,
-      handler: () => new Promise<string>((resolve) => (release = () => resolve('finished'))),
+      handler: () =>
+        new Promise<string>((resolve) => {
+          release = () => resolve('finished');
+          slowStarted = true;
+        }),
     }).start();
     const job = await client.jobs.add('slow');
-    await until(async () => ((await client.jobs.get(job.id)).status === 'active' ? true : undefined));
+    await until(() => (slowStarted ? true : undefined));
     setTimeout(() => release(), 200);
     await worker.close({ timeoutMs: 3000 });
     assert.equal((await client.jobs.get(job.id)).status, 'completed');
 
+    let stuckStarted = false;
     const stuck = new Worker(client, {
       types: ['stuck'],
       leaseMs: 5000,
       waitMs: 200,
       handler: (_job, { signal }) =>
-        new Promise((_resolve, reject) =>
-          signal.addEventListener('abort', () => reject(new Error('aborted'))),
-        ),
+        new Promise((_resolve, reject) => {
+          stuckStarted = true;
+          signal.addEventListener('abort', () => reject(new Error('aborted')));
+        }),
     }).start();
     const stuckJob = await client.jobs.add('stuck', null, { maxAttempts: 3 });
-    await until(async () => ((await client.jobs.get(stuckJob.id)).status === 'active' ? true : undefined));
+    await until(() => (stuckStarted ? true : undefined));
     const closing = Date.now();
     await stuck.close({ timeoutMs: 200 });
     assert.ok(Date.now() - closing < 2000, 'bounded');

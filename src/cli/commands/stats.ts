@@ -9,7 +9,6 @@
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { Transport } from '../../client/http.js';
 import { SpoolError } from '../../core/errors.js';
 import type { StatsSnapshot } from '../../observability/stats.js';
 import { type ClientFlags, clientFor, withClientOptions } from './support/client-options.js';
@@ -29,15 +28,7 @@ export function registerStats(program: Command): void {
 }
 
 async function fromServer(flags: ClientFlags): Promise<StatsSnapshot> {
-  // clientFor validates --url the way every other command does.
-  const { url } = clientFor(flags);
-  const http = new Transport({ url, ...(flags.token ? { token: flags.token } : {}) });
-  const answer = await http.call<StatsSnapshot>({
-    method: 'GET',
-    path: '/v1/stats',
-    retryOnNetworkError: true,
-  });
-  return answer.body;
+  return clientFor(flags).stats();
 }
 
 async function fromDataDirectory(dir: string): Promise<StatsSnapshot> {
