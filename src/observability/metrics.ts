@@ -21,7 +21,8 @@ import type { Instrumentation, WebhookAttemptOutcome } from '../engine/instrumen
 import { ExportedHistogram, type HistogramSeries } from './metrics-exported-histogram.js';
 import { httpDurationBuckets } from './metrics-histogram.js';
 import { MetricsRecorder, webhookOutcomes } from './metrics-recorder.js';
-import { jobStatuses, StatsCollector } from './stats.js';
+import { jobStatuses } from '../jobs/job-states.js';
+import { StatsCollector, type TopicSnapshot } from './stats.js';
 
 export interface SpoolMetricsOptions {
   /**
@@ -206,40 +207,36 @@ export class SpoolMetrics {
         }
       },
     });
-    new Gauge({
-      name: 'spool_consumer_group_committed_offset',
-      help: 'The next offset a consumer group will read in a partition.',
-      labelNames: ['topic', 'group', 'partition'],
-      registers,
-      async collect() {
-        const state = await stats.storeState();
-        this.reset();
-        for (const topic of state.topics) {
-          for (const group of topic.groups) {
-            for (const p of group.partitions) {
-              this.set({ topic: topic.name, group: group.name, partition: p.partition }, p.committedOffset);
+    type GroupPartition = TopicSnapshot['groups'][number]['partitions'][number];
+    // Committed offset and lag share their labels and their walk over the groups' partitions.
+    const groupPartitionGauge = (name: string, help: string, value: (p: GroupPartition) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['topic', 'group', 'partition'],
+        registers,
+        async collect() {
+          const state = await stats.storeState();
+          this.reset();
+          for (const topic of state.topics) {
+            for (const group of topic.groups) {
+              for (const p of group.partitions) {
+                this.set({ topic: topic.name, group: group.name, partition: p.partition }, value(p));
+              }
             }
           }
-        }
-      },
-    });
-    new Gauge({
-      name: 'spool_consumer_group_lag_messages',
-      help: 'Events of a partition not yet committed by a consumer group.',
-      labelNames: ['topic', 'group', 'partition'],
-      registers,
-      async collect() {
-        const state = await stats.storeState();
-        this.reset();
-        for (const topic of state.topics) {
-          for (const group of topic.groups) {
-            for (const p of group.partitions) {
-              this.set({ topic: topic.name, group: group.name, partition: p.partition }, p.lag);
-            }
-          }
-        }
-      },
-    });
+        },
+      });
+    groupPartitionGauge(
+      'spool_consumer_group_committed_offset',
+      'The next offset a consumer group will read in a partition.',
+      (p) => p.committedOffset,
+    );
+    groupPartitionGauge(
+      'spool_consumer_group_lag_messages',
+      'Events of a partition not yet committed by a consumer group.',
+      (p) => p.lag,
+    );
     new Gauge({
       name: 'spool_jobs',
       help: 'Jobs by type and state (every state of every type present, zeros included).',

@@ -5,7 +5,7 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import { AlertSchema } from './alerts-schema.js';
-import { jobStatuses } from './stats.js';
+import { jobStatuses } from '../jobs/job-states.js';
 
 const Count = Type.Integer({ minimum: 0 });
 const SecondsOrNull = Type.Union([Type.Number({ minimum: 0 }), Type.Null()]);

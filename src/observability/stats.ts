@@ -10,21 +10,10 @@
  * Counters (sent, acked, …) come from the process's {@link MetricsRecorder} and are always current.
  */
 import type { Spool } from '../engine/spool.js';
+import { jobStatuses } from '../jobs/job-states.js';
 import type { JobStatus } from '../store/port.js';
 import type { AlertWire } from './alerts-schema.js';
 import type { MetricsRecorder } from './metrics-recorder.js';
-
-/** Every job status, in life order: each appears in `byState`, zeros included. */
-export const jobStatuses: readonly JobStatus[] = [
-  'waiting',
-  'scheduled',
-  'queued',
-  'active',
-  'retrying',
-  'completed',
-  'dead',
-  'cancelled',
-];
 
 /** One queue in {@link StatsSnapshot}. */
 export interface QueueSnapshot {

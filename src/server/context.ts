@@ -9,6 +9,7 @@ import type {
   FastifyBaseLogger,
   FastifyInstance,
   FastifyReply,
+  FastifyRequest,
   RawReplyDefaultExpression,
   RawRequestDefaultExpression,
   RawServerDefault,
@@ -97,4 +98,29 @@ export function startLongPoll(reply: FastifyReply, closing: AbortSignal): LongPo
       return abandoned;
     },
   };
+}
+
+/**
+ * Takes `reply` over as a Server-Sent Events stream: the headers (no caching, no proxy
+ * buffering), a first comment so clients see the stream open, and a long poll whose signal ends
+ * the stream when the client leaves or the server closes. The caller writes the events to `raw`
+ * and ends it.
+ */
+export function openEventStream(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  closing: AbortSignal,
+): { raw: FastifyReply['raw']; poll: LongPoll } {
+  const poll = startLongPoll(reply, closing);
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+    'x-request-id': String(request.id),
+  });
+  raw.write(': connected\n\n');
+  return { raw, poll };
 }

@@ -9,7 +9,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isJobEvent, type JobEvents, type LoggedEvent } from '../../jobs/job-events.js';
-import { type RouteModule, startLongPoll } from '../context.js';
+import { openEventStream, type RouteModule } from '../context.js';
 import { EventsQuery } from '../schemas/jobs.js';
 
 const heartbeatMs = 15_000;
@@ -72,17 +72,7 @@ async function stream(
   const resumeAfter =
     typeof lastEventId === 'string' && /^\d+$/.test(lastEventId) ? Number(lastEventId) + 1 : undefined;
   let offset = resumeAfter ?? from ?? (await events.end());
-  const poll = startLongPoll(reply, closing);
-  reply.hijack();
-  const raw = reply.raw;
-  raw.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-    'x-request-id': String(request.id),
-  });
-  raw.write(': connected\n\n');
+  const { raw, poll } = openEventStream(request, reply, closing);
   let lastWrite = Date.now();
   try {
     while (!poll.signal.aborted) {

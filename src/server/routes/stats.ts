@@ -9,7 +9,7 @@
  * keeps proxies from closing the stream between long intervals.
  */
 import type { RouteModule } from '../context.js';
-import { startLongPoll } from '../context.js';
+import { openEventStream } from '../context.js';
 import { StatsSchema, StatsStreamQuery } from '../../observability/stats-schema.js';
 
 const heartbeatMs = 15_000;
@@ -47,17 +47,7 @@ export const statsRoutes: RouteModule = (app, { metrics, alerts, closing }) => {
     },
     async (request, reply) => {
       const intervalMs = request.query.intervalMs ?? 1000;
-      const poll = startLongPoll(reply, closing);
-      reply.hijack();
-      const raw = reply.raw;
-      raw.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-        'x-request-id': String(request.id),
-      });
-      raw.write(': connected\n\n');
+      const { raw, poll } = openEventStream(request, reply, closing);
       let lastWrite = Date.now();
       try {
         while (!poll.signal.aborted) {
