@@ -306,7 +306,11 @@ describe('spool serve --log-level', () => {
       SPOOL_LOG_LEVEL: 'warn',
     });
     const listening = fromFlag.find((line) => String(line.msg).startsWith('listening'));
-    assert.equal(listening?.level, 'info', '--log-level info wins over the environment');
+    assert.equal(
+      listening?.level,
+      'info',
+      `--log-level info wins over the environment: ${JSON.stringify(fromFlag)}`,
+    );
     assert.ok(fromFlag.some((line) => line.msg === 'stopped'));
   });
 });

@@ -117,7 +117,10 @@ async function serve(options: ServeOptions): Promise<void> {
   // Rules are checked before anything opens: a typo stops the start with what to fix.
   const alertsFile = options.alerts === undefined ? undefined : loadAlertsFile(options.alerts);
   const location = resolveStore(options);
-  const destination = pino.destination({ dest: 2, sync: false });
+  // Synchronous, as the library default: with a buffered destination, lines written just before
+  // a SIGTERM went missing from the output (seen in test/observability/logging under load). The
+  // price is one write(2) per request line at info; --log-level warn removes it.
+  const destination = pino.destination({ dest: 2, sync: true });
   // One logger for requests, the engine and the jobs: JSON lines with trace ids.
   const logger = createLogger({ level: options.logLevel, destination });
   const spool = await openStore(location, options.durability, logger);
