@@ -14,7 +14,9 @@ describe('postgres store: commit observation', () => {
     try {
       await saveQueue(store, 'orders');
       const commits: Array<{ seconds: number; operations: number }> = [];
-      const stop = store.observeCommits((seconds, operations) => commits.push({ seconds, operations }));
+      const observe = store.observeCommits?.bind(store);
+      assert.ok(observe, 'the PostgreSQL store observes commits');
+      const stop = observe((seconds, operations) => commits.push({ seconds, operations }));
 
       await Promise.all(Array.from({ length: 20 }, () => store.enqueue('orders', [message()])));
       await store.transaction((tx) => tx.enqueue('orders', [message(), message()]));
