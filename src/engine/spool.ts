@@ -59,6 +59,8 @@ export class Spool {
   readonly #processedRetentionMs: number;
   readonly #maintenanceIntervalMs: number;
   readonly #leadership: Leadership;
+  /** Leaderships taken with {@link Spool.compete}, given up on close. */
+  readonly #roles = new Set<Leadership>();
   #maintenanceTimer: TimerHandle | undefined;
   /** Resolves with the function that stops listening to the store's cross-process notices. */
   readonly #listening: Promise<(() => void) | undefined>;
@@ -162,7 +164,9 @@ export class Spool {
    *
    * With `options.connection` (stores with `capabilities.externalTransactions`, e.g. PostgreSQL),
    * the writes join the transaction you opened on your own connection: they exist if and only if
-   * your business write commits.
+   * `work` resolves and your transaction commits. When `work` throws, its writes are rolled back
+   * (to a savepoint taken before it ran) and the error comes back to you; what else you did in
+   * your transaction is untouched, yours to commit or roll back.
    */
   transaction<T>(work: (tx: SpoolTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     return runTransaction(this.#context, work, options);
@@ -250,13 +254,26 @@ export class Spool {
   }
 
   /**
-   * Whether this process leads the background work that runs once across every process sharing
-   * the store: maintenance, the job scheduler and job retention. On a store of one process
+   * Whether this process leads the store's upkeep, which runs once across every process sharing
+   * the store (dedup and marker sweeps, topic retention). On a store of one process
    * (SQLite) it always leads; on PostgreSQL one process at a time does, and another takes over
    * within seconds when it dies.
    */
   get leadership(): Leadership {
     return this.#leadership;
+  }
+
+  /**
+   * Competes for leadership of `role` among every process sharing the store, for background work
+   * of a layer on the engine that must run somewhere only while that layer runs (the job
+   * scheduler and job retention compete only in processes that started `Jobs`: a producer-only
+   * process that leads the store's upkeep must not hold them back). Close it when the layer
+   * stops; closing the Spool closes it too. On a store of one process it is always held.
+   */
+  compete(role: string): Leadership {
+    const leadership = this.#context.store.leadership?.(role) ?? soleLeadership;
+    this.#roles.add(leadership);
+    return leadership;
   }
 
   /** Sweeps expired dedup ids and processed markers and applies topic retention now. */
@@ -281,7 +298,7 @@ export class Spool {
     this.#context.queueSignals.notifyAll();
     this.#context.topicSignals.notifyAll();
     (await this.#listening)?.();
-    await this.#leadership.close();
+    await Promise.all([this.#leadership, ...this.#roles].map((leadership) => leadership.close()));
     await this.#context.store.close();
   }
 

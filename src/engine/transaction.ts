@@ -33,7 +33,10 @@ export class SpoolTransaction {
    * its records with them). Queues and topics written through here are not woken: use
    * {@link SpoolTransaction.send} and {@link SpoolTransaction.publish} for those.
    */
-  get records(): Pick<StoreWrites, 'insertJob' | 'updateJob' | 'saveSchedule' | 'advanceSchedule'> {
+  get records(): Pick<
+    StoreWrites,
+    'insertJob' | 'updateJob' | 'lockJob' | 'saveSchedule' | 'advanceSchedule'
+  > {
     return this.writes;
   }
 

@@ -64,25 +64,27 @@ export class JobAttempts {
    * cancelled. A job found `active` had a worker that vanished: its attempt is recorded as lost.
    */
   async begin(message: Message<JobTicket>): Promise<ActiveAttempt | null> {
-    const { store } = this.spool;
-    for (;;) {
-      const job = await store.getJob(message.body.jobId);
-      if (!job || isFinished(job.status) || job.status === 'waiting') {
-        await message.ack();
+    const started = await this.spool.transaction(async (tx) => {
+      const job = await tx.records.lockJob(message.body.jobId);
+      // A job found `active` by a ticket on its first delivery is run by another ticket: this one
+      // is left over (sent before a cancel, then the job was retried with a ticket of its own).
+      // A ticket whose worker vanished comes back on a later delivery, after its lease.
+      const duplicate = job?.status === 'active' && message.attempt === 1;
+      if (!job || isFinished(job.status) || job.status === 'waiting' || duplicate) {
+        await tx.ack(message);
         return null;
       }
       const now = this.spool.clock.now();
       const history = closeLostAttempt(job.history, now);
       if (job.attempts >= job.maxAttempts) {
         // The last allowed attempt's worker vanished (lease expired): give up instead of running again.
-        const dead = await this.#settle(job, message, {
+        await this.#apply(tx, job, message, {
           status: 'dead',
           finishedAt: now,
           history,
           lastError: { name: 'LeaseExpired', message: 'the worker of the last attempt stopped responding' },
         });
-        if (dead) return null;
-        continue;
+        return null;
       }
       const attempt: JobAttempt = {
         attempt: job.attempts + 1,
@@ -90,30 +92,30 @@ export class JobAttempts {
         finishedAt: null,
         error: null,
       };
-      const started = await this.spool.transaction(async (tx) => {
-        const updated = await tx.records.updateJob(
-          job.id,
-          { status: 'active', attempts: attempt.attempt, startedAt: now, history: [...history, attempt] },
-          job.version,
-        );
-        if (updated) await this.events.record(tx, updated);
-        return updated;
+      const updated = await tx.records.updateJob(job.id, {
+        status: 'active',
+        attempts: attempt.attempt,
+        startedAt: now,
+        history: [...history, attempt],
       });
-      if (started) return { job: started, message };
-      // Somebody changed the job meanwhile (a cancel): look again.
-    }
+      if (updated) await this.events.record(tx, updated);
+      return updated;
+    });
+    return started ? { job: started, message } : null;
   }
 
   /** Records the result: `completed`; a parent waiting for this child may become runnable. */
   async succeed(attempt: ActiveAttempt, result: unknown): Promise<JobRecord | null> {
-    const now = this.spool.clock.now();
-    return this.#settle(attempt.job, attempt.message, {
-      status: 'completed',
-      finishedAt: now,
-      progress: 100,
-      result: JSON.stringify(result ?? null),
-      history: finishAttempt(attempt.job.history, now, null),
-    });
+    const encoded = JSON.stringify(result ?? null);
+    return this.#settle(attempt, (job, now) => ({
+      patch: {
+        status: 'completed',
+        finishedAt: now,
+        progress: 100,
+        result: encoded,
+        history: finishAttempt(job.history, now, null),
+      },
+    }));
   }
 
   /**
@@ -126,35 +128,32 @@ export class JobAttempts {
     policy: AttemptPolicy,
     retryable = true,
   ): Promise<JobRecord | null> {
-    const { job } = attempt;
-    const now = this.spool.clock.now();
     const failure = describeError(error);
-    const history = finishAttempt(job.history, now, failure);
-    const giveUp = !retryable || error instanceof NonRetryableError || job.attempts >= job.maxAttempts;
-    if (giveUp) {
-      return this.#settle(job, attempt.message, {
-        status: 'dead',
-        finishedAt: now,
-        lastError: failure,
-        history,
-      });
-    }
-    const delayMs =
-      error instanceof RetryAfterError
-        ? Math.max(0, error.retryAfterMs)
-        : backoffDelay(job.attempts, policy.backoff);
-    return this.#settle(
-      job,
-      attempt.message,
-      { status: 'retrying', runAt: now + delayMs, lastError: failure, history },
-      delayMs,
-    );
+    return this.#settle(attempt, (job, now) => {
+      const history = finishAttempt(job.history, now, failure);
+      const giveUp = !retryable || error instanceof NonRetryableError || job.attempts >= job.maxAttempts;
+      if (giveUp) return { patch: { status: 'dead', finishedAt: now, lastError: failure, history } };
+      const retryDelayMs =
+        error instanceof RetryAfterError
+          ? Math.max(0, error.retryAfterMs)
+          : backoffDelay(job.attempts, policy.backoff);
+      return {
+        patch: { status: 'retrying', runAt: now + retryDelayMs, lastError: failure, history },
+        retryDelayMs,
+      };
+    });
   }
 
-  /** Records progress (0–100) and optional details; ignored once the job has finished. */
+  /**
+   * Records progress (0–100) and optional details of a running job. Progress of a job that is
+   * not running (finished, cancelled, or not yet started) is ignored: the job is returned as it
+   * is. Resolves null for an unknown job.
+   */
   async progress(jobId: string, progress: number, data?: JsonValue): Promise<JobRecord | null> {
     const value = Math.max(0, Math.min(100, progress));
     return this.spool.transaction(async (tx) => {
+      const job = await tx.records.lockJob(jobId);
+      if (!job || job.status !== 'active') return job;
       const patch: JobPatch = {
         progress: value,
         ...(data === undefined ? {} : { progressData: JSON.stringify(data) }),
@@ -166,49 +165,70 @@ export class JobAttempts {
   }
 
   /**
-   * Writes the job's new state and settles its ticket in one transaction: the ticket is acked,
+   * Settles a running attempt: in one transaction, reads the job (locked), checks that this
+   * attempt is still the job's current one, writes the new state, and settles the ticket — acked,
    * and when the job will run again a new ticket due at its `runAt` is sent with it. Resolves
-   * null when the job changed under us (e.g. it was cancelled while running): then only the
-   * ticket is settled.
+   * null when the attempt is no longer current (the job was cancelled, or its lease was lost
+   * and another worker started it): then the outcome is discarded, and the ticket is acked if the
+   * job is finished.
+   *
+   * Everything the new state depends on is read inside the transaction, so nothing done to the
+   * job meanwhile (progress, a cancel) is overwritten or makes the write miss.
    */
   async #settle(
+    attempt: ActiveAttempt,
+    next: (job: JobRecord, now: number) => { patch: JobPatch; retryDelayMs?: number },
+  ): Promise<JobRecord | null> {
+    const { message } = attempt;
+    // A retry's ticket keeps the job's trace (taken here: the transaction may run in another context).
+    const traceHeaders = traceHeadersToContinue(message.headers);
+    let finishedElsewhere = false;
+    const updated = await this.spool.transaction(async (tx) => {
+      const job = await tx.records.lockJob(attempt.job.id);
+      if (!job || !isCurrentAttempt(job, attempt.job)) {
+        finishedElsewhere = !job || isFinished(job.status);
+        return null;
+      }
+      const { patch, retryDelayMs } = next(job, this.spool.clock.now());
+      return this.#apply(tx, job, message, patch, retryDelayMs, traceHeaders);
+    });
+    if (!updated && finishedElsewhere) await message.ack().catch(() => undefined);
+    return updated;
+  }
+
+  /** Writes a transition of a job locked by `tx`, with its event, webhook, ticket and parent. */
+  async #apply(
+    tx: SpoolTransaction,
     job: JobRecord,
     message: TicketLease,
     patch: JobPatch,
     retryDelayMs?: number,
+    traceHeaders?: Record<string, string>,
   ): Promise<JobRecord | null> {
-    // A retry's ticket keeps the job's trace (taken here: the transaction may run in another context).
-    const traceHeaders = retryDelayMs === undefined ? undefined : traceHeadersToContinue(message.headers);
-    const updated = await this.spool.transaction(async (tx) => {
-      const next = await tx.records.updateJob(job.id, patch, job.version);
-      if (!next) return null;
-      await this.events.record(tx, next);
-      if (isFinished(next.status)) await sendJobCallback(this.spool, tx, next);
-      await tx.ack(message);
-      if (retryDelayMs !== undefined) {
-        await tx.send(jobQueueName(next.type), { jobId: next.id } satisfies JobTicket, {
-          priority: next.priority,
-          delayMs: retryDelayMs,
-          ...(traceHeaders ? { headers: traceHeaders } : {}),
-        });
-      } else if (next.parentId && (next.status === 'completed' || next.status === 'dead')) {
-        await this.#childFinished(tx, next);
-      }
-      return next;
-    });
-    if (!updated) {
-      const current = await this.spool.store.getJob(job.id);
-      if (!current || isFinished(current.status)) await message.ack().catch(() => undefined);
+    const next = await tx.records.updateJob(job.id, patch);
+    if (!next) return null;
+    await this.events.record(tx, next);
+    if (isFinished(next.status)) await sendJobCallback(this.spool, tx, next);
+    await tx.ack(message);
+    if (retryDelayMs !== undefined) {
+      await tx.send(jobQueueName(next.type), { jobId: next.id } satisfies JobTicket, {
+        priority: next.priority,
+        delayMs: retryDelayMs,
+        ...(traceHeaders ? { headers: traceHeaders } : {}),
+      });
+    } else if (next.parentId && (next.status === 'completed' || next.status === 'dead')) {
+      await this.#childFinished(tx, next);
     }
-    return updated;
+    return next;
   }
 
   /** A child finished: the parent runs when no child is pending, and dies with its first dead child. */
   async #childFinished(tx: SpoolTransaction, child: JobRecord): Promise<void> {
-    const parent = await this.spool.store.getJob(child.parentId!);
+    // Locked: children of one parent finishing at once take turns, so no decrement is lost.
+    const parent = await tx.records.lockJob(child.parentId!);
     if (!parent || parent.status !== 'waiting') return;
+    const now = this.spool.clock.now();
     if (child.status === 'dead') {
-      const now = this.spool.clock.now();
       const dead = await tx.records.updateJob(parent.id, {
         status: 'dead',
         finishedAt: now,
@@ -224,7 +244,6 @@ export class JobAttempts {
       return;
     }
     const pendingChildren = parent.pendingChildren - 1;
-    const now = this.spool.clock.now();
     const updated = await tx.records.updateJob(parent.id, {
       pendingChildren,
       ...(pendingChildren === 0 ? { status: parent.runAt > now ? 'scheduled' : 'queued' } : {}),
@@ -238,6 +257,14 @@ export class JobAttempts {
       await this.events.record(tx, updated);
     }
   }
+}
+
+/**
+ * Whether `job` (as stored now) is still in the attempt that `started` began: a cancel, a retry,
+ * or a new attempt after a lost lease each make an attempt stale.
+ */
+function isCurrentAttempt(job: JobRecord, started: JobRecord): boolean {
+  return job.status === 'active' && job.attempts === started.attempts && job.startedAt === started.startedAt;
 }
 
 /** An attempt still open in the history belonged to a worker that vanished. */

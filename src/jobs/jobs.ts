@@ -12,7 +12,7 @@ import { newId } from '../core/ids.js';
 import type { JsonValue } from '../core/message.js';
 import type { Spool } from '../engine/spool.js';
 import type { SpoolTransaction } from '../engine/transaction.js';
-import type { JobQuery, JobRecord, JobStatus, Page, ScheduleRecord } from '../store/port.js';
+import type { JobQuery, JobRecord, JobStatus, Leadership, Page, ScheduleRecord } from '../store/port.js';
 import { type ActiveAttempt, JobAttempts, type JobTicket, jobQueueName } from './job-attempts.js';
 import { ensureCallbackQueue, sendJobCallback } from './job-callbacks.js';
 import { JobEvents } from './job-events.js';
@@ -121,6 +121,8 @@ export class Jobs {
   #started = false;
   #closed = false;
   #pruneTimer: ReturnType<Spool['clock']['setTimer']> | undefined;
+  /** Leadership of the scheduler and retention among the processes that run `Jobs`. */
+  #leadership: Leadership | undefined;
 
   constructor(
     readonly spool: Spool,
@@ -183,7 +185,10 @@ export class Jobs {
       );
       await entry.worker.start();
     }
-    this.#scheduler.start();
+    // Its own role, not the store's upkeep leadership: that may be held by a process that never
+    // starts Jobs (a producer-only app), and then no schedule would ever fire.
+    this.#leadership = this.spool.compete('spool.jobs');
+    this.#scheduler.start(this.#leadership);
     this.#schedulePrune();
   }
 
@@ -244,47 +249,42 @@ export class Jobs {
    * discarded. Finished jobs cannot be cancelled (`JobStateError`).
    */
   async cancel(id: string): Promise<Job> {
-    for (;;) {
-      const record = await this.#require(id);
+    const cancelled = await this.spool.transaction(async (tx) => {
+      const record = await tx.records.lockJob(id);
+      if (!record) throw new JobNotFoundError(id);
       if (!cancellableStatuses.has(record.status)) throw new JobStateError(id, record.status, 'cancelled');
-      const now = this.spool.clock.now();
-      const cancelled = await this.spool.transaction(async (tx) => {
-        const updated = await tx.records.updateJob(
-          id,
-          { status: 'cancelled', finishedAt: now },
-          record.version,
-        );
-        if (updated) {
-          await this.events.record(tx, updated);
-          await sendJobCallback(this.spool, tx, updated);
-        }
-        return updated;
+      const updated = await tx.records.updateJob(id, {
+        status: 'cancelled',
+        finishedAt: this.spool.clock.now(),
       });
-      if (!cancelled) continue;
-      for (const entry of this.#types.values()) entry.worker?.abort(id);
-      return toJob(cancelled);
-    }
+      if (updated) {
+        await this.events.record(tx, updated);
+        await sendJobCallback(this.spool, tx, updated);
+      }
+      return updated;
+    });
+    if (!cancelled) throw new JobNotFoundError(id);
+    for (const entry of this.#types.values()) entry.worker?.abort(id);
+    return toJob(cancelled);
   }
 
   /** Starts a dead or cancelled job over: queued again, attempts from zero. */
   async retry(id: string): Promise<Job> {
     const record = await this.#require(id);
-    if (!retryableStatuses.has(record.status)) throw new JobStateError(id, record.status, 'retried');
     const retried = (traceHeaders: Record<string, string> | undefined) =>
       this.spool.transaction(async (tx) => {
-        const next = await tx.records.updateJob(
-          id,
-          {
-            status: 'queued',
-            attempts: 0,
-            finishedAt: null,
-            lastError: null,
-            runAt: this.spool.clock.now(),
-            progress: 0,
-          },
-          record.version,
-        );
-        if (!next) return null;
+        const current = await tx.records.lockJob(id);
+        if (!current) throw new JobNotFoundError(id);
+        if (!retryableStatuses.has(current.status)) throw new JobStateError(id, current.status, 'retried');
+        const next = await tx.records.updateJob(id, {
+          status: 'queued',
+          attempts: 0,
+          finishedAt: null,
+          lastError: null,
+          runAt: this.spool.clock.now(),
+          progress: 0,
+        });
+        if (!next) throw new JobNotFoundError(id);
         await tx.send(jobQueueName(next.type), { jobId: id } satisfies JobTicket, {
           priority: next.priority,
           ...(traceHeaders ? { headers: traceHeaders } : {}),
@@ -301,7 +301,6 @@ export class Jobs {
       },
       retried,
     );
-    if (!updated) throw new JobStateError(id, (await this.#require(id)).status, 'retried');
     return toJob(updated);
   }
 
@@ -434,6 +433,7 @@ export class Jobs {
     await Promise.all(
       [...this.#types.values()].map((entry) => entry.worker?.close(options) ?? Promise.resolve()),
     );
+    await this.#leadership?.close();
   }
 
   // --- internals ----------------------------------------------------------------------------
@@ -581,7 +581,7 @@ export class Jobs {
   /** One retention sweep: by age, then by count per type (`retainFinished`). */
   async #prune(): Promise<void> {
     // One process prunes for all that share the store (the others would race it for the same rows).
-    if (!this.spool.leadership.held) return;
+    if (!this.#leadership?.held) return;
     const finishedBefore = this.spool.clock.now() - this.#options.retentionMs;
     // Batches of 1,000, each its own short transaction, until the backlog is gone: a busy system
     // finishes far more than 1,000 jobs a minute, and one unbounded DELETE would hold its locks

@@ -6,8 +6,9 @@
  * Firing moves it to the following slot with `advanceSchedule(name, slot, next)`, which succeeds
  * for exactly one caller, and adds the job in the same transaction. Any number of processes may
  * run the scheduler on one store; a slot still fires once. On a store shared by several
- * processes only the leader (`spool.leadership`) looks for due slots, which saves the others
- * the work; the compare-and-set is what keeps a slot to one job while leadership changes hands.
+ * processes only the leader of the jobs role (see `Jobs.start`; only processes running `Jobs`
+ * compete for it) looks for due slots, which saves the others the work; the compare-and-set is
+ * what keeps a slot to one job while leadership changes hands.
  *
  * After downtime (`nextRunAt` long past): policy `skip` fires nothing for the missed slots and
  * moves on to the next future slot; `catch-up-once` fires one job for all of them, then moves on.
@@ -19,7 +20,7 @@ import type { JsonValue } from '../core/message.js';
 import { validateName } from '../core/names.js';
 import type { Spool } from '../engine/spool.js';
 import type { SpoolTransaction } from '../engine/transaction.js';
-import type { ScheduleRecord } from '../store/port.js';
+import type { Leadership, ScheduleRecord } from '../store/port.js';
 
 export interface ScheduleOptions {
   /** Cron expression (5 or 6 fields), read in `timezone`. Give this or `everyMs`. */
@@ -101,6 +102,7 @@ export class Scheduler {
   #stopped = false;
   #unsubscribe: (() => void) | undefined;
   #ticking: Promise<void> = Promise.resolve();
+  #leadership: Leadership | undefined;
 
   constructor(
     private readonly spool: Spool,
@@ -110,9 +112,10 @@ export class Scheduler {
   ) {}
 
   /** Fires what is due now (slots missed while nothing ran), then keeps firing on time. */
-  start(): void {
+  start(leadership: Leadership): void {
+    this.#leadership = leadership;
     // A process that becomes the leader fires what is due at once, not at its next poll.
-    this.#unsubscribe = this.spool.leadership.onChange((held) => {
+    this.#unsubscribe = leadership.onChange((held) => {
       if (held) void this.tick();
     });
     void this.tick();
@@ -133,7 +136,7 @@ export class Scheduler {
 
   async #tick(): Promise<void> {
     if (this.#stopped) return;
-    if (!this.spool.leadership.held) {
+    if (!this.#leadership?.held) {
       // Another process fires the slots; this one only waits to take over.
       this.#schedule(this.pollMs);
       return;

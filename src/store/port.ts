@@ -391,6 +391,15 @@ export interface StoreWrites {
    */
   updateJob(id: string, patch: JobPatch, expectedVersion?: number): Promise<JobRecord | null>;
 
+  /**
+   * Reads job `id` for a state transition. Inside a transaction the read goes through the
+   * transaction's own connection and the job stays locked against other writers until the
+   * transaction ends, so a transition computed from what was read cannot lose a concurrent
+   * update (two children finishing at once, a cancel racing a completion) and no second
+   * connection is taken while this one is held. On the store itself it is a plain read.
+   */
+  lockJob(id: string): Promise<JobRecord | null>;
+
   /** Stores or replaces a schedule (by name). */
   saveSchedule(schedule: ScheduleRecord): Promise<ScheduleRecord>;
 

@@ -117,6 +117,7 @@ export class JobOps {
     | 'insert'
     | 'byIdempotencyKey'
     | 'byId'
+    | 'lock'
     | 'count'
     | 'deleteFinished'
     | 'saveSchedule'
@@ -141,6 +142,7 @@ export class JobOps {
         RETURNING id`,
       byIdempotencyKey: `SELECT * FROM ${jobs} WHERE type = $1 AND idempotency_key = $2`,
       byId: `SELECT * FROM ${jobs} WHERE id = $1`,
+      lock: `SELECT * FROM ${jobs} WHERE id = $1 FOR UPDATE`,
       count: `SELECT type, status, count(*) AS count FROM ${jobs} GROUP BY type, status ORDER BY type, status`,
       deleteFinished: `
         DELETE FROM ${jobs} WHERE id = ANY(ARRAY(
@@ -191,6 +193,15 @@ export class JobOps {
        WHERE ${condition} RETURNING *`,
       values,
     );
+    return row ? toJob(row) : null;
+  }
+
+  /**
+   * Reads a job and locks its row until the transaction ends: under READ COMMITTED a transition
+   * computed from a plain read could overwrite a concurrent one (a lost update).
+   */
+  async lock(sql: Sql, id: string): Promise<JobRecord | null> {
+    const [row] = await sql.rows<JobRow>(this.#sql.lock, [id]);
     return row ? toJob(row) : null;
   }
 

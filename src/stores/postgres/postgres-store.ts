@@ -60,7 +60,7 @@ import { type NoticeListener, Notifier } from './notifier.js';
 import { QueueOps } from './queue-ops.js';
 import { PoolSql, type Sql, type SqlContext } from './sql.js';
 import { toStoreError } from './store-errors.js';
-import { TransactionScope, asQueryable } from './transaction-scope.js';
+import { TransactionScope, asQueryable, inCallerTransaction } from './transaction-scope.js';
 import { UpkeepOps } from './upkeep-ops.js';
 import { Vacuum } from './vacuum.js';
 
@@ -198,6 +198,11 @@ export class PostgresStoreImpl implements PostgresStore {
     return this.#call(() => this.#writes.updateJob(id, patch, expectedVersion));
   }
 
+  /** Outside a transaction a plain read (a lock would end with its own statement). */
+  lockJob(id: string): Promise<JobRecord | null> {
+    return this.getJob(id);
+  }
+
   saveSchedule(schedule: ScheduleRecord): Promise<ScheduleRecord> {
     return this.#call(() => this.#writes.saveSchedule(schedule));
   }
@@ -221,12 +226,9 @@ export class PostgresStoreImpl implements PostgresStore {
   transaction<T>(work: (tx: StoreWrites) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     return this.#call(async () => {
       if (options.connection !== undefined) {
-        const scope = new TransactionScope(asQueryable(options.connection), this.#context, null);
-        try {
-          return await work(this.#writesVia((operation) => scope.run(operation)));
-        } finally {
-          await scope.end();
-        }
+        return inCallerTransaction(asQueryable(options.connection), this.#context, (scope) =>
+          work(this.#writesVia((operation) => scope.run(operation))),
+        );
       }
       const client = await this.#pool.connect();
       let broken: Error | undefined;
@@ -262,6 +264,7 @@ export class PostgresStoreImpl implements PostgresStore {
       insertJob: (job) => run((sql) => this.#jobs.insert(sql, job)),
       updateJob: (id, patch, expectedVersion) =>
         run((sql) => this.#jobs.update(sql, id, patch, expectedVersion)),
+      lockJob: (id) => run((sql) => this.#jobs.lock(sql, id)),
       saveSchedule: (schedule) => run((sql) => this.#jobs.saveSchedule(sql, schedule)),
       advanceSchedule: (name, from, next) => run((sql) => this.#jobs.advanceSchedule(sql, name, from, next)),
       markProcessed: (consumer, messageId) =>

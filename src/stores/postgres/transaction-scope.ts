@@ -3,6 +3,8 @@
  * store's own (`BEGIN … COMMIT` around `work`) or the caller's (the outbox: the caller opened
  * it and will commit or roll it back; nothing here ends it).
  *
+ * - On a caller's connection the whole of `work` also runs in a savepoint of its own
+ *   ({@link inCallerTransaction}), so a `work` that throws leaves none of its writes behind.
  * - Each write runs in its own savepoint, as on SQLite: a write that fails (a full queue, a
  *   stale receipt, a constraint) rolls back only its own statements and rejects only its own
  *   promise, and `work` may catch the error and go on. On a caller's connection the savepoint
@@ -55,12 +57,7 @@ export class TransactionScope {
     try {
       await this.#client.query('SAVEPOINT spool_write');
     } catch (error) {
-      if (sqlState(error) === noTransaction) {
-        throw new InvalidArgumentError(
-          'transaction({ connection }): the connection is not inside a transaction; run BEGIN on it first, and COMMIT after',
-          { field: 'connection' },
-        );
-      }
+      if (sqlState(error) === noTransaction) throw notInTransaction();
       throw toStoreError(error);
     }
     try {
@@ -77,6 +74,52 @@ export class TransactionScope {
       throw toStoreError(error);
     }
   }
+}
+
+/**
+ * Runs `work` inside the transaction a caller opened on `client` (the outbox), all or nothing:
+ * `work`'s writes sit inside one savepoint of their own, so when `work` throws they are rolled
+ * back to it — even if the caller then COMMITs what else it did — and when `work` resolves they
+ * stay in the caller's transaction, to commit or roll back with it.
+ */
+export async function inCallerTransaction<T>(
+  client: PostgresQueryable,
+  context: SqlContext,
+  work: (scope: TransactionScope) => Promise<T>,
+): Promise<T> {
+  try {
+    await client.query('SAVEPOINT spool_transaction');
+  } catch (error) {
+    if (sqlState(error) === noTransaction) throw notInTransaction();
+    throw toStoreError(error);
+  }
+  const scope = new TransactionScope(client, context, null);
+  let value: T;
+  try {
+    value = await work(scope).finally(() => scope.end());
+  } catch (error) {
+    try {
+      await client.query('ROLLBACK TO SAVEPOINT spool_transaction');
+      await client.query('RELEASE SAVEPOINT spool_transaction');
+    } catch {
+      // The caller's transaction is broken: its COMMIT will fail, taking these writes with it.
+    }
+    // Whatever work threw comes back as it was: it may be the caller's own error.
+    throw error;
+  }
+  try {
+    await client.query('RELEASE SAVEPOINT spool_transaction');
+  } catch (error) {
+    throw toStoreError(error);
+  }
+  return value;
+}
+
+function notInTransaction(): InvalidArgumentError {
+  return new InvalidArgumentError(
+    'transaction({ connection }): the connection is not inside a transaction; run BEGIN on it first, and COMMIT after',
+    { field: 'connection' },
+  );
 }
 
 /** Checks that a caller's `connection` can run queries (a `pg.Client` or `pg.PoolClient`). */

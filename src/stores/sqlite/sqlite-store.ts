@@ -133,6 +133,11 @@ export class SqliteStoreImpl implements SqliteStore {
     return this.#batched.updateJob(id, patch, expectedVersion);
   }
 
+  /** Outside a transaction a plain read: the store's writes are serialized anyway. */
+  lockJob(id: string): Promise<JobRecord | null> {
+    return this.getJob(id);
+  }
+
   saveSchedule(schedule: ScheduleRecord): Promise<ScheduleRecord> {
     return this.#batched.saveSchedule(schedule);
   }
@@ -210,6 +215,8 @@ export class SqliteStoreImpl implements SqliteStore {
       insertJob: (job) => run(() => this.#jobs.insert(job), true),
       updateJob: (id, patch, expectedVersion) =>
         run(() => this.#jobs.update(id, patch, expectedVersion), true),
+      // A transaction holds the database's only write lock: reading through it is locking.
+      lockJob: (id) => run(() => this.#jobs.get(id), true),
       saveSchedule: (schedule) => run(() => this.#jobs.saveSchedule(schedule), true),
       advanceSchedule: (name, from, next) => run(() => this.#jobs.advanceSchedule(name, from, next), true),
       markProcessed: (consumer, messageId) =>

@@ -65,6 +65,28 @@ void describe('postgres store: transactional outbox', () => {
     assert.deepEqual(await store.claim('emails', { max: 10, visibilityTimeoutMs: 1_000 }), []);
   });
 
+  it('work that throws after a send leaves nothing behind, even when the caller commits', async () => {
+    await client.query('BEGIN');
+    await client.query(`INSERT INTO ${schema}.orders (id) VALUES ('order-4')`);
+    const failure = new Error('payment declined');
+    await assert.rejects(
+      store.transaction(
+        async (tx) => {
+          await tx.enqueue('emails', [message()]);
+          throw failure;
+        },
+        { connection: client },
+      ),
+      (error) => error === failure,
+    );
+    // The caller decides to keep its own write anyway: the transaction is still usable.
+    await client.query(`INSERT INTO ${schema}.orders (id) VALUES ('order-5')`);
+    await client.query('COMMIT');
+    assert.equal(await orders(), 2);
+    assert.equal((await store.queueStats('emails')).ready, 0);
+    assert.deepEqual(await store.claim('emails', { max: 10, visibilityTimeoutMs: 1_000 }), []);
+  });
+
   it('a connection that is not inside a transaction is refused and nothing is stored', async () => {
     await assert.rejects(
       store.transaction((tx) => tx.enqueue('emails', [message()]), { connection: client }),
