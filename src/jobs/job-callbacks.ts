@@ -16,12 +16,29 @@ export async function ensureCallbackQueue(spool: Spool): Promise<void> {
   if (!(await spool.store.getQueue(webhooksQueue))) await new Webhooks(spool).open();
 }
 
-/** Sends the completion webhook of a finished job, if it asked for one, as part of `tx`. */
+/**
+ * Sends the completion webhook of a finished job, if it asked for one, as part of `tx`. A webhook
+ * that cannot be sent (a URL stored before the add checked it, a full webhook queue) never holds
+ * the job's own state change back: it is logged as an error with the job's id, and the job
+ * finishes without it.
+ */
 export async function sendJobCallback(spool: Spool, tx: SpoolTransaction, job: JobRecord): Promise<void> {
   if (!job.callbackUrl) return;
+  try {
+    await sendCallback(spool, tx, job, job.callbackUrl);
+  } catch (error) {
+    // The failed send rolled back alone (each transactional write has its own savepoint).
+    spool.logger.error(
+      { jobId: job.id, jobType: job.type, callbackUrl: job.callbackUrl, err: error },
+      'job completion webhook not sent',
+    );
+  }
+}
+
+async function sendCallback(spool: Spool, tx: SpoolTransaction, job: JobRecord, url: string): Promise<void> {
   const { body, options } = webhookMessage(
     {
-      url: job.callbackUrl,
+      url,
       event: `job.${job.status}`,
       payload: {
         id: job.id,

@@ -21,6 +21,7 @@ import { type JobTypeOptions, type ResolvedJobType, resolveJobType } from './job
 import { type JobHandler, JobCancelledError, JobWorker } from './job-worker.js';
 import { type Job, toJob } from './job.js';
 import { SpoolAttributes, traceContextHeaders, traceProducer } from '../observability/tracing.js';
+import { assertWebhookUrl } from '../webhooks/message.js';
 import { RateLimiter } from './rate-limiter.js';
 import { Scheduler, type ScheduleOptions, toScheduleRecord } from './scheduler.js';
 
@@ -652,9 +653,9 @@ function validateRecord(record: JobRecord): void {
   if (!Number.isInteger(record.priority)) {
     throw new InvalidArgumentError('priority must be an integer', { field: 'priority' });
   }
-  if (record.callbackUrl !== null && !/^https?:\/\//.test(record.callbackUrl)) {
-    throw new InvalidArgumentError('callbackUrl must be an http(s) URL', { field: 'callbackUrl' });
-  }
+  // Checked here, at the door: a URL no delivery can be made to must never reach the transaction
+  // that finishes the job.
+  if (record.callbackUrl !== null) assertWebhookUrl(record.callbackUrl, 'callbackUrl');
 }
 
 /** What makes two adds "the same request" for idempotency. */

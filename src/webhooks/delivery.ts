@@ -18,11 +18,12 @@ import type { HandlerContext, QueueConsumer } from '../engine/queue-consumer.js'
 import type { Queue } from '../engine/queue.js';
 import type { Message } from '../engine/received-message.js';
 import type { Spool } from '../engine/spool.js';
-import { AddressGuard, type AddressGuardOptions } from './address-guard.js';
+import { AddressGuard, type AddressGuardOptions, BlockedAddressError } from './address-guard.js';
 import { DeliveryLog, type DeliveryOutcome, type DeliveryPage, type DeliveryQuery } from './delivery-log.js';
 import { EndpointRegistry, type DisabledEndpoint } from './endpoints.js';
 import { WebhookHttpClient } from './http-client.js';
 import {
+  assertWebhookUrl,
   type WebhookInput,
   type WebhookMessage,
   readWebhookMessage,
@@ -85,6 +86,7 @@ export class Webhooks {
   readonly #timeoutMs: number;
   readonly #maxRetryAfterMs: number;
   readonly #http: WebhookHttpClient;
+  readonly #guard: AddressGuard;
   readonly #log: DeliveryLog;
   readonly #endpoints: EndpointRegistry;
   #queue: Queue<WebhookMessage> | undefined;
@@ -100,12 +102,31 @@ export class Webhooks {
     this.#maxRetryAfterMs = options.maxRetryAfterMs ?? 21_600_000;
     assertPositiveInteger(this.#timeoutMs, 'timeoutMs');
     assertPositiveInteger(this.#maxRetryAfterMs, 'maxRetryAfterMs');
-    this.#http = new WebhookHttpClient(new AddressGuard(options), {
+    this.#guard = new AddressGuard(options);
+    this.#http = new WebhookHttpClient(this.#guard, {
       timeoutMs: this.#timeoutMs,
       userAgent: options.userAgent ?? 'Spool-Webhooks/1.0',
     });
     this.#log = new DeliveryLog(spool, options.deliveryLogRetentionMs ?? 7 * 86_400_000);
     this.#endpoints = new EndpointRegistry(spool);
+  }
+
+  /**
+   * Checks what can be checked of a webhook URL before any delivery, as a door should: a valid
+   * http(s) URL, and, when its host is an IP address, one this process may deliver to (the SSRF
+   * guard; host names are checked again at connect time). Throws `InvalidArgumentError` (or its
+   * subclass `BlockedAddressError`) naming `field`.
+   */
+  checkUrl(url: string, field = 'url'): void {
+    assertWebhookUrl(url, field);
+    try {
+      this.#guard.checkUrl(url);
+    } catch (error) {
+      if (error instanceof BlockedAddressError) {
+        throw new InvalidArgumentError(`${field}: ${error.message}`, { field, category: error.category });
+      }
+      throw error;
+    }
   }
 
   /**

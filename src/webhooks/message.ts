@@ -60,7 +60,7 @@ export function webhookMessage(
 ): { body: WebhookMessage; options: SendOptions } {
   const webhookId = input.webhookId ?? newId();
   assertWebhookId(webhookId);
-  assertHttpUrl(input.url);
+  assertWebhookUrl(input.url);
   if (typeof input.event !== 'string' || input.event.length === 0 || input.event.length > 256) {
     throw new InvalidArgumentError('webhook event must be a string of 1 to 256 characters', {
       field: 'event',
@@ -118,16 +118,40 @@ export function webhookBody(message: WebhookMessage): string {
   return JSON.stringify({ type: message.event, timestamp: message.timestamp, data: message.payload });
 }
 
-function assertHttpUrl(url: string): void {
-  let parsed: URL | undefined;
+/** The longest webhook URL accepted (what browsers and most proxies handle). */
+export const maxWebhookUrlLength = 2048;
+
+/**
+ * Checks that `url` is a webhook URL a delivery can be made to: at most
+ * {@link maxWebhookUrlLength} characters, parsed by WHATWG URL rules (so no spaces, bad
+ * percent-encoding or ports above 65535), http or https, with a host. Throws
+ * `InvalidArgumentError` naming `field`. Where the URL may connect is the SSRF guard's
+ * business (`AddressGuard.checkUrl`, at the door, and again at connect time).
+ */
+export function assertWebhookUrl(url: unknown, field = 'url'): URL {
+  const shown = JSON.stringify(typeof url === 'string' ? url.slice(0, 100) : url);
+  if (typeof url !== 'string' || url.length === 0 || url.length > maxWebhookUrlLength) {
+    throw new InvalidArgumentError(
+      `${field} must be an http(s) URL of 1 to ${maxWebhookUrlLength} characters, got ${shown}`,
+      { field },
+    );
+  }
+  let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    parsed = undefined;
+    throw new InvalidArgumentError(
+      `${field} is not a valid URL: ${shown} (check the host name, the port (1-65535) and any percent-encoding)`,
+      { field },
+    );
   }
-  if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') {
-    throw new InvalidArgumentError(`webhook url must be an http(s) URL, got ${JSON.stringify(url)}`, {
-      field: 'url',
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new InvalidArgumentError(`${field} must be an http or https URL, not ${parsed.protocol}`, {
+      field,
     });
   }
+  if (parsed.hostname === '') {
+    throw new InvalidArgumentError(`${field} must name a host: ${shown}`, { field });
+  }
+  return parsed;
 }

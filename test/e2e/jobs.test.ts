@@ -95,6 +95,28 @@ describe('jobs over HTTP', () => {
     assert.ok(JSON.stringify(invalid.errors).includes('type'));
   });
 
+  it('refuses a callbackUrl no delivery could be made to with a 400 naming the field, and adds nothing', async () => {
+    t = await startTestServer();
+    for (const callbackUrl of [
+      'http://a b/',
+      'http://x:99999/',
+      'http://%zz/',
+      'http://127.0.0.1:9/hook',
+      'http://[::1]/hook',
+      'http://[64:ff9b::7f00:1]/hook',
+      'http://169.254.169.254/latest/meta-data',
+    ]) {
+      const problem = assertProblem(
+        await t.call('POST', '/v1/jobs', { body: { type: 'report', callbackUrl } }),
+        400,
+        'SPOOL_INVALID_ARGUMENT',
+      );
+      assert.match(String(problem.detail), /callbackUrl/, callbackUrl);
+    }
+    const page = await t.call('GET', '/v1/jobs?type=report', { returns: JobPage });
+    assert.deepEqual(page.body.items, []);
+  });
+
   it('a remote worker in another process claims, reports progress, completes and fails jobs over HTTP', async () => {
     t = await startTestServer();
     const ok = await t.call('POST', '/v1/jobs', {

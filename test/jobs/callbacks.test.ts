@@ -43,4 +43,67 @@ describe('jobs: completion webhooks', () => {
       await receiver.close();
     }
   });
+
+  it('refuses a callbackUrl no delivery could be made to, and adds nothing', async () => {
+    const t = await openTestSpool({ safetyPollMs: 50 });
+    const jobs = new Jobs(t.spool);
+    try {
+      for (const callbackUrl of [
+        'http://a b/',
+        'http://x:99999/',
+        'http://%zz/',
+        'ftp://x/',
+        'http://',
+        'x'.repeat(3000),
+      ]) {
+        await assert.rejects(jobs.add('report', null, { callbackUrl }), (error: unknown) => {
+          const { code, details } = error as { code: string; details: { field?: string } };
+          return code === 'SPOOL_INVALID_ARGUMENT' && details.field === 'callbackUrl';
+        });
+      }
+      assert.deepEqual((await jobs.list()).items, []);
+    } finally {
+      await jobs.close();
+      await t.dispose();
+    }
+  });
+
+  it('a job whose stored callbackUrl cannot be sent still finishes, and its type keeps running', async () => {
+    const t = await openTestSpool({ safetyPollMs: 50 });
+    const webhooks = new Webhooks(t.spool, { allowPrivateNetworks: true });
+    const jobs = new Jobs(t.spool, { cancelCheckMs: 20 });
+    try {
+      await webhooks.open();
+      jobs.define('report', () => 'done', { maxAttempts: 1 });
+      await jobs.start();
+      // Jobs stored before adds checked the URL (by an older version), written as they were.
+      const template = (await t.spool.store.getJob(
+        (await jobs.add('report', null, { delayMs: 600_000 })).id,
+      ))!;
+      const legacy = async (id: string, runAt: number): Promise<string> => {
+        await t.spool.transaction(async (tx) => {
+          await tx.records.insertJob({
+            ...template,
+            id,
+            status: 'queued',
+            runAt,
+            callbackUrl: 'http://a b/',
+          });
+          await tx.send('jobs.report', { jobId: id }, { notBefore: runAt });
+        });
+        return id;
+      };
+      const finished = await jobs.wait(await legacy(`${template.id}-1`, Date.now()), { timeoutMs: 5000 });
+      assert.equal(finished.status, 'completed');
+      assert.equal(finished.result, 'done');
+      const cancelled = await jobs.cancel(await legacy(`${template.id}-2`, Date.now() + 600_000));
+      assert.equal(cancelled.status, 'cancelled');
+      const next = await jobs.wait((await jobs.add('report', null)).id, { timeoutMs: 5000 });
+      assert.equal(next.status, 'completed');
+    } finally {
+      await jobs.close();
+      await webhooks.close();
+      await t.dispose();
+    }
+  });
 });

@@ -3,7 +3,7 @@ import type { LookupAddress } from 'node:dns';
 import { after, before, describe, it } from 'node:test';
 import { InvalidArgumentError } from '../../src/core/errors.js';
 import { AddressGuard, BlockedAddressError, type Resolver } from '../../src/webhooks/address-guard.js';
-import { classifyAddress } from '../../src/webhooks/address-ranges.js';
+import { type AddressCategory, classifyAddress } from '../../src/webhooks/address-ranges.js';
 import { WebhookHttpClient } from '../../src/webhooks/http-client.js';
 import { startReceiver, type Receiver } from './receiver.js';
 
@@ -52,6 +52,48 @@ describe('address classification', () => {
   it('classifies special-purpose addresses, IPv4-mapped IPv6 included', () => {
     for (const [address, category] of refused) assert.equal(classifyAddress(address), category, address);
     for (const address of publicAddresses) assert.equal(classifyAddress(address), 'public', address);
+  });
+});
+
+describe('IPv6 forms that carry an IPv4 address', () => {
+  // Each carries 127.0.0.1, 10.0.0.1 or 169.254.169.254 to a translator or tunnel that connects to it.
+  const carried: readonly (readonly [string, AddressCategory])[] = [
+    ['64:ff9b::7f00:1', 'loopback'], // NAT64 well-known prefix
+    ['64:ff9b::127.0.0.1', 'loopback'],
+    ['64:ff9b::a9fe:a9fe', 'metadata'],
+    ['64:ff9b:1::a00:1', 'private'], // NAT64 local-use prefix
+    ['2002:7f00:1::', 'loopback'], // 6to4
+    ['2002:a9fe:a9fe::1', 'metadata'],
+    ['2001:0:7f00:1::', 'loopback'], // Teredo server
+    ['2001:0:4136:e378:8000:63bf:80ff:fffe', 'loopback'], // Teredo client 127.0.0.1, bits inverted
+    ['::127.0.0.1', 'loopback'], // IPv4-compatible
+    ['::a00:1', 'private'],
+    ['::ffff:0:7f00:1', 'loopback'], // SIIT IPv4-translated
+    ['::ffff:0:10.0.0.1', 'private'],
+  ];
+
+  it('judges the IPv4 address they carry', () => {
+    for (const [address, category] of carried) assert.equal(classifyAddress(address), category, address);
+  });
+
+  it('the guard refuses them before any connection', () => {
+    const guard = new AddressGuard();
+    for (const [address] of carried) {
+      assert.throws(() => guard.check(address, address), BlockedAddressError, address);
+      assert.throws(() => guard.checkUrl(`http://[${address}]:8080/hook`), BlockedAddressError, address);
+    }
+  });
+
+  it('passes the same forms carrying a public IPv4 address, and local-use NAT64 stays private', () => {
+    for (const address of [
+      '64:ff9b::808:808',
+      '2002:808:808::1',
+      '2001:0:808:808::f7f7:f7f7',
+      '::ffff:0:8.8.8.8',
+    ]) {
+      assert.equal(classifyAddress(address), 'public', address);
+    }
+    assert.equal(classifyAddress('64:ff9b:1::808:808'), 'private');
   });
 });
 

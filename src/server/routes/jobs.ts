@@ -35,7 +35,7 @@ const tags = ['jobs'];
 /** How long a client should wait before its first poll of a new job (seconds). */
 const pollAfterSeconds = 1;
 
-export const jobRoutes: RouteModule = (app, { jobs, closing }) => {
+export const jobRoutes: RouteModule = (app, { jobs, closing, webhooks }) => {
   app.post(
     '/v1/jobs',
     {
@@ -53,6 +53,9 @@ export const jobRoutes: RouteModule = (app, { jobs, closing }) => {
     },
     async (request, reply) => {
       const { type, payload, runAt, children, ...rest } = request.body;
+      // This server's SSRF guard judges the URL now, so a refused one is a 400 to the caller
+      // rather than a dead delivery after the work is done.
+      if (rest.callbackUrl !== undefined) webhooks.checkUrl(rest.callbackUrl, 'callbackUrl');
       const options: AddJobOptions = {
         ...(stripUndefined(rest) as Omit<AddJobOptions, 'runAt' | 'children' | 'idempotencyKey'>),
         ...(runAt === undefined ? {} : { runAt: Date.parse(runAt) }),
