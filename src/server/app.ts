@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -35,7 +36,7 @@ import { jobRoutes } from './routes/jobs.js';
 import { type AuthOptions, createAuthenticator, scopes } from './auth.js';
 import { createClosingController, type RouteModule, type ServerContext, type SpoolApp } from './context.js';
 import { Handles } from './handles.js';
-import { HttpError, httpErrorCatalogue, toProblem } from './problems.js';
+import { HttpError, httpErrorCatalogue, type ProblemResponse, problemType, toProblem } from './problems.js';
 import { RemoteMembers } from './remote-members.js';
 import { opsRoutes } from './routes/ops.js';
 import { queueMessageRoutes } from './routes/queue-messages.js';
@@ -107,6 +108,12 @@ export async function buildServer(options: BuildServerOptions): Promise<SpoolApp
     logController: new OneLinePerRequest({ requestIdLogLabel: 'requestId' }),
     // Requests arriving while closing get our own problem+json 503 (see `guardRequests`).
     return503OnClosing: false,
+    // Names are up to 200 characters, percent-encoded up to three times that. Longer path
+    // parameters (up to what fits in a request line) reach the schemas and get their 400 instead of the router's bare 414.
+    routerOptions: { maxParamLength: 16_384 },
+    // Errors raised before routing (a bad percent-encoding in the path) answer problem+json too.
+    frameworkErrors: (error, request, reply) => void sendProblem(toProblem(error, request), reply),
+    clientErrorHandler: answerMalformedRequest,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const closing = createClosingController();
@@ -166,11 +173,7 @@ function answerProblems(app: SpoolApp): void {
   app.setErrorHandler((error, request, reply) => {
     const problem = toProblem(error, request);
     if (problem.unexpected) request.log.error({ err: error }, 'unexpected error');
-    return reply
-      .code(problem.status)
-      .headers(problem.headers)
-      .type('application/problem+json')
-      .send(JSON.stringify(problem.body));
+    return sendProblem(problem, reply);
   });
   app.setNotFoundHandler((request) => {
     throw new HttpError(
@@ -178,6 +181,43 @@ function answerProblems(app: SpoolApp): void {
       `there is no route ${request.method} ${request.url.split('?')[0]}; the API is described at /openapi.json`,
     );
   });
+}
+
+function sendProblem(problem: ProblemResponse, reply: FastifyReply): FastifyReply {
+  return reply
+    .code(problem.status)
+    .headers(problem.headers)
+    .type('application/problem+json')
+    .send(JSON.stringify(problem.body));
+}
+
+/**
+ * Requests Node's HTTP parser cannot read (bad request line or headers, headers too large, a
+ * request that took too long) never reach Fastify. They still get a problem+json answer, with
+ * `Connection: close` — the parser cannot find where the next request would start, so the
+ * connection ends, and a keep-alive client told so opens a new one instead of meeting a reset.
+ */
+function answerMalformedRequest(error: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable || error.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const status =
+    error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const body = JSON.stringify({
+    type: problemType(httpErrorCatalogue.BAD_REQUEST.code),
+    title: STATUS_CODES[status],
+    status,
+    detail: `the request could not be parsed as HTTP/1.1 (${error.code ?? error.message}); check the request line and headers`,
+    instance: '',
+    code: httpErrorCatalogue.BAD_REQUEST.code,
+    retryable: false,
+    requestId: randomUUID(),
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/problem+json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** Request ids on every answer, 503 while closing, and the token check. */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { systemClock } from '../../src/core/clock.js';
 import type { Spool } from '../../src/engine/spool.js';
@@ -15,6 +16,53 @@ describe('errors are RFC 9457 problems', () => {
     await t.call('PUT', '/v1/queues/q', { body: {} });
   });
   after(() => t.dispose());
+
+  it('names follow one rule over HTTP as in the engine: 200 characters work, 201 are a 400 problem', async () => {
+    const longest = 'q'.repeat(200);
+    assert.equal((await t.call('PUT', `/v1/queues/${longest}`, { body: {} })).status < 300, true);
+    assert.equal((await t.call('POST', `/v1/queues/${longest}/messages`, { body: { body: 1 } })).status, 201);
+    const tooLong = assertProblem(
+      await t.call('GET', `/v1/queues/${'q'.repeat(201)}`),
+      400,
+      'SPOOL_INVALID_ARGUMENT',
+    );
+    assert.match(tooLong.detail, /name/);
+    assertProblem(await t.call('GET', `/v1/topics/${'t'.repeat(5000)}`), 400, 'SPOOL_INVALID_ARGUMENT');
+    assertProblem(await t.call('GET', '/v1/queues/a%20b'), 400, 'SPOOL_INVALID_ARGUMENT');
+  });
+
+  it('a path with bad percent-encoding → 400 problem', async () => {
+    const answer = await fetch(`${t.url}/v1/queues/%zz`);
+    assert.equal(answer.status, 400);
+    assert.match(answer.headers.get('content-type') ?? '', /^application\/problem\+json/);
+    const problem = (await answer.json()) as { code: string; status: number };
+    assert.equal(problem.code, 'SPOOL_BAD_REQUEST');
+  });
+
+  it('requests the HTTP parser rejects get a problem and Connection: close, never a bare reset', async () => {
+    const { port, hostname } = new URL(t.url);
+    const cases: [string, number][] = [
+      ['GARBAGE\r\n\r\n', 400],
+      ['GET /v1/queues HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n', 400],
+      [`GET /v1/queues HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+    ];
+    for (const [request, status] of cases) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), hostname, () => socket.write(request));
+        let text = '';
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      const [head = '', body = ''] = answer.split('\r\n\r\n');
+      assert.match(head, new RegExp(`^HTTP/1.1 ${status} `), request.slice(0, 30));
+      assert.match(head, /content-type: application\/problem\+json/i);
+      assert.match(head, /connection: close/i);
+      const problem = JSON.parse(body) as { status: number; code: string };
+      assert.equal(problem.status, status);
+      assert.equal(problem.code, 'SPOOL_BAD_REQUEST');
+    }
+  });
 
   it('malformed JSON → 400', async () => {
     const answer = await t.call('POST', '/v1/queues/q/messages', { body: '{"body": ' });

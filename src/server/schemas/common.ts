@@ -7,6 +7,8 @@ import { type TSchema, Type } from '@sinclair/typebox';
 /** A queue, topic, group or member name, as the engine accepts it. */
 export const Name = Type.String({
   minLength: 1,
+  maxLength: 200,
+  pattern: '^[A-Za-z0-9._:-]+$',
   description: "1-200 characters of letters, digits, '.', '_', '-' or ':'",
 });
 
