@@ -5,3 +5,10 @@
 export { TestClock } from '../core/clock.js';
 export { type ConformanceOptions, runStoreConformance } from './conformance.js';
 export type { ExternalTransaction, OpenExternalTransaction } from './conformance/external-transactions.js';
+export {
+  type JobsConformanceOptions,
+  type JobsDatabaseFactory,
+  type JobsStoreOptions,
+  type JobsTestDatabase,
+  runJobsConformance,
+} from './jobs-conformance/index.js';
