@@ -3,6 +3,7 @@
  * commits and processed-markers that the store commits together or not at all; consumers are
  * woken only after the commit, so nobody sees a write that might still roll back.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { bindActiveContext, traceHeadersToContinue } from '../observability/tracing.js';
 import type { EnqueueResult, StoreWrites, TransactionOptions } from '../store/port.js';
 import type { EngineContext } from './context.js';
@@ -116,6 +117,18 @@ export class SpoolTransaction {
   }
 }
 
+/** The transaction whose `work` is running, for layers that join it (see {@link currentTransaction}). */
+const running = new AsyncLocalStorage<{ readonly tx: SpoolTransaction; ended: boolean }>();
+
+/**
+ * The transaction whose `work` the caller runs in, if any: a layer on the engine (`jobs.add`)
+ * joins it instead of committing on its own while the work around it may still roll back.
+ */
+export function currentTransaction(): SpoolTransaction | undefined {
+  const scope = running.getStore();
+  return scope && !scope.ended ? scope.tx : undefined;
+}
+
 /** Runs `work` in one store transaction and wakes consumers after it commits. */
 export async function runTransaction<T>(
   context: EngineContext,
@@ -123,13 +136,18 @@ export async function runTransaction<T>(
   options: TransactionOptions = {},
 ): Promise<T> {
   context.assertOpen();
-  let transaction: SpoolTransaction | undefined;
+  let scope: { readonly tx: SpoolTransaction; ended: boolean } | undefined;
   // The store may start `work` from another caller's flow (queued transactions): keep ours.
   const ownWork = bindActiveContext(work);
-  const result = await context.store.transaction(async (writes) => {
-    transaction = new SpoolTransaction(context, writes);
-    return ownWork(transaction);
-  }, options);
-  transaction?.notifyCommitted();
-  return result;
+  try {
+    const result = await context.store.transaction(async (writes) => {
+      scope = { tx: new SpoolTransaction(context, writes), ended: false };
+      return running.run(scope, () => ownWork(scope!.tx));
+    }, options);
+    scope?.tx.notifyCommitted();
+    return result;
+  } finally {
+    // Anything started inside work that outlives it must not take it for a running transaction.
+    if (scope) scope.ended = true;
+  }
 }

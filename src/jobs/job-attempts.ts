@@ -226,8 +226,16 @@ export class JobAttempts {
   async #childFinished(tx: SpoolTransaction, child: JobRecord): Promise<void> {
     // Locked: children of one parent finishing at once take turns, so no decrement is lost.
     const parent = await tx.records.lockJob(child.parentId!);
-    if (!parent || parent.status !== 'waiting') return;
+    if (!parent) return;
     const now = this.spool.clock.now();
+    if (parent.status !== 'waiting') {
+      // The parent died or was cancelled meanwhile: still count the completion, so that a retry
+      // of the parent waits for exactly the children that are not completed.
+      if (child.status === 'completed') {
+        await tx.records.updateJob(parent.id, { pendingChildren: parent.pendingChildren - 1 });
+      }
+      return;
+    }
     if (child.status === 'dead') {
       const dead = await tx.records.updateJob(parent.id, {
         status: 'dead',

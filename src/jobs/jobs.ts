@@ -11,7 +11,7 @@ import { ClosedError, InvalidArgumentError, SpoolError, errorCatalogue } from '.
 import { newId } from '../core/ids.js';
 import type { JsonValue } from '../core/message.js';
 import type { Spool } from '../engine/spool.js';
-import type { SpoolTransaction } from '../engine/transaction.js';
+import { currentTransaction, type SpoolTransaction } from '../engine/transaction.js';
 import type { JobQuery, JobRecord, JobStatus, Leadership, Page, ScheduleRecord } from '../store/port.js';
 import { type ActiveAttempt, JobAttempts, type JobTicket, jobQueueName } from './job-attempts.js';
 import { ensureCallbackQueue, sendJobCallback } from './job-callbacks.js';
@@ -101,7 +101,11 @@ export interface JobsOptions {
   retainFinished?: number;
   /** How often running jobs check for a cancel made by another process. @defaultValue 2000 */
   cancelCheckMs?: number;
-  /** Longest pause between scheduler looks (schedules saved by other processes). @defaultValue 10000 */
+  /**
+   * Longest pause between scheduler looks: how soon a schedule saved by another process is
+   * seen. A slot found up to this late still fires (late); older ones count as missed.
+   * @defaultValue 1000
+   */
   schedulerPollMs?: number;
 }
 
@@ -139,7 +143,7 @@ export class Jobs {
       retentionMs: options.retentionMs ?? 7 * 86_400_000,
       retainFinished: options.retainFinished ?? null,
       cancelCheckMs: options.cancelCheckMs ?? 2_000,
-      schedulerPollMs: options.schedulerPollMs ?? 10_000,
+      schedulerPollMs: options.schedulerPollMs ?? 1_000,
     };
     this.events = new JobEvents(spool);
     this.#attempts = new JobAttempts(spool, this.events);
@@ -193,7 +197,11 @@ export class Jobs {
     this.#schedulePrune();
   }
 
-  /** Adds a job; resolves with it (status `queued`, `scheduled` or `waiting`) once stored. */
+  /**
+   * Adds a job; resolves with it (status `queued`, `scheduled` or `waiting`) once stored. Called
+   * inside `spool.transaction(work)` (or a transactional handler), the add is part of that
+   * transaction: the job exists if and only if it commits.
+   */
   async add<P extends JsonValue = JsonValue>(
     type: string,
     payload: P,
@@ -210,10 +218,15 @@ export class Jobs {
         count: 1,
         attributes: { [SpoolAttributes.jobType]: type },
       },
-      (traceHeaders) =>
-        this.spool.transaction((tx) =>
+      (traceHeaders) => {
+        // Inside `spool.transaction(work)` the add joins that transaction (the outbox): the job
+        // exists if and only if the work commits.
+        const joined = currentTransaction();
+        if (joined) return this.#insert(joined, type, payload, options, requestHash, null, traceHeaders);
+        return this.spool.transaction((tx) =>
           this.#insert(tx, type, payload, options, requestHash, null, traceHeaders),
-        ),
+        );
+      },
       (result) => ({ [SpoolAttributes.jobId]: result.job.id }),
     );
     if (!created.created && created.job.requestHash !== requestHash) {
@@ -247,50 +260,54 @@ export class Jobs {
 
   /**
    * Cancels a job: a waiting one never runs; a running one has its signal aborted and its outcome
-   * discarded. Finished jobs cannot be cancelled (`JobStateError`).
+   * discarded. A parent's unfinished children (and theirs) are cancelled with it: they only ran
+   * for it. Finished jobs cannot be cancelled (`JobStateError`).
    */
   async cancel(id: string): Promise<Job> {
+    const descendants = await this.#descendants(id);
+    const aborted: string[] = [];
     const cancelled = await this.spool.transaction(async (tx) => {
       const record = await tx.records.lockJob(id);
       if (!record) throw new JobNotFoundError(id);
       if (!cancellableStatuses.has(record.status)) throw new JobStateError(id, record.status, 'cancelled');
-      const updated = await tx.records.updateJob(id, {
-        status: 'cancelled',
-        finishedAt: this.spool.clock.now(),
-      });
-      if (updated) {
-        await this.events.record(tx, updated);
-        await sendJobCallback(this.spool, tx, updated);
+      const updated = await this.#cancelLocked(tx, record);
+      aborted.push(id);
+      for (const childId of descendants) {
+        const child = await tx.records.lockJob(childId);
+        if (child && cancellableStatuses.has(child.status)) {
+          await this.#cancelLocked(tx, child);
+          aborted.push(childId);
+        }
       }
       return updated;
     });
-    if (!cancelled) throw new JobNotFoundError(id);
-    for (const entry of this.#types.values()) entry.worker?.abort(id);
+    for (const jobId of aborted) for (const entry of this.#types.values()) entry.worker?.abort(jobId);
     return toJob(cancelled);
   }
 
-  /** Starts a dead or cancelled job over: queued again, attempts from zero. */
+  /**
+   * Starts a dead or cancelled job over: queued again, attempts from zero. A parent whose
+   * children are not all completed waits for them again, and those of its children that died or
+   * were cancelled are started over with it.
+   */
   async retry(id: string): Promise<Job> {
     const record = await this.#require(id);
+    const children = record.pendingChildren > 0 ? await this.#descendants(id, 1) : [];
     const retried = (traceHeaders: Record<string, string> | undefined) =>
       this.spool.transaction(async (tx) => {
         const current = await tx.records.lockJob(id);
         if (!current) throw new JobNotFoundError(id);
         if (!retryableStatuses.has(current.status)) throw new JobStateError(id, current.status, 'retried');
-        const next = await tx.records.updateJob(id, {
-          status: 'queued',
-          attempts: 0,
-          finishedAt: null,
-          lastError: null,
-          runAt: this.spool.clock.now(),
-          progress: 0,
-        });
-        if (!next) throw new JobNotFoundError(id);
-        await tx.send(jobQueueName(next.type), { jobId: id } satisfies JobTicket, {
-          priority: next.priority,
-          ...(traceHeaders ? { headers: traceHeaders } : {}),
-        });
-        await this.events.record(tx, next);
+        const waiting = current.pendingChildren > 0;
+        const next = await this.#startOver(tx, current, waiting, traceHeaders);
+        if (waiting) {
+          for (const childId of children) {
+            const child = await tx.records.lockJob(childId);
+            if (child && retryableStatuses.has(child.status)) {
+              await this.#startOver(tx, child, false, traceHeaders);
+            }
+          }
+        }
         return next;
       });
     const updated = await traceProducer(
@@ -303,6 +320,67 @@ export class Jobs {
       retried,
     );
     return toJob(updated);
+  }
+
+  /** Cancels a job locked by `tx`, with its event and webhook. */
+  async #cancelLocked(tx: SpoolTransaction, job: JobRecord): Promise<JobRecord> {
+    const updated = await tx.records.updateJob(job.id, {
+      status: 'cancelled',
+      finishedAt: this.spool.clock.now(),
+    });
+    if (!updated) throw new JobNotFoundError(job.id);
+    await this.events.record(tx, updated);
+    await sendJobCallback(this.spool, tx, updated);
+    return updated;
+  }
+
+  /** Puts a job locked by `tx` back to run (or, with `waiting`, to wait for its children). */
+  async #startOver(
+    tx: SpoolTransaction,
+    job: JobRecord,
+    waiting: boolean,
+    traceHeaders: Record<string, string> | undefined,
+  ): Promise<JobRecord> {
+    const next = await tx.records.updateJob(job.id, {
+      status: waiting ? 'waiting' : 'queued',
+      attempts: 0,
+      finishedAt: null,
+      lastError: null,
+      runAt: this.spool.clock.now(),
+      progress: 0,
+    });
+    if (!next) throw new JobNotFoundError(job.id);
+    if (!waiting) {
+      await tx.send(jobQueueName(next.type), { jobId: next.id } satisfies JobTicket, {
+        priority: next.priority,
+        ...(traceHeaders ? { headers: traceHeaders } : {}),
+      });
+    }
+    await this.events.record(tx, next);
+    return next;
+  }
+
+  /** The ids of a job's children, their children, … down to `depth` levels. */
+  async #descendants(id: string, depth = 8): Promise<string[]> {
+    const found: string[] = [];
+    let level = [id];
+    for (let d = 0; d < depth && level.length > 0; d++) {
+      const next: string[] = [];
+      for (const parentId of level) {
+        let after: string | null = null;
+        do {
+          const page: Page<JobRecord> = await this.spool.store.listJobs(
+            { parentId },
+            { limit: 1_000, after },
+          );
+          next.push(...page.items.map((child) => child.id));
+          after = page.next;
+        } while (after !== null);
+      }
+      found.push(...next);
+      level = next;
+    }
+    return found;
   }
 
   /** Resolves with the job once it is finished (completed, dead or cancelled), or rejects after `timeoutMs`. */
