@@ -26,6 +26,11 @@ import type {
 /** Statuses a job does not leave by itself. */
 export const finishedJobStatuses: ReadonlySet<Job['status']> = new Set(['completed', 'dead', 'cancelled']);
 
+/** The events of a job reaching one of {@link finishedJobStatuses}. */
+const finishingEvents: ReadonlySet<string> = new Set(
+  [...finishedJobStatuses].map((status) => `job.${status}`),
+);
+
 /** Options of {@link JobsClient.wait}. */
 export interface WaitOptions {
   /** Give up after this long with `SPOOL_WAIT_TIMEOUT` ({@link JobWaitTimeoutError}). @defaultValue 60000 */
@@ -40,11 +45,17 @@ export interface WaitOptions {
 export interface JobEventsOptions {
   /** Only events of jobs of this type. */
   jobType?: string;
-  /** Only events of this job. */
+  /**
+   * Only this job's events: its whole story from its first event (unless `from` or
+   * `lastEventId` say otherwise), and the iteration ends once the job is finished.
+   */
   jobId?: string;
   /** Resume after this event id (the `id` of the last event you processed). */
   lastEventId?: string;
-  /** Start at this event id instead of "new events only" (ignored with `lastEventId`). */
+  /**
+   * Start at this event id instead of the default (new events only; with `jobId`, the job's
+   * first event). Ignored with `lastEventId`.
+   */
   from?: number;
   /** Ends the iteration. */
   signal?: AbortSignal;
@@ -152,33 +163,51 @@ export class JobsClient {
   }
 
   /**
-   * Follows live job events (Server-Sent Events from `GET /v1/events`), filtered by `jobType`
-   * and/or `jobId`. Without `lastEventId` or `from`, only events after the connection opens come.
+   * Follows job events (Server-Sent Events), as an async iterator.
+   *
+   * - Without `jobId` (`GET /v1/events`, optionally filtered by `jobType`): live events of every
+   *   job, from the moment the connection opens unless `lastEventId` or `from` say otherwise. The
+   *   iteration never ends by itself: break out of the loop, or abort `signal`.
+   * - With `jobId` (`GET /v1/jobs/{id}/events`): that job's whole story, from its first event
+   *   (usually `job.queued`), and the iteration **ends** after the event that finished it —
+   *   `job.completed`, `job.dead` or `job.cancelled` (unless a retry follows, whose events then
+   *   come too). For a job already finished, for instance after {@link JobsClient.wait}, it yields
+   *   the whole story at once and ends. An unknown job throws `SPOOL_JOB_NOT_FOUND` (404).
+   *
    * A dropped connection is reopened with `Last-Event-ID`, so no event is missed or repeated.
-   * Break out of the loop, or abort `signal`, to close the stream.
    *
    * @example
    * ```ts
+   * const { id } = await client.jobs.add('thumbnail', { image: 'cat.png' });
+   * for await (const event of client.jobs.events({ jobId: id })) {
+   *   console.log(event.id, event.event, event.data.status); // job.queued … job.completed, then the loop ends
+   * }
    * for await (const event of client.jobs.events({ jobType: 'thumbnail' })) {
-   *   console.log(event.id, event.event, event.data.jobId);
+   *   console.log(event.id, event.event, event.data.jobId); // live, until you break
    * }
    * ```
    */
   async *events(options: JobEventsOptions = {}): AsyncGenerator<JobEventMessage> {
+    const from = options.lastEventId === undefined ? options.from : undefined;
+    const { jobId } = options;
     const stream = readEventStream(this.http, {
-      path: '/v1/events',
-      query: {
-        jobType: options.jobType,
-        jobId: options.jobId,
-        from: options.lastEventId === undefined ? options.from : undefined,
-      },
+      ...(jobId === undefined
+        ? { path: '/v1/events', query: { jobType: options.jobType, from } }
+        : {
+            path: `/v1/jobs/${segment(jobId)}/events`,
+            query: { from },
+            // The server closes a job's stream after its finishing event: the story is told.
+            endsAfter: (event) => finishingEvents.has(event.event),
+          }),
       lastEventId: options.lastEventId,
       signal: options.signal,
     });
     for await (const event of stream) {
       // Without a job filter the stream carries queue and alert events too; they are not jobs'.
       if (!event.event.startsWith('job.')) continue;
-      yield { id: event.id, event: event.event, data: JSON.parse(event.data) as JobEventData };
+      const data = JSON.parse(event.data) as JobEventData;
+      if (options.jobType !== undefined && data.jobType !== options.jobType) continue;
+      yield { id: event.id, event: event.event, data };
     }
   }
 

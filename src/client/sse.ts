@@ -97,13 +97,20 @@ export interface EventStreamOptions {
   lastEventId?: string | undefined;
   /** Ends the stream (the iterator returns). */
   signal?: AbortSignal | undefined;
+  /**
+   * For streams the server ends on purpose: when the response ends cleanly right after an event
+   * for which this returns true, the iterator returns instead of reconnecting.
+   */
+  endsAfter?: ((event: SseEvent) => boolean) | undefined;
 }
 
 /**
  * Follows an event stream: yields events as they arrive; on a dropped connection (the body ends or
  * errors, or the connect fails) it reconnects with `Last-Event-ID` after a backoff (or the
  * server's `retry:`), so no event is missed or repeated. A problem answer (401, 404, …) other than
- * 429/503 ends the iteration by throwing it. Breaking out of the loop closes the connection.
+ * 429/503 ends the iteration by throwing it. The iteration returns when the server answers 204 No
+ * Content (nothing more to send, as for `EventSource`), or when the body ends cleanly right after
+ * an event `endsAfter` accepts. Breaking out of the loop closes the connection.
  */
 export async function* readEventStream(
   http: Transport,
@@ -137,22 +144,29 @@ export async function* readEventStream(
         await sleep(delay, stop.signal).catch(() => undefined);
         continue;
       }
+      // 204: the server has nothing more to send on this stream, now or later.
+      if (response.status === 204 || response.body === null) return;
       const parser = new SseParser(lastEventId);
       const decoder = new TextDecoder();
+      let endedAfter: SseEvent | undefined;
+      let ended = false;
       try {
         for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
           failures = 0;
           for (const event of parser.push(decoder.decode(chunk, { stream: true }))) {
             lastEventId = event.id;
+            endedAfter = event;
             yield event;
           }
         }
+        ended = true;
       } catch {
         // A dropped connection: reconnect below.
       } finally {
         retryMs = parser.retryMs ?? retryMs;
       }
       if (stop.signal.aborted) return;
+      if (ended && endedAfter !== undefined && options.endsAfter?.(endedAfter)) return;
       failures++;
       await sleep(retryMs ?? http.backoffMs(failures), stop.signal).catch(() => undefined);
     }

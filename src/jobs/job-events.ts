@@ -9,6 +9,7 @@ import type { Spool } from '../engine/spool.js';
 import type { Topic } from '../engine/topic.js';
 import type { SpoolTransaction } from '../engine/transaction.js';
 import type { JobRecord, JobStatus } from '../store/port.js';
+import { isFinished } from './job-states.js';
 
 /** The topic job events go to: the engine's events log. */
 export const jobEventsTopic = eventsTopic;
@@ -43,6 +44,22 @@ export type LoggedEvent = SpoolEvent & { readonly offset: number };
 export function isJobEvent(event: SpoolEvent): event is JobEvent {
   return 'jobId' in event;
 }
+
+/**
+ * True for the event of a job reaching `completed`, `dead` or `cancelled`: the last of its story
+ * unless it is retried (a retry starts over with `job.queued`).
+ */
+export function isFinishingEvent(event: JobEvent): boolean {
+  return event.event === `job.${event.status}` && isFinished(event.status);
+}
+
+/**
+ * How far before a job's creation its story is looked for. A job's first event is appended in
+ * the transaction that creates it and stamped with the store's clock at least at `createdAt`,
+ * unless that clock stepped back in between (a wall clock corrected by NTP); starting a little
+ * earlier costs a few reads, as a job's stream keeps only that job's events.
+ */
+const creationSlackMs = 1000;
 
 export class JobEvents {
   #topic: Topic<SpoolEvent> | undefined;
@@ -92,6 +109,15 @@ export class JobEvents {
   /** The offset of the first event at or after `time` (ms since epoch). */
   offsetForTime(time: number): Promise<number> {
     return this.#require().offsetForTime(0, time);
+  }
+
+  /**
+   * An offset at or before the first event of a job created at `createdAt` (ms since epoch): read
+   * from there, filtering by the job's id, to get its whole story. When the log's retention
+   * (a day) has trimmed the story's start, the first kept offset.
+   */
+  offsetForJob(createdAt: number): Promise<number> {
+    return this.offsetForTime(Math.max(0, createdAt - creationSlackMs));
   }
 
   /** Waits for new events (published in this process) or `timeoutMs`. */

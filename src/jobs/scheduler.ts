@@ -17,10 +17,10 @@ import { Cron } from 'croner';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { TimerHandle } from '../core/clock.js';
 import type { JsonValue } from '../core/message.js';
-import { validateName } from '../core/names.js';
 import type { Spool } from '../engine/spool.js';
 import type { SpoolTransaction } from '../engine/transaction.js';
 import type { Leadership, ScheduleRecord } from '../store/port.js';
+import { validateScheduleOptions } from './schedule-validation.js';
 
 export interface ScheduleOptions {
   /** Cron expression (5 or 6 fields), read in `timezone`. Give this or `everyMs`. */
@@ -57,29 +57,7 @@ export function nextSlot(
 }
 
 export function toScheduleRecord(name: string, options: ScheduleOptions, now: number): ScheduleRecord {
-  validateName('queue', `schedule.${name}`);
-  if ((options.cron === undefined) === (options.everyMs === undefined)) {
-    throw new InvalidArgumentError(`schedule "${name}": give exactly one of cron and everyMs`, {
-      field: 'cron',
-    });
-  }
-  if (options.everyMs !== undefined && (!Number.isInteger(options.everyMs) || options.everyMs < 1000)) {
-    throw new InvalidArgumentError(`schedule "${name}": everyMs must be an integer >= 1000`, {
-      field: 'everyMs',
-    });
-  }
-  if (options.cron !== undefined) {
-    try {
-      new Cron(options.cron, { timezone: options.timezone ?? 'UTC', paused: true });
-    } catch (error) {
-      throw new InvalidArgumentError(
-        `schedule "${name}": invalid cron expression or time zone: ${(error as Error).message}`,
-        {
-          field: 'cron',
-        },
-      );
-    }
-  }
+  validateScheduleOptions(name, options, now);
   const base = {
     cron: options.cron ?? null,
     timezone: options.cron !== undefined ? (options.timezone ?? 'UTC') : null,
@@ -150,7 +128,7 @@ export class Scheduler {
         if (stored) nextDue = Math.min(nextDue, stored.nextRunAt);
       }
     } catch (error) {
-      if (!this.#stopped) console.error('spool: scheduler:', error);
+      if (!this.#stopped) this.spool.logger.error({ err: error }, 'scheduler: firing due schedules failed');
     }
     this.#schedule(Math.max(0, nextDue - this.spool.clock.now()));
   }
@@ -158,8 +136,9 @@ export class Scheduler {
   async #fireDue(schedule: ScheduleRecord, now: number): Promise<void> {
     const slot = schedule.nextRunAt;
     const next = nextSlot(schedule, now, schedule.everyMs !== null ? slot : now);
-    // A slot is "missed" when the next one is already due too, i.e. we were not running.
-    const missed = nextSlot(schedule, slot, slot) <= now;
+    // A slot is "missed" when the next one was already due a poll ago too, i.e. nothing was
+    // running; one found late by up to a poll (saved by another process just now) still fires.
+    const missed = nextSlot(schedule, slot, slot) <= now - this.pollMs;
     await this.spool.transaction(async (tx) => {
       if (!(await tx.records.advanceSchedule(schedule.name, slot, next))) return;
       if (!missed || schedule.missedPolicy === 'catch-up-once') await this.fire(schedule, slot, tx);

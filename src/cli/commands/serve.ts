@@ -5,21 +5,12 @@
  * every acknowledged write is flushed. A second signal exits at once.
  */
 import { type Command, InvalidArgumentError as InvalidFlagError, Option } from 'commander';
-import pino from 'pino';
 import { InvalidArgumentError } from '../../core/errors.js';
-import { EventSubscriptions, subscriptionsFromEnv } from '../../jobs/event-subscriptions.js';
-import { Jobs } from '../../jobs/jobs.js';
-import { AlertEvaluator } from '../../observability/alerts-evaluator.js';
-import { loadAlertsFile } from '../../observability/alerts-rules.js';
-import { createLogger, defaultLogLevel, logLevels, type SpoolLogger } from '../../observability/logging.js';
-import { openSpool } from '../../open-spool.js';
-import { Webhooks, type WebhooksOptions } from '../../webhooks/delivery.js';
-import { parseTokenList } from '../../server/auth.js';
-import { assertMayListen, defaultPort, startServer } from '../../server/serve.js';
-import { createSpool, type Spool } from '../../engine/spool.js';
-import { resolveStore, type StoreLocation } from '../store-location.js';
+import { defaultLogLevel, logLevels } from '../../observability/logging.js';
+import { defaultPort } from '../../server/default-port.js';
 
-interface ServeOptions {
+/** The flags of `spool serve`, as commander parses them. */
+export interface ServeOptions {
   host: string;
   port: number;
   data: string;
@@ -30,6 +21,8 @@ interface ServeOptions {
   shutdownTimeout: number;
   logLevel: string;
   alerts?: string;
+  /** False with --no-auto-create, else what SPOOL_AUTO_CREATE says (on when unset). */
+  autoCreate: boolean;
 }
 
 export function registerServe(program: Command): void {
@@ -67,7 +60,7 @@ export function registerServe(program: Command): void {
     .addOption(
       new Option(
         '--tokens <list>',
-        'API tokens "token:scope,scope;token:scope" with scopes produce, consume, admin (prefer SPOOL_TOKENS: command lines are visible to other users)',
+        'API tokens "token:scope,scope;token:scope" with scopes produce, consume, admin; "token:" (no scope) may only read: GET routes and /metrics (prefer SPOOL_TOKENS: command lines are visible to other users)',
       ).env('SPOOL_TOKENS'),
     )
     .addOption(
@@ -88,6 +81,10 @@ export function registerServe(program: Command): void {
         'alert rules (JSON: { "interval": "5s", "rules": [{ "name", "kind", "queue" | "topic", "threshold", … }] }); see docs/operating.md',
       ).env('SPOOL_ALERTS_FILE'),
     )
+    .option(
+      '--no-auto-create',
+      'send, receive and publish answer 404 for a queue or topic that does not exist, instead of creating it with the defaults (env SPOOL_AUTO_CREATE=false)',
+    )
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(logLevels)
@@ -106,132 +103,23 @@ Exit codes: 0 stopped by SIGTERM/SIGINT, 1 failure (e.g. port in use), 2 usage o
       if (options.store !== undefined && explicit('data')) {
         throw new InvalidArgumentError('give either --data or --store, not both', { field: 'store' });
       }
+      // Read here rather than with Option.env(): commander would turn any value of the variable,
+      // "true" included, into --no-auto-create.
+      if (!explicit('autoCreate')) options.autoCreate = autoCreateFromEnv(process.env.SPOOL_AUTO_CREATE);
+      // Loaded only to serve: the other commands start faster without the server stack.
+      const { serve } = await import('./serve-run.js');
       await serve(options);
     });
 }
 
-async function serve(options: ServeOptions): Promise<void> {
-  const tokens = options.tokens === undefined ? [] : parseTokenList(options.tokens);
-  // Refuse before creating the data directory.
-  assertMayListen(options.host, { tokens });
-  // Rules are checked before anything opens: a typo stops the start with what to fix.
-  const alertsFile = options.alerts === undefined ? undefined : loadAlertsFile(options.alerts);
-  const location = resolveStore(options);
-  // Synchronous, as the library default: with a buffered destination, lines written just before
-  // a SIGTERM went missing from the output (seen in test/observability/logging under load). The
-  // price is one write(2) per request line at info; --log-level warn removes it.
-  const destination = pino.destination({ dest: 2, sync: true });
-  // One logger for requests, the engine and the jobs: JSON lines with trace ids.
-  const logger = createLogger({ level: options.logLevel, destination });
-  const spool = await openStore(location, options.durability, logger);
-  const webhooks = new Webhooks(spool, webhookOptionsFromEnv());
-  const jobs = new Jobs(spool);
-  const subscriptions = new EventSubscriptions(
-    spool,
-    subscriptionsFromEnv(process.env.SPOOL_WEBHOOK_SUBSCRIPTIONS),
-  );
-  const alerts = alertsFile
-    ? new AlertEvaluator(spool, { ...alertsFile, logger: logger.child({ component: 'alerts' }) })
-    : AlertEvaluator.none(spool);
-  let server;
-  try {
-    await webhooks.open();
-    await webhooks.start();
-    await jobs.start();
-    await subscriptions.start();
-    await alerts.start();
-    server = await startServer({
-      spool,
-      jobs,
-      webhooks,
-      alerts,
-      host: options.host,
-      port: options.port,
-      auth: { tokens },
-      bodyLimitBytes: options.bodyLimit,
-      shutdownTimeoutMs: options.shutdownTimeout,
-      logger,
-    });
-  } catch (error) {
-    await alerts.close();
-    await subscriptions.close();
-    await jobs.close();
-    await webhooks.close();
-    await spool.close();
-    throw error;
-  }
-  logger.info(
-    {
-      url: server.url,
-      store: location.kind === 'sqlite' ? location.path : redactPassword(location.url),
-      durability: location.kind === 'sqlite' ? options.durability : 'postgres',
-      tokens: tokens.length,
-      alertRules: alerts.rules.length,
-    },
-    tokens.length === 0 ? 'listening without API tokens (loopback only)' : 'listening',
-  );
-  if (!process.env.SPOOL_WEBHOOK_SECRET) {
-    logger.warn(
-      'SPOOL_WEBHOOK_SECRET is not set: webhook deliveries (callbackUrl, subscriptions) cannot be signed and will be dead-lettered',
-    );
-  }
-  process.stdout.write(`Spool is listening on ${server.url}\n`);
-
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
+/** SPOOL_AUTO_CREATE: unset or empty means on; true/false (or 1/0, yes/no, on/off) otherwise. */
+function autoCreateFromEnv(value: string | undefined): boolean {
+  const setting = value?.trim().toLowerCase() ?? '';
+  if (['', 'true', '1', 'yes', 'on'].includes(setting)) return true;
+  if (['false', '0', 'no', 'off'].includes(setting)) return false;
+  throw new InvalidArgumentError(`SPOOL_AUTO_CREATE must be true or false, not "${value}"`, {
+    field: 'SPOOL_AUTO_CREATE',
   });
-  const forceExit = () => {
-    logger.warn('second signal: exiting without finishing the shutdown');
-    destination.flushSync();
-    process.exit(1);
-  };
-  process.once('SIGTERM', forceExit);
-  process.once('SIGINT', forceExit);
-  logger.info({ signal }, 'shutting down: finishing in-flight requests');
-  await server.close();
-  await alerts.close();
-  await subscriptions.close({ timeoutMs: options.shutdownTimeout });
-  await jobs.close({ timeoutMs: options.shutdownTimeout });
-  await webhooks.close({ timeoutMs: options.shutdownTimeout });
-  await spool.close({ timeoutMs: options.shutdownTimeout });
-  logger.info('stopped');
-  destination.flushSync();
-  process.removeListener('SIGTERM', forceExit);
-  process.removeListener('SIGINT', forceExit);
-}
-
-/** Opens the Spool on the embedded store or on PostgreSQL (whose durability is its own). */
-async function openStore(
-  location: StoreLocation,
-  durability: 'full' | 'process',
-  logger: SpoolLogger,
-): Promise<Spool> {
-  if (location.kind === 'sqlite') return openSpool({ path: location.path, durability, logger });
-  // Loaded only when asked for: pg is an optional dependency.
-  const { openPostgresStore } = await import('../../stores/postgres/index.js');
-  return createSpool({ store: await openPostgresStore({ connectionString: location.url }), logger });
-}
-
-function redactPassword(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-}
-
-/**
- * Webhook delivery settings from the environment: `SPOOL_WEBHOOK_SECRET` (signing secrets,
- * space-separated while rotating), `SPOOL_WEBHOOK_ALLOW` (comma-separated hosts/CIDRs that may be
- * private), `SPOOL_WEBHOOK_ALLOW_PRIVATE=true` (any private or loopback destination).
- */
-function webhookOptionsFromEnv(): WebhooksOptions {
-  const secrets = process.env.SPOOL_WEBHOOK_SECRET?.split(/\s+/).filter((secret) => secret !== '');
-  const allow = process.env.SPOOL_WEBHOOK_ALLOW?.split(',')
-    .map((entry) => entry.trim())
-    .filter(Boolean);
-  return {
-    ...(secrets && secrets.length > 0 ? { secret: secrets } : {}),
-    ...(allow && allow.length > 0 ? { allow } : {}),
-    allowPrivateNetworks: process.env.SPOOL_WEBHOOK_ALLOW_PRIVATE === 'true',
-  };
 }
 
 function wholeNumber(value: string, what: string, maximum: number, minimum = 0): number {

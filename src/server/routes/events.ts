@@ -5,14 +5,35 @@
  * no gaps, no repeats (within the log's one-day retention). A comment line every 15 s keeps
  * proxies from closing an idle stream.
  *
- * Without `Last-Event-ID` or `from`, a stream starts with the events that happen after it opens.
+ * `GET /v1/events`: without `Last-Event-ID` or `from`, the stream starts with the events that
+ * happen after it opens, and stays open.
+ *
+ * `GET /v1/jobs/{id}/events`: one job's story. Without `Last-Event-ID` or `from` it starts at the
+ * job's first event; it ends (the server closes the response) once the job is finished — after
+ * its `job.completed`, `job.dead` or `job.cancelled` event, when no later event (a retry) follows.
+ * A job already finished gets its whole story and the end at once; a request with nothing left
+ * to tell about a finished job (a reconnect after the last event) answers 204 No Content, which
+ * tells an `EventSource` to stop reconnecting.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { isJobEvent, type JobEvents, type LoggedEvent } from '../../jobs/job-events.js';
+import {
+  isFinishingEvent,
+  isJobEvent,
+  type JobEvents,
+  type LoggedEvent,
+  type LoggedJobEvent,
+} from '../../jobs/job-events.js';
+import { isFinished } from '../../jobs/job-states.js';
+import type { Jobs } from '../../jobs/jobs.js';
 import { openEventStream, type RouteModule } from '../context.js';
-import { EventsQuery } from '../schemas/jobs.js';
+import { EventsQuery, JobEventsQuery, JobParams } from '../schemas/jobs.js';
 
 const heartbeatMs = 15_000;
+/**
+ * The longest a job's stream waits between reads of the log. New events of this process wake it
+ * at once; this bounds how late it sees those written by other processes sharing the store.
+ */
+const jobStreamPollMs = 1_000;
 
 interface StreamFilter {
   readonly jobType?: string | undefined;
@@ -45,20 +66,90 @@ export const eventRoutes: RouteModule = (app, { jobs, closing }) => {
       schema: {
         operationId: 'streamJobEvents',
         tags: ['events'],
-        summary: "One job's events (text/event-stream) from its creation on; resume with Last-Event-ID",
+        summary:
+          "One job's events (text/event-stream) from its first on, ending once the job is finished; resume with Last-Event-ID",
+        description:
+          "Starts at the job's first event (or after `Last-Event-ID`, or at `from`) and closes the response after the event that finished the job (`job.completed`, `job.dead` or `job.cancelled`) when no retry follows it. A job already finished gets its whole story, then the end. 204 when there is nothing left to send about a finished job (e.g. a reconnect after its last event). 404 for an unknown job.",
+        params: JobParams,
+        querystring: JobEventsQuery,
         produces: ['text/event-stream'],
       },
       config: { access: 'read' },
     },
     async (request, reply) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
+      // 404 (problem+json) for an unknown job, before anything is streamed.
       const job = await jobs.get(id);
-      // From the start of the log that still covers the job: its whole history is replayed.
-      const start = await jobs.events.offsetForTime(job.createdAt.getTime());
-      await stream(request, reply, jobs.events, closing, { jobId: id }, start);
+      const start = request.query.from ?? (await jobs.events.offsetForJob(job.createdAt.getTime()));
+      const streamed = await streamJob(request, reply, jobs, closing, id, resumeOffset(request) ?? start);
+      if (!streamed) return reply.code(204).send();
     },
   );
 };
+
+/** The offset after the `Last-Event-ID` the client sent, if it sent a valid one. */
+function resumeOffset(request: FastifyRequest): number | undefined {
+  const lastEventId = request.headers['last-event-id'];
+  return typeof lastEventId === 'string' && /^\d+$/.test(lastEventId) ? Number(lastEventId) + 1 : undefined;
+}
+
+/**
+ * One job's events from `offset` on, until the job is finished. The response is opened lazily:
+ * false when there was nothing to send about a job that is already finished (answer 204).
+ *
+ * The end is decided without races: the job is read BEFORE the log. A job that was finished
+ * then has its finishing event (written in the same transaction as the change) in what the read
+ * of the log returns; if the last event of the job there is that finishing one, nothing came
+ * after it (no retry) and the story is told.
+ */
+async function streamJob(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  jobs: Jobs,
+  closing: AbortSignal,
+  id: string,
+  from: number,
+): Promise<boolean> {
+  const events = jobs.events;
+  let offset = from;
+  let stream: ReturnType<typeof openEventStream> | undefined;
+  // The last event of the job sent on this connection.
+  let last: LoggedJobEvent | undefined;
+  let lastWrite = Date.now();
+  try {
+    while (!stream?.poll.signal.aborted) {
+      // Only when the job may be finished (nothing sent yet, or a finishing event last) is it read.
+      const mayEnd = last === undefined || isFinishingEvent(last);
+      const finished = mayEnd && isFinished((await jobs.get(id)).status);
+      const page = await events.read(offset, 100);
+      for (const event of page.events) {
+        if (!isJobEvent(event) || event.jobId !== id) continue;
+        stream ??= openEventStream(request, reply, closing);
+        stream.raw.write(format(event));
+        last = event;
+        lastWrite = Date.now();
+      }
+      offset = page.next;
+      if (page.events.length === 100) continue;
+      if (finished && (last === undefined || isFinishingEvent(last))) break;
+      // Just finished (the job was read before this page): read it again now, without waiting.
+      if (last !== undefined && isFinishingEvent(last) && !finished) continue;
+      stream ??= openEventStream(request, reply, closing);
+      const woke = await events.waitForNew(jobStreamPollMs, stream.poll.signal);
+      if (!woke && !stream.poll.signal.aborted && Date.now() - lastWrite >= heartbeatMs) {
+        stream.raw.write(': heartbeat\n\n');
+        lastWrite = Date.now();
+      }
+    }
+  } catch (error) {
+    // Before the stream opened, the error is the answer (a problem); after, the stream just ends.
+    if (!stream) throw error;
+    request.log.warn({ err: error }, 'job event stream ended by an error');
+  } finally {
+    stream?.raw.end();
+  }
+  return stream !== undefined;
+}
 
 async function stream(
   request: FastifyRequest,
@@ -68,10 +159,7 @@ async function stream(
   filter: StreamFilter,
   from: number | undefined,
 ): Promise<void> {
-  const lastEventId = request.headers['last-event-id'];
-  const resumeAfter =
-    typeof lastEventId === 'string' && /^\d+$/.test(lastEventId) ? Number(lastEventId) + 1 : undefined;
-  let offset = resumeAfter ?? from ?? (await events.end());
+  let offset = resumeOffset(request) ?? from ?? (await events.end());
   const { raw, poll } = openEventStream(request, reply, closing);
   let lastWrite = Date.now();
   try {

@@ -1,6 +1,7 @@
 /** Request and response schemas of the job routes. */
 import { Type } from '@sinclair/typebox';
 import { jobStatuses } from '../../jobs/job-states.js';
+import { maxScheduleEveryMs, minScheduleEveryMs } from '../../jobs/schedule-validation.js';
 import { maxWaitMs } from '../context.js';
 import { Milliseconds, Name, Page, PageQuery, Timestamp } from './common.js';
 
@@ -201,9 +202,18 @@ export const ScheduleBody = Type.Object(
   {
     cron: Type.Optional(Type.String({ minLength: 1, description: 'Cron expression (5 or 6 fields)' })),
     timezone: Type.Optional(
-      Type.String({ minLength: 1, description: "IANA time zone of cron; default 'UTC'" }),
+      Type.String({
+        minLength: 1,
+        description: "IANA time zone of cron, such as 'Europe/Berlin'; default 'UTC'",
+      }),
     ),
-    everyMs: Type.Optional(Type.Integer({ minimum: 1000, description: 'A fixed interval instead of cron' })),
+    everyMs: Type.Optional(
+      Type.Integer({
+        minimum: minScheduleEveryMs,
+        maximum: maxScheduleEveryMs,
+        description: 'A fixed interval instead of cron, in milliseconds (at most 100 years)',
+      }),
+    ),
     type: AddJobFields.type,
     payload: Type.Optional(JsonValue),
     missed: Type.Optional(Type.Union([Type.Literal('skip'), Type.Literal('catch-up-once')])),
@@ -234,5 +244,14 @@ export const EventsQuery = Type.Object({
   ),
   from: Type.Optional(
     Type.Integer({ minimum: 0, description: 'Start at this event id (else: new events only)' }),
+  ),
+});
+
+export const JobEventsQuery = Type.Object({
+  from: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description: "Start at this event id (else: at the job's first event)",
+    }),
   ),
 });

@@ -22,7 +22,11 @@ export interface StreamOptions {
   readonly signal: AbortSignal;
 }
 
-/** Follows the stream at `path` until `signal` aborts or the server refuses it. */
+/**
+ * Follows the stream at `path` until `signal` aborts, the server refuses it, or the server
+ * answers 204 No Content: nothing more to send (a finished job's stream, reconnected after its
+ * last event).
+ */
 export async function followStream(path: string, options: StreamOptions): Promise<void> {
   const { signal } = options;
   let lastEventId = '';
@@ -36,6 +40,7 @@ export async function followStream(path: string, options: StreamOptions): Promis
       if (token !== null) headers.authorization = `Bearer ${token}`;
       if (lastEventId !== '') headers['last-event-id'] = lastEventId;
       const response = await fetch(path, { headers, signal, cache: 'no-store' });
+      if (response.status === 204) return;
       if (!response.ok || response.body === null) {
         const error = await failure(response, token);
         // Client errors will not go away by retrying; 5xx and 429 may.

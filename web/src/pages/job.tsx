@@ -27,6 +27,8 @@ export function JobPage({ id }: { id: string }) {
     [id],
   );
   const [busy, setBusy] = useState(false);
+  // Bumped by a retry: the job's stream ends once the job is finished, so follow it anew.
+  const [runs, setRuns] = useState(0);
   const [dialog, confirm] = useConfirm();
 
   // The job's events: each one is a change worth reloading for (status, attempt, progress).
@@ -48,7 +50,7 @@ export function JobPage({ id }: { id: string }) {
       clearTimeout(timer);
       controller.abort();
     };
-  }, [id]);
+  }, [id, runs]);
 
   const act = async (action: 'cancel' | 'retry') => {
     if (action === 'cancel') {
@@ -68,7 +70,10 @@ export function JobPage({ id }: { id: string }) {
     setBusy(true);
     try {
       if (action === 'cancel') await api<Job>('DELETE', `/v1/jobs/${seg(id)}`);
-      else await api<Job>('POST', `/v1/jobs/${seg(id)}/retry`);
+      else {
+        await api<Job>('POST', `/v1/jobs/${seg(id)}/retry`);
+        setRuns((count) => count + 1);
+      }
       notify(action === 'cancel' ? `Cancelled job ${id}.` : `Job ${id} starts over.`);
       await job.reload();
     } catch (error) {

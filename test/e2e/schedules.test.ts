@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Jobs } from '../../src/jobs/jobs.js';
+import { Schedule, ScheduleList } from '../../src/server/schemas/jobs.js';
+import { assertProblem, startTestServer, type TestServer } from './helpers.js';
+
+describe('PUT /v1/schedules/{name}: bad schedules are 400 problems naming the field', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({
+      jobs: async (spool) => {
+        const jobs = new Jobs(spool);
+        await jobs.start();
+        return jobs;
+      },
+    });
+  });
+  after(() => t.dispose());
+
+  const cases: Array<[string, Record<string, unknown>, string, RegExp]> = [
+    [
+      'a city for a time zone',
+      { cron: '0 9 * * *', timezone: 'Berlin' },
+      'timezone',
+      /timezone must be an IANA time zone such as Europe\/Berlin/,
+    ],
+    [
+      'an offset for a time zone',
+      { cron: '0 9 * * *', timezone: 'UTC+1' },
+      'timezone',
+      /timezone must be an IANA time zone/,
+    ],
+    ['everyMs of 9e15', { everyMs: 9e15 }, 'everyMs', /3155760000000/],
+    ['everyMs of 1e300', { everyMs: 1e300 }, 'everyMs', /3155760000000/],
+    ['an hour of 25', { cron: '0 25 * * *' }, 'cron', /cron must be a cron expression of 5 fields.*hour: 25/],
+    ['a cron that never fires', { cron: '0 0 31 2 *' }, 'cron', /never fires/],
+    ['a cron croner cannot read', { cron: '@reboot' }, 'cron', /cron must be a cron expression/],
+    ['an unknown missed policy', { everyMs: 60_000, missed: 'later' }, 'missed', /skip.*catch-up-once/],
+  ];
+  for (const [index, [what, fields, field, allowed]] of cases.entries()) {
+    it(`${what}: 400 naming ${field} and what is allowed`, async () => {
+      const answer = await t.call('PUT', `/v1/schedules/nightly-${index}`, {
+        body: { type: 'report', ...fields },
+      });
+      const problem = assertProblem(answer, 400, 'SPOOL_INVALID_ARGUMENT', `/v1/schedules/nightly-${index}`);
+      assert.equal(problem.errors?.length, 1, JSON.stringify(problem));
+      assert.equal(problem.errors?.[0]?.field, field);
+      assert.match(problem.errors?.[0]?.message ?? '', allowed);
+      assert.match(problem.detail, allowed);
+      assert.doesNotMatch(JSON.stringify(problem), /SQLite|INTEGER column|REAL value|CronDate|toTZ/);
+      const listed = await t.call('GET', '/v1/schedules', { returns: ScheduleList });
+      assert.equal(listed.status, 200, 'the list still answers');
+      assert.ok(!listed.body.items.some((s) => s.name === `nightly-${index}`), 'nothing stored');
+    });
+  }
+
+  it('the longest interval and an IANA zone are stored and listed with valid next runs', async () => {
+    const longest = await t.call('PUT', '/v1/schedules/centennial', {
+      body: { type: 'report', everyMs: 3_155_760_000_000 },
+      returns: Schedule,
+    });
+    assert.equal(longest.status, 200);
+    const berlin = await t.call('PUT', '/v1/schedules/berlin-nine', {
+      body: { type: 'report', cron: '0 9 * * *', timezone: 'Europe/Berlin' },
+      returns: Schedule,
+    });
+    assert.equal(berlin.status, 200);
+    const listed = await t.call('GET', '/v1/schedules', { returns: ScheduleList });
+    assert.equal(listed.status, 200);
+    assert.deepEqual(listed.body.items.map((s) => s.name).sort(), ['berlin-nine', 'centennial']);
+    for (const schedule of listed.body.items) assert.ok(!Number.isNaN(Date.parse(schedule.nextRunAt)));
+  });
+});
