@@ -30,13 +30,13 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const receivers = 5;
 const flashPartitions = 4;
 
-interface RunningServer {
+export interface RunningServer {
   readonly url: string;
   stop(): Promise<void>;
 }
 
 /** Starts `spool serve --port 0` and resolves with the URL it prints once it listens. */
-async function startServer(dataDir: string, durability: 'full' | 'process'): Promise<RunningServer> {
+export async function startServer(dataDir: string, durability: 'full' | 'process'): Promise<RunningServer> {
   const child = spawn(
     process.execPath,
     [

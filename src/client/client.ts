@@ -64,6 +64,16 @@ export class SpoolClient {
   }
 
   /**
+   * Closes the client's pooled keep-alive connections; calls made afterwards fail with
+   * `SpoolClientError`. Open event streams end through their own `signal`. Idle connections
+   * never keep the process alive, so a short script may skip this; a long-running service that
+   * replaces clients should close the old one.
+   */
+  async close(): Promise<void> {
+    await this.#http.close();
+  }
+
+  /**
    * The server's numbers in one document: queue depths and counters, processing-time
    * percentiles, topic offsets and group lag, jobs by state and type, firing alerts. Counters
    * are this server process's since it started (`startedAt`).

@@ -1,6 +1,11 @@
 /**
- * The transport under every client call: JSON over `fetch`, bearer token, per-request timeout,
+ * The transport under every client call: JSON over HTTP, bearer token, per-request timeout,
  * problem+json → typed errors, and retries.
+ *
+ * **Connections.** In Node the client keeps its own pool of keep-alive connections to the server
+ * (undici, see http-node.ts), loaded on the first call; it is several times cheaper per request
+ * than the global `fetch`. A `fetch` option replaces it (a test's, an instrumented one), and
+ * outside Node the global `fetch` is used. Event streams (`stream()`) always go over `fetch`.
  *
  * **Retries.** A request is tried up to `retries.maxAttempts` times (default 5):
  * - after a **429 or 503** answer, whatever the method: the server applied nothing (a full queue
@@ -37,8 +42,22 @@ export interface TransportOptions {
   /** A bearer API token, when the server requires one. */
   token?: string;
   retries?: RetryOptions;
-  /** The fetch implementation. @defaultValue globalThis.fetch */
+  /**
+   * A fetch implementation to send every request with (a browser's, a test's, an instrumented
+   * one). Without it, the client keeps its own pool of keep-alive connections in Node (undici),
+   * and uses the global `fetch` elsewhere. Event streams always go over `fetch`.
+   * @defaultValue none in Node; globalThis.fetch elsewhere
+   */
   fetch?: typeof fetch;
+  /**
+   * Node, without `fetch`: the most connections open to the server at once (HTTP/1.1 keep-alive,
+   * one request on a connection at a time). More calls at once wait for a free connection — note
+   * that a long poll (a receive, poll or claim with `waitMs`) holds its connection for its wait.
+   * Idle connections are reused, and closed after the server's keep-alive timeout; they never
+   * keep the process alive. `0` for no limit.
+   * @defaultValue 128
+   */
+  connections?: number;
   /** Per-attempt timeout; long polls get their wait on top. @defaultValue 30000 */
   timeoutMs?: number;
   /**
@@ -72,20 +91,92 @@ export interface CallAnswer<T> {
   readonly body: T;
 }
 
-const defaults = { maxAttempts: 5, baseMs: 100, capMs: 5000, timeoutMs: 30_000 } as const;
+const defaults = { maxAttempts: 5, baseMs: 100, capMs: 5000, timeoutMs: 30_000, connections: 128 } as const;
+
+/**
+ * @internal One attempt's answer, whichever way it came: the status, headers on demand, and the
+ * whole body as text.
+ */
+export interface Reply {
+  readonly status: number;
+  readonly statusText: string;
+  /** One header (by its lower-case name), as `Headers.get` gives it; null when absent. */
+  header(name: string): string | null;
+  /** All the headers. */
+  readonly headers: Headers;
+  readonly text: string;
+}
+
+/** @internal How requests reach the server: the Node pool (http-node.ts) or a `fetch`. */
+export interface Exchange {
+  /** One attempt: sends the request and reads the whole answer; rejects when `deadline` ends. */
+  send(
+    method: string,
+    pathAndQuery: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    deadline: Deadline,
+  ): Promise<Reply>;
+  close(): Promise<void>;
+}
+
+/** Requests through a `fetch` (a caller's, or the global one where there is no Node). */
+class FetchExchange implements Exchange {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly fetch: typeof globalThis.fetch,
+  ) {}
+
+  async send(
+    method: string,
+    pathAndQuery: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    deadline: Deadline,
+  ): Promise<Reply> {
+    const response = await this.fetch(this.baseUrl + pathAndQuery, {
+      method,
+      headers,
+      body: body ?? null,
+      signal: deadline.signal,
+    });
+    const text = await response.text();
+    return {
+      status: response.status,
+      statusText: response.statusText,
+      header: (name) => response.headers.get(name),
+      headers: response.headers,
+      text,
+    };
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Whether this runs in Node (where the client uses its own pool rather than `fetch`). */
+function isNode(): boolean {
+  return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+}
 
 /** @internal */
 export class Transport {
   readonly baseUrl: string;
-  readonly #token: string | undefined;
+  readonly #authorization: string | undefined;
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number;
   readonly #retries: Required<RetryOptions>;
   readonly #propagateTraceContext: boolean;
+  readonly #connections: number | null;
+  /** Where `call()` sends requests; undefined until the Node pool is loaded (first call). */
+  #exchange: Exchange | undefined;
+  #loading: Promise<Exchange> | undefined;
+  #closed = false;
 
   constructor(options: TransportOptions) {
     this.baseUrl = options.url.replace(/\/+$/, '');
-    this.#token = options.token;
+    this.#authorization = options.token === undefined ? undefined : `Bearer ${options.token}`;
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.#timeoutMs = options.timeoutMs ?? defaults.timeoutMs;
     this.#propagateTraceContext = options.propagateTraceContext ?? true;
@@ -94,6 +185,20 @@ export class Transport {
       baseMs: options.retries?.baseMs ?? defaults.baseMs,
       capMs: options.retries?.capMs ?? defaults.capMs,
     };
+    this.#connections = options.connections === 0 ? null : (options.connections ?? defaults.connections);
+    // A caller's fetch is used as given; so is the global one outside Node, and for a base URL
+    // the pool cannot take (fetch then reports it as it always did).
+    if (options.fetch !== undefined || !isNode() || !/^https?:\/\//i.test(this.baseUrl)) {
+      this.#exchange = new FetchExchange(this.baseUrl, this.#fetch);
+    }
+  }
+
+  /** The Node pool, loaded on the first call; the global fetch if undici cannot be loaded. */
+  #load(): Promise<Exchange> {
+    this.#loading ??= import('./http-node.js')
+      .then(({ PoolExchange }) => new PoolExchange(this.baseUrl, { connections: this.#connections }))
+      .catch(() => new FetchExchange(this.baseUrl, this.#fetch));
+    return this.#loading.then((exchange) => (this.#exchange = exchange));
   }
 
   /** The backoff before try `attempt + 1`: exponential, capped, with "equal" jitter. */
@@ -104,32 +209,40 @@ export class Transport {
 
   /** Sends a JSON request and parses the answer, retrying as the module notes describe. */
   async call<T>(options: CallOptions): Promise<CallAnswer<T>> {
-    const url = this.url(options.path, options.query);
+    const target = pathAndQuery(options.path, options.query);
     const headers: Record<string, string> = { accept: 'application/json' };
-    for (const [name, value] of Object.entries(options.headers ?? {})) {
-      if (value !== undefined) headers[name.toLowerCase()] = value;
+    const extra = options.headers;
+    if (extra !== undefined) {
+      for (const name in extra) {
+        const value = extra[name];
+        if (value !== undefined) headers[name.toLowerCase()] = value;
+      }
     }
-    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
+    if (this.#authorization !== undefined) headers.authorization = this.#authorization;
     if (this.#propagateTraceContext) injectActiveContext(headers);
     let body: string | undefined;
     if (options.body !== undefined) {
       body = JSON.stringify(options.body);
       headers['content-type'] = 'application/json';
     }
+    const exchange = this.#exchange ?? (await this.#load());
     const { maxAttempts } = this.#retries;
+    const timeoutMs = this.#timeoutMs + (options.waitMs ?? 0);
     for (let attempt = 1; ; attempt++) {
       options.signal?.throwIfAborted();
-      const timeoutMs = this.#timeoutMs + (options.waitMs ?? 0);
-      const timeout = AbortSignal.timeout(timeoutMs);
-      const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-      let response: Response;
-      let text: string;
+      if (this.#closed) {
+        throw new SpoolNetworkError(
+          'SPOOL_NETWORK_ERROR',
+          `${options.method} ${options.path} failed: the client is closed`,
+        );
+      }
+      const deadline = new Deadline(timeoutMs, options.signal);
+      let reply: Reply;
       try {
-        response = await this.#fetch(url, { method: options.method, headers, body: body ?? null, signal });
-        text = await response.text();
+        reply = await exchange.send(options.method, target, headers, body, deadline);
       } catch (error) {
         if (options.signal?.aborted) throw options.signal.reason;
-        const failure = timeout.aborted
+        const failure = deadline.timedOut
           ? new SpoolNetworkError(
               'SPOOL_TIMEOUT',
               `${options.method} ${options.path} got no answer within ${timeoutMs} ms`,
@@ -143,17 +256,14 @@ export class Transport {
         if (!options.retryOnNetworkError || attempt >= maxAttempts) throw failure;
         await sleep(this.backoffMs(attempt), options.signal);
         continue;
+      } finally {
+        deadline.dispose();
       }
-      if (response.ok) {
-        return { status: response.status, headers: response.headers, body: parseJson(text) as T };
-      }
-      const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
-      const error = SpoolHttpError.from(
-        response.status,
-        toProblem(response, text, options.path),
-        retryAfterMs,
-      );
-      const backPressure = response.status === 429 || response.status === 503;
+      const status = reply.status;
+      if (status >= 200 && status < 300) return new Answer(reply, parseJson(reply.text) as T);
+      const retryAfterMs = parseRetryAfter(reply.header('retry-after'));
+      const error = SpoolHttpError.from(status, toProblem(reply, options.path), retryAfterMs);
+      const backPressure = status === 429 || status === 503;
       if (!backPressure || error.problem.retryable === false || attempt >= maxAttempts) throw error;
       await sleep(retryAfterMs ?? this.backoffMs(attempt), options.signal);
     }
@@ -161,7 +271,8 @@ export class Transport {
 
   /**
    * Opens a streaming GET (Server-Sent Events): no timeout, no retries, the body left unread.
-   * A non-2xx answer is thrown as a {@link SpoolHttpError}.
+   * A non-2xx answer is thrown as a {@link SpoolHttpError}. Always over `fetch` (the caller's or
+   * the global one): a stream is one long request, and `close()` leaves it to its signal.
    */
   async stream(
     path: string,
@@ -170,7 +281,7 @@ export class Transport {
     signal: AbortSignal,
   ): Promise<Response> {
     const all: Record<string, string> = { accept: 'text/event-stream', ...headers };
-    if (this.#token !== undefined) all.authorization = `Bearer ${this.#token}`;
+    if (this.#authorization !== undefined) all.authorization = this.#authorization;
     let response: Response;
     try {
       response = await this.#fetch(this.url(path, query), { method: 'GET', headers: all, signal });
@@ -186,7 +297,16 @@ export class Transport {
       const text = await response.text().catch(() => '');
       throw SpoolHttpError.from(
         response.status,
-        toProblem(response, text, path),
+        toProblem(
+          {
+            status: response.status,
+            statusText: response.statusText,
+            header: (name) => response.headers.get(name),
+            headers: response.headers,
+            text,
+          },
+          path,
+        ),
         parseRetryAfter(response.headers.get('retry-after')),
       );
     }
@@ -194,12 +314,107 @@ export class Transport {
   }
 
   url(path: string, query?: CallOptions['query']): string {
-    const search = new URLSearchParams();
-    for (const [name, value] of Object.entries(query ?? {})) {
-      if (value !== undefined) search.set(name, String(value));
+    return this.baseUrl + pathAndQuery(path, query);
+  }
+
+  /**
+   * Closes the connection pool once the requests in flight have been answered; calls made after
+   * it throw `SPOOL_NETWORK_ERROR`. Event streams (`stream()`) are not affected: their signal ends
+   * them. Safe to call twice.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const exchange = this.#exchange ?? (await this.#loading);
+    await exchange?.close();
+  }
+}
+
+/** `path` and its query string (`?a=1&b=2`; nothing when every value is undefined). */
+function pathAndQuery(path: string, query: CallOptions['query']): string {
+  if (query === undefined) return path;
+  let search: URLSearchParams | undefined;
+  for (const name in query) {
+    const value = query[name];
+    if (value !== undefined) (search ??= new URLSearchParams()).set(name, String(value));
+  }
+  return search === undefined ? path : `${path}?${search.toString()}`;
+}
+
+/**
+ * @internal The end of one attempt: `timeoutMs` passed (then `timedOut` is true), or the caller's
+ * signal aborted. A plain timer, and a listener only when the caller gave a signal; an
+ * `AbortSignal` only when the exchange needs one (fetch). The Node pool does without: an
+ * `AbortSignal.timeout` + `AbortSignal.any` pair per request costs more than the rest of the
+ * client's work on it.
+ */
+export class Deadline {
+  readonly #timer: ReturnType<typeof setTimeout>;
+  readonly #caller: AbortSignal | undefined;
+  readonly #onCallerAbort: (() => void) | undefined;
+  #listener: ((reason: unknown) => void) | undefined;
+  #controller: AbortController | undefined;
+  #ended = false;
+  #reason: unknown;
+  timedOut = false;
+
+  constructor(timeoutMs: number, caller: AbortSignal | undefined) {
+    this.#timer = setTimeout(() => {
+      this.timedOut = true;
+      this.#end(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+    }, timeoutMs);
+    // As `AbortSignal.timeout`'s timer: it does not keep the process alive by itself.
+    (this.#timer as { unref?: () => void }).unref?.();
+    if (caller !== undefined) {
+      this.#caller = caller;
+      this.#onCallerAbort = () => this.#end(caller.reason);
+      caller.addEventListener('abort', this.#onCallerAbort, { once: true });
     }
-    const qs = search.toString();
-    return `${this.baseUrl}${path}${qs ? `?${qs}` : ''}`;
+  }
+
+  /** Calls `listener` when the attempt ends early (at once if it has); one listener. */
+  onEnd(listener: (reason: unknown) => void): void {
+    if (this.#ended) listener(this.#reason);
+    else this.#listener = listener;
+  }
+
+  /** An `AbortSignal` that aborts when the attempt ends early. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      const controller = new AbortController();
+      this.#controller = controller;
+      this.onEnd((reason) => controller.abort(reason));
+    }
+    return this.#controller.signal;
+  }
+
+  /** Stops the timer and lets go of the caller's signal; the attempt is over. */
+  dispose(): void {
+    clearTimeout(this.#timer);
+    if (this.#onCallerAbort !== undefined) this.#caller!.removeEventListener('abort', this.#onCallerAbort);
+  }
+
+  #end(reason: unknown): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#reason = reason;
+    this.#listener?.(reason);
+  }
+}
+
+/** A successful call's answer; `headers` is read from the reply only when asked for. */
+class Answer<T> implements CallAnswer<T> {
+  readonly status: number;
+  readonly body: T;
+  readonly #reply: Reply;
+
+  constructor(reply: Reply, body: T) {
+    this.status = reply.status;
+    this.body = body;
+    this.#reply = reply;
+  }
+
+  get headers(): Headers {
+    return this.#reply.headers;
   }
 }
 
@@ -245,7 +460,8 @@ function parseJson(text: string): unknown {
 }
 
 /** The answer's problem document; one made up for answers that are not problem+json (a proxy's page). */
-function toProblem(response: Response, text: string, path: string): ProblemDocument {
+function toProblem(reply: Reply, path: string): ProblemDocument {
+  const text = reply.text;
   let parsed: unknown;
   try {
     parsed = text === '' ? undefined : JSON.parse(text);
@@ -253,16 +469,16 @@ function toProblem(response: Response, text: string, path: string): ProblemDocum
     parsed = undefined;
   }
   if (isProblem(parsed)) return parsed;
-  const status = response.status;
+  const status = reply.status;
   return {
     type: 'about:blank',
-    title: response.statusText || `HTTP ${status}`,
+    title: reply.statusText || `HTTP ${status}`,
     status,
-    detail: `the server answered ${status} ${response.statusText} without a problem document${text ? `: ${text.slice(0, 200)}` : ''}`,
+    detail: `the server answered ${status} ${reply.statusText} without a problem document${text ? `: ${text.slice(0, 200)}` : ''}`,
     instance: path,
     code: 'SPOOL_UNEXPECTED_RESPONSE',
     retryable: status === 429 || status >= 500,
-    requestId: response.headers.get('x-request-id') ?? '',
+    requestId: reply.header('x-request-id') ?? '',
   };
 }
 
