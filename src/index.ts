@@ -56,7 +56,14 @@ export {
 export type { JobStatus, JobQuery } from './store/port.js';
 export type { SendOptions, OutgoingMessage, PublishOptions, OutgoingEvent } from './engine/outgoing.js';
 export type { QueueStats, PartitionOffsets } from './store/port.js';
-export type { Store, StoreFactory, StoreWrites, StoreCapabilities } from './store/port.js';
+export type {
+  Store,
+  StoreFactory,
+  StoreWrites,
+  StoreCapabilities,
+  ReleaseOptions,
+  ReleaseOutcome,
+} from './store/port.js';
 export {
   type QueueOptions,
   type TopicOptions,

@@ -12,7 +12,7 @@
  */
 export { type EventsOptions, SpoolClient, type SpoolClientOptions } from './client.js';
 export type { RetryOptions, TransportOptions } from './http.js';
-export { QueuesClient, type NackOptions, type ReceivedMessage } from './queues.js';
+export { QueuesClient, type NackOptions, type ReleaseOptions, type ReceivedMessage } from './queues.js';
 export { TopicsClient } from './topics.js';
 export { finishedJobStatuses, JobsClient, type JobEventsOptions, type WaitOptions } from './jobs.js';
 export {

@@ -5,7 +5,7 @@
  * Retried after a network error (see `http.ts`): `put`, `list`, `get`, `browse`, `deadLetters`,
  * `receive` (the messages of a lost answer are released by the server, or redelivered when their
  * lease runs out), and `send`/`sendBatch` when every message has a `dedupId` (or `send` an
- * `idempotencyKey`). Not retried after a network error: other sends, `ack`, `nack`, `extend`,
+ * `idempotencyKey`). Not retried after a network error: other sends, `ack`, `nack`, `release`, `extend`,
  * `deadLetter`, `delete`, `redrive`, `purge`, `purgeDeadLetters`.
  */
 import { segment, type Transport } from './http.js';
@@ -28,8 +28,14 @@ import type {
 export interface NackOptions {
   /** Delivered again after this many ms. @defaultValue 0 */
   delayMs?: number;
-  /** Why the attempt failed: recorded in the message's errors. */
+  /** Why the attempt failed: recorded in the message's errors (the last one if it is dead-lettered). */
   error?: string;
+}
+
+/** Options of a release. */
+export interface ReleaseOptions {
+  /** Delivered again after this many ms. @defaultValue 0 */
+  delayMs?: number;
 }
 
 /** A received message, with helpers that settle it by its receipt. */
@@ -38,8 +44,13 @@ export interface ReceivedMessage extends ReceivedMessageData {
   readonly queue: string;
   /** Done: delete the message. Throws `SPOOL_STALE_RECEIPT` if the lease was lost. */
   ack(): Promise<void>;
-  /** Give it back, to be delivered again after `delayMs`. */
+  /**
+   * This delivery failed: it is delivered again after `delayMs` with attempt + 1, or, if it was
+   * the last allowed attempt (the queue's `maxAttempts`), dead-lettered with `error`.
+   */
   nack(options?: NackOptions): Promise<void>;
+  /** Hand it back untried: delivered again after `delayMs` with the same attempt; never dead-letters. */
+  release(options?: ReleaseOptions): Promise<void>;
   /** Keep the lease for `visibilityMs` more from now (default: the queue's); answers the new expiry (ISO 8601). */
   extend(visibilityMs?: number): Promise<string>;
   /** Give up on it: move it to the dead-letter queue with `reason`. */
@@ -125,7 +136,7 @@ export class QueuesClient {
 
   /**
    * Leases up to `max` messages (default 1), waiting up to `waitMs` (at most 20000) for one.
-   * Each comes with `ack()`, `nack()`, `extend()` and `deadLetter()`.
+   * Each comes with `ack()`, `nack()`, `release()`, `extend()` and `deadLetter()`.
    */
   async receive(name: string, options: ReceiveOptions = {}): Promise<ReceivedMessage[]> {
     const { signal, ...body } = options;
@@ -148,7 +159,10 @@ export class QueuesClient {
     return this.#settle('ack', name, receipts, {});
   }
 
-  /** Gives a message back (or a batch: one result per receipt); it is delivered again after `delayMs`. */
+  /**
+   * Reports a failed delivery (or a batch: one result per receipt): the message is delivered again
+   * after `delayMs` with attempt + 1, or dead-lettered with `error` if this was its last allowed attempt.
+   */
   nack(name: string, receipt: string, options?: NackOptions): Promise<void>;
   nack(name: string, receipts: readonly string[], options?: NackOptions): Promise<SettleResult[]>;
   async nack(
@@ -157,6 +171,20 @@ export class QueuesClient {
     options: NackOptions = {},
   ): Promise<void | SettleResult[]> {
     return this.#settle('nack', name, receipts, { ...options });
+  }
+
+  /**
+   * Hands a message back untried (or a batch: one result per receipt): it is delivered again after
+   * `delayMs` with the same attempt, as the delivery does not count; a release never dead-letters.
+   */
+  release(name: string, receipt: string, options?: ReleaseOptions): Promise<void>;
+  release(name: string, receipts: readonly string[], options?: ReleaseOptions): Promise<SettleResult[]>;
+  async release(
+    name: string,
+    receipts: string | readonly string[],
+    options: ReleaseOptions = {},
+  ): Promise<void | SettleResult[]> {
+    return this.#settle('release', name, receipts, { ...options });
   }
 
   /** Moves leased messages to the dead-letter queue with `reason`. */
@@ -244,7 +272,7 @@ export class QueuesClient {
   }
 
   async #settle(
-    action: 'ack' | 'nack' | 'dead-letter',
+    action: 'ack' | 'nack' | 'release' | 'dead-letter',
     name: string,
     receipts: string | readonly string[],
     extra: Record<string, unknown>,
@@ -266,6 +294,7 @@ export class QueuesClient {
     Object.defineProperties(message, {
       ack: { value: () => this.ack(queue, receipt) },
       nack: { value: (options?: NackOptions) => this.nack(queue, receipt, options) },
+      release: { value: (options?: ReleaseOptions) => this.release(queue, receipt, options) },
       extend: { value: (visibilityMs?: number) => this.extend(queue, receipt, visibilityMs) },
       deadLetter: { value: (reason: string) => this.deadLetter(queue, receipt, reason) },
     });

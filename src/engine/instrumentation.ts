@@ -26,9 +26,15 @@ export interface Instrumentation {
    * receipt alone (over HTTP) do not.
    */
   messageAcked?(queue: string, endToEndSeconds: number | undefined): void;
-  /** A message of `queue` was released to be delivered again (a handler failure or a nack). */
+  /**
+   * A message of `queue` was nacked to be delivered again (a handler failure, or a nack before
+   * its last attempt). A plain release, which hands a message back untried, is not reported.
+   */
   messageRetried?(queue: string): void;
-  /** A message of `queue` was moved to its dead-letter queue by a consumer or an explicit call. */
+  /**
+   * A message of `queue` was moved to its dead-letter queue by a consumer, an explicit call or a
+   * nack of its last attempt.
+   */
   messageDeadLettered?(queue: string): void;
   /** A `process()` consumer of `queue` finished with a message: handler run and settlement. */
   messageProcessed?(queue: string, seconds: number): void;

@@ -10,7 +10,9 @@
  *
  * Settlement per message (at-least-once, the default): handler resolves → ack. Handler throws
  * `NonRetryableError`, or the attempt was the last allowed → dead-letter. `RetryAfterError(ms)`
- * → released with that delay. Anything else → released with exponential backoff + jitter.
+ * → nacked with that delay. Anything else → nacked with exponential backoff + jitter. A nack
+ * counts the delivery as an attempt, as the dead-lettering rule does: each failure is one
+ * retry or one dead letter, never both.
  * While a handler runs its lease is extended every half visibility timeout; if an extension
  * finds the lease lost, the handler's AbortSignal fires.
  *
@@ -357,7 +359,14 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
       error instanceof RetryAfterError
         ? Math.max(0, error.retryAfterMs)
         : backoffDelay(message.attempt, this.queue.config.backoff);
-    await message.nack({ delayMs, error });
+    // The nack counts this delivery as an attempt. It dead-letters only when the store's
+    // maxAttempts is lower than this handle's (another process changed the queue's config):
+    // the message is then gone all the same, and the final-failure hook must hear of it.
+    if ((await message.nack({ delayMs, error })) === 'dead-lettered') {
+      logger.warn({ ...messageFields(message), err: error }, 'message dead-lettered');
+      this.options.onDeadLetter?.(message, error);
+      return;
+    }
     if (logger.isLevelEnabled('debug')) {
       logger.debug({ ...messageFields(message), err: error, delayMs }, 'message failed; retrying');
     }

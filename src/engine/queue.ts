@@ -1,6 +1,6 @@
 /**
  * A point-to-point queue: producers send, competing consumers receive under leases and settle.
- * This class is the low-level API (send, receive, ack, nack, extend, dead letters, stats);
+ * This class is the low-level API (send, receive, ack, nack, release, extend, dead letters, stats);
  * {@link Queue.process} starts a managed consumer loop on top of it.
  */
 import {
@@ -18,7 +18,9 @@ import type {
   EnqueueResult,
   QueuedMessage,
   QueueStats,
+  ReleaseOutcome,
 } from '../store/port.js';
+import { nackedError } from '../store/port.js';
 import type { EngineContext } from './context.js';
 import type { QueueEvent } from './events-log.js';
 import { toEnqueueMessage, type OutgoingMessage, type SendOptions } from './outgoing.js';
@@ -181,18 +183,45 @@ export class Queue<T = MessageBody> implements LeaseSettler {
     );
   }
 
-  /** Ends a lease so the message is delivered again after `delayMs` (default 0). */
-  async nack(receipt: string, options: { delayMs?: number; error?: unknown } = {}): Promise<void> {
-    const delayMs = options.delayMs ?? 0;
-    if (!Number.isFinite(delayMs) || delayMs < 0) {
-      throw new InvalidArgumentError('nack: delayMs must be a number >= 0', { field: 'delayMs' });
-    }
-    await this.context.store.release(this.name, receipt, {
-      delayMs: Math.trunc(delayMs),
-      ...(options.error === undefined ? {} : { error: describeError(options.error) }),
+  /**
+   * The delivery failed: ends the lease, recording `error`, and the delivery counts as an
+   * attempt. The message is delivered again after `delayMs` (default 0) with `attempt + 1` —
+   * or, when this was its last allowed attempt (`maxAttempts`), it is dead-lettered with
+   * `error` as its last error. Resolves with which of the two happened. `messageId`, when
+   * known, names the message in the events log; `message.nack()` passes it.
+   */
+  async nack(
+    receipt: string,
+    options: { delayMs?: number; error?: unknown } = {},
+    messageId?: string,
+  ): Promise<ReleaseOutcome> {
+    const delayMs = checkedDelayMs('nack', options.delayMs);
+    const error = options.error === undefined ? undefined : describeError(options.error);
+    const outcome = await this.context.store.release(this.name, receipt, {
+      delayMs,
+      ...(error === undefined ? {} : { error }),
     });
+    // Either way something became deliverable: the message itself, or the next of its key.
     this.#signal().notify();
-    this.context.instrumentation.messageRetried(this.name);
+    if (outcome === 'dead-lettered') {
+      this.context.instrumentation.messageDeadLettered(this.name);
+      await this.#record('queue.dead-lettered', 1, messageId ?? null, error ?? nackedError);
+    } else {
+      this.context.instrumentation.messageRetried(this.name);
+    }
+    return outcome;
+  }
+
+  /**
+   * Hands a message back without trying it: ends the lease, and the delivery does not count as
+   * an attempt, so the message is delivered again after `delayMs` (default 0) with the same
+   * `attempt` and is never dead-lettered by this. For a consumer that took more than it can do
+   * (shutting down, overloaded); a failed delivery is a {@link Queue.nack}.
+   */
+  async release(receipt: string, options: { delayMs?: number } = {}): Promise<void> {
+    const delayMs = checkedDelayMs('release', options.delayMs);
+    await this.context.store.release(this.name, receipt, { delayMs, countAttempt: false });
+    this.#signal().notify();
   }
 
   /** Extends a lease; resolves with the new expiry (ms since epoch). */
@@ -323,6 +352,15 @@ function toDeadLetterView<T>(letter: DeadLetter): DeadLetterView<T> {
     attempts: letter.attempts,
     errors: letter.errors,
   };
+}
+
+/** A settle's `delayMs` (default 0), whole milliseconds; throws for a negative or non-number. */
+function checkedDelayMs(operation: string, value: number | undefined): number {
+  const delayMs = value ?? 0;
+  if (!Number.isFinite(delayMs) || delayMs < 0) {
+    throw new InvalidArgumentError(`${operation}: delayMs must be a number >= 0`, { field: 'delayMs' });
+  }
+  return Math.trunc(delayMs);
 }
 
 function assertPositiveMs(value: number, field: string): void {

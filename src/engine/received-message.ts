@@ -1,11 +1,16 @@
 import { decodeBody, type AttemptError, type Headers, type MessageBody } from '../core/message.js';
-import type { ClaimedMessage } from '../store/port.js';
+import type { ClaimedMessage, ReleaseOutcome } from '../store/port.js';
 
 /** Settles a leased message; implemented by {@link Queue}. */
 export interface LeaseSettler {
   /** `enqueuedAt`: the message's first send (ms since epoch), for the end-to-end latency metric. */
   ack(receipt: string, enqueuedAt?: number): Promise<void>;
-  nack(receipt: string, options?: { delayMs?: number; error?: unknown }): Promise<void>;
+  nack(
+    receipt: string,
+    options?: { delayMs?: number; error?: unknown },
+    messageId?: string,
+  ): Promise<ReleaseOutcome>;
+  release(receipt: string, options?: { delayMs?: number }): Promise<void>;
   extend(receipt: string, visibilityTimeoutMs?: number): Promise<number>;
   deadLetter(receipt: string, reason: unknown, messageId?: string): Promise<void>;
   /** Wakes idle consumers: settling a keyed message makes the next one of its key deliverable. */
@@ -14,7 +19,8 @@ export interface LeaseSettler {
 
 /**
  * A message delivered from a queue under a lease. Settle it exactly once: `ack()` when the work
- * is done, `nack()` to have it delivered again, `deadLetter()` to give up on it.
+ * is done, `nack()` when it failed (it is retried, or dead-lettered after its last attempt),
+ * `release()` to hand it back untried, `deadLetter()` to give up on it.
  */
 export class Message<T = MessageBody> {
   readonly id: string;
@@ -61,9 +67,21 @@ export class Message<T = MessageBody> {
     if (this.key !== null) this.settler.wake();
   }
 
-  /** Ends the lease; the message is delivered again after `delayMs` (default 0). */
-  nack(options: { delayMs?: number; error?: unknown } = {}): Promise<void> {
-    return this.settler.nack(this.receipt, options);
+  /**
+   * This delivery failed: the message is delivered again after `delayMs` (default 0) with
+   * `attempt + 1`, or dead-lettered with `error` when this was its last allowed attempt.
+   * Resolves with which of the two happened.
+   */
+  nack(options: { delayMs?: number; error?: unknown } = {}): Promise<ReleaseOutcome> {
+    return this.settler.nack(this.receipt, options, this.id);
+  }
+
+  /**
+   * Hands the message back untried: it is delivered again after `delayMs` (default 0) with the
+   * same `attempt` (the delivery does not count), and never dead-lettered by this.
+   */
+  release(options: { delayMs?: number } = {}): Promise<void> {
+    return this.settler.release(this.receipt, options);
   }
 
   /** Keeps the lease for another `visibilityTimeoutMs` (default: the queue's). */

@@ -89,6 +89,8 @@ export class Subscription<T = MessageBody> implements Closeable {
   readonly #options: ResolvedOptions;
   readonly #workers = new Map<number, PartitionWorker<T>>();
   readonly #stopping = new Map<number, Promise<void>>();
+  /** Every worker that has not ended yet, running or stopping: what a close timeout abandons. */
+  readonly #live = new Set<PartitionWorker<T>>();
   readonly #closed = new AbortController();
   #serial: Promise<unknown> = Promise.resolve();
   #seekEpoch: number | undefined;
@@ -136,8 +138,11 @@ export class Subscription<T = MessageBody> implements Closeable {
   }
 
   /**
-   * Finishes the events being handled (at most `timeoutMs`, then their AbortSignals fire),
-   * commits, and leaves the group so the partitions move to other members at once.
+   * Finishes the events being handled, commits, and leaves the group so the partitions move to
+   * other members at once. After `timeoutMs` (default 30 s) it stops waiting: the handlers still
+   * running get their AbortSignals fired, what was finished before them is committed, their
+   * events are not (another member, or the next subscription, gets them again: at-least-once),
+   * and the member leaves the group all the same.
    */
   close(options: { timeoutMs?: number } = {}): Promise<void> {
     this.#closing ??= this.#close(options.timeoutMs ?? 30_000);
@@ -152,11 +157,15 @@ export class Subscription<T = MessageBody> implements Closeable {
       this.#stopWorker(partition, { release: false }),
     );
     const drained = Promise.all([...stops, ...this.#stopping.values()]);
-    const timer = setTimeout(() => {
-      for (const worker of this.#workers.values()) worker.abort();
-    }, timeoutMs);
-    timer.unref();
-    await drained;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), timeoutMs);
+      timer.unref();
+    });
+    if (await Promise.race([drained.then(() => false), timedOut])) {
+      // Handlers that outlived the timeout: abort them and stop waiting for them.
+      await Promise.all([...this.#live].map((worker) => worker.abandon()));
+    }
     clearTimeout(timer);
     try {
       await this.serial(() => this.context.store.leaveGroup(this.topic.name, this.group, this.memberId));
@@ -276,6 +285,7 @@ export class Subscription<T = MessageBody> implements Closeable {
   async #startWorker(partition: number): Promise<void> {
     const worker = new PartitionWorker<T>(this, partition);
     this.#workers.set(partition, worker);
+    this.#live.add(worker);
     await this.#stopping.get(partition);
     const state = await this.context.store.groupState(this.topic.name, this.group);
     const committed = state?.committed.find((c) => c.partition === partition)?.offset ?? 0;
@@ -298,6 +308,7 @@ export class Subscription<T = MessageBody> implements Closeable {
       })
       .catch((error: unknown) => this.report(error))
       .finally(() => {
+        this.#live.delete(worker);
         if (this.#stopping.get(partition) === stopped) this.#stopping.delete(partition);
       });
     this.#stopping.set(partition, stopped);
@@ -318,6 +329,8 @@ class PartitionWorker<T> {
   #position = 0;
   #committed = 0;
   #fenced = false;
+  /** Set by a close timeout: the worker is left behind, and commits nothing more. */
+  #abandoned = false;
   readonly #stop = new AbortController();
   readonly #handlerAbort = new AbortController();
   #done: Promise<void> = Promise.resolve();
@@ -349,9 +362,18 @@ class PartitionWorker<T> {
     this.#stop.abort();
   }
 
-  /** Aborts the running handler (close timeout). */
-  abort(): void {
+  /**
+   * The close timeout ran out: aborts the running handler and stops, commits the events
+   * finished before it (its own event is not: it is delivered again), and from then on commits
+   * nothing, whenever the handler settles. Resolves without waiting for the handler.
+   */
+  async abandon(): Promise<void> {
+    if (this.#abandoned) return;
+    const finished = this.#position;
+    this.#abandoned = true;
+    this.#stop.abort();
     this.#handlerAbort.abort();
+    if (!this.member.options.transactional) await this.#commit(finished);
   }
 
   async #loop(): Promise<void> {
@@ -381,10 +403,10 @@ class PartitionWorker<T> {
     if (!options.transactional) await this.#commit();
   }
 
-  async #commit(): Promise<void> {
-    if (this.#fenced || this.#position <= this.#committed) return;
+  /** Commits `offset` (by default the position reached); an abandoned worker's loop commits nothing. */
+  async #commit(offset = this.#abandoned ? this.#committed : this.#position): Promise<void> {
+    if (this.#fenced || offset <= this.#committed) return;
     const { context, topic, group, memberId } = this.member;
-    const offset = this.#position;
     try {
       await this.member.serial(() => {
         // A heartbeat answer applied while we queued may have fenced us.
@@ -408,6 +430,8 @@ class PartitionWorker<T> {
           if (this.#fenced) return false;
           await runTransaction(context, async (tx) => {
             await handler(event, { signal: this.#handlerAbort.signal, attempt, tx });
+            // Abandoned at close: roll the handler's writes back with its offset.
+            if (this.#abandoned) throw new AbandonedError();
             await tx.commitOffset(topic.name, group, memberId, this.partition, event.offset + 1);
           });
           this.#committed = event.offset + 1;
@@ -421,6 +445,8 @@ class PartitionWorker<T> {
           this.fence();
           return false;
         }
+        // Aborted by the close timeout: the event is delivered again, not retried or dead-lettered here.
+        if (this.#abandoned) return false;
         this.member.report(error, event);
         const giveUp = error instanceof NonRetryableError || attempt >= options.maxAttempts;
         if (giveUp && options.deadLetterQueue) {
@@ -465,6 +491,11 @@ class PartitionWorker<T> {
     ]);
     context.queueSignals.for(options.deadLetterQueue!).notify();
   }
+}
+
+/** Rolls back the transaction of a handler that settled after its worker was abandoned. */
+class AbandonedError extends Error {
+  override readonly name = 'AbandonedError';
 }
 
 function resolveSubscribeOptions<T>(options: SubscribeOptions<T>): ResolvedOptions {

@@ -23,7 +23,7 @@ export class QueueCounters {
   /** Messages stored by sends (duplicates excluded). */
   sent = 0;
   acked = 0;
-  /** Releases for another delivery: handler failures and nacks. */
+  /** Nacks for another delivery: handler failures and nacks before the last attempt. */
   retried = 0;
   deadLettered = 0;
   /** Handler run plus settlement, per message of `process()` consumers. */

@@ -180,12 +180,12 @@ export class SpoolMetrics {
     counter('spool_messages_acked_total', 'Messages acked through this process.', (c) => c.acked);
     counter(
       'spool_messages_retried_total',
-      'Messages released for another delivery through this process: handler failures and nacks.',
+      'Messages nacked for another delivery through this process: handler failures and nacks before the last attempt (a release, which hands a message back untried, is not counted).',
       (c) => c.retried,
     );
     counter(
       'spool_messages_dead_lettered_total',
-      'Messages dead-lettered through this process (handler failures, explicit calls). Leases that expire on the last attempt are dead-lettered by the store and show in spool_queue_dead_letter_messages only.',
+      'Messages dead-lettered through this process (handler failures, explicit calls, nacks of the last attempt). Leases that expire on the last attempt are dead-lettered by the store and show in spool_queue_dead_letter_messages only.',
       (c) => c.deadLettered,
     );
   }

@@ -473,15 +473,22 @@ export interface Store extends StoreWrites {
   ): Promise<AckAndClaimResult>;
 
   /**
-   * Ends a lease without deleting: the message becomes deliverable again after `delayMs` (0 =
-   * at once), keeping its attempt count. With `error`, the failure is appended to its history.
-   * Throws `StaleReceiptError` for a receipt that is not current.
+   * Ends a lease without deleting the message. Resolves with what became of it. Throws
+   * `StaleReceiptError` for a receipt that is not current.
+   *
+   * - By default (a nack, `countAttempt` true) the delivery counts as a failed attempt. If it
+   *   was the last allowed one (`attempts >= maxAttempts` of the queue config), the message is
+   *   moved to the dead-letter queue (resolves `'dead-lettered'`) with `error` as its last error,
+   *   or {@link nackedError} when none is given. Otherwise it becomes deliverable again after
+   *   `delayMs` (0 = at once) keeping its attempt count, so the next claim is `attempt + 1`
+   *   (resolves `'released'`).
+   * - With `countAttempt: false` (a plain release: the consumer hands the message back
+   *   without trying it) the delivery does not count: the attempt count goes back by one, so the
+   *   next claim delivers it with the same `attempt`, and it is never dead-lettered.
+   *
+   * With `error`, the failure is appended to its history (for the delivery's attempt).
    */
-  release(
-    queue: string,
-    receipt: string,
-    options: { delayMs: number; error?: { name: string; message: string } },
-  ): Promise<void>;
+  release(queue: string, receipt: string, options: ReleaseOptions): Promise<ReleaseOutcome>;
 
   /**
    * Sets the lease to end `visibilityTimeoutMs` from now. Resolves with the new expiry time.
@@ -669,6 +676,28 @@ export interface Store extends StoreWrites {
   /** Flushes pending writes and releases the storage. Later calls reject with `ClosedError`. */
   close(): Promise<void>;
 }
+
+/** How {@link Store.release} ends a lease. */
+export interface ReleaseOptions {
+  /** Deliverable again after this many ms (0 = at once). */
+  readonly delayMs: number;
+  /** The failure to record in the message's history. */
+  readonly error?: { readonly name: string; readonly message: string };
+  /**
+   * Whether the delivery counts as an attempt: true (the default) for a nack, which
+   * dead-letters the message when it was the last allowed attempt; false for a plain release.
+   */
+  readonly countAttempt?: boolean;
+}
+
+/** The last error of a message dead-lettered by a nack (a counted release) that gave no error. */
+export const nackedError: { readonly name: string; readonly message: string } = {
+  name: 'Nacked',
+  message: 'nacked on its last allowed attempt',
+};
+
+/** What {@link Store.release} did: the message is back in the queue, or in its dead-letter queue. */
+export type ReleaseOutcome = 'released' | 'dead-lettered';
 
 /** What {@link Store.ackAndClaim} did. */
 export interface AckAndClaimResult {

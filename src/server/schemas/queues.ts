@@ -124,7 +124,7 @@ export const ReceiveBody = Type.Object(
 
 export const ReceivedMessage = Type.Object({
   id: Type.String(),
-  receipt: Type.String({ description: 'Proof of the lease: ack, nack or extend with it' }),
+  receipt: Type.String({ description: 'Proof of the lease: ack, nack, release or extend with it' }),
   ...outgoingBodyFields,
   headers: Headers,
   key: Type.Union([Type.String(), Type.Null()]),
@@ -152,6 +152,14 @@ const nackFields = {
 export const NackBody = Type.Union([
   Type.Object({ receipt: Receipt, ...nackFields }, { additionalProperties: false }),
   Type.Object({ receipts: Receipts, ...nackFields }, { additionalProperties: false }),
+]);
+
+const releaseFields = {
+  delayMs: Type.Optional(Milliseconds('Delivered again after this many ms; default 0')),
+};
+export const ReleaseBody = Type.Union([
+  Type.Object({ receipt: Receipt, ...releaseFields }, { additionalProperties: false }),
+  Type.Object({ receipts: Receipts, ...releaseFields }, { additionalProperties: false }),
 ]);
 
 const reason = Reason("Why: recorded as the message's last error");

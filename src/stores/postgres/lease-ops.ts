@@ -23,7 +23,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../core/clock.js';
 import { QueueNotFoundError, StaleReceiptError } from '../../core/errors.js';
-import type { AckAndClaimResult, ClaimedMessage } from '../../store/port.js';
+import {
+  type AckAndClaimResult,
+  type ClaimedMessage,
+  type ReleaseOptions,
+  type ReleaseOutcome,
+  nackedError,
+} from '../../store/port.js';
 import {
   type Receipt,
   decodeErrors,
@@ -161,10 +167,24 @@ export class LeaseOps {
           AND (key IS NOT NULL) = ($4::bool[])[array_position($2::bigint[], seq)]
           AND queue_id = (SELECT id FROM ${queueTable} WHERE name = $1)
         RETURNING seq, queue_id, key`,
+      // A nack ($9 = 0) of the last allowed attempt dead-letters the message; otherwise the lease
+      // ends, and a plain release ($9 = 1) takes back the attempt its claim added. The two
+      // branches exclude each other on the row as the statement sees it, so exactly one (or,
+      // for a stale receipt, neither) applies. $10 and $11: the dead letter's last error.
       release: `
-        UPDATE ${messages} SET lease_token = NULL, visible_at = $5,
-          errors = CASE WHEN $6::text IS NULL THEN errors ELSE ${appendError('$7', '$6', '$8')} END
-        WHERE ${current}`,
+        WITH q AS (SELECT id, (config->>'maxAttempts')::int AS max_attempts FROM ${queueTable} WHERE name = $3),
+        released AS (
+          UPDATE ${messages} SET lease_token = NULL, visible_at = $5, attempts = attempts - $9::int,
+            errors = CASE WHEN $6::text IS NULL THEN errors ELSE ${appendError('$7', '$6', '$8')} END
+          WHERE ${current} AND ($9::int = 1 OR attempts < (SELECT max_attempts FROM q))
+          RETURNING seq),
+        gone AS (
+          DELETE FROM ${messages}
+          WHERE ${current} AND $9::int = 0 AND attempts >= (SELECT max_attempts FROM q)
+          RETURNING *),
+        buried AS (${bury('$7', '$10', '$11')} FROM gone RETURNING queue_id, key)
+        SELECT (SELECT count(*) FROM released)::int AS released, buried.queue_id, buried.key
+        FROM (SELECT 1) AS one LEFT JOIN buried ON true`,
       extend: `UPDATE ${messages} SET visible_at = $5 WHERE ${current} AND visible_at > $6`,
       deadLetter: `
         WITH gone AS (DELETE FROM ${messages} WHERE ${current} RETURNING *)
@@ -342,15 +362,17 @@ export class LeaseOps {
     return outcomes;
   }
 
-  async release(
-    sql: Sql,
-    queue: string,
-    receipt: string,
-    options: { delayMs: number; error?: { name: string; message: string } },
-  ): Promise<void> {
+  /**
+   * Ends a lease; a nack of the last allowed attempt dead-letters the message instead (one
+   * statement). A keyed message that leaves the queue hands its key's head on in the same
+   * transaction, as `deadLetter` does.
+   */
+  async release(sql: Sql, queue: string, receipt: string, options: ReleaseOptions): Promise<ReleaseOutcome> {
     const lease = leaseOf(receipt);
     const now = this.#clock.now();
-    const released = await sql.count(this.#sql.release, [
+    const counted = options.countAttempt ?? true;
+    const buriedError = options.error ?? nackedError;
+    const params = [
       lease.seq,
       lease.token,
       queue,
@@ -359,9 +381,25 @@ export class LeaseOps {
       options.error?.name ?? null,
       now,
       options.error?.message ?? null,
-    ]);
-    if (released === 0) throw new StaleReceiptError(queue, receipt);
-    await sql.notify('queue', queue);
+      counted ? 0 : 1,
+      buriedError.name,
+      buriedError.message,
+    ];
+    const settle = async (tx: Sql): Promise<ReleaseOutcome> => {
+      const [row] = await tx.rows<{ released: number; queue_id: Int | null; key: string | null }>(
+        this.#sql.release,
+        params,
+      );
+      if (row?.released) {
+        await tx.notify('queue', queue);
+        return 'released';
+      }
+      if (row?.queue_id === null || row?.queue_id === undefined) throw new StaleReceiptError(queue, receipt);
+      if (row.key !== null) await this.#handOn(tx, queue, { queue_id: row.queue_id, key: row.key });
+      return 'dead-lettered';
+    };
+    // Only a keyed message that may be dead-lettered needs more than the one statement.
+    return counted && lease.keyed ? sql.atomic(settle) : settle(sql);
   }
 
   /** Resolves with the new expiry; a lease that already ran out cannot be extended. */

@@ -40,6 +40,8 @@ import type {
   QueueStats,
   QueuedMessage,
   ReadResult,
+  ReleaseOptions,
+  ReleaseOutcome,
   ScheduleRecord,
   Store,
   StoreCapabilities,
@@ -316,11 +318,7 @@ export class PostgresStoreImpl implements PostgresStore {
     });
   }
 
-  release(
-    queue: string,
-    receipt: string,
-    options: { delayMs: number; error?: { name: string; message: string } },
-  ): Promise<void> {
+  release(queue: string, receipt: string, options: ReleaseOptions): Promise<ReleaseOutcome> {
     return this.#call(() => this.#leases.release(this.#sql, queue, receipt, options));
   }
 

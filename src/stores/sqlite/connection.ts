@@ -10,7 +10,7 @@
  * better-sqlite3's default is not FULL, and a pragma that SQLite does not accept is silently
  * ignored, so each one is read back after it is set and the open fails if it did not take.
  */
-import { resolve as resolvePath } from 'node:path';
+import { realpathSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { InvalidArgumentError } from '../../core/errors.js';
 import { migrate } from './migrations.js';
@@ -48,7 +48,10 @@ export function openDatabase(path: string, durability: Durability): Database.Dat
  */
 export function deferWalSync(db: Database.Database, durability: Durability): WalSync | null {
   if (durability !== 'full' || db.memory || db.name === '') return null;
-  const walPath = `${resolvePath(db.name)}-wal`;
+  // SQLite names the WAL after the database's real path (it follows symbolic links); a database
+  // opened through a symlink would otherwise have the WAL of the link's name synced: missing
+  // (every write refused), or a stale file (acknowledged writes not durable).
+  const walPath = `${realpathSync(db.name)}-wal`;
   db.pragma(`synchronous = ${synchronousLevels.process}`);
   const synchronous = db.pragma('synchronous', { simple: true }) as number;
   if (synchronous !== synchronousLevels.process) {

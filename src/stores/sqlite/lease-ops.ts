@@ -11,7 +11,13 @@ import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
 import { StaleReceiptError } from '../../core/errors.js';
-import type { AckAndClaimResult, ClaimedMessage } from '../../store/port.js';
+import {
+  type AckAndClaimResult,
+  type ClaimedMessage,
+  type ReleaseOptions,
+  type ReleaseOutcome,
+  nackedError,
+} from '../../store/port.js';
 import {
   type PayloadColumn,
   decodeErrors,
@@ -61,8 +67,15 @@ export class LeaseOps {
   readonly #selectClaimable: Database.Statement<{ queue: string; now: number }, ClaimableRow>;
   readonly #lease: Database.Statement<[string, number, number]>;
   readonly #ack: Database.Statement<[number, string, string]>;
+  readonly #leasedAttempts: Database.Statement<LeaseMatch, { attempts: number }>;
   readonly #release: Database.Statement<
-    LeaseMatch & { visibleAt: number; now: number; name: string | null; message: string | null }
+    LeaseMatch & {
+      visibleAt: number;
+      now: number;
+      uncounted: number;
+      name: string | null;
+      message: string | null;
+    }
   >;
   readonly #extend: Database.Statement<LeaseMatch & { expiresAt: number; now: number }>;
   readonly #moveToDeadLetters: Database.Statement<
@@ -99,8 +112,10 @@ export class LeaseOps {
     const current = 'seq = @seq AND queue = @queue AND lease_token = @token';
     // Positional parameters: the ack runs once per message, and binding by name cost a third of it.
     this.#ack = db.prepare('DELETE FROM messages WHERE seq = ? AND queue = ? AND lease_token = ?');
+    this.#leasedAttempts = db.prepare(`SELECT attempts FROM messages WHERE ${current}`);
+    // `uncounted` (0 or 1) takes back the attempt the claim added: a plain release is no attempt.
     this.#release = db.prepare(
-      `UPDATE messages SET lease_token = NULL, visible_at = @visibleAt,
+      `UPDATE messages SET lease_token = NULL, visible_at = @visibleAt, attempts = attempts - @uncounted,
          errors = CASE WHEN @name IS NULL THEN errors ELSE ${appendError} END
        WHERE ${current}`,
     );
@@ -184,20 +199,32 @@ export class LeaseOps {
     return lease !== null && this.#ack.run(lease.seq, queue, lease.token).changes > 0;
   }
 
-  release(
-    queue: string,
-    receipt: string,
-    options: { delayMs: number; error?: { name: string; message: string } },
-  ): void {
+  /**
+   * Ends a lease. A counted release (a nack) of the last allowed attempt dead-letters the
+   * message instead, like a lease that runs out on it. Throws before any change when the
+   * receipt is stale.
+   */
+  release(queue: string, receipt: string, options: ReleaseOptions): ReleaseOutcome {
+    const match = this.#match(queue, receipt);
+    const leased = this.#leasedAttempts.get(match);
+    if (!leased) throw new StaleReceiptError(queue, receipt);
+    const counted = options.countAttempt ?? true;
     const now = this.#clock.now();
-    const released = this.#release.run({
-      ...this.#match(queue, receipt),
+    if (counted && leased.attempts >= this.#queues.require(queue).config.maxAttempts) {
+      const error = options.error ?? nackedError;
+      this.#moveToDeadLetters.run({ ...match, now, name: error.name, message: error.message });
+      this.#deleteBySeq.run(match.seq);
+      return 'dead-lettered';
+    }
+    this.#release.run({
+      ...match,
       visibleAt: now + Math.max(0, options.delayMs),
       now,
+      uncounted: counted ? 0 : 1,
       name: options.error?.name ?? null,
       message: options.error?.message ?? null,
     });
-    if (released.changes === 0) throw new StaleReceiptError(queue, receipt);
+    return 'released';
   }
 
   /** Resolves with the new expiry; a lease that already ran out cannot be extended. */

@@ -31,6 +31,8 @@ import type {
   QueueStats,
   QueuedMessage,
   ReadResult,
+  ReleaseOptions,
+  ReleaseOutcome,
   ScheduleRecord,
   Store,
   StoreCapabilities,
@@ -256,12 +258,9 @@ export class SqliteStoreImpl implements SqliteStore {
     );
   }
 
-  release(
-    queue: string,
-    receipt: string,
-    options: { delayMs: number; error?: { name: string; message: string } },
-  ): Promise<void> {
-    return this.#batcher.write(() => this.#leases.release(queue, receipt, options), true);
+  release(queue: string, receipt: string, options: ReleaseOptions): Promise<ReleaseOutcome> {
+    // Not atomic: a nack of the last attempt moves the message in two statements.
+    return this.#batcher.write(() => this.#leases.release(queue, receipt, options));
   }
 
   extend(queue: string, receipt: string, visibilityTimeoutMs: number): Promise<number> {

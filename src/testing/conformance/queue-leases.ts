@@ -2,7 +2,13 @@
  * Queue messages under a lease. A message moves between these states:
  *
  *   ready/delayed --claim--> in flight --ack--> deleted
- *                               |--release(delay)--> delayed or ready (attempts kept)
+ *                               |--release(delay), a nack--> delayed or ready (attempts kept:
+ *                               |                            next claim attempt + 1) or, on
+ *                               |                            the last attempt, dead letter
+ *                               |                            with the nack's error
+ *                               |--release(delay, countAttempt: false)--> delayed or ready
+ *                               |                            (the delivery is taken back: next
+ *                               |                            claim has the same attempt)
  *                               |--extend--> in flight (later expiry)
  *                               |--deadLetter--> dead letter
  *                               `--lease expires--> ready again (next claim: attempt + 1,
@@ -102,6 +108,10 @@ export function queueLeaseTests(suite: Suite): void {
         await rejectsWithCode(() => store.extend(q, first.receipt, 1_000), 'SPOOL_STALE_RECEIPT');
         await rejectsWithCode(() => store.release(q, first.receipt, { delayMs: 0 }), 'SPOOL_STALE_RECEIPT');
         await rejectsWithCode(
+          () => store.release(q, first.receipt, { delayMs: 0, countAttempt: false }),
+          'SPOOL_STALE_RECEIPT',
+        );
+        await rejectsWithCode(
           () => store.deadLetter(q, first.receipt, { name: 'Error', message: 'late' }),
           'SPOOL_STALE_RECEIPT',
         );
@@ -186,10 +196,11 @@ export function queueLeaseTests(suite: Suite): void {
       const claimed = await env.claimOne(q, 10_000);
       await clock.advance(100);
       const releasedAt = clock.now();
-      await store.release(q, claimed.receipt, {
+      const outcome = await store.release(q, claimed.receipt, {
         delayMs: 5_000,
         error: { name: 'TypeError', message: 'boom' },
       });
+      assert.equal(outcome, 'released');
       assert.deepEqual(await claim(q), []);
       const stats = await store.queueStats(q);
       assert.deepEqual([stats.ready, stats.delayed, stats.inFlight], [0, 1, 0]);
@@ -216,6 +227,183 @@ export function queueLeaseTests(suite: Suite): void {
       assert.equal(again.id, claimed.id);
       assert.equal(again.attempt, 2);
       assert.deepEqual(history(again.errors), []);
+    });
+
+    suite.test(
+      'a nack before the last attempt releases the message; the next claim is attempt + 1',
+      async (env) => {
+        const { store, clock, msg, queue, claim } = env;
+        const q = await queue('jobs', { maxAttempts: 3 });
+        await store.enqueue(q, [msg()]);
+        for (const attempt of [1, 2]) {
+          const claimed = await env.claimOne(q);
+          assert.equal(claimed.attempt, attempt);
+          const outcome = await store.release(q, claimed.receipt, {
+            delayMs: 0,
+            error: { name: 'Error', message: `failure ${attempt}` },
+          });
+          assert.equal(outcome, 'released');
+          assert.equal((await store.queueStats(q)).deadLettered, 0);
+        }
+        const last = await env.claimOne(q);
+        assert.equal(last.attempt, 3);
+        assert.deepEqual(
+          history(last.errors).map((error) => [error.attempt, error.message]),
+          [
+            [1, 'failure 1'],
+            [2, 'failure 2'],
+          ],
+        );
+        await clock.advance(1);
+        assert.deepEqual(await claim(q), []);
+      },
+    );
+
+    suite.test(
+      'a nack of the last allowed attempt dead-letters the message with the nack error',
+      async (env) => {
+        const { store, clock, msg, queue, claim } = env;
+        const q = await queue('jobs', { maxAttempts: 2 });
+        const sent = msg({ headers: { h: 'v' }, priority: 4 });
+        await store.enqueue(q, [sent]);
+        const first = await env.claimOne(q);
+        await store.release(q, first.receipt, { delayMs: 0, error: { name: 'Error', message: 'flaky' } });
+        const second = await env.claimOne(q);
+        assert.equal(second.attempt, 2);
+        await clock.advance(10);
+        const nackedAt = clock.now();
+        const outcome = await store.release(q, second.receipt, {
+          delayMs: 1_000,
+          error: { name: 'TypeError', message: 'still broken' },
+        });
+        assert.equal(outcome, 'dead-lettered');
+        const stats = await store.queueStats(q);
+        assert.deepEqual([stats.ready, stats.delayed, stats.inFlight, stats.deadLettered], [0, 0, 0, 1]);
+        await clock.advance(2_000);
+        assert.deepEqual(await claim(q), [], 'a dead-lettered message is not delivered again');
+        assert.equal(await store.nextDeliveryAt(q), null);
+        const { items } = await store.listDeadLetters(q, { limit: 10 });
+        assert.equal(items.length, 1);
+        const dead = items[0]!;
+        assert.deepEqual([dead.id, dead.payload, dead.priority], [sent.id, sent.payload, 4]);
+        assert.deepEqual({ ...dead.headers }, sent.headers);
+        assert.equal(dead.attempts, 2);
+        assert.equal(dead.deadLetteredAt, nackedAt);
+        assert.deepEqual(
+          history(dead.errors).map(({ attempt, name, message }) => ({ attempt, name, message })),
+          [
+            { attempt: 1, name: 'Error', message: 'flaky' },
+            { attempt: 2, name: 'TypeError', message: 'still broken' },
+          ],
+        );
+        assert.equal(dead.errors.at(-1)!.at, nackedAt);
+        await rejectsWithCode(() => store.ack(q, second.receipt), 'SPOOL_STALE_RECEIPT');
+        await rejectsWithCode(() => store.release(q, second.receipt, { delayMs: 0 }), 'SPOOL_STALE_RECEIPT');
+      },
+    );
+
+    suite.test(
+      'a nack without an error on the only allowed attempt dead-letters with a Nacked error',
+      async (env) => {
+        const { store, msg, queue } = env;
+        const q = await queue('jobs', { maxAttempts: 1 });
+        await store.enqueue(q, [msg()]);
+        const claimed = await env.claimOne(q);
+        assert.equal(await store.release(q, claimed.receipt, { delayMs: 0 }), 'dead-lettered');
+        const { items } = await store.listDeadLetters(q, { limit: 10 });
+        assert.deepEqual(ids(items), [claimed.id]);
+        assert.equal(items[0]!.attempts, 1);
+        assert.deepEqual(
+          history(items[0]!.errors).map(({ attempt, name }) => ({ attempt, name })),
+          [{ attempt: 1, name: 'Nacked' }],
+        );
+      },
+    );
+
+    suite.test(
+      'a keyed message nacked on its last attempt hands its key on to the next message',
+      async (env) => {
+        const { store, msg, queue, claim } = env;
+        const q = await queue('jobs', { maxAttempts: 1 });
+        const [head, next] = [msg({ key: 'customer-1' }), msg({ key: 'customer-1' })];
+        await store.enqueue(q, [head, next]);
+        const claimed = await env.claimOne(q);
+        assert.equal(claimed.id, head.id);
+        assert.deepEqual(await claim(q), [], 'the next message of the key waits for its head');
+        const outcome = await store.release(q, claimed.receipt, {
+          delayMs: 0,
+          error: { name: 'Error', message: 'boom' },
+        });
+        assert.equal(outcome, 'dead-lettered');
+        assert.deepEqual(ids(await claim(q)), [next.id]);
+        assert.equal((await store.queueStats(q)).deadLettered, 1);
+      },
+    );
+
+    suite.test(
+      'a stale nack on what is now the last attempt neither dead-letters nor releases',
+      async (env) => {
+        const { store, clock, msg, queue } = env;
+        const q = await queue('jobs', { maxAttempts: 2 });
+        await store.enqueue(q, [msg()]);
+        const first = await env.claimOne(q, 1_000);
+        await clock.advance(1_001);
+        const second = await env.claimOne(q, 1_000);
+        assert.equal(second.attempt, 2);
+        await rejectsWithCode(
+          () => store.release(q, first.receipt, { delayMs: 0, error: { name: 'Error', message: 'late' } }),
+          'SPOOL_STALE_RECEIPT',
+        );
+        const stats = await store.queueStats(q);
+        assert.deepEqual([stats.inFlight, stats.deadLettered], [1, 0]);
+        await store.ack(q, second.receipt);
+      },
+    );
+
+    suite.test(
+      'a release that does not count the attempt redelivers with the same attempt, after its delay',
+      async (env) => {
+        const { store, clock, msg, queue, claim } = env;
+        // One allowed attempt: a counted release would dead-letter; an uncounted one never does.
+        const q = await queue('jobs', { maxAttempts: 1 });
+        await store.enqueue(q, [msg()]);
+        let claimed = await env.claimOne(q, 10_000);
+        for (let round = 0; round < 3; round++) {
+          await clock.advance(100);
+          const releasedAt = clock.now();
+          const outcome = await store.release(q, claimed.receipt, { delayMs: 5_000, countAttempt: false });
+          assert.equal(outcome, 'released');
+          const stats = await store.queueStats(q);
+          assert.deepEqual([stats.ready, stats.delayed, stats.inFlight, stats.deadLettered], [0, 1, 0, 0]);
+          assert.equal(await store.nextDeliveryAt(q), releasedAt + 5_000);
+          await clock.advance(4_999);
+          assert.deepEqual(await claim(q), [], 'not before its delay');
+          await clock.advance(1);
+          const again = await env.claimOne(q, 10_000);
+          assert.equal(again.id, claimed.id);
+          assert.equal(again.attempt, 1, 'the released delivery did not count');
+          assert.deepEqual(history(again.errors), []);
+          await rejectsWithCode(() => store.ack(q, claimed.receipt), 'SPOOL_STALE_RECEIPT');
+          claimed = again;
+        }
+        // The delivery that is worked on still counts: its nack dead-letters.
+        assert.equal(await store.release(q, claimed.receipt, { delayMs: 0 }), 'dead-lettered');
+        const { items } = await store.listDeadLetters(q, { limit: 10 });
+        assert.equal(items[0]?.attempts, 1);
+      },
+    );
+
+    suite.test('a release without counting the attempt at once makes the message claimable', async (env) => {
+      const { store, msg, queue } = env;
+      const q = await queue('jobs', { maxAttempts: 3 });
+      await store.enqueue(q, [msg()]);
+      const first = await env.claimOne(q);
+      await store.release(q, first.receipt, { delayMs: 0 });
+      const second = await env.claimOne(q);
+      assert.equal(second.attempt, 2);
+      await store.release(q, second.receipt, { delayMs: 0, countAttempt: false });
+      const third = await env.claimOne(q);
+      assert.equal(third.attempt, 2, 'a counted and an uncounted release: one attempt used');
     });
 
     suite.test(
