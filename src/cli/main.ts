@@ -15,6 +15,7 @@ import { registerPublish } from './commands/publish.js';
 import { registerReceive } from './commands/receive.js';
 import { registerSend } from './commands/send.js';
 import { registerServe } from './commands/serve.js';
+import { registerSettle } from './commands/settle.js';
 import { registerStats } from './commands/stats.js';
 import { registerTail } from './commands/tail.js';
 
@@ -22,6 +23,7 @@ const commands: ReadonlyArray<(program: Command) => void> = [
   registerServe,
   registerSend,
   registerReceive,
+  registerSettle,
   registerPublish,
   registerTail,
   registerJobs,

@@ -91,6 +91,12 @@ export interface BuildServerOptions {
   metrics?: SpoolMetrics;
   /** API tokens. Without tokens every route is open (fine on loopback, see `startServer`). */
   auth?: AuthOptions;
+  /**
+   * Whether send, receive and publish create a missing queue or topic with the default
+   * configuration (names under `spool.` and `jobs.` excepted). Off: they answer 404, and queues
+   * and topics are created with PUT only. @defaultValue true
+   */
+  autoCreate?: boolean;
   /** Larger request bodies are refused with 413. @defaultValue 1048576 (1 MiB) */
   bodyLimitBytes?: number;
   /** Where request and error logs go (pino, as Fastify uses). @defaultValue no logging */
@@ -148,7 +154,7 @@ export async function buildServer(options: BuildServerOptions): Promise<SpoolApp
     spool: options.spool,
     jobs,
     webhooks,
-    handles: new Handles(options.spool),
+    handles: new Handles(options.spool, undefined, options.autoCreate ?? true),
     remoteMembers: new RemoteMembers(options.spool.store),
     alerts: options.alerts ?? AlertEvaluator.none(options.spool),
     metrics: options.metrics ?? ownMetrics(app, options.spool),

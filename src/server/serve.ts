@@ -11,6 +11,7 @@ import { InvalidArgumentError } from '../core/errors.js';
 import { type BuildServerOptions, buildServer } from './app.js';
 import type { AuthOptions } from './auth.js';
 import type { SpoolApp } from './context.js';
+import { defaultPort } from './default-port.js';
 
 export interface StartServerOptions extends BuildServerOptions {
   /** The address to bind; anything but loopback needs `auth.tokens`. @defaultValue '127.0.0.1' */
@@ -29,8 +30,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** The port `spool serve` uses unless told otherwise. */
-export const defaultPort = 7460;
+export { defaultPort };
 
 /** Builds the server and listens. Rejects when the address is taken or the bind is refused. */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {

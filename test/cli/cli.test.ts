@@ -240,7 +240,7 @@ describe('spool CLI against a server', () => {
       spool(['receive', 'emails', '--max', '0']),
       spool(['jobs', 'list', '--status', 'sleeping']),
       spool(['send', 'emails', '{not json']),
-      spool(['send', 'no-such-queue', '1']),
+      spool(['dlq', 'list', 'no-such-queue']),
       spool(['jobs', 'add', '--help']),
       // Flags win over the environment.
       spool(['stats', '--json', '--url', t.url], { env: { SPOOL_URL: 'http://127.0.0.1:9' } }),

@@ -78,8 +78,11 @@ describe('spool CLI in direct mode (--data)', () => {
     }
   });
 
-  it('receive from a queue that does not exist fails with CODE: detail', async () => {
-    const run = await direct(['receive', 'nope']);
+  it('receive creates a missing queue, as send does; other commands fail with CODE: detail', async () => {
+    const created = await direct(['receive', 'fresh']);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stderr, /no messages/);
+    const run = await direct(['dlq', 'list', 'nope']);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /SPOOL_QUEUE_NOT_FOUND: queue "nope"/);
   });

@@ -18,6 +18,7 @@ const contract = [
   'post /v1/queues/{name}/receive',
   'post /v1/queues/{name}/ack',
   'post /v1/queues/{name}/nack',
+  'post /v1/queues/{name}/release',
   'post /v1/queues/{name}/extend',
   'post /v1/queues/{name}/dead-letter',
   'get /v1/queues/{name}/dlq',

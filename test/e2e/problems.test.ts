@@ -124,7 +124,7 @@ describe('errors are RFC 9457 problems', () => {
   });
 
   it('unknown queue → 404', async () => {
-    const answer = await t.call('POST', '/v1/queues/nope/messages', { body: { body: 1 } });
+    const answer = await t.call('GET', '/v1/queues/nope/messages');
     const problem = assertProblem(answer, 404, 'SPOOL_QUEUE_NOT_FOUND', '/v1/queues/nope/messages');
     assert.equal(problem.queue, 'nope');
   });

@@ -14,7 +14,7 @@ import {
   SendResults,
   SettleResults,
 } from '../../src/server/schemas/queues.js';
-import { startTestServer, type TestServer } from './helpers.js';
+import { assertProblem, startTestServer, type TestServer } from './helpers.js';
 
 const emptyStats = { ready: 0, delayed: 0, inFlight: 0, deadLettered: 0, oldestAgeMs: 0 };
 
@@ -233,6 +233,80 @@ describe('queues over HTTP', () => {
     assert.equal(second.id, first?.id);
     assert.equal(second.attempt, 2);
     assert.equal(second.errors[0]?.message, 'timeout upstream');
+  });
+
+  it('a nack on the last allowed attempt dead-letters the message with the nack error', async () => {
+    await createQueue('nack-last', { maxAttempts: 1 });
+    const sent = await t.call('POST', '/v1/queues/nack-last/messages', {
+      body: { messages: [{ body: 'one' }, { body: 'two' }] },
+      returns: SendResults,
+    });
+    const [first, second] = (await receive('nack-last', { max: 2 })).body.messages;
+    assert.equal(first?.attempt, 1);
+    const nacked = await t.call('POST', '/v1/queues/nack-last/nack', {
+      body: { receipt: first.receipt, delayMs: 1000, error: 'upstream down' },
+    });
+    assert.equal(nacked.status, 204);
+    const batch = await t.call('POST', '/v1/queues/nack-last/nack', {
+      body: { receipts: [second!.receipt] },
+      returns: SettleResults,
+    });
+    assert.deepEqual(batch.body.results, [{ receipt: second!.receipt, ok: true }]);
+    assert.deepEqual(await stats('nack-last'), { ...emptyStats, deadLettered: 2 });
+    assert.deepEqual((await receive('nack-last', { waitMs: 1500 })).body.messages, [], 'not redelivered');
+    const dlq = await t.call('GET', '/v1/queues/nack-last/dlq', { returns: DeadLetterPage });
+    assert.deepEqual(
+      dlq.body.items.map((item) => [item.id, item.body, item.attempts]),
+      [
+        [sent.body.results[0]!.id, 'one', 1],
+        [sent.body.results[1]!.id, 'two', 1],
+      ],
+    );
+    assert.deepEqual(
+      dlq.body.items.map((item) => item.errors.map((error) => [error.attempt, error.name, error.message])),
+      [[[1, 'Error', 'upstream down']], [[1, 'Nacked', 'nacked on its last allowed attempt']]],
+    );
+  });
+
+  it('release hands a message back untried: the same attempt, after delayMs, never dead-lettered', async () => {
+    await createQueue('release', { maxAttempts: 1 });
+    await t.call('POST', '/v1/queues/release/messages', { body: { body: 'x' } });
+    const [first] = (await receive('release')).body.messages;
+    const released = await t.call('POST', '/v1/queues/release/release', {
+      body: { receipt: first?.receipt, delayMs: 300 },
+    });
+    assert.equal(released.status, 204);
+    assert.equal((await stats('release')).delayed, 1);
+    assert.deepEqual((await receive('release')).body.messages, [], 'not before delayMs');
+    const [second] = (await receive('release', { waitMs: 5000 })).body.messages;
+    assert.ok(second);
+    assert.equal(second.id, first?.id);
+    assert.equal(second.attempt, 1, 'the released delivery did not count');
+    assert.deepEqual(second.errors, []);
+    const batch = await t.call('POST', '/v1/queues/release/release', {
+      body: { receipts: [second.receipt, first!.receipt] },
+      returns: SettleResults,
+    });
+    assert.deepEqual(
+      batch.body.results.map((result) => [result.ok, result.code]),
+      [
+        [true, undefined],
+        [false, 'SPOOL_STALE_RECEIPT'],
+      ],
+    );
+    const [third] = (await receive('release')).body.messages;
+    assert.equal(third?.attempt, 1);
+    assertProblem(
+      await t.call('POST', '/v1/queues/release/release', { body: { receipt: second.receipt } }),
+      409,
+      'SPOOL_STALE_RECEIPT',
+    );
+    assertProblem(
+      await t.call('POST', '/v1/queues/release/release', { body: { receipt: third.receipt, error: 'x' } }),
+      400,
+      'SPOOL_INVALID_ARGUMENT',
+    );
+    assert.equal((await stats('release')).deadLettered, 0);
   });
 
   it('browses messages with a cursor, without leasing them', async () => {

@@ -37,7 +37,7 @@ export function registerReceive(program: Command): void {
       'after',
       `
 Without --ack the messages stay leased and are delivered again when their lease ends; --json
-prints their receipts for a later ack.`,
+prints their receipts for a later \`spool ack <queue> <receipt…>\` or \`spool nack\`.`,
     )
     .action((queue: string, flags: ReceiveFlags) =>
       withBackend(flags, async (spool) => {
@@ -68,7 +68,7 @@ prints their receipts for a later ack.`,
           if (failed.length > 0) process.exitCode = 1;
         } else if (!flags.json) {
           note(
-            'not acknowledged: delivered again when the lease ends (use --ack, or --json for the receipts)',
+            'not acknowledged: delivered again when the lease ends (use --ack, or --json for the receipts to `spool ack`)',
           );
         }
       }),

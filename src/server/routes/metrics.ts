@@ -28,6 +28,12 @@ export const metricsRoutes: RouteModule = (app, { metrics }) => {
         description:
           'Queue depths by state, dead-letter depth, oldest message age, send/ack/retry/dead-letter counters, processing and end-to-end latency histograms, topic end offsets, consumer-group committed offsets and lag, jobs by type and state, webhook deliveries by outcome, HTTP requests, and store commit latency and batch size. Store-derived gauges are read at most once a second. Needs any valid token when tokens are configured.',
         produces: ['text/plain'],
+        response: {
+          200: {
+            description: 'The metrics in the Prometheus text exposition format 0.0.4',
+            content: { 'text/plain': { schema: { type: 'string' } } },
+          },
+        },
       },
       config: { access: 'read' },
     },

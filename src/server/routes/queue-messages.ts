@@ -1,6 +1,6 @@
 /**
  * The message path of a queue: send (one or a batch), receive under a lease (long poll), and
- * settle by receipt — ack, nack, dead-letter, extend — one receipt or a batch of them.
+ * settle by receipt — ack, nack, release, dead-letter, extend — one receipt or a batch of them.
  *
  * A send batch is all or nothing (the engine stores it in one write). Settling a batch is not:
  * each receipt is its own lease, so the answer says per receipt what happened.
@@ -20,6 +20,7 @@ import {
   ReceiveBody,
   receiveDefaults,
   ReceiveResponse,
+  ReleaseBody,
   SendBody,
   SendResponse,
   SettleResults,
@@ -37,7 +38,7 @@ export const queueMessageRoutes: RouteModule = (app, { handles, closing }) => {
         tags,
         summary: 'Send one message, or a batch stored all or nothing',
         description:
-          'Answers once the messages are durably stored: 201 with `{ id, duplicate }` for one message (200 when it was a duplicate by dedupId and nothing was stored), or 201 with `{ results }` in order for a batch. A batch is all or nothing: if any message is invalid or the queue cannot take them all, nothing is stored. A full queue (maxDepth) answers 429 with Retry-After. `Idempotency-Key` on a single message is its dedupId.',
+          'Answers once the messages are durably stored: 201 with `{ id, duplicate }` for one message (200 when it was a duplicate by dedupId and nothing was stored), or 201 with `{ results }` in order for a batch. A batch is all or nothing: if any message is invalid or the queue cannot take them all, nothing is stored. A full queue (maxDepth) answers 429 with Retry-After. `Idempotency-Key` on a single message is its dedupId. A queue that does not exist is created with the default configuration (unless the server runs with --no-auto-create, then 404; names under `spool.` and `jobs.` are never created this way).',
         params: QueueParams,
         headers: IdempotencyHeaders,
         body: SendBody,
@@ -46,7 +47,7 @@ export const queueMessageRoutes: RouteModule = (app, { handles, closing }) => {
       config: { access: 'produce' },
     },
     async (request, reply) => {
-      const queue = await handles.queue(request.params.name);
+      const queue = await handles.queueOnFirstUse(request.params.name);
       const idempotencyKey = request.headers['idempotency-key'];
       const { body } = request;
       if ('messages' in body) {
@@ -86,7 +87,7 @@ export const queueMessageRoutes: RouteModule = (app, { handles, closing }) => {
         tags,
         summary: 'Lease up to max messages, waiting up to waitMs for one (long poll)',
         description:
-          'Each message comes with a receipt: ack it when done, nack it to have it delivered again, or extend the lease. A message not settled before its lease ends is delivered again with attempt + 1. The wait ends early, with what there is, when the server shuts down; if the client disconnects, messages leased for it are released at once.',
+          'Each message comes with a receipt: ack it when done, nack it when it failed, release it to hand it back untried, or extend the lease. A message not settled before its lease ends is delivered again with attempt + 1. The wait ends early, with what there is, when the server shuts down; if the client disconnects, messages leased for it are released at once (as untried: their attempt count does not rise). A queue that does not exist is created with the default configuration, as for a send (404 with --no-auto-create).',
         params: QueueParams,
         body: ReceiveBody,
         response: { 200: ReceiveResponse },
@@ -94,7 +95,7 @@ export const queueMessageRoutes: RouteModule = (app, { handles, closing }) => {
       config: { access: 'consume' },
     },
     async (request, reply) => {
-      const queue = await handles.queue(request.params.name);
+      const queue = await handles.queueOnFirstUse(request.params.name);
       const { max = receiveDefaults.max, waitMs = receiveDefaults.waitMs, visibilityMs } = request.body;
       const poll = waitMs > 0 ? startLongPoll(reply, closing) : undefined;
       const messages = await queue.receive({
@@ -104,9 +105,10 @@ export const queueMessageRoutes: RouteModule = (app, { handles, closing }) => {
         ...(visibilityMs === undefined ? {} : { visibilityTimeoutMs: visibilityMs }),
       });
       if (poll?.abandoned && messages.length > 0) {
-        // Nobody will read this answer: hand the messages back now rather than after their lease.
+        // Nobody will read this answer: hand the messages back now rather than after their lease,
+        // untried (a nack would count an attempt, and dead-letter a message on its last one).
         // A release that fails leaves the lease to expire, which redelivers them too.
-        const released = await Promise.allSettled(messages.map((message) => message.nack()));
+        const released = await Promise.allSettled(messages.map((message) => message.release()));
         request.log.info(
           { queue: queue.name, released: released.filter((r) => r.status === 'fulfilled').length },
           'client left a long poll; released its messages',
@@ -148,9 +150,10 @@ export const queueMessageRoutes: RouteModule = (app, { handles, closing }) => {
       schema: {
         operationId: 'nackMessages',
         tags,
-        summary: 'Give a message back: it is delivered again after delayMs',
+        summary:
+          'The delivery failed: retry the message after delayMs, or dead-letter it after its last attempt',
         description:
-          "Ends the lease; the message keeps its attempt count and `error` is added to its errors. A nack does not dead-letter: when `attempt` has reached the queue's maxAttempts, dead-letter the message instead (or let its lease expire, which dead-letters it on its last attempt). One receipt answers 204 (409 if stale); a batch answers 200 with one result per receipt.",
+          "Ends the lease and counts the delivery as a failed attempt; `error` is added to the message's errors. If it was the message's last allowed attempt (`attempt` has reached the queue's maxAttempts), the message is moved to the dead-letter queue with `error` as its last error (`Nacked` when none is given); otherwise it is delivered again after delayMs with attempt + 1. To hand a message back without using up an attempt, release it instead. One receipt answers 204 (409 if stale); a batch answers 200 with one result per receipt.",
         params: QueueParams,
         body: NackBody,
         response: { 200: SettleResults, 204: NoContent },
@@ -165,7 +168,40 @@ export const queueMessageRoutes: RouteModule = (app, { handles, closing }) => {
         await queue.nack(body.receipt, options);
         return reply.code(204).send(null);
       }
-      return { results: await settleEach(body.receipts, async (receipt) => queue.nack(receipt, options)) };
+      return {
+        results: await settleEach(body.receipts, async (receipt) => {
+          await queue.nack(receipt, options);
+        }),
+      };
+    },
+  );
+
+  app.post(
+    '/v1/queues/:name/release',
+    {
+      schema: {
+        operationId: 'releaseMessages',
+        tags,
+        summary: 'Hand a message back untried: it is delivered again after delayMs with the same attempt',
+        description:
+          'Ends the lease without counting the delivery as an attempt: the message is delivered again after delayMs with the same `attempt`, and a release never dead-letters it. For a consumer that took more than it can handle now (shutting down, overloaded); a failed delivery is a nack. One receipt answers 204 (409 if stale); a batch answers 200 with one result per receipt.',
+        params: QueueParams,
+        body: ReleaseBody,
+        response: { 200: SettleResults, 204: NoContent },
+      },
+      config: { access: 'consume' },
+    },
+    async (request, reply) => {
+      const queue = await handles.queue(request.params.name);
+      const { body } = request;
+      const options = { delayMs: body.delayMs };
+      if ('receipt' in body) {
+        await queue.release(body.receipt, options);
+        return reply.code(204).send(null);
+      }
+      return {
+        results: await settleEach(body.receipts, async (receipt) => queue.release(receipt, options)),
+      };
     },
   );
 

@@ -104,7 +104,7 @@ export const topicRoutes: RouteModule = (app, { spool, handles, remoteMembers })
         tags,
         summary: 'Publish one event, or a batch appended all or nothing',
         description:
-          'Answers 201 once the events are durably appended, with the partition and offset of each (`{ results }` in order for a batch). Events with a key go to one partition, so they keep their order. Topics do not deduplicate: Idempotency-Key is not supported here.',
+          'Answers 201 once the events are durably appended, with the partition and offset of each (`{ results }` in order for a batch). Events with a key go to one partition, so they keep their order. Topics do not deduplicate: Idempotency-Key is not supported here. A topic that does not exist is created with the default configuration (unless the server runs with --no-auto-create, then 404; names under `spool.` and `jobs.` are never created this way).',
         params: TopicParams,
         body: PublishBody,
         response: { 201: PublishResponse },
@@ -118,7 +118,7 @@ export const topicRoutes: RouteModule = (app, { spool, handles, remoteMembers })
           errors: [{ in: 'headers', field: 'idempotency-key', message: 'is not supported on topics' }],
         });
       }
-      const topic = await handles.topic(request.params.name);
+      const topic = await handles.topicOnFirstUse(request.params.name);
       const { body } = request;
       const batch = 'events' in body;
       const events = batch

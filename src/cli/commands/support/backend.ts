@@ -43,6 +43,11 @@ export interface QueueBackend {
     options: { max: number; waitMs: number; visibilityMs?: number },
   ): Promise<ReceivedMessageData[]>;
   ack(queue: string, receipts: readonly string[]): Promise<SettleResult[]>;
+  nack(
+    queue: string,
+    receipts: readonly string[],
+    options: { delayMs?: number; error?: string },
+  ): Promise<SettleResult[]>;
   deadLetters(queue: string, page: PageQuery): Promise<DeadLetterPage>;
   redrive(queue: string, ids?: readonly string[]): Promise<number>;
   purgeDeadLetters(queue: string, ids?: readonly string[]): Promise<number>;
@@ -122,6 +127,7 @@ export function httpBackend(client: SpoolClient): SpoolBackend {
       sendBatch: (queue, messages) => queues.sendBatch(queue, messages),
       receive: (queue, options) => queues.receive(queue, options),
       ack: (queue, receipts) => queues.ack(queue, receipts),
+      nack: (queue, receipts, options) => queues.nack(queue, receipts, options),
       deadLetters: (queue, page) => queues.deadLetters(queue, page),
       redrive: (queue, ids) => queues.redrive(queue, ids),
       purgeDeadLetters: (queue, ids) => queues.purgeDeadLetters(queue, ids),

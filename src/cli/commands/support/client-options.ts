@@ -10,7 +10,7 @@
 import { type Command, Option } from 'commander';
 import { SpoolClient } from '../../../client/index.js';
 import { InvalidArgumentError } from '../../../core/errors.js';
-import { defaultPort } from '../../../server/serve.js';
+import { defaultPort } from '../../../server/default-port.js';
 
 /** The default server URL: `spool serve`'s default address. */
 export const defaultUrl = `http://127.0.0.1:${defaultPort}`;
@@ -53,8 +53,9 @@ Direct mode (--data <dir> or SPOOL_DATA, instead of --url): the command opens <d
 itself and works on it without a server; output and exit codes are the same. SQLite has one
 writer at a time: use direct mode when no server is running on that directory (or only to read),
 otherwise go through the server with --url. --url and --data together are a usage error.
-In direct mode send and publish create a missing queue or topic with the default configuration,
-as the library does; the other commands need it to exist.`,
+send, receive and publish create a missing queue or topic with the default configuration, in
+direct mode as the library does, and through a server unless it runs with --no-auto-create; the
+other commands need it to exist.`,
     );
 }
 

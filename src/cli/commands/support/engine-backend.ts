@@ -2,7 +2,8 @@
  * Direct mode: the commands' backend on a data directory's embedded store, opened in this process
  * with `openSpool` — no server. Answers are converted to the HTTP API's JSON shapes with the
  * server's own converters, and names that must exist are checked as the server checks them
- * (except that send and publish create a missing queue or topic, as the library does).
+ * (send, receive and publish create a missing queue or topic, as the library and a server with
+ * its default auto-create do).
  *
  * SQLite has one writer at a time: a server running on the same directory and this process
  * contend for it. Direct mode is meant for when no server runs there, or for reads.
@@ -90,7 +91,7 @@ function queueBackend(spool: Spool): QueueBackend {
       ),
     receive: async (queue, { max, waitMs, visibilityMs }) => {
       const messages = await (
-        await spool.openQueue(queue)
+        await spool.queue(queue)
       ).receive({
         max,
         waitMs,
@@ -100,17 +101,11 @@ function queueBackend(spool: Spool): QueueBackend {
     },
     ack: async (queue, receipts) => {
       const handle = await spool.openQueue(queue);
-      return Promise.all(
-        receipts.map(async (receipt) => {
-          try {
-            await handle.ack(receipt);
-            return { receipt, ok: true };
-          } catch (error) {
-            if (!(error instanceof SpoolError)) throw error;
-            return { receipt, ok: false, code: error.code, detail: error.message };
-          }
-        }),
-      );
+      return settleEach(receipts, (receipt) => handle.ack(receipt));
+    },
+    nack: async (queue, receipts, options) => {
+      const handle = await spool.openQueue(queue);
+      return settleEach(receipts, (receipt) => handle.nack(receipt, options));
     },
     deadLetters: async (queue, { limit = 100, cursor }) => {
       const page = await (await spool.openQueue(queue)).listDeadLetters({ limit, after: cursor ?? null });
@@ -215,6 +210,24 @@ function jobBackend(jobs: () => Jobs): JobBackend {
     cancel: async (id) => wireJob(await jobs().cancel(id)),
     retry: async (id) => wireJob(await jobs().retry(id)),
   };
+}
+
+/** Settles each receipt on its own, as the server does: engine errors (a stale receipt) are results. */
+function settleEach(
+  receipts: readonly string[],
+  settle: (receipt: string) => Promise<unknown>,
+): Promise<Array<{ receipt: string; ok: boolean; code?: string; detail?: string }>> {
+  return Promise.all(
+    receipts.map(async (receipt) => {
+      try {
+        await settle(receipt);
+        return { receipt, ok: true };
+      } catch (error) {
+        if (!(error instanceof SpoolError)) throw error;
+        return { receipt, ok: false, code: error.code, detail: error.message };
+      }
+    }),
+  );
 }
 
 /** Runs `work`, turning the engine's errors into {@link DirectModeError}s. */
