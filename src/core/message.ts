@@ -39,6 +39,23 @@ export function encodeBody(body: MessageBody): Payload {
   return text;
 }
 
+/**
+ * JSON text of a value the caller gave (a job payload, metadata, a result), or an
+ * {@link InvalidArgumentError} naming `what` when JSON cannot hold it: a cycle, a BigInt, or
+ * nesting deeper than the serialiser's stack (a 50,000-deep array) — the caller's mistake,
+ * never a server error.
+ */
+export function encodeJson(value: unknown, what: string): string {
+  try {
+    return JSON.stringify(value) ?? 'null';
+  } catch (cause) {
+    const reason = cause instanceof RangeError ? 'it is nested too deeply' : (cause as Error).message;
+    throw new InvalidArgumentError(
+      `${what} cannot be serialised as JSON: ${reason}; give a plain JSON value`,
+    );
+  }
+}
+
 /** Turns a stored payload back into the body that was sent. */
 export function decodeBody<T = MessageBody>(payload: Payload): T {
   return (typeof payload === 'string' ? JSON.parse(payload) : payload) as T;

@@ -12,7 +12,7 @@
  */
 import { backoffDelay, type BackoffOptions } from '../core/backoff.js';
 import { NonRetryableError, RetryAfterError } from '../core/errors.js';
-import { describeError, type JsonValue } from '../core/message.js';
+import { describeError, encodeJson, type JsonValue } from '../core/message.js';
 import type { Message } from '../engine/received-message.js';
 import type { Spool } from '../engine/spool.js';
 import type { SpoolTransaction } from '../engine/transaction.js';
@@ -156,7 +156,7 @@ export class JobAttempts {
       if (!job || job.status !== 'active') return job;
       const patch: JobPatch = {
         progress: value,
-        ...(data === undefined ? {} : { progressData: JSON.stringify(data) }),
+        ...(data === undefined ? {} : { progressData: encodeJson(data, 'progress data') }),
       };
       const updated = await tx.records.updateJob(jobId, patch);
       if (updated) await this.events.record(tx, updated, 'job.progress');
@@ -217,13 +217,17 @@ export class JobAttempts {
         ...(traceHeaders ? { headers: traceHeaders } : {}),
       });
     } else if (next.parentId && (next.status === 'completed' || next.status === 'dead')) {
-      await this.#childFinished(tx, next);
+      await this.childFinished(tx, next);
     }
     return next;
   }
 
-  /** A child finished: the parent runs when no child is pending, and dies with its first dead child. */
-  async #childFinished(tx: SpoolTransaction, child: JobRecord): Promise<void> {
+  /**
+   * A child finished: the parent runs when no child is pending, and dies with its first dead or
+   * cancelled child (a parent can never have all its children done once one of them will never
+   * run; `retry` of the parent starts that child over).
+   */
+  async childFinished(tx: SpoolTransaction, child: JobRecord): Promise<void> {
     // Locked: children of one parent finishing at once take turns, so no decrement is lost.
     const parent = await tx.records.lockJob(child.parentId!);
     if (!parent) return;
@@ -236,14 +240,20 @@ export class JobAttempts {
       }
       return;
     }
-    if (child.status === 'dead') {
+    if (child.status === 'dead' || child.status === 'cancelled') {
       const dead = await tx.records.updateJob(parent.id, {
         status: 'dead',
         finishedAt: now,
-        lastError: {
-          name: 'ChildJobDied',
-          message: `child job ${child.id} (${child.type}) died: ${child.lastError?.message ?? ''}`,
-        },
+        lastError:
+          child.status === 'dead'
+            ? {
+                name: 'ChildJobDied',
+                message: `child job ${child.id} (${child.type}) died: ${child.lastError?.message ?? ''}`,
+              }
+            : {
+                name: 'ChildJobCancelled',
+                message: `child job ${child.id} (${child.type}) was cancelled`,
+              },
       });
       if (dead) {
         await this.events.record(tx, dead);

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { ClosedError, InvalidArgumentError, SpoolError, errorCatalogue } from '../core/errors.js';
 import { newId } from '../core/ids.js';
-import type { JsonValue } from '../core/message.js';
+import { encodeJson, type JsonValue } from '../core/message.js';
 import type { Spool } from '../engine/spool.js';
 import { currentTransaction, type SpoolTransaction } from '../engine/transaction.js';
 import type { JobQuery, JobRecord, JobStatus, Leadership, Page, ScheduleRecord } from '../store/port.js';
@@ -261,7 +261,9 @@ export class Jobs {
   /**
    * Cancels a job: a waiting one never runs; a running one has its signal aborted and its outcome
    * discarded. A parent's unfinished children (and theirs) are cancelled with it: they only ran
-   * for it. Finished jobs cannot be cancelled (`JobStateError`).
+   * for it. A child cancelled on its own ends its waiting parent as `dead` (`ChildJobCancelled`),
+   * as a dead child does; retrying the parent starts the child over. Finished jobs cannot be
+   * cancelled (`JobStateError`).
    */
   async cancel(id: string): Promise<Job> {
     const descendants = await this.#descendants(id);
@@ -272,6 +274,8 @@ export class Jobs {
       if (!cancellableStatuses.has(record.status)) throw new JobStateError(id, record.status, 'cancelled');
       const updated = await this.#cancelLocked(tx, record);
       aborted.push(id);
+      // A child cancelled on its own: its parent can no longer run with all its children done.
+      if (updated.parentId) await this.#attempts.childFinished(tx, updated);
       for (const childId of descendants) {
         const child = await tx.records.lockJob(childId);
         if (child && cancellableStatuses.has(child.status)) {
@@ -541,10 +545,10 @@ export class Jobs {
       id: newId(),
       type,
       status,
-      payload: JSON.stringify(payload ?? null),
+      payload: encodeJson(payload ?? null, 'job payload'),
       key: options.key ?? null,
       priority: options.priority ?? typeOptions.priority,
-      metadata: JSON.stringify(options.metadata ?? {}),
+      metadata: encodeJson(options.metadata ?? {}, 'job metadata'),
       maxAttempts: options.maxAttempts ?? typeOptions.maxAttempts,
       attempts: 0,
       createdAt: now,
@@ -741,7 +745,7 @@ function hashRequest(type: string, payload: JsonValue, options: AddJobOptions): 
   if (options.idempotencyKey === undefined) return null;
   const { idempotencyKey: _key, ...rest } = options;
   return createHash('sha256')
-    .update(JSON.stringify([type, payload, rest]))
+    .update(encodeJson([type, payload, rest], 'job add request'))
     .digest('base64url');
 }
 

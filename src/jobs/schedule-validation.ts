@@ -84,6 +84,14 @@ export function validateScheduleOptions(name: unknown, options: ScheduleFields, 
       );
     }
   }
+  if (options.everyMs !== undefined && options.timezone !== undefined) {
+    // An interval has no wall-clock slots for a time zone to move; accepting one would let the
+    // caller believe it did something.
+    throw new InvalidArgumentError(
+      `schedule "${name}": timezone applies to cron schedules only; remove it, or use cron for wall-clock times`,
+      { field: 'timezone' },
+    );
+  }
   if (options.cron !== undefined) validateCron(name, options.cron, options.timezone ?? 'UTC', now);
   if (options.missed !== undefined && !(missedPolicies as readonly unknown[]).includes(options.missed)) {
     throw new InvalidArgumentError(

@@ -118,7 +118,8 @@ export async function buildServer(options: BuildServerOptions): Promise<SpoolApp
     // parameters (up to what fits in a request line) reach the schemas and get their 400 instead of the router's bare 414.
     routerOptions: { maxParamLength: 16_384 },
     // Errors raised before routing (a bad percent-encoding in the path) answer problem+json too.
-    frameworkErrors: (error, request, reply) => void sendProblem(toProblem(error, request), reply),
+    frameworkErrors: (error, request, reply) =>
+      void sendProblem(toProblem(error, request), reply.header('x-request-id', request.id)),
     clientErrorHandler: answerMalformedRequest,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -210,6 +211,7 @@ function answerMalformedRequest(error: Error & { code?: string }, socket: Socket
   }
   const status =
     error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const id = randomUUID();
   const body = JSON.stringify({
     type: problemType(httpErrorCatalogue.BAD_REQUEST.code),
     title: STATUS_CODES[status],
@@ -218,11 +220,11 @@ function answerMalformedRequest(error: Error & { code?: string }, socket: Socket
     instance: '',
     code: httpErrorCatalogue.BAD_REQUEST.code,
     retryable: false,
-    requestId: randomUUID(),
+    requestId: id,
   });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/problem+json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `X-Request-Id: ${id}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
 

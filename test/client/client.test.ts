@@ -465,7 +465,8 @@ describe('client: remote Worker', () => {
     const worker = new Worker(client, {
       types: ['remote'],
       concurrency: 3,
-      leaseMs: 1000,
+      // Heartbeats go every second; a shorter lease lost jobs to CI's scheduling stalls.
+      leaseMs: 3000,
       waitMs: 500,
       onError: (error) => errors.push(error),
       handler: async (job, { signal, progress }) => {
@@ -473,7 +474,7 @@ describe('client: remote Worker', () => {
         if (payload.mode === 'ok') {
           await progress(50, { halfway: true });
           // Longer than the lease: only the heartbeats keep it.
-          await new Promise((resolve) => setTimeout(resolve, 1500));
+          await new Promise((resolve) => setTimeout(resolve, 3500));
           return { doubled: payload.value! * 2 };
         }
         if (payload.mode === 'fail') {
@@ -498,7 +499,7 @@ describe('client: remote Worker', () => {
       await client.jobs.cancel(long.id);
       await until(() => (sawAbort ? true : undefined), 3000);
 
-      const done = await client.jobs.wait(ok.id, { timeoutMs: 5000, pollMs: 50 });
+      const done = await client.jobs.wait(ok.id, { timeoutMs: 10_000, pollMs: 50 });
       assert.equal(done.status, 'completed');
       assert.deepEqual(done.result, { doubled: 42 });
       assert.equal(done.attempts, 1, 'the lease never ran out');

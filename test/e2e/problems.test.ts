@@ -35,8 +35,9 @@ describe('errors are RFC 9457 problems', () => {
     const answer = await fetch(`${t.url}/v1/queues/%zz`);
     assert.equal(answer.status, 400);
     assert.match(answer.headers.get('content-type') ?? '', /^application\/problem\+json/);
-    const problem = (await answer.json()) as { code: string; status: number };
+    const problem = (await answer.json()) as { code: string; status: number; requestId: string };
     assert.equal(problem.code, 'SPOOL_BAD_REQUEST');
+    assert.equal(answer.headers.get('x-request-id'), problem.requestId);
   });
 
   it('requests the HTTP parser rejects get a problem and Connection: close, never a bare reset', async () => {
@@ -58,10 +59,20 @@ describe('errors are RFC 9457 problems', () => {
       assert.match(head, new RegExp(`^HTTP/1.1 ${status} `), request.slice(0, 30));
       assert.match(head, /content-type: application\/problem\+json/i);
       assert.match(head, /connection: close/i);
-      const problem = JSON.parse(body) as { status: number; code: string };
+      const problem = JSON.parse(body) as { status: number; code: string; requestId: string };
       assert.equal(problem.status, status);
       assert.equal(problem.code, 'SPOOL_BAD_REQUEST');
+      assert.match(head, new RegExp(`x-request-id: ${problem.requestId}`, 'i'));
     }
+  });
+
+  it('a job payload nested deeper than JSON can serialise → 400 naming it, not a 500', async () => {
+    const deep = '['.repeat(20_000) + ']'.repeat(20_000);
+    const answer = await t.call('POST', '/v1/jobs', {
+      body: `{"type":"deep.nesting","payload":${deep}}`,
+    });
+    const problem = assertProblem(answer, 400, 'SPOOL_INVALID_ARGUMENT');
+    assert.match(String(problem.detail), /job payload cannot be serialised as JSON: it is nested too deeply/);
   });
 
   it('malformed JSON → 400', async () => {

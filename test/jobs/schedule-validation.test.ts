@@ -17,6 +17,12 @@ const invalid: Array<[string, Record<string, unknown>, string, RegExp]> = [
   ['an offset for a time zone', { cron: '0 9 * * *', timezone: 'UTC+1' }, 'timezone', /IANA time zone/],
   ['an empty time zone', { cron: '0 9 * * *', timezone: '' }, 'timezone', /IANA time zone/],
   [
+    'a time zone with an interval',
+    { everyMs: 60_000, timezone: 'Europe/Berlin' },
+    'timezone',
+    /applies to cron schedules only/,
+  ],
+  [
     'an interval past any valid date',
     { everyMs: 9e15 },
     'everyMs',

@@ -152,6 +152,44 @@ export function childrenTests(suite: JobsSuite): void {
     });
 
     suite.test(
+      'a child cancelled on its own ends its parent; retrying the parent runs it again',
+      async (env) => {
+        const spool = await env.spool();
+        const jobs = env.jobs(spool);
+        let parentRuns = 0;
+        // Children wait until released, so one can be cancelled before it runs.
+        let release = false;
+        jobs.define('page', async (job) => {
+          while (!release) await sleep(20);
+          return job.payload;
+        });
+        jobs.define('book', () => {
+          parentRuns++;
+          return 'bound';
+        });
+        const parent = await jobs.add('book', null, {
+          children: ['one', 'two'].map((payload) => ({ type: 'page', payload })),
+        });
+        const { items: children } = await jobs.list({ parentId: parent.id });
+        const two = children.find((child) => child.payload === 'two')!;
+        await jobs.cancel(two.id);
+        const dead = await jobs.get(parent.id);
+        assert.equal(dead.status, 'dead', 'a parent whose child will never run does not wait for ever');
+        assert.equal(dead.error?.name, 'ChildJobCancelled');
+        assert.match(dead.error?.message ?? '', new RegExp(two.id));
+
+        release = true;
+        await jobs.start();
+        const retried = await jobs.retry(parent.id);
+        assert.equal(retried.status, 'waiting');
+        const done = await env.finished(jobs, parent.id, 5_000);
+        assert.equal(done.status, 'completed');
+        assert.equal(parentRuns, 1);
+        assert.equal((await jobs.get(two.id)).status, 'completed', 'the cancelled child ran with the retry');
+      },
+    );
+
+    suite.test(
       'retrying a parent that died of a child never runs it before its children completed',
       async (env) => {
         const spool = await env.spool();
