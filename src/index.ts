@@ -115,6 +115,7 @@ export {
   NotPartitionOwnerError,
   UnknownMemberError,
   OffsetOutOfRangeError,
+  WaitTimeoutError,
   ClosedError,
   SchemaVersionError,
   NonRetryableError,

@@ -76,6 +76,12 @@ export const errorCatalogue = {
     title: 'Idempotency key reused with a different request',
     retryable: false,
   },
+  WAIT_TIMEOUT: {
+    code: 'SPOOL_WAIT_TIMEOUT',
+    httpStatus: 408,
+    title: 'Gave up waiting',
+    retryable: true,
+  },
   CLOSED: { code: 'SPOOL_CLOSED', httpStatus: 503, title: 'Spool is closed', retryable: false },
   SCHEMA_VERSION: {
     code: 'SPOOL_SCHEMA_VERSION',
@@ -202,6 +208,13 @@ export class UnknownMemberError extends SpoolError {
 export class OffsetOutOfRangeError extends SpoolError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super(errorCatalogue.OFFSET_OUT_OF_RANGE, message, details);
+  }
+}
+
+/** A wait (for a job to finish) ran out before what it waited for happened; waiting again may succeed. */
+export class WaitTimeoutError extends SpoolError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(errorCatalogue.WAIT_TIMEOUT, message, details);
   }
 }
 

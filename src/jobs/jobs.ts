@@ -7,7 +7,13 @@
  * States and transitions: see job-states.ts. One attempt's transitions: job-attempts.ts.
  */
 import { createHash } from 'node:crypto';
-import { ClosedError, InvalidArgumentError, SpoolError, errorCatalogue } from '../core/errors.js';
+import {
+  ClosedError,
+  InvalidArgumentError,
+  SpoolError,
+  WaitTimeoutError,
+  errorCatalogue,
+} from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { encodeJson, type JsonValue } from '../core/message.js';
 import type { Spool } from '../engine/spool.js';
@@ -387,7 +393,10 @@ export class Jobs {
     return found;
   }
 
-  /** Resolves with the job once it is finished (completed, dead or cancelled), or rejects after `timeoutMs`. */
+  /**
+   * Resolves with the job once it is finished (completed, dead or cancelled), or rejects with
+   * {@link WaitTimeoutError} (`SPOOL_WAIT_TIMEOUT`) after `timeoutMs` (default 60,000).
+   */
   async wait(id: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Job> {
     const deadline = this.spool.clock.now() + (options.timeoutMs ?? 60_000);
     for (;;) {
@@ -395,9 +404,10 @@ export class Jobs {
       if (isFinished(record.status)) return toJob(record);
       const left = deadline - this.spool.clock.now();
       if (left <= 0 || options.signal?.aborted) {
-        throw new InvalidArgumentError(`job ${id} is still ${record.status} after the wait timeout`, {
-          jobId: id,
-        });
+        throw new WaitTimeoutError(
+          `job ${id} is still ${record.status} after waiting ${options.timeoutMs ?? 60_000} ms`,
+          { jobId: id, status: record.status },
+        );
       }
       // Woken by any job event of this process; the cap catches events of other processes.
       await this.events.waitForNew(Math.min(left, 1_000), options.signal);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { TestClock } from '../../src/core/clock.js';
-import { NonRetryableError } from '../../src/core/errors.js';
+import { NonRetryableError, WaitTimeoutError } from '../../src/core/errors.js';
 import { IdempotencyConflictError, JobStateError, Jobs, JobTimeoutError } from '../../src/jobs/index.js';
 import { deferred, openTestSpool, tick, until, type TestSpool } from '../helpers.js';
 
@@ -17,6 +17,17 @@ describe('jobs: running in process', () => {
   afterEach(async () => {
     await jobs.close({ timeoutMs: 1000 });
     await t.dispose();
+  });
+
+  it('wait gives up with SPOOL_WAIT_TIMEOUT (retryable), not an invalid-argument error', async () => {
+    const added = await jobs.add('nobody.handles.this', null);
+    await assert.rejects(jobs.wait(added.id, { timeoutMs: 100 }), (error: unknown) => {
+      assert.ok(error instanceof WaitTimeoutError);
+      assert.equal(error.code, 'SPOOL_WAIT_TIMEOUT');
+      assert.equal(error.retryable, true);
+      assert.deepEqual(error.details, { jobId: added.id, status: 'queued' });
+      return true;
+    });
   });
 
   it('add returns at once; the job runs, completes with its result, and every step is an event', async () => {
