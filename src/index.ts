@@ -101,8 +101,8 @@ export {
   type CreateLoggerOptions,
   type LogLevel,
   type SpoolLogger,
-} from './observability/logging.js';
-export { extractContext as messageTraceContext, tracingEnabled } from './observability/tracing.js';
+} from './telemetry/logging.js';
+export { extractContext as messageTraceContext, tracingEnabled } from './telemetry/tracing.js';
 export type { MessageBody, JsonValue, Headers, AttemptError } from './core/message.js';
 export {
   SpoolError,

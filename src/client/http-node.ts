@@ -14,7 +14,7 @@
  * used (not by a caller who brings a `fetch`).
  */
 import { type Dispatcher, Pool } from 'undici';
-import type { Deadline, Exchange, Reply } from './http.js';
+import type { Deadline, Exchange, Reply } from './exchange.js';
 
 type IncomingHttpHeaders = Dispatcher.ResponseData['headers'];
 

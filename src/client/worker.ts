@@ -18,7 +18,7 @@ import {
   SpoolAttributes,
   traceProcess,
   tracingEnabled,
-} from '../observability/tracing.js';
+} from '../telemetry/tracing.js';
 import { SpoolHttpError } from './errors.js';
 import { sleep } from './http.js';
 import type { SpoolClient } from './client.js';

@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { ClosedError, TopicNotFoundError } from '../core/errors.js';
-import type { SpoolLogger } from '../observability/logging.js';
+import type { SpoolLogger } from '../telemetry/logging.js';
 import type { Store } from '../store/port.js';
 import { EventsLog } from './events-log.js';
 import { InstrumentationHub } from './instrumentation.js';
@@ -35,7 +35,7 @@ export class EngineContext {
     readonly store: Store,
     /** How often idle consumers look for writes made by other processes (ms). */
     readonly safetyPollMs: number,
-    /** Where consumers and upkeep log (JSON lines; see observability/logging.ts). */
+    /** Where consumers and upkeep log (JSON lines; see telemetry/logging.ts). */
     readonly logger: SpoolLogger,
   ) {
     this.clock = store.clock;

@@ -6,7 +6,7 @@ import { newId } from '../core/ids.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { encodeBody, validateHeaders, type Headers, type MessageBody } from '../core/message.js';
 import { partitionForKey } from '../core/partitioner.js';
-import { withTraceHeaders } from '../observability/tracing.js';
+import { withTraceHeaders } from '../telemetry/tracing.js';
 import type { AppendEvent, EnqueueMessage } from '../store/port.js';
 
 /** Per-message options of a queue send. */

@@ -28,12 +28,12 @@ import {
   StaleReceiptError,
 } from '../core/errors.js';
 import type { MessageBody } from '../core/message.js';
+import type { QueueConfig } from '../core/options.js';
 import type { TimerHandle } from '../core/clock.js';
 import type { ClaimedMessage } from '../store/port.js';
-import { messageFields } from '../observability/logging.js';
+import { messageFields } from '../telemetry/logging.js';
 import type { Closeable, EngineContext } from './context.js';
-import type { Queue } from './queue.js';
-import { Message } from './received-message.js';
+import { type LeaseSettler, Message } from './received-message.js';
 import { runTransaction, type SpoolTransaction } from './transaction.js';
 import type { WakeSignal } from './wake-signal.js';
 
@@ -76,6 +76,16 @@ export interface ProcessOptions<T = MessageBody> {
   onDeadLetter?: (message: Message<T>, error: unknown) => void;
 }
 
+/** The queue a consumer serves, as the consumer needs it (`Queue` is one): it settles leases too. */
+export interface ConsumedQueue extends LeaseSettler {
+  readonly name: string;
+  readonly config: Readonly<QueueConfig>;
+  /** Counts an ack of a message enqueued at `enqueuedAt` (for the queue's metrics). */
+  acked(enqueuedAt?: number): void;
+  /** How long an idle consumer may wait before polling again. */
+  idleWaitMs(deadline?: number): Promise<number>;
+}
+
 export class QueueConsumer<T = MessageBody> implements Closeable {
   readonly #concurrency: number;
   readonly #visibilityTimeoutMs: number;
@@ -99,7 +109,7 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
 
   constructor(
     private readonly context: EngineContext,
-    private readonly queue: Queue<T>,
+    private readonly queue: ConsumedQueue,
     private readonly handler: MessageHandler<T>,
     private readonly options: ProcessOptions<T>,
   ) {

@@ -24,8 +24,8 @@ import { nackedError } from '../store/port.js';
 import type { EngineContext } from './context.js';
 import type { QueueEvent } from './events-log.js';
 import { toEnqueueMessage, type OutgoingMessage, type SendOptions } from './outgoing.js';
-import { traceMessageHandler } from '../observability/tracing-handlers.js';
-import { sentAttributes, traceProducer, tracingEnabled } from '../observability/tracing.js';
+import { traceMessageHandler } from './traced-handlers.js';
+import { sentAttributes, traceProducer, tracingEnabled } from '../telemetry/tracing.js';
 import { QueueConsumer, type MessageHandler, type ProcessOptions } from './queue-consumer.js';
 import { Message, type LeaseSettler } from './received-message.js';
 

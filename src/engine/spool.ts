@@ -13,7 +13,7 @@ import {
 } from '../core/options.js';
 import type { QueueConfig, TopicConfig } from '../core/options.js';
 import type { Leadership, Store, TransactionOptions } from '../store/port.js';
-import { defaultLogger, type SpoolLogger } from '../observability/logging.js';
+import { defaultLogger, type SpoolLogger } from '../telemetry/logging.js';
 import { EngineContext } from './context.js';
 import type { Instrumentation, InstrumentationHub } from './instrumentation.js';
 import { WakeSignal } from './wake-signal.js';

@@ -34,9 +34,9 @@ import {
 import { describeError, type MessageBody } from '../core/message.js';
 import { resolveQueueConfig } from '../core/options.js';
 import type { GroupMembership, LogEvent } from '../store/port.js';
-import { eventFields } from '../observability/logging.js';
+import { eventFields } from '../telemetry/logging.js';
 import type { Closeable, EngineContext } from './context.js';
-import { toTopicEvent, type Topic, type TopicEvent } from './topic.js';
+import { toTopicEvent, type TopicEvent } from './topic-event.js';
 import { runTransaction, type SpoolTransaction } from './transaction.js';
 
 export interface EventContext {
@@ -84,6 +84,11 @@ interface ResolvedOptions {
   deadLetterQueue: string | null;
 }
 
+/** The topic a subscription reads, as the subscription needs it. */
+export interface SubscribedTopic {
+  readonly name: string;
+}
+
 export class Subscription<T = MessageBody> implements Closeable {
   readonly memberId: string;
   readonly #options: ResolvedOptions;
@@ -103,7 +108,7 @@ export class Subscription<T = MessageBody> implements Closeable {
 
   constructor(
     readonly context: EngineContext,
-    readonly topic: Topic<T>,
+    readonly topic: SubscribedTopic,
     readonly group: string,
     readonly handler: EventHandler<T>,
     private readonly userOptions: SubscribeOptions<T>,

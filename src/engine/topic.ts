@@ -4,34 +4,18 @@
  * independently, each remembering a committed offset per partition.
  */
 import { InvalidArgumentError } from '../core/errors.js';
-import { decodeBody, type Headers, type MessageBody } from '../core/message.js';
+import type { MessageBody } from '../core/message.js';
 import { validateName } from '../core/names.js';
 import type { TopicConfig } from '../core/options.js';
-import type { CommittedOffset, LogEvent, PartitionOffsets } from '../store/port.js';
-import { traceEventHandler } from '../observability/tracing-handlers.js';
-import { publishedAttributes, traceProducer, tracingEnabled } from '../observability/tracing.js';
+import type { CommittedOffset, PartitionOffsets } from '../store/port.js';
+import { publishedAttributes, traceProducer, tracingEnabled } from '../telemetry/tracing.js';
 import type { EngineContext } from './context.js';
 import type { OutgoingEvent, PublishOptions } from './outgoing.js';
+import { traceEventHandler } from './traced-handlers.js';
+import { toTopicEvent, type PublishResult, type TopicEvent } from './topic-event.js';
 import { Subscription, type EventHandler, type SubscribeOptions } from './subscription.js';
 
-export interface PublishResult {
-  readonly id: string;
-  readonly partition: number;
-  readonly offset: number;
-  readonly timestamp: Date;
-}
-
-/** An event read from a topic. */
-export interface TopicEvent<T = MessageBody> {
-  readonly id: string;
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: number;
-  readonly timestamp: Date;
-  readonly body: T;
-  readonly headers: Readonly<Headers>;
-  readonly key: string | null;
-}
+export { toTopicEvent, type PublishResult, type TopicEvent } from './topic-event.js';
 
 export interface TopicReadResult<T = MessageBody> extends PartitionOffsets {
   readonly events: TopicEvent<T>[];
@@ -220,31 +204,6 @@ export class Topic<T = MessageBody> {
       groups: await Promise.all(groups.map((group) => this.groupLag(group))),
     };
   }
-}
-
-export function toTopicEvent<T>(event: LogEvent): TopicEvent<T> {
-  const { payload } = event;
-  let body: T | undefined;
-  let decoded = false;
-  return {
-    id: event.id,
-    topic: event.topic,
-    partition: event.partition,
-    offset: event.offset,
-    timestamp: new Date(event.timestamp),
-    // Parsed on first use, then kept: a fan-out to several groups, or a handler that routes on
-    // headers or key, pays for JSON.parse only where the body is read. An own enumerable getter,
-    // so spreading or JSON.stringify still sees `body`.
-    get body(): T {
-      if (!decoded) {
-        body = decodeBody<T>(payload);
-        decoded = true;
-      }
-      return body!;
-    },
-    headers: event.headers,
-    key: event.key,
-  };
 }
 
 function toMs(time: Date | number): number {

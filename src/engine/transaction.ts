@@ -4,7 +4,7 @@
  * woken only after the commit, so nobody sees a write that might still roll back.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { bindActiveContext, traceHeadersToContinue } from '../observability/tracing.js';
+import { bindActiveContext, traceHeadersToContinue } from '../telemetry/tracing.js';
 import type { EnqueueResult, StoreWrites, TransactionOptions } from '../store/port.js';
 import type { EngineContext } from './context.js';
 import {
@@ -15,7 +15,7 @@ import {
   type SendOptions,
 } from './outgoing.js';
 import type { Message } from './received-message.js';
-import type { PublishResult } from './topic.js';
+import type { PublishResult } from './topic-event.js';
 
 export class SpoolTransaction {
   readonly #touchedQueues = new Set<string>();

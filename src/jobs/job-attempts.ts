@@ -20,7 +20,7 @@ import type { JobAttempt, JobPatch, JobRecord } from '../store/port.js';
 import type { JobEvents } from './job-events.js';
 import { sendJobCallback } from './job-callbacks.js';
 import { isFinished } from './job-states.js';
-import { traceHeadersToContinue } from '../observability/tracing.js';
+import { traceHeadersToContinue } from '../telemetry/tracing.js';
 
 /** The body of a job's queue message. */
 export interface JobTicket {

@@ -15,8 +15,8 @@ import type { Message } from '../engine/received-message.js';
 import type { Spool } from '../engine/spool.js';
 import { type ActiveAttempt, type JobAttempts, type JobTicket, jobQueueName } from './job-attempts.js';
 import { type Job, toJob } from './job.js';
-import { jobFields, messageFields } from '../observability/logging.js';
-import { activeSpan, markFailed, SpoolAttributes } from '../observability/tracing.js';
+import { jobFields, messageFields } from '../telemetry/logging.js';
+import { activeSpan, markFailed, SpoolAttributes } from '../telemetry/tracing.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { ResolvedJobType } from './job-types.js';
 

@@ -26,7 +26,7 @@ import { cancellableStatuses, finishedStatuses, isFinished, retryableStatuses } 
 import { type JobTypeOptions, type ResolvedJobType, resolveJobType } from './job-types.js';
 import { type JobHandler, JobCancelledError, JobWorker } from './job-worker.js';
 import { type Job, toJob } from './job.js';
-import { SpoolAttributes, traceContextHeaders, traceProducer } from '../observability/tracing.js';
+import { SpoolAttributes, traceContextHeaders, traceProducer } from '../telemetry/tracing.js';
 import { assertWebhookUrl } from '../webhooks/message.js';
 import { RateLimiter } from './rate-limiter.js';
 import { Scheduler, type ScheduleOptions, toScheduleRecord } from './scheduler.js';

@@ -44,7 +44,7 @@ import { queueRoutes } from './routes/queues.js';
 import { topicGroupRoutes } from './routes/topic-groups.js';
 import { topicRoutes } from './routes/topics.js';
 import { webhookRoutes } from './routes/webhooks.js';
-import { continueIncomingTraces } from '../observability/tracing-http.js';
+import { continueIncomingTraces } from '../telemetry/tracing-http.js';
 import { Problem, problemResponses } from './schemas/common.js';
 import { validatorCompiler } from './validation.js';
 

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { context, trace } from '@opentelemetry/api';
 import { InvalidArgumentError, NonRetryableError } from '../../src/core/errors.js';
 import { Jobs } from '../../src/jobs/jobs.js';
-import { createLogger, resolveLogLevel } from '../../src/observability/logging.js';
+import { createLogger, resolveLogLevel } from '../../src/telemetry/logging.js';
 import { openSpool } from '../../src/open-spool.js';
 import { startServer } from '../../src/server/serve.js';
 import { openTestSpool, tempDir, type TestSpool } from '../helpers.js';

@@ -9,8 +9,8 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { SpoolClient } from '../../src/client/index.js';
 import { Jobs } from '../../src/jobs/jobs.js';
-import { createLogger } from '../../src/observability/logging.js';
-import { tracingEnabled } from '../../src/observability/tracing.js';
+import { createLogger } from '../../src/telemetry/logging.js';
+import { tracingEnabled } from '../../src/telemetry/tracing.js';
 import { startTestServer, type TestServer } from '../e2e/helpers.js';
 import { openTestSpool, type TestSpool } from '../helpers.js';
 

@@ -11,7 +11,7 @@ import { SpoolClient, Worker } from '../../src/client/index.js';
 import { NonRetryableError } from '../../src/core/errors.js';
 import type { Message } from '../../src/engine/received-message.js';
 import { Jobs } from '../../src/jobs/jobs.js';
-import { createLogger } from '../../src/observability/logging.js';
+import { createLogger } from '../../src/telemetry/logging.js';
 import { startTestServer, type TestServer } from '../e2e/helpers.js';
 import { openTestSpool, type TestSpool } from '../helpers.js';
 import { kindOf, registerRecordingSdk } from './tracing-sdk.js';

@@ -8,7 +8,7 @@ import { EventSubscriptions, subscriptionsFromEnv } from '../../jobs/event-subsc
 import { Jobs } from '../../jobs/jobs.js';
 import { AlertEvaluator } from '../../observability/alerts-evaluator.js';
 import { loadAlertsFile } from '../../observability/alerts-rules.js';
-import { createLogger, type SpoolLogger } from '../../observability/logging.js';
+import { createLogger, type SpoolLogger } from '../../telemetry/logging.js';
 import { openSpool } from '../../open-spool.js';
 import { parseTokenList } from '../../server/auth.js';
 import { assertMayListen, startServer } from '../../server/serve.js';

@@ -6,7 +6,7 @@
  */
 import { type Command, InvalidArgumentError as InvalidFlagError, Option } from 'commander';
 import { InvalidArgumentError } from '../../core/errors.js';
-import { defaultLogLevel, logLevels } from '../../observability/logging.js';
+import { defaultLogLevel, logLevels } from '../../telemetry/logging.js';
 import { defaultPort } from '../../server/default-port.js';
 
 /** The flags of `spool serve`, as commander parses them. */

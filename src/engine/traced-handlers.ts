@@ -3,9 +3,14 @@
  * topic events (`topic.subscribe`). The wrappers decide per call, so an SDK registered after
  * a consumer started is honoured, and with none the handler is called directly.
  */
-import type { MessageHandler } from '../engine/queue-consumer.js';
-import type { EventHandler } from '../engine/subscription.js';
-import { MessagingAttributes, SpoolAttributes, traceProcess, tracingEnabled } from './tracing.js';
+import type { MessageHandler } from './queue-consumer.js';
+import type { EventHandler } from './subscription.js';
+import {
+  MessagingAttributes,
+  SpoolAttributes,
+  traceProcess,
+  tracingEnabled,
+} from '../telemetry/tracing.js';
 
 /** `handler` under a `process {queue}` CONSUMER span per delivery. */
 export function traceMessageHandler<T>(handler: MessageHandler<T>): MessageHandler<T> {
