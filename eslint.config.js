@@ -29,6 +29,33 @@ export default tseslint.config(
     },
   },
   {
+    // Time in the engine, jobs and stores comes from the injected clock, so tests can drive it
+    // (TestClock) and PostgreSQL can use the database's. A deliberate use of real time says why
+    // in an eslint-disable comment. (performance.now for measured durations and setImmediate for
+    // a turn of the event loop are not the clock.)
+    files: ['src/engine/**/*.ts', 'src/jobs/**/*.ts', 'src/stores/**/*.ts'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        ...['setTimeout', 'setInterval'].map((name) => ({
+          name,
+          message: 'use the injected clock (context.clock.setTimer / spool.clock) instead',
+        })),
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'use the injected clock (clock.now()) instead' },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'use new Date(clock.now()) instead',
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },

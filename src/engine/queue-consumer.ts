@@ -467,5 +467,6 @@ class DeliveryContext implements HandlerContext {
 }
 
 function delay(ms: number): Promise<void> {
+  // eslint-disable-next-line no-restricted-globals -- close({ timeoutMs }) bounds how long the caller's process waits: real time, even under a TestClock
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

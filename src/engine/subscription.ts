@@ -164,6 +164,7 @@ export class Subscription<T = MessageBody> implements Closeable {
     const drained = Promise.all([...stops, ...this.#stopping.values()]);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
+      // eslint-disable-next-line no-restricted-globals -- close({ timeoutMs }) bounds how long the caller's process waits: real time, even under a TestClock
       timer = setTimeout(() => resolve(true), timeoutMs);
       timer.unref();
     });

@@ -5,12 +5,7 @@
  */
 import type { MessageHandler } from './queue-consumer.js';
 import type { EventHandler } from './subscription.js';
-import {
-  MessagingAttributes,
-  SpoolAttributes,
-  traceProcess,
-  tracingEnabled,
-} from '../telemetry/tracing.js';
+import { MessagingAttributes, SpoolAttributes, traceProcess, tracingEnabled } from '../telemetry/tracing.js';
 
 /** `handler` under a `process {queue}` CONSUMER span per delivery. */
 export function traceMessageHandler<T>(handler: MessageHandler<T>): MessageHandler<T> {

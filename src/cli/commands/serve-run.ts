@@ -14,7 +14,22 @@ import { parseTokenList } from '../../server/auth.js';
 import { assertMayListen, startServer } from '../../server/serve.js';
 import { Webhooks, type WebhooksOptions } from '../../webhooks/delivery.js';
 import { resolveStore, type StoreLocation } from '../store-location.js';
-import type { ServeOptions } from './serve.js';
+
+/** The flags of `spool serve`, as commander parses them. */
+export interface ServeOptions {
+  host: string;
+  port: number;
+  data: string;
+  store?: string;
+  durability: 'full' | 'process';
+  tokens?: string;
+  bodyLimit: number;
+  shutdownTimeout: number;
+  logLevel: string;
+  alerts?: string;
+  /** False with --no-auto-create, else what SPOOL_AUTO_CREATE says (on when unset). */
+  autoCreate: boolean;
+}
 
 export async function serve(options: ServeOptions): Promise<void> {
   const tokens = options.tokens === undefined ? [] : parseTokenList(options.tokens);

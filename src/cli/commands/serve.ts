@@ -8,22 +8,7 @@ import { type Command, InvalidArgumentError as InvalidFlagError, Option } from '
 import { InvalidArgumentError } from '../../core/errors.js';
 import { defaultLogLevel, logLevels } from '../../telemetry/logging.js';
 import { defaultPort } from '../../server/default-port.js';
-
-/** The flags of `spool serve`, as commander parses them. */
-export interface ServeOptions {
-  host: string;
-  port: number;
-  data: string;
-  store?: string;
-  durability: 'full' | 'process';
-  tokens?: string;
-  bodyLimit: number;
-  shutdownTimeout: number;
-  logLevel: string;
-  alerts?: string;
-  /** False with --no-auto-create, else what SPOOL_AUTO_CREATE says (on when unset). */
-  autoCreate: boolean;
-}
+import type { ServeOptions } from './serve-run.js';
 
 export function registerServe(program: Command): void {
   program
