@@ -225,7 +225,13 @@ export class JobAttempts {
   /**
    * A child finished: the parent runs when no child is pending, and dies with its first dead or
    * cancelled child (a parent can never have all its children done once one of them will never
-   * run; `retry` of the parent starts that child over).
+   * run; `retry` of the parent starts that child over). A parent that dies so ends its own
+   * waiting parent in turn.
+   *
+   * Lock order: `tx` holds the child and locks the parent after it. Every transaction that locks
+   * a parent and its children does so children first (cancel and retry lock the descendants
+   * before the job), so two of them never wait for each other — on PostgreSQL, a retry of a
+   * parent racing the completion of its child was a deadlock when the parent was locked first.
    */
   async childFinished(tx: SpoolTransaction, child: JobRecord): Promise<void> {
     // Locked: children of one parent finishing at once take turns, so no decrement is lost.
@@ -258,6 +264,7 @@ export class JobAttempts {
       if (dead) {
         await this.events.record(tx, dead);
         await sendJobCallback(this.spool, tx, dead);
+        if (dead.parentId) await this.childFinished(tx, dead);
       }
       return;
     }

@@ -275,6 +275,12 @@ export class Jobs {
     const descendants = await this.#descendants(id);
     const aborted: string[] = [];
     const cancelled = await this.spool.transaction(async (tx) => {
+      // Children before their parent, deepest first (see childFinished in job-attempts.ts).
+      const locked: JobRecord[] = [];
+      for (const childId of [...descendants].reverse()) {
+        const child = await tx.records.lockJob(childId);
+        if (child) locked.push(child);
+      }
       const record = await tx.records.lockJob(id);
       if (!record) throw new JobNotFoundError(id);
       if (!cancellableStatuses.has(record.status)) throw new JobStateError(id, record.status, 'cancelled');
@@ -282,11 +288,10 @@ export class Jobs {
       aborted.push(id);
       // A child cancelled on its own: its parent can no longer run with all its children done.
       if (updated.parentId) await this.#attempts.childFinished(tx, updated);
-      for (const childId of descendants) {
-        const child = await tx.records.lockJob(childId);
-        if (child && cancellableStatuses.has(child.status)) {
+      for (const child of locked.reverse()) {
+        if (cancellableStatuses.has(child.status)) {
           await this.#cancelLocked(tx, child);
-          aborted.push(childId);
+          aborted.push(child.id);
         }
       }
       return updated;
@@ -305,17 +310,20 @@ export class Jobs {
     const children = record.pendingChildren > 0 ? await this.#descendants(id, 1) : [];
     const retried = (traceHeaders: Record<string, string> | undefined) =>
       this.spool.transaction(async (tx) => {
+        // Children before their parent (see childFinished in job-attempts.ts).
+        const locked: JobRecord[] = [];
+        for (const childId of children) {
+          const child = await tx.records.lockJob(childId);
+          if (child) locked.push(child);
+        }
         const current = await tx.records.lockJob(id);
         if (!current) throw new JobNotFoundError(id);
         if (!retryableStatuses.has(current.status)) throw new JobStateError(id, current.status, 'retried');
         const waiting = current.pendingChildren > 0;
         const next = await this.#startOver(tx, current, waiting, traceHeaders);
         if (waiting) {
-          for (const childId of children) {
-            const child = await tx.records.lockJob(childId);
-            if (child && retryableStatuses.has(child.status)) {
-              await this.#startOver(tx, child, false, traceHeaders);
-            }
+          for (const child of locked) {
+            if (retryableStatuses.has(child.status)) await this.#startOver(tx, child, false, traceHeaders);
           }
         }
         return next;
