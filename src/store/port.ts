@@ -606,6 +606,14 @@ export interface Store extends StoreWrites {
   /** Names of the groups of a topic. */
   listGroups(topic: string): Promise<string[]>;
 
+  /**
+   * Deletes a group with its committed offsets, once it has no live member: members whose
+   * session expired are removed first; if any other remains, nothing changes and it throws
+   * `GroupNotEmptyError`. Resolves false for a group the topic does not have; throws
+   * `TopicNotFoundError` for an unknown topic.
+   */
+  deleteGroup(topic: string, group: string): Promise<boolean>;
+
   // --- jobs and schedules -------------------------------------------------------------------
 
   /** Resolves null for an unknown id. */

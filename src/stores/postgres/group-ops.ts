@@ -21,6 +21,7 @@
  */
 import type { Clock } from '../../core/clock.js';
 import {
+  GroupNotEmptyError,
   NotPartitionOwnerError,
   OffsetOutOfRangeError,
   TopicNotFoundError,
@@ -37,6 +38,7 @@ import { fromJson, toInt } from './codec.js';
 import type { SchemaNames } from './connection.js';
 import type { LogOps, TopicRef } from './log-ops.js';
 import type { Sql } from './sql.js';
+import { assignedPartitions } from '../rules.js';
 
 type Int = number | string;
 
@@ -70,7 +72,8 @@ export class GroupOps {
     | 'setOffsets'
     | 'seek'
     | 'state'
-    | 'list',
+    | 'list'
+    | 'deleteGroup',
     string
   >;
 
@@ -165,6 +168,11 @@ export class GroupOps {
       list: `
         SELECT g.name FROM ${topics} t LEFT JOIN ${groups} g ON g.topic_id = t.id
         WHERE t.name = $1 ORDER BY g.name COLLATE "C"`,
+      // Run with the group row locked and no member left.
+      deleteGroup: `
+        WITH owners AS (DELETE FROM ${owners} WHERE ${inGroup}),
+        offsets AS (DELETE FROM ${offsets} WHERE ${inGroup})
+        DELETE FROM ${groups} WHERE topic_id = $1 AND name = $2`,
     };
   }
 
@@ -285,6 +293,25 @@ export class GroupOps {
     };
   }
 
+  /** Deletes the group once no live member is left (expired ones are removed first). */
+  delete(sql: Sql, topic: string, group: string): Promise<boolean> {
+    return sql.atomic(async (tx) => {
+      const ref = await this.#logs.require(tx, topic);
+      if ((await tx.rows(this.#sql.lock, [ref.id, group])).length === 0) return false;
+      await tx.count(this.#sql.expire, [ref.id, group, this.#clock.now()]);
+      const live = await tx.rows<{ member_id: string }>(this.#sql.members, [ref.id, group]);
+      if (live.length > 0) {
+        throw new GroupNotEmptyError(
+          topic,
+          group,
+          live.map((member) => member.member_id),
+        );
+      }
+      await tx.count(this.#sql.deleteGroup, [ref.id, group]);
+      return true;
+    });
+  }
+
   async list(sql: Sql, topic: string): Promise<string[]> {
     const rows = await sql.rows<{ name: string | null }>(this.#sql.list, [topic]);
     if (rows.length === 0) throw new TopicNotFoundError(topic);
@@ -294,12 +321,12 @@ export class GroupOps {
   /** Computes the member's assignment, acquires what is assigned and free, and reports its view. */
   async #membership(sql: Sql, topic: TopicRef, group: string, memberId: string): Promise<GroupMembership> {
     const members = await sql.rows<{ member_id: string }>(this.#sql.members, [topic.id, group]);
-    const index = members.findIndex((member) => member.member_id === memberId);
-    if (index < 0) throw new UnknownMemberError(topic.config.name, group, memberId);
-    const assigned: number[] = [];
-    for (let partition = index; partition < topic.config.partitions; partition += members.length) {
-      assigned.push(partition);
-    }
+    const assigned = assignedPartitions(
+      members.map((member) => member.member_id),
+      memberId,
+      topic.config.partitions,
+    );
+    if (assigned === null) throw new UnknownMemberError(topic.config.name, group, memberId);
     const [view] = await sql.rows<ViewRow>(this.#sql.acquire, [topic.id, group, memberId, assigned]);
     return {
       generation: toInt(view!.generation),

@@ -8,6 +8,13 @@
  * handed on with `UPDATE … WHERE next_run_at = <slot>`, so of several processes firing one slot
  * exactly one updates a row (the others wait for its lock, then find the slot moved).
  */
+import {
+  type ColumnReaders,
+  jobFromRow,
+  type JobRow as SharedJobRow,
+  scheduleFromRow,
+  type ScheduleRow as SharedScheduleRow,
+} from '../rules.js';
 import type { Clock } from '../../core/clock.js';
 import type {
   JobPatch,
@@ -25,46 +32,8 @@ import type { Sql } from './sql.js';
 
 type Int = number | string;
 
-interface JobRow {
-  id: string;
-  type: string;
-  status: string;
-  payload: string;
-  key: string | null;
-  priority: number;
-  metadata: string;
-  max_attempts: number;
-  attempts: number;
-  created_at: Int;
-  updated_at: Int;
-  run_at: Int;
-  started_at: Int | null;
-  finished_at: Int | null;
-  progress: number;
-  progress_data: string | null;
-  result: string | null;
-  last_error: unknown;
-  history: unknown;
-  parent_id: string | null;
-  pending_children: number;
-  callback_url: string | null;
-  idempotency_key: string | null;
-  request_hash: string | null;
-  version: number;
-}
-
-interface ScheduleRow {
-  name: string;
-  cron: string | null;
-  timezone: string | null;
-  every_ms: Int | null;
-  job_type: string;
-  payload: string;
-  missed_policy: string;
-  next_run_at: Int;
-  last_run_at: Int | null;
-  created_at: Int;
-}
+type JobRow = SharedJobRow<Int, unknown>;
+type ScheduleRow = SharedScheduleRow<Int>;
 
 /** Every stored job field → its column, with how the value is stored, in insert order. */
 const jobColumns: readonly (readonly [keyof JobRecord, string, ((value: never) => unknown)?])[] = [
@@ -282,48 +251,12 @@ export class JobOps {
   }
 }
 
+const readColumns: ColumnReaders<Int, unknown> = { int: toInt, json: fromJson };
+
 function toJob(row: JobRow): JobRecord {
-  const optionalInt = (value: Int | null): number | null => (value === null ? null : toInt(value));
-  return {
-    id: row.id,
-    type: row.type,
-    status: row.status as JobStatus,
-    payload: row.payload,
-    key: row.key,
-    priority: row.priority,
-    metadata: row.metadata,
-    maxAttempts: row.max_attempts,
-    attempts: row.attempts,
-    createdAt: toInt(row.created_at),
-    updatedAt: toInt(row.updated_at),
-    runAt: toInt(row.run_at),
-    startedAt: optionalInt(row.started_at),
-    finishedAt: optionalInt(row.finished_at),
-    progress: row.progress,
-    progressData: row.progress_data,
-    result: row.result,
-    lastError: row.last_error === null ? null : fromJson<JobRecord['lastError']>(row.last_error),
-    history: fromJson<JobRecord['history']>(row.history),
-    parentId: row.parent_id,
-    pendingChildren: row.pending_children,
-    callbackUrl: row.callback_url,
-    idempotencyKey: row.idempotency_key,
-    requestHash: row.request_hash,
-    version: row.version,
-  };
+  return jobFromRow(row, readColumns);
 }
 
 function toSchedule(row: ScheduleRow): ScheduleRecord {
-  return {
-    name: row.name,
-    cron: row.cron,
-    timezone: row.timezone,
-    everyMs: row.every_ms === null ? null : toInt(row.every_ms),
-    jobType: row.job_type,
-    payload: row.payload,
-    missedPolicy: row.missed_policy as ScheduleRecord['missedPolicy'],
-    nextRunAt: toInt(row.next_run_at),
-    lastRunAt: row.last_run_at === null ? null : toInt(row.last_run_at),
-    createdAt: toInt(row.created_at),
-  };
+  return scheduleFromRow(row, toInt);
 }

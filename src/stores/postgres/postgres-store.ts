@@ -433,6 +433,10 @@ export class PostgresStoreImpl implements PostgresStore {
     return this.#call(() => this.#groups.list(this.#sql, topic));
   }
 
+  deleteGroup(topic: string, group: string): Promise<boolean> {
+    return this.#call(() => this.#groups.delete(this.#sql, topic, group));
+  }
+
   // --- jobs and schedules (reads and upkeep) --------------------------------------------------
 
   getJob(id: string): Promise<JobRecord | null> {

@@ -52,9 +52,7 @@ import { Coalescer, type Outcome, coalescing, unwrap } from './coalescer.js';
 import type { CommitMeter } from './commit-meter.js';
 import type { KeyHeads } from './key-heads.js';
 import type { Sql } from './sql.js';
-
-/** The `retryAfterMs` hint of `QueueFullError`: about how long consumers need to make room. */
-const queueFullRetryAfterMs = 1_000;
+import { EnqueuePlan, fullAtDepth, queueFullRetryAfterMs } from '../rules.js';
 
 /** Messages deleted per transaction by purge, so that no purge holds locks for long. */
 const purgeChunk = 5_000;
@@ -314,38 +312,23 @@ export class QueueOps {
     messages: readonly EnqueueMessage[],
   ): Promise<EnqueueResult[]> {
     const queue = await this.require(sql, name);
-    const { config } = queue;
     const now = this.#clock.now();
-    // A window of 0 remembers nothing, so it never finds a duplicate.
-    const dedupEnabled = config.dedupWindowMs > 0;
-    const dedupIdOf = (m: EnqueueMessage): string | null => (dedupEnabled ? m.dedupId : null);
-    // The first message of the call with each dedup id; later ones are its duplicates.
-    const firstWithId = new Map<string, EnqueueMessage>();
-    for (const m of messages) {
-      const dedupId = dedupIdOf(m);
-      if (dedupId !== null && !firstWithId.has(dedupId)) firstWithId.set(dedupId, m);
-    }
-    // dedup id -> the id of the message stored with it earlier (a duplicate of it stores nothing)
-    const originals = new Map<string, string>();
-    const isStored = (m: EnqueueMessage): boolean => {
-      const dedupId = dedupIdOf(m);
-      return dedupId === null || (firstWithId.get(dedupId) === m && !originals.has(dedupId));
-    };
-    if (config.maxDepth !== null) {
+    const plan = new EnqueuePlan(messages, queue.config);
+    if (queue.config.maxDepth !== null) {
       await sql.rows(this.#sql.lockQueue, [queue.id]);
-      if (firstWithId.size > 0) {
+      if (plan.firstWithId.size > 0) {
         const known = await sql.rows<{ dedup_id: string; message_id: string }>(this.#sql.knownDedupIds, [
           queue.id,
-          [...firstWithId.keys()],
+          [...plan.firstWithId.keys()],
           now,
         ]);
-        for (const row of known) originals.set(row.dedup_id, row.message_id);
+        for (const row of known) plan.originals.set(row.dedup_id, row.message_id);
       }
-      const storing = messages.filter(isStored).length;
+      const storing = plan.toStore().length;
       if (storing > 0) await this.#checkDepth(sql, queue, storing);
     }
-    await this.#claimDedupIds(sql, queue, firstWithId, originals, now);
-    const toStore = messages.filter(isStored);
+    await this.#claimDedupIds(sql, queue, plan.firstWithId, plan.originals, now);
+    const toStore = plan.toStore();
     const heads = await this.#keys.add(
       sql,
       queue.id,
@@ -367,19 +350,14 @@ export class QueueOps {
       ]);
       await sql.notify('queue', name);
     }
-    return messages.map((m) => {
-      const dedupId = dedupIdOf(m);
-      if (dedupId === null) return { id: m.id, duplicate: false };
-      const original = originals.get(dedupId) ?? firstWithId.get(dedupId)!.id;
-      return original === m.id ? { id: m.id, duplicate: false } : { id: original, duplicate: true };
-    });
+    return plan.results();
   }
 
   /** Throws `QueueFullError` if `adding` more messages would take the queue past its maxDepth. */
   async #checkDepth(sql: Sql, queue: QueueRef, adding: number): Promise<void> {
     const maxDepth = queue.config.maxDepth!;
     // The queue is full iff it holds at least this many; counting stops there.
-    const fullAt = maxDepth - adding + 1;
+    const fullAt = fullAtDepth(maxDepth, adding);
     const full =
       fullAt <= 0 ||
       toInt((await sql.rows<{ depth: Int }>(this.#sql.depth, [queue.id, fullAt]))[0]!.depth) >= fullAt;

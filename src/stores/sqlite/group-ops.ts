@@ -15,6 +15,7 @@
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
 import {
+  GroupNotEmptyError,
   NotPartitionOwnerError,
   OffsetOutOfRangeError,
   TopicNotFoundError,
@@ -27,6 +28,7 @@ import type {
   JoinGroupRequest,
   StartPosition,
 } from '../../store/port.js';
+import { assignedPartitions } from '../rules.js';
 
 interface GroupKey {
   topic: string;
@@ -81,6 +83,7 @@ export class GroupOps {
   readonly #setOffset: Database.Statement<PartitionKey & { offset: number }>;
   readonly #advanceOffset: Database.Statement<PartitionKey & { offset: number }>;
   readonly #offsets: Database.Statement<GroupKey, { partition: number; offset: number }>;
+  readonly #deleteGroup: readonly Database.Statement<GroupKey>[];
 
   constructor(db: Database.Database, clock: Clock) {
     this.#clock = clock;
@@ -140,6 +143,13 @@ export class GroupOps {
     this.#offsets = db.prepare(
       `SELECT partition, offset FROM group_offsets WHERE ${group} ORDER BY partition`,
     );
+    // The group row first: whether it existed is its `changes`.
+    this.#deleteGroup = [
+      'DELETE FROM consumer_groups WHERE topic = @topic AND name = @group',
+      `DELETE FROM group_members WHERE ${group}`,
+      `DELETE FROM group_owners WHERE ${group}`,
+      `DELETE FROM group_offsets WHERE ${group}`,
+    ].map((sql) => db.prepare<GroupKey>(sql));
   }
 
   join(topic: string, group: string, request: JoinGroupRequest): GroupMembership {
@@ -227,6 +237,19 @@ export class GroupOps {
     };
   }
 
+  /** Deletes the group once no live member is left (expired ones are removed first). */
+  delete(topic: string, group: string): boolean {
+    this.#topicPartitions(topic);
+    if (!this.#selectGroup.get({ topic, group })) return false;
+    this.#expireMembers(topic, group, this.#clock.now());
+    const live = this.#members.all({ topic, group }).map((member) => member.member_id);
+    if (live.length > 0) throw new GroupNotEmptyError(topic, group, live);
+    const [deleteGroup, ...deleteRest] = this.#deleteGroup;
+    deleteGroup!.run({ topic, group });
+    for (const statement of deleteRest) statement.run({ topic, group });
+    return true;
+  }
+
   list(topic: string): string[] {
     this.#topicPartitions(topic);
     return this.#listGroups.all(topic).map((row) => row.name);
@@ -269,11 +292,8 @@ export class GroupOps {
   /** Computes the member's assignment, acquires what is assigned and free, and reports its view. */
   #membership(key: MemberKey, partitionCount: number): GroupMembership {
     const members = this.#members.all(key).map((member) => member.member_id);
-    const index = members.indexOf(key.member);
-    const assigned: number[] = [];
-    for (let partition = index; partition < partitionCount; partition += members.length) {
-      assigned.push(partition);
-    }
+    // The caller has just joined or heartbeated `key.member` in this transaction, so it is listed.
+    const assigned = assignedPartitions(members, key.member, partitionCount) ?? [];
     for (const partition of assigned) this.#acquire.run({ ...key, partition });
     const row = this.#selectGroup.get(key)!;
     return {

@@ -2,6 +2,13 @@
  * Job and schedule records. The store only keeps them and makes each update atomic (with an
  * optional version check); which status follows which is the jobs layer's business.
  */
+import {
+  type ColumnReaders,
+  jobFromRow,
+  type JobRow as SharedJobRow,
+  scheduleFromRow,
+  type ScheduleRow as SharedScheduleRow,
+} from '../rules.js';
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
 import type {
@@ -15,46 +22,8 @@ import type {
 } from '../../store/port.js';
 import { decodeJobCursor, encodeJobCursor } from '../page-cursors.js';
 
-interface JobRow {
-  id: string;
-  type: string;
-  status: string;
-  payload: string;
-  key: string | null;
-  priority: number;
-  metadata: string;
-  max_attempts: number;
-  attempts: number;
-  created_at: number;
-  updated_at: number;
-  run_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  progress: number;
-  progress_data: string | null;
-  result: string | null;
-  last_error: string | null;
-  history: string;
-  parent_id: string | null;
-  pending_children: number;
-  callback_url: string | null;
-  idempotency_key: string | null;
-  request_hash: string | null;
-  version: number;
-}
-
-interface ScheduleRow {
-  name: string;
-  cron: string | null;
-  timezone: string | null;
-  every_ms: number | null;
-  job_type: string;
-  payload: string;
-  missed_policy: string;
-  next_run_at: number;
-  last_run_at: number | null;
-  created_at: number;
-}
+type JobRow = SharedJobRow<number, string>;
+type ScheduleRow = SharedScheduleRow<number>;
 
 /** Patch fields → columns, with how each value is stored. */
 const patchColumns: Record<keyof JobPatch, { column: string; encode?: (value: never) => unknown }> = {
@@ -251,49 +220,17 @@ export class JobOps {
   }
 }
 
+const readColumns: ColumnReaders<number, string> = {
+  int: (value) => value,
+  json: <T>(value: string) => JSON.parse(value) as T,
+};
+
 function toJob(row: JobRow): JobRecord {
-  return {
-    id: row.id,
-    type: row.type,
-    status: row.status as JobStatus,
-    payload: row.payload,
-    key: row.key,
-    priority: row.priority,
-    metadata: row.metadata,
-    maxAttempts: row.max_attempts,
-    attempts: row.attempts,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    runAt: row.run_at,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    progress: row.progress,
-    progressData: row.progress_data,
-    result: row.result,
-    lastError: row.last_error === null ? null : (JSON.parse(row.last_error) as JobRecord['lastError']),
-    history: JSON.parse(row.history) as JobRecord['history'],
-    parentId: row.parent_id,
-    pendingChildren: row.pending_children,
-    callbackUrl: row.callback_url,
-    idempotencyKey: row.idempotency_key,
-    requestHash: row.request_hash,
-    version: row.version,
-  };
+  return jobFromRow(row, readColumns);
 }
 
 function toSchedule(row: ScheduleRow): ScheduleRecord {
-  return {
-    name: row.name,
-    cron: row.cron,
-    timezone: row.timezone,
-    everyMs: row.every_ms,
-    jobType: row.job_type,
-    payload: row.payload,
-    missedPolicy: row.missed_policy as ScheduleRecord['missedPolicy'],
-    nextRunAt: row.next_run_at,
-    lastRunAt: row.last_run_at,
-    createdAt: row.created_at,
-  };
+  return scheduleFromRow(row, (value) => value);
 }
 
 function jsonOrNull(value: unknown): string | null {

@@ -26,9 +26,7 @@ import {
   encodeCursor,
   encodeHeaders,
 } from './codec.js';
-
-/** The `retryAfterMs` hint of `QueueFullError`: about how long consumers need to make room. */
-const queueFullRetryAfterMs = 1_000;
+import { EnqueuePlan, fullAtDepth, queueFullRetryAfterMs } from '../rules.js';
 
 interface QueueRow {
   config: string;
@@ -188,25 +186,17 @@ export class QueueOps {
   enqueue(queue: string, messages: readonly EnqueueMessage[]): EnqueueResult[] {
     const { config, depth } = this.require(queue);
     const now = this.#clock.now();
-    const results: EnqueueResult[] = [];
-    const toStore: EnqueueMessage[] = [];
-    // A window of 0 remembers nothing, so it never finds a duplicate.
-    const dedupEnabled = config.dedupWindowMs > 0;
-    const idsInCall = new Map<string, string>();
-    for (const message of messages) {
-      if (dedupEnabled && message.dedupId !== null) {
-        const original =
-          idsInCall.get(message.dedupId) ?? this.#selectDedup.get(queue, message.dedupId, now)?.message_id;
-        if (original !== undefined) {
-          results.push({ id: original, duplicate: true });
-          continue;
-        }
-        idsInCall.set(message.dedupId, message.id);
-      }
-      results.push({ id: message.id, duplicate: false });
-      toStore.push(message);
+    const plan = new EnqueuePlan(messages, config);
+    for (const dedupId of plan.firstWithId.keys()) {
+      const original = this.#selectDedup.get(queue, dedupId, now)?.message_id;
+      if (original !== undefined) plan.originals.set(dedupId, original);
     }
-    if (config.maxDepth !== null && toStore.length > 0 && depth + toStore.length > config.maxDepth) {
+    const toStore = plan.toStore();
+    if (
+      config.maxDepth !== null &&
+      toStore.length > 0 &&
+      depth >= fullAtDepth(config.maxDepth, toStore.length)
+    ) {
       throw new QueueFullError(queue, config.maxDepth, queueFullRetryAfterMs);
     }
     for (const message of toStore) {
@@ -220,11 +210,10 @@ export class QueueOps {
         now,
         message.availableAt,
       );
-      if (dedupEnabled && message.dedupId !== null) {
-        this.#upsertDedup.run(queue, message.dedupId, message.id, now + config.dedupWindowMs);
-      }
+      const dedupId = plan.dedupIdOf(message);
+      if (dedupId !== null) this.#upsertDedup.run(queue, dedupId, message.id, now + config.dedupWindowMs);
     }
-    return results;
+    return plan.results();
   }
 
   stats(queue: string): QueueStats {

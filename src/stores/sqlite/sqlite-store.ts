@@ -370,6 +370,10 @@ export class SqliteStoreImpl implements SqliteStore {
     return this.#batcher.read(() => this.#groups.list(topic));
   }
 
+  deleteGroup(topic: string, group: string): Promise<boolean> {
+    return this.#batcher.write(() => this.#groups.delete(topic, group));
+  }
+
   // --- upkeep -------------------------------------------------------------------------------
 
   maintain(options: { processedRetentionMs: number }): Promise<void> {

@@ -285,6 +285,31 @@ export function groupTests(suite: Suite): void {
       assert.equal(await store.groupState(other, 'g1'), null);
     });
 
+    suite.test('deleteGroup refuses while a member is live, then forgets the group', async (env) => {
+      const { store, clock, event, topic } = env;
+      const t = await topic('orders', { partitions: 2 });
+      await store.append(t, [event(0), event(1)]);
+      await store.joinGroup(t, group, member('member-a'));
+      await store.commitOffset(t, group, 'member-a', 0, 1);
+      await store.joinGroup(t, 'other', member('member-a'));
+      await rejectsWithCode(() => store.deleteGroup(t, group), 'SPOOL_GROUP_NOT_EMPTY');
+      assert.deepEqual(committed(await store.groupState(t, group)), { 0: 1, 1: 0 }, 'nothing changed');
+      await clock.advance(10_001);
+      assert.equal(await store.deleteGroup(t, group), true, 'a member whose session expired does not count');
+      assert.equal(await store.groupState(t, group), null);
+      assert.deepEqual(await store.listGroups(t), ['other']);
+      assert.equal(await store.deleteGroup(t, group), false, 'an unknown group');
+      await rejectsWithCode(() => store.deleteGroup('no-such-topic', group), 'SPOOL_TOPIC_NOT_FOUND');
+      // The name is free again: a new group of that name starts over.
+      await store.joinGroup(t, group, member('member-b', 'latest'));
+      assert.deepEqual(committed(await store.groupState(t, group)), { 0: 1, 1: 1 });
+      const state = await store.groupState(t, group);
+      assert.deepEqual(
+        state?.members.map((m) => m.memberId),
+        ['member-b'],
+      );
+    });
+
     suite.test('two groups on one topic keep independent offsets', async (env) => {
       const { store, event, topic } = env;
       const t = await topic('orders', { partitions: 1 });
