@@ -114,6 +114,8 @@ export {
   StaleReceiptError,
   NotPartitionOwnerError,
   UnknownMemberError,
+  GroupNotEmptyError,
+  ReservedNameError,
   OffsetOutOfRangeError,
   WaitTimeoutError,
   ClosedError,

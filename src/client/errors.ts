@@ -82,7 +82,11 @@ export class SpoolHttpError extends SpoolClientError {
 export class InvalidArgumentHttpError extends SpoolHttpError {}
 /** 401 `SPOOL_UNAUTHORIZED`: the token is missing or wrong. */
 export class UnauthorizedHttpError extends SpoolHttpError {}
-/** 403 `SPOOL_FORBIDDEN`: the token lacks the scope in `problem.requiredScope`. */
+/**
+ * 403 `SPOOL_FORBIDDEN`: the token lacks the scope in `problem.requiredScope` (any one of
+ * `problem.acceptedScopes` would do); or 403 `SPOOL_RESERVED_NAME`: the queue or topic is one of
+ * Spool's own (`spool.…`, `jobs.…`), which can be read but not changed through the API.
+ */
 export class ForbiddenHttpError extends SpoolHttpError {}
 /** 404 `SPOOL_QUEUE_NOT_FOUND`, `SPOOL_TOPIC_NOT_FOUND`, `SPOOL_GROUP_NOT_FOUND`, `SPOOL_JOB_NOT_FOUND`, `SPOOL_ROUTE_NOT_FOUND`. */
 export class NotFoundHttpError extends SpoolHttpError {}
@@ -111,6 +115,7 @@ const subclasses = new Map<
       ['SPOOL_BAD_REQUEST', InvalidArgumentHttpError],
       ['SPOOL_UNAUTHORIZED', UnauthorizedHttpError],
       ['SPOOL_FORBIDDEN', ForbiddenHttpError],
+      ['SPOOL_RESERVED_NAME', ForbiddenHttpError],
       ['SPOOL_QUEUE_NOT_FOUND', NotFoundHttpError],
       ['SPOOL_TOPIC_NOT_FOUND', NotFoundHttpError],
       ['SPOOL_GROUP_NOT_FOUND', NotFoundHttpError],

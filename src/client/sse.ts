@@ -111,6 +111,13 @@ export interface EventStreamOptions {
  * 429/503 ends the iteration by throwing it. The iteration returns when the server answers 204 No
  * Content (nothing more to send, as for `EventSource`), or when the body ends cleanly right after
  * an event `endsAfter` accepts. Breaking out of the loop closes the connection.
+ *
+ * A reconnect the server answers 416 `SPOOL_OFFSET_OUT_OF_RANGE` throws too, at once: the
+ * `Last-Event-ID` is past the end of the server's events log, so that log was reset or replaced
+ * (or the server is another deployment) and the events already yielded belong to another
+ * history. Restarting silently would skip or repeat events unnoticed; the caller decides instead,
+ * with `error.problem.endOffset` (the id the next event will get): iterate again without
+ * `lastEventId` to follow from now on, or with `from` to replay.
  */
 export async function* readEventStream(
   http: Transport,

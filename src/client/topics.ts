@@ -5,7 +5,7 @@
  * Retried after a network error (see `http.ts`): `put`, `list`, `get`, `read`, `group`, and the
  * group calls `poll` (a repeat answers the same events again), `commit` (an offset at or below the
  * committed one is ignored), `seek` and `leave`. Not retried: `publish`, `publishBatch` (topics do
- * not deduplicate, so a repeat could append twice) and `delete`.
+ * not deduplicate, so a repeat could append twice), `delete` and `deleteGroup`.
  */
 import { segment, type Transport } from './http.js';
 import { bodyFields } from './queues.js';
@@ -154,6 +154,18 @@ export class TopicsClient {
       retryOnNetworkError: true,
     });
     return answer.body.offsets;
+  }
+
+  /**
+   * Deletes a consumer group and its committed offsets. Refused with a 409
+   * (`SPOOL_GROUP_NOT_EMPTY`) while a member's session is live; 404 for an unknown group.
+   */
+  async deleteGroup(name: string, group: string): Promise<void> {
+    await this.http.call({
+      method: 'DELETE',
+      path: `/v1/topics/${segment(name)}/groups/${segment(group)}`,
+      retryOnNetworkError: false,
+    });
   }
 
   /** A group: its members, committed offsets and lag per partition. */

@@ -57,10 +57,22 @@ export const errorCatalogue = {
     title: 'Unknown consumer-group member',
     retryable: true,
   },
+  GROUP_NOT_EMPTY: {
+    code: 'SPOOL_GROUP_NOT_EMPTY',
+    httpStatus: 409,
+    title: 'Consumer group still has live members',
+    retryable: false,
+  },
   OFFSET_OUT_OF_RANGE: {
     code: 'SPOOL_OFFSET_OUT_OF_RANGE',
     httpStatus: 416,
     title: 'Offset out of range',
+    retryable: false,
+  },
+  RESERVED_NAME: {
+    code: 'SPOOL_RESERVED_NAME',
+    httpStatus: 403,
+    title: "Name reserved for Spool's own queues and topics",
     retryable: false,
   },
   JOB_NOT_FOUND: { code: 'SPOOL_JOB_NOT_FOUND', httpStatus: 404, title: 'Job not found', retryable: false },
@@ -205,9 +217,36 @@ export class UnknownMemberError extends SpoolError {
   }
 }
 
+/** A consumer group cannot be deleted while members are in it (their sessions have not expired). */
+export class GroupNotEmptyError extends SpoolError {
+  constructor(topic: string, group: string, members: readonly string[]) {
+    super(
+      errorCatalogue.GROUP_NOT_EMPTY,
+      `group "${group}" of topic "${topic}" has ${members.length} live member${members.length === 1 ? '' : 's'} (${members.join(', ')}): stop them, or wait until their sessions expire, then delete it`,
+      { topic, group, members },
+    );
+  }
+}
+
 export class OffsetOutOfRangeError extends SpoolError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super(errorCatalogue.OFFSET_OUT_OF_RANGE, message, details);
+  }
+}
+
+/**
+ * A queue or topic named under `spool.` or `jobs.` — Spool's own: webhook deliveries, the events
+ * log, the queues of job types — was to be changed from outside: deleted, purged, reconfigured,
+ * sent or published to, consumed. They can be read; only the layers that own them change them.
+ * `action` is what was refused, e.g. `deleting`, `sending to`.
+ */
+export class ReservedNameError extends SpoolError {
+  constructor(kind: 'queue' | 'topic', name: string, action: string) {
+    super(
+      errorCatalogue.RESERVED_NAME,
+      `${action.charAt(0).toUpperCase()}${action.slice(1)} ${kind} "${name}" is refused: names starting with "spool." or "jobs." are Spool's own queues and topics (webhook deliveries, the events log, the queues of job types). They can be read (configuration, stats, messages, events, dead letters), but only Spool changes them`,
+      { [kind]: name },
+    );
   }
 }
 

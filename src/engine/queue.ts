@@ -28,6 +28,7 @@ import { traceMessageHandler } from './traced-handlers.js';
 import { sentAttributes, traceProducer, tracingEnabled } from '../telemetry/tracing.js';
 import { QueueConsumer, type MessageHandler, type ProcessOptions } from './queue-consumer.js';
 import { Message, type LeaseSettler } from './received-message.js';
+import { assertNotReserved } from './reserved-names.js';
 
 /** What a send resolves with. */
 export type SendResult = EnqueueResult;
@@ -283,8 +284,13 @@ export class Queue<T = MessageBody> implements LeaseSettler {
     };
   }
 
-  /** Deletes every message in the queue (not the dead letters). Resolves with the count. */
+  /**
+   * Deletes every message in the queue (not the dead letters). Resolves with the count. Spool's
+   * own queues (names under `spool.` and `jobs.`) are refused with `ReservedNameError`: purging
+   * `jobs.<type>` would leave its jobs queued for ever.
+   */
   async purge(): Promise<number> {
+    assertNotReserved('queue', this.name, 'purging');
     const purged = await this.context.store.purge(this.name);
     if (purged > 0) await this.#record('queue.purged', purged);
     return purged;

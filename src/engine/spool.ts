@@ -20,6 +20,7 @@ import { WakeSignal } from './wake-signal.js';
 import { Queue } from './queue.js';
 import { Topic } from './topic.js';
 import { runTransaction, type SpoolTransaction } from './transaction.js';
+import { assertNotReserved } from './reserved-names.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { MessageBody } from '../core/message.js';
 
@@ -144,15 +145,23 @@ export class Spool {
     return this.#context.store.listTopics();
   }
 
-  /** Deletes a queue with its messages and dead letters. */
+  /**
+   * Deletes a queue with its messages and dead letters. Spool's own queues (names under `spool.`
+   * and `jobs.`) are refused with `ReservedNameError`.
+   */
   async deleteQueue(name: string): Promise<boolean> {
+    assertNotReserved('queue', name, 'deleting');
     const deleted = await this.#context.store.deleteQueue(name);
     this.#context.queueSignals.delete(name);
     return deleted;
   }
 
-  /** Deletes a topic with its events and consumer groups. */
+  /**
+   * Deletes a topic with its events and consumer groups. Spool's own topics (names under `spool.`
+   * and `jobs.`) are refused with `ReservedNameError`.
+   */
   async deleteTopic(name: string): Promise<boolean> {
+    assertNotReserved('topic', name, 'deleting');
     const deleted = await this.#context.store.deleteTopic(name);
     this.#context.forgetTopic(name);
     return deleted;

@@ -173,6 +173,18 @@ export class Topic<T = MessageBody> {
     return targets;
   }
 
+  /**
+   * Deletes a consumer group with its committed offsets, as Kafka's `--delete` does: refused
+   * (`GroupNotEmptyError`) while any member's session is live — stop its subscribers first.
+   * Resolves false when the topic has no such group. A later member of that name starts a new
+   * group (at its `startFrom`).
+   */
+  deleteGroup(group: string): Promise<boolean> {
+    this.context.assertOpen();
+    validateName('group', group);
+    return this.context.store.deleteGroup(this.name, group);
+  }
+
   /** A group's committed offset and lag per partition. */
   async groupLag(group: string): Promise<GroupLag> {
     const [offsets, state] = await Promise.all([

@@ -22,6 +22,7 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify';
+import { assertNotReserved } from '../engine/reserved-names.js';
 import type { Spool } from '../engine/spool.js';
 import { Jobs } from '../jobs/jobs.js';
 import { Webhooks } from '../webhooks/delivery.js';
@@ -33,7 +34,7 @@ import { alertRoutes } from './routes/alerts.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
-import { type AuthOptions, createAuthenticator, scopes } from './auth.js';
+import { accessScopes, type AuthOptions, createAuthenticator, scopes } from './auth.js';
 import { createClosingController, type RouteModule, type ServerContext, type SpoolApp } from './context.js';
 import { Handles } from './handles.js';
 import { HttpError, httpErrorCatalogue, type ProblemResponse, problemType, toProblem } from './problems.js';
@@ -45,6 +46,7 @@ import { topicGroupRoutes } from './routes/topic-groups.js';
 import { topicRoutes } from './routes/topics.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { continueIncomingTraces } from '../telemetry/tracing-http.js';
+import { recordRouteAccess } from './scope-table.js';
 import { Problem, problemResponses } from './schemas/common.js';
 import { validatorCompiler } from './validation.js';
 
@@ -132,6 +134,7 @@ export async function buildServer(options: BuildServerOptions): Promise<SpoolApp
   answerProblems(app);
   acceptJsonOnly(app);
   guardRequests(app, closing.signal, createAuthenticator(options.auth));
+  refuseReservedNames(app);
   // Before any route is declared: each handler runs in its caller's trace context.
   continueIncomingTraces(app);
   await describeApi(app);
@@ -260,20 +263,45 @@ function guardRequests(
 }
 
 /**
+ * Spool's own queues and topics (`spool.…`, `jobs.…`) are read-only through the API: a route
+ * declaring `config.refuseReserved` answers 403 `SPOOL_RESERVED_NAME` for them, whatever the
+ * token. The engine refuses deletes and purges of them by itself, for every caller.
+ */
+function refuseReservedNames(app: SpoolApp): void {
+  app.addHook('preValidation', (request, _reply, done) => {
+    const refused = request.routeOptions.config.refuseReserved;
+    const name = (request.params as { name?: unknown } | undefined)?.name;
+    try {
+      if (refused && typeof name === 'string') assertNotReserved(refused.kind, name, refused.action);
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
+  });
+}
+
+/**
  * The OpenAPI document: every route's schemas, plus what applies to all of them — the scope it
  * needs and the problem+json error answers. Routes must declare `config.access`; a `/v1` route
- * without it fails at start-up rather than ending up unprotected.
+ * without it fails at start-up rather than ending up unprotected. A route open to several scopes
+ * lists one security requirement per scope (OpenAPI reads them as alternatives).
  */
 async function describeApi(app: SpoolApp): Promise<void> {
+  recordRouteAccess(app);
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/v1/') && route.config?.access === undefined) {
       throw new Error(`route ${[route.method].flat().join(',')} ${route.url} must declare config.access`);
     }
-    const access = route.config?.access ?? 'public';
+    const access = accessScopes(route.config?.access ?? 'public');
     if (route.schema && !route.schema.hide) {
       route.schema = {
         ...route.schema,
-        security: access === 'public' ? [] : [{ bearerAuth: access === 'read' ? [] : [access] }],
+        security:
+          access === 'public'
+            ? []
+            : access === 'token'
+              ? [{ bearerAuth: [] }]
+              : access.map((scope) => ({ bearerAuth: [scope] })),
         response: { ...problemResponses, ...describeResponses(route.schema.response) },
       };
     }
@@ -298,7 +326,7 @@ async function describeApi(app: SpoolApp): Promise<void> {
           bearerAuth: {
             type: 'http',
             scheme: 'bearer',
-            description: `API token; each operation lists the scope it needs (${scopes.join(', ')}), none meaning any valid token.`,
+            description: `API token; each operation lists the scopes that open it (${scopes.join(', ')}; any one of those listed suffices), none meaning any valid token, even one without scopes.`,
           },
         },
       },
@@ -324,7 +352,10 @@ function describeResponses(responses: unknown): Record<string, unknown> {
   );
 }
 
-/** Logs one line per request, when it completes, instead of Fastify's two. */
+/**
+ * Logs one line per request, when it completes, instead of Fastify's two — at debug: at the
+ * default level a busy server's log shows what went wrong, not every request.
+ */
 class OneLinePerRequest extends LogController {
   override incomingRequest(): void {}
 
@@ -336,7 +367,7 @@ class OneLinePerRequest extends LogController {
       responseTimeMs: Math.round(reply.elapsedTime * 10) / 10,
     };
     if (error) request.log.error({ ...line, err: error }, 'request failed');
-    else request.log.info(line, 'request completed');
+    else request.log.debug(line, 'request completed');
   }
 }
 

@@ -1,33 +1,50 @@
 /**
- * Bearer API tokens with scopes. Each route declares who may call it (`config.access`):
+ * Bearer API tokens with scopes. Each route declares who may call it (`config.access`), and the
+ * scope table in src/server/README.md is generated from those declarations
+ * (`npm run docs:scopes`; test/e2e/scopes.test.ts fails when it is out of date):
  *
- * | access    | needs                                   | used by                                    |
- * | --------- | --------------------------------------- | ------------------------------------------ |
- * | `produce` | a token with the `produce` scope        | send, publish                              |
- * | `consume` | a token with the `consume` scope        | receive, ack/nack/extend, poll, commit     |
- * | `admin`   | a token with the `admin` scope          | create/update/delete, purge, redrive, seek |
- * | `read`    | any valid token, even one with no scope | GET routes (config, stats, browse, replay, |
- * |           |                                         | events) and `/metrics`                     |
- * | `public`  | nothing                                 | /healthz, /readyz, /openapi.json           |
+ * | access      | needs                                   | for                                          |
+ * | ----------- | --------------------------------------- | -------------------------------------------- |
+ * | `'public'`  | nothing                                 | health, readiness, the API description       |
+ * | `'token'`   | any valid token, even one with no scope | configuration, counts, lag, metrics, alerts  |
+ * | `'read'`    | a token with the `read` scope           | contents: message bodies, dead letters,      |
+ * |             |                                         | partition events, event streams, jobs        |
+ * | `'produce'` | a token with the `produce` scope        | send, publish, add a job                     |
+ * | `'consume'` | a token with the `consume` scope        | receive and settle, group poll, job claim    |
+ * | `'admin'`   | a token with the `admin` scope          | configure, delete, purge, redrive, seek,     |
+ * |             |                                         | cancel and retry jobs, schedules             |
+ *
+ * A route open to several scopes lists them, e.g. `['read', 'admin']`: contents are for readers
+ * and for the operators who redrive or purge them.
  *
  * Scopes do not imply one another: a token has exactly the scopes listed for it, possibly none (a
- * read-only token, e.g. for Prometheus scraping `/metrics`). With no tokens configured the server
- * is open — which `startServer` allows only on a loopback address.
+ * token that sees configuration and counts but no content, e.g. for Prometheus scraping
+ * `/metrics`). With no tokens configured the server is open — which `startServer` allows only on
+ * a loopback address.
  *
- * Presented tokens are compared by their SHA-256 digest, so lookup time says nothing about how
- * much of a token an attacker guessed right.
+ * A presented token is hashed (SHA-256) and compared with the hash of every configured token with
+ * `timingSafeEqual`, all of them, whether or not one matched earlier: how long the check takes
+ * says nothing about which token, or how much of one, an attacker guessed right.
  */
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { InvalidArgumentError } from '../core/errors.js';
 import { HttpError, httpErrorCatalogue } from './problems.js';
 
-/** The scopes a token can carry. */
-export const scopes = ['produce', 'consume', 'admin'] as const;
+/** The scopes a token can carry, from the narrowest. */
+export const scopes = ['read', 'produce', 'consume', 'admin'] as const;
 export type Scope = (typeof scopes)[number];
 
-/** Who may call a route: a token with a scope, any valid token (`read`), or anyone (`public`). */
-export type RouteAccess = Scope | 'read' | 'public';
+/**
+ * Who may call a route: anyone (`public`), any valid token even one without scopes (`token`), or
+ * a token with the scope given (or with any one of the scopes listed).
+ */
+export type RouteAccess = 'public' | 'token' | Scope | readonly [Scope, ...Scope[]];
+
+/** The scopes that open a route, or what else opens it. */
+export function accessScopes(access: RouteAccess): 'public' | 'token' | readonly Scope[] {
+  return access === 'public' || access === 'token' ? access : typeof access === 'string' ? [access] : access;
+}
 
 /** One API token and what it may do. */
 export interface ApiToken {
@@ -42,13 +59,13 @@ export interface AuthOptions {
 
 /**
  * Parses the `SPOOL_TOKENS` / `--tokens` format: `token:scope,scope;token:scope`, e.g.
- * `tok1:produce,consume;tok2:admin;prom:`. A token with nothing after its `:` has no scope: it may
- * only read (`read` routes: every GET under `/v1`, and `/metrics`), which is what a Prometheus
- * scraper needs. Throws `InvalidArgumentError` saying which entry is wrong and how to fix it; the
- * message never repeats a token.
+ * `tok1:produce,consume;tok2:read;tok3:admin;prom:`. A token with nothing after its `:` has no
+ * scope: it sees configuration, counts and `/metrics` (the `token` routes) but no content, which is
+ * what a Prometheus scraper needs. Throws `InvalidArgumentError` saying which entry is wrong and
+ * how to fix it; the message never repeats a token.
  */
 export function parseTokenList(text: string): ApiToken[] {
-  const syntax = `write token:scope[,scope…] with scopes from ${scopes.join(', ')}, or "token:" for a token that may only read; separate entries with ';'`;
+  const syntax = `write token:scope[,scope…] with scopes from ${scopes.join(', ')}, or "token:" for a token that may only see configuration, counts and metrics; separate entries with ';'`;
   const seen = new Map<string, number>();
   return text
     .split(';')
@@ -89,9 +106,20 @@ export function createAuthenticator(
   options: AuthOptions | undefined,
 ): ((request: FastifyRequest) => void) | null {
   if (!options || options.tokens.length === 0) return null;
-  const byDigest = new Map(options.tokens.map((entry) => [digest(entry.token), new Set(entry.scopes)]));
+  const known = options.tokens.map((entry) => ({
+    digest: digest(entry.token),
+    scopes: new Set(entry.scopes),
+  }));
+  /** The scopes of the token with this digest; every known digest is compared, match or not. */
+  const lookUp = (presented: Buffer): ReadonlySet<Scope> | undefined => {
+    let found: ReadonlySet<Scope> | undefined;
+    for (const entry of known) {
+      if (timingSafeEqual(entry.digest, presented) && found === undefined) found = entry.scopes;
+    }
+    return found;
+  };
   return (request) => {
-    const access = request.routeOptions.config.access ?? 'public';
+    const access = accessScopes(request.routeOptions.config.access ?? 'public');
     if (access === 'public') return;
     const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
     if (!match) {
@@ -101,22 +129,23 @@ export function createAuthenticator(
         { 'www-authenticate': 'Bearer realm="spool"' },
       );
     }
-    const granted = byDigest.get(digest(match[1]!));
+    const granted = lookUp(digest(match[1]!));
     if (!granted) {
       throw new HttpError(httpErrorCatalogue.UNAUTHORIZED, 'the API token is not valid', {
         'www-authenticate': 'Bearer realm="spool", error="invalid_token"',
       });
     }
-    if (access !== 'read' && !granted.has(access)) {
-      throw new HttpError(
-        httpErrorCatalogue.FORBIDDEN,
-        granted.size === 0
-          ? `this route needs a token with the "${access}" scope; this token has no scope, so it may only read (GET routes and /metrics)`
-          : `this route needs a token with the "${access}" scope; this token has: ${[...granted].join(', ')}`,
-        { 'www-authenticate': `Bearer realm="spool", error="insufficient_scope", scope="${access}"` },
-        { requiredScope: access },
-      );
-    }
+    if (access === 'token' || access.some((scope) => granted.has(scope))) return;
+    const needed = access.map((scope) => `"${scope}"`).join(' or ');
+    throw new HttpError(
+      httpErrorCatalogue.FORBIDDEN,
+      granted.size === 0
+        ? `this route needs a token with the ${needed} scope; this token has no scope, so it may only see configuration, counts and metrics`
+        : `this route needs a token with the ${needed} scope; this token has: ${[...granted].join(', ')}`,
+      { 'www-authenticate': `Bearer realm="spool", error="insufficient_scope", scope="${access[0]}"` },
+      // `requiredScope`: the narrowest scope that opens the route; `acceptedScopes`: all of them.
+      { requiredScope: access[0], acceptedScopes: access },
+    );
   };
 }
 
@@ -132,6 +161,7 @@ function ordinal(n: number): string {
   return `${n}${suffix}`;
 }
 
-function digest(token: string): string {
-  return createHash('sha256').update(token).digest('base64');
+/** A token's SHA-256: 32 bytes whatever the token's length, as `timingSafeEqual` needs. */
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
 }

@@ -27,6 +27,12 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Who may call the route (see `auth.ts`). Every `/v1` route must declare it. */
     access?: RouteAccess;
+    /**
+     * For routes that change the queue or topic named by their `:name`: that change is refused
+     * for Spool's own names (403 `SPOOL_RESERVED_NAME`, see engine/reserved-names.ts), before the
+     * body is validated. `action` says what is refused, before the name: `'sending to'`.
+     */
+    refuseReserved?: { readonly kind: 'queue' | 'topic'; readonly action: string };
   }
 }
 
@@ -100,27 +106,60 @@ export function startLongPoll(reply: FastifyReply, closing: AbortSignal): LongPo
   };
 }
 
-/**
- * Takes `reply` over as a Server-Sent Events stream: the headers (no caching, no proxy
- * buffering), a first comment so clients see the stream open, and a long poll whose signal ends
- * the stream when the client leaves or the server closes. The caller writes the events to `raw`
- * and ends it.
- */
-export function openEventStream(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  closing: AbortSignal,
-): { raw: FastifyReply['raw']; poll: LongPoll } {
-  const poll = startLongPoll(reply, closing);
-  reply.hijack();
-  const raw = reply.raw;
-  raw.writeHead(200, {
+/** An open Server-Sent Events response (see {@link openEventStream}). */
+export interface EventStream {
+  /** Where the events go; the caller ends it. */
+  readonly raw: FastifyReply['raw'];
+  readonly poll: LongPoll;
+  /**
+   * True for a HEAD request: the headers went out and the response is already over — the caller
+   * writes nothing and returns.
+   */
+  readonly headOnly: boolean;
+}
+
+/** The headers of every event stream: no caching, no proxy buffering. */
+function eventStreamHeaders(request: FastifyRequest): Record<string, string> {
+  return {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
     'x-request-id': String(request.id),
+  };
+}
+
+/**
+ * Takes `reply` over as a Server-Sent Events stream: the headers (no caching, no proxy
+ * buffering), a first comment so clients see the stream open, and a long poll whose signal ends
+ * the stream when the client leaves or the server closes. The caller writes the events to `raw`
+ * and ends it.
+ *
+ * A HEAD request (Fastify answers HEAD with the GET route) gets the same status and headers and
+ * no body, at once: `headOnly` is true and the response is over. Call this only once the request
+ * is known to be good, so that HEAD fails as GET does (401, 404, 416).
+ *
+ * A stream that ends because the server is shutting down ends its connection too: its client
+ * will reconnect elsewhere, and an idle keep-alive connection would hold the closing server open
+ * until its shutdown timeout.
+ */
+export function openEventStream(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  closing: AbortSignal,
+): EventStream {
+  const poll = startLongPoll(reply, closing);
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, eventStreamHeaders(request));
+  if (request.method === 'HEAD') {
+    raw.end();
+    return { raw, poll, headOnly: true };
+  }
+  const socket = request.raw.socket;
+  raw.once('finish', () => {
+    if (closing.aborted && !socket.destroyed) socket.end(() => socket.destroy());
   });
   raw.write(': connected\n\n');
-  return { raw, poll };
+  return { raw, poll, headOnly: false };
 }

@@ -19,6 +19,7 @@
  */
 import { QueueNotFoundError, TopicNotFoundError } from '../core/errors.js';
 import type { Queue } from '../engine/queue.js';
+import { isReservedName } from '../engine/reserved-names.js';
 import type { Spool } from '../engine/spool.js';
 import type { Topic } from '../engine/topic.js';
 
@@ -108,7 +109,7 @@ export class Handles {
 
   #mayCreate(name: string): boolean {
     // The name rules are checked by the route's schema and again by the engine when it creates.
-    return this.autoCreate && !isInternalName(name);
+    return this.autoCreate && !isReservedName(name);
   }
 
   #fresh<T>(cache: Map<string, Cached<T>>, name: string): T | undefined {
@@ -118,7 +119,5 @@ export class Handles {
   }
 }
 
-/** Names Spool keeps for itself: never created on first use over HTTP. */
-export function isInternalName(name: string): boolean {
-  return name.startsWith('spool.') || name.startsWith('jobs.');
-}
+/** Names Spool keeps for itself: never created on first use over HTTP (see engine/reserved-names.ts). */
+export const isInternalName = isReservedName;

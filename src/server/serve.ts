@@ -37,17 +37,30 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const host = options.host ?? '127.0.0.1';
   assertMayListen(host, options.auth);
   const app = await buildServer(options);
+  // Fastify logs "Server listening at …" at info; the caller says where it listens (spool serve
+  // prints one start line), so that line is skipped. Only the server's own logger is quietened.
+  const level = app.log.level;
+  app.log.level = levelAbove(level, 'info');
   try {
     await app.listen({ host, port: options.port ?? defaultPort });
   } catch (error) {
     await app.close();
     throw error;
+  } finally {
+    app.log.level = level;
   }
   const { port } = app.server.address() as AddressInfo;
   const url = `http://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000;
   let closed: Promise<void> | undefined;
   return { url, app, close: () => (closed ??= closeWithin(app, shutdownTimeoutMs)) };
+}
+
+/** `level`, or `floor`'s next level up when `level` would let `floor` lines through. */
+function levelAbove(level: string, floor: string): string {
+  const order = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+  const at = order.indexOf(level);
+  return at !== -1 && at <= order.indexOf(floor) ? order[order.indexOf(floor) + 1]! : level;
 }
 
 /** Throws `InvalidArgumentError` unless `host` is loopback or API tokens are configured. */

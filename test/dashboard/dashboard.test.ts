@@ -438,7 +438,7 @@ describe('dashboard in Chromium', { skip: browserSkip }, () => {
     let secured: TestServer;
     before(async () => {
       secured = await startTestServer({
-        tokens: parseTokenList('viewer-token:consume;admin-token:admin,produce'),
+        tokens: parseTokenList('viewer-token:read;admin-token:admin,produce'),
       });
       await fillQueue({ url: secured.url, token: 'admin-token' }, 'secured', 4);
     });

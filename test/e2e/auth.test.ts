@@ -178,7 +178,7 @@ function spoolCli(args: string[], env: Record<string, string>) {
 }
 
 describe('spool serve with the read-only token of docs/observability.md', () => {
-  it('starts with SPOOL_TOKENS="$PROM_TOKEN:;$APP_TOKEN:produce,consume": the scope-less token scrapes /metrics and reads, and gets 403 for the rest', async () => {
+  it('starts with SPOOL_TOKENS="$PROM_TOKEN:;$APP_TOKEN:produce,consume": the scope-less token scrapes /metrics and reads configuration and counts, and gets 403 for the rest', async () => {
     const { dir, cleanup } = tempDir('spool-auth-');
     const server = spoolCli(['serve', '--port', '0', '--data', dir], {
       SPOOL_TOKENS: 'prom-token:;app-token:produce,consume',
@@ -214,6 +214,11 @@ describe('spool serve with the read-only token of docs/observability.md', () => 
         assert.equal(problem.requiredScope, scope, `${method} ${path}`);
         assert.match(problem.detail, new RegExp(`"${scope}" scope; this token has no scope`));
       }
+      // It sees configuration and counts, not contents: those take the read scope (or admin).
+      const browse = await call(url, 'GET', '/v1/queues/emails/messages', { token: 'prom-token' });
+      const contents = assertProblem(browse, 403, 'SPOOL_FORBIDDEN', '/v1/queues/emails/messages');
+      assert.equal(contents.requiredScope, 'read');
+      assert.match(contents.detail, /"read" or "admin" scope; this token has no scope/);
       // The other token keeps exactly its scopes.
       const configure = await call(url, 'PUT', '/v1/queues/emails', { body: {}, token: 'app-token' });
       assert.equal(assertProblem(configure, 403, 'SPOOL_FORBIDDEN').requiredScope, 'admin');
@@ -239,8 +244,14 @@ describe('spool serve with the read-only token of docs/observability.md', () => 
           const code = await run.exited;
           assert.equal(code, 2, `${tokens}: ${run.stderr()}`);
           assert.match(run.stderr(), expected);
-          assert.match(run.stderr(), /write token:scope\[,scope…\] with scopes from produce, consume, admin/);
-          assert.match(run.stderr(), /"token:" for a token that may only read/);
+          assert.match(
+            run.stderr(),
+            /write token:scope\[,scope…\] with scopes from read, produce, consume, admin/,
+          );
+          assert.match(
+            run.stderr(),
+            /"token:" for a token that may only see configuration, counts and metrics/,
+          );
           assert.ok(
             !run.stderr().includes('prom-token') && !run.stderr().includes('app-token'),
             'no token echoed',

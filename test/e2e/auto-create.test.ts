@@ -99,16 +99,16 @@ describe('auto-create on (the default)', () => {
     assert.equal((queue.body as { maxAttempts: number }).maxAttempts, 2);
   });
 
-  it('internal names are never created: 404', async () => {
+  it('internal names are never created: 403 SPOOL_RESERVED_NAME (see reserved-names.test.ts)', async () => {
     for (const name of ['spool.mine', 'jobs.mine']) {
       const sent = await call(s.url, 'POST', `/v1/queues/${name}/messages`, { body: { body: 1 } });
-      assert.equal(sent.status, 404, name);
-      assert.equal((sent.body as { code: string }).code, 'SPOOL_QUEUE_NOT_FOUND');
+      assert.equal(sent.status, 403, name);
+      assert.equal((sent.body as { code: string }).code, 'SPOOL_RESERVED_NAME');
       const received = await call(s.url, 'POST', `/v1/queues/${name}/receive`, { body: {} });
-      assert.equal(received.status, 404, name);
+      assert.equal(received.status, 403, name);
       const published = await call(s.url, 'POST', `/v1/topics/${name}/events`, { body: { body: 1 } });
-      assert.equal(published.status, 404, name);
-      assert.equal((published.body as { code: string }).code, 'SPOOL_TOPIC_NOT_FOUND');
+      assert.equal(published.status, 403, name);
+      assert.equal((published.body as { code: string }).code, 'SPOOL_RESERVED_NAME');
     }
     assert.equal(await s.spool.store.getQueue('spool.mine'), null);
     assert.equal(await s.spool.store.getTopic('jobs.mine'), null);

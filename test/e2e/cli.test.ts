@@ -31,7 +31,8 @@ function collect(stream: NodeJS.ReadableStream, pattern?: RegExp) {
 describe('spool serve', () => {
   it('prints the URL, answers /healthz, logs JSON to stderr and exits 0 on SIGTERM', async () => {
     const { dir, cleanup } = tempDir('spool-cli-');
-    const child = spool(['serve', '--port', '0', '--data', dir]);
+    // Request lines are written at debug.
+    const child = spool(['serve', '--port', '0', '--data', dir, '--log-level', 'debug']);
     try {
       const stdout = collect(child.stdout!, /listening on (http:\/\/\S+)/);
       const stderr = collect(child.stderr!);

@@ -29,6 +29,7 @@ const contract = [
   'get /v1/topics',
   'get /v1/topics/{name}',
   'delete /v1/topics/{name}',
+  'delete /v1/topics/{name}/groups/{group}',
   'post /v1/topics/{name}/events',
   'get /v1/topics/{name}/partitions/{partition}/events',
   'post /v1/topics/{name}/groups/{group}/poll',

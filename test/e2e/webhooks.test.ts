@@ -18,7 +18,8 @@ async function setup(t: TestContext, respond?: (request: ReceivedRequest, index:
   let webhooks: Webhooks | undefined;
   const server = await startTestServer({
     tokens: [
-      { token: 'reader', scopes: [] },
+      // The delivery log shows endpoints and errors: it takes the read scope (or admin).
+      { token: 'reader', scopes: ['read'] },
       { token: 'ops', scopes: ['admin'] },
     ],
     webhooks: async (spool) => {

@@ -228,10 +228,10 @@ describe('engine logs', () => {
 });
 
 describe('server logs', () => {
-  it("request lines carry the caller's trace id from its traceparent header", async () => {
+  it("request lines (debug) carry the caller's trace id from its traceparent header", async () => {
     const { dir, cleanup } = tempDir('spool-logs-');
     const out = captureLines();
-    const logger = createLogger({ level: 'info', destination: out });
+    const logger = createLogger({ level: 'debug', destination: out });
     const spool = await openSpool({ path: join(dir, 'spool.db'), logger });
     const server = await startServer({ spool, port: 0, logger });
     try {
@@ -250,7 +250,7 @@ describe('server logs', () => {
       assert.equal(put?.traceId, undefined);
       assert.equal(post?.traceId, traceId);
       assert.equal(post?.url, '/v1/queues/traced/messages');
-      assert.equal(post?.level, 'info');
+      assert.equal(post?.level, 'debug');
     } finally {
       await server.close();
       await spool.close();

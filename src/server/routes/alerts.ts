@@ -18,7 +18,7 @@ export const alertRoutes: RouteModule = (app, { alerts }) => {
           "Rules come from the alerts file given to `spool serve --alerts` (or `SPOOL_ALERTS_FILE`). An alert fires once its condition has held for the rule's `forSeconds` and resolves at the first evaluation that finds the condition false.",
         response: { 200: AlertsResponseSchema },
       },
-      config: { access: 'read' },
+      config: { access: 'token' },
     },
     () => ({
       rules: alerts.rules.map(({ states, ...rule }) => ({

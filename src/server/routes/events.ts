@@ -14,7 +14,12 @@
  * A job already finished gets its whole story and the end at once; a request with nothing left
  * to tell about a finished job (a reconnect after the last event) answers 204 No Content, which
  * tells an `EventSource` to stop reconnecting.
+ *
+ * On both, a `Last-Event-ID` or `from` past the end of the log answers 416
+ * `SPOOL_OFFSET_OUT_OF_RANGE` naming the end (see `assertWithinLog`), and HEAD answers what GET
+ * would, headers only, at once.
  */
+import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   isFinishingEvent,
@@ -25,7 +30,9 @@ import {
 } from '../../jobs/job-events.js';
 import { isFinished } from '../../jobs/job-states.js';
 import type { Jobs } from '../../jobs/jobs.js';
-import { openEventStream, type RouteModule } from '../context.js';
+import { OffsetOutOfRangeError } from '../../core/errors.js';
+import { type EventStream, openEventStream, type RouteModule } from '../context.js';
+import { eventStreamResponse } from '../schemas/common.js';
 import { EventsQuery, JobEventsQuery, JobParams } from '../schemas/jobs.js';
 
 const heartbeatMs = 15_000;
@@ -51,12 +58,19 @@ export const eventRoutes: RouteModule = (app, { jobs, closing }) => {
         summary: 'Live job and queue events (text/event-stream); resume with Last-Event-ID',
         querystring: EventsQuery,
         produces: ['text/event-stream'],
+        response: {
+          200: eventStreamResponse(
+            'Events (`job.*`, `queue.*`) from `from`, or after `Last-Event-ID`, or from now on; it does not end',
+          ),
+        },
       },
-      config: { access: 'read' },
+      config: { access: ['read', 'admin'] },
     },
     async (request, reply) => {
       const { from, ...filter } = request.query;
-      await stream(request, reply, jobs.events, closing, filter, from);
+      const resume = resumeOffset(request);
+      const start = resume ?? from;
+      await stream(request, reply, jobs.events, closing, filter, start ?? (await jobs.events.end()));
     },
   );
 
@@ -73,16 +87,23 @@ export const eventRoutes: RouteModule = (app, { jobs, closing }) => {
         params: JobParams,
         querystring: JobEventsQuery,
         produces: ['text/event-stream'],
+        response: {
+          200: eventStreamResponse("The job's events, ending after the one that finished it"),
+          204: Type.Null({ description: 'Nothing left to send about a finished job: stop reconnecting' }),
+        },
       },
-      config: { access: 'read' },
+      config: { access: ['read', 'admin'] },
     },
     async (request, reply) => {
       const { id } = request.params;
       // 404 (problem+json) for an unknown job, before anything is streamed.
       const job = await jobs.get(id);
-      const start = request.query.from ?? (await jobs.events.offsetForJob(job.createdAt.getTime()));
-      const streamed = await streamJob(request, reply, jobs, closing, id, resumeOffset(request) ?? start);
-      if (!streamed) return reply.code(204).send();
+      const start =
+        resumeOffset(request) ??
+        request.query.from ??
+        (await jobs.events.offsetForJob(job.createdAt.getTime()));
+      const streamed = await streamJob(request, reply, jobs, closing, id, start);
+      if (!streamed) return reply.code(204).send(null);
     },
   );
 };
@@ -91,6 +112,27 @@ export const eventRoutes: RouteModule = (app, { jobs, closing }) => {
 function resumeOffset(request: FastifyRequest): number | undefined {
   const lastEventId = request.headers['last-event-id'];
   return typeof lastEventId === 'string' && /^\d+$/.test(lastEventId) ? Number(lastEventId) + 1 : undefined;
+}
+
+/**
+ * Refuses a start past the end of the log: 416 `SPOOL_OFFSET_OUT_OF_RANGE` with `endOffset` (the
+ * id the next event will get) and `lastEventId` (the last id the log has). Offsets only grow, so
+ * a `Last-Event-ID` or `from` beyond the end was never given out by this log — the store was
+ * replaced or reset, or the id comes from another deployment — and a stream from there would stay
+ * silent until the log caught up, then resume in the middle of a different history.
+ */
+async function assertWithinLog(request: FastifyRequest, events: JobEvents, start: number): Promise<void> {
+  const end = await events.end();
+  if (start <= end) return;
+  const lastEventId = request.headers['last-event-id'];
+  const asked =
+    typeof lastEventId === 'string' && resumeOffset(request) === start
+      ? `Last-Event-ID ${lastEventId}`
+      : `from=${start}`;
+  throw new OffsetOutOfRangeError(
+    `${asked} is past the end of the events log, whose last event id is ${end - 1} (${end === 0 ? 'it is empty' : `the next event gets ${end}`}): the log was reset or replaced since that id was given out. Reconnect without Last-Event-ID to follow from now on, or with from=<offset> (at most ${end}) to replay`,
+    { endOffset: end, lastEventId: end - 1 },
+  );
 }
 
 /**
@@ -111,8 +153,9 @@ async function streamJob(
   from: number,
 ): Promise<boolean> {
   const events = jobs.events;
+  await assertWithinLog(request, events, from);
   let offset = from;
-  let stream: ReturnType<typeof openEventStream> | undefined;
+  let stream: EventStream | undefined;
   // The last event of the job sent on this connection.
   let last: LoggedJobEvent | undefined;
   let lastWrite = Date.now();
@@ -125,6 +168,7 @@ async function streamJob(
       for (const event of page.events) {
         if (!isJobEvent(event) || event.jobId !== id) continue;
         stream ??= openEventStream(request, reply, closing);
+        if (stream.headOnly) return true;
         stream.raw.write(format(event));
         last = event;
         lastWrite = Date.now();
@@ -135,6 +179,7 @@ async function streamJob(
       // Just finished (the job was read before this page): read it again now, without waiting.
       if (last !== undefined && isFinishingEvent(last) && !finished) continue;
       stream ??= openEventStream(request, reply, closing);
+      if (stream.headOnly) return true;
       const woke = await events.waitForNew(jobStreamPollMs, stream.poll.signal);
       if (!woke && !stream.poll.signal.aborted && Date.now() - lastWrite >= heartbeatMs) {
         stream.raw.write(': heartbeat\n\n');
@@ -157,10 +202,12 @@ async function stream(
   events: JobEvents,
   closing: AbortSignal,
   filter: StreamFilter,
-  from: number | undefined,
+  from: number,
 ): Promise<void> {
-  let offset = resumeOffset(request) ?? from ?? (await events.end());
-  const { raw, poll } = openEventStream(request, reply, closing);
+  await assertWithinLog(request, events, from);
+  let offset = from;
+  const { raw, poll, headOnly } = openEventStream(request, reply, closing);
+  if (headOnly) return;
   let lastWrite = Date.now();
   try {
     while (!poll.signal.aborted) {

@@ -91,7 +91,7 @@ export const jobRoutes: RouteModule = (app, { jobs, closing, webhooks }) => {
         querystring: JobSearchQuery,
         response: { 200: JobPage },
       },
-      config: { access: 'read' },
+      config: { access: ['read', 'admin'] },
     },
     async (request) => {
       const { limit = defaultPageLimit, cursor, since, until, ...filters } = request.query;
@@ -117,7 +117,7 @@ export const jobRoutes: RouteModule = (app, { jobs, closing, webhooks }) => {
         params: JobParams,
         response: { 200: JobSchema },
       },
-      config: { access: 'read' },
+      config: { access: ['read', 'admin'] },
     },
     async (request) => wireJob(await jobs.get(request.params.id)),
   );
@@ -133,7 +133,7 @@ export const jobRoutes: RouteModule = (app, { jobs, closing, webhooks }) => {
         params: JobParams,
         response: { 200: JobSchema },
       },
-      config: { access: 'produce' },
+      config: { access: 'admin' },
     },
     async (request) => wireJob(await jobs.cancel(request.params.id)),
   );
@@ -148,7 +148,7 @@ export const jobRoutes: RouteModule = (app, { jobs, closing, webhooks }) => {
         params: JobParams,
         response: { 202: JobSchema },
       },
-      config: { access: 'produce' },
+      config: { access: 'admin' },
     },
     async (request, reply) => reply.code(202).send(wireJob(await jobs.retry(request.params.id))),
   );
@@ -282,7 +282,7 @@ export const jobRoutes: RouteModule = (app, { jobs, closing, webhooks }) => {
         summary: 'List schedules with their next run',
         response: { 200: ScheduleList },
       },
-      config: { access: 'read' },
+      config: { access: ['read', 'admin'] },
     },
     async () => ({ items: (await jobs.schedules()).map(wireSchedule) }),
   );

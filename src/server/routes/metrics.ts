@@ -35,7 +35,7 @@ export const metricsRoutes: RouteModule = (app, { metrics }) => {
           },
         },
       },
-      config: { access: 'read' },
+      config: { access: 'token' },
     },
     async (_request, reply) => {
       const text = await metrics.metrics();

@@ -44,7 +44,7 @@ export const queueMessageRoutes: RouteModule = (app, { handles, closing }) => {
         body: SendBody,
         response: { 200: SendResponse, 201: SendResponse },
       },
-      config: { access: 'produce' },
+      config: { access: 'produce', refuseReserved: { kind: 'queue', action: 'sending to' } },
     },
     async (request, reply) => {
       const queue = await handles.queueOnFirstUse(request.params.name);
@@ -92,7 +92,7 @@ export const queueMessageRoutes: RouteModule = (app, { handles, closing }) => {
         body: ReceiveBody,
         response: { 200: ReceiveResponse },
       },
-      config: { access: 'consume' },
+      config: { access: 'consume', refuseReserved: { kind: 'queue', action: 'receiving from' } },
     },
     async (request, reply) => {
       const queue = await handles.queueOnFirstUse(request.params.name);
@@ -131,7 +131,7 @@ export const queueMessageRoutes: RouteModule = (app, { handles, closing }) => {
         body: AckBody,
         response: { 200: SettleResults, 204: NoContent },
       },
-      config: { access: 'consume' },
+      config: { access: 'consume', refuseReserved: { kind: 'queue', action: 'acknowledging messages of' } },
     },
     async (request, reply) => {
       const queue = await handles.queue(request.params.name);
@@ -158,7 +158,7 @@ export const queueMessageRoutes: RouteModule = (app, { handles, closing }) => {
         body: NackBody,
         response: { 200: SettleResults, 204: NoContent },
       },
-      config: { access: 'consume' },
+      config: { access: 'consume', refuseReserved: { kind: 'queue', action: 'nacking messages of' } },
     },
     async (request, reply) => {
       const queue = await handles.queue(request.params.name);
@@ -189,7 +189,7 @@ export const queueMessageRoutes: RouteModule = (app, { handles, closing }) => {
         body: ReleaseBody,
         response: { 200: SettleResults, 204: NoContent },
       },
-      config: { access: 'consume' },
+      config: { access: 'consume', refuseReserved: { kind: 'queue', action: 'releasing messages of' } },
     },
     async (request, reply) => {
       const queue = await handles.queue(request.params.name);
@@ -218,7 +218,7 @@ export const queueMessageRoutes: RouteModule = (app, { handles, closing }) => {
         body: DeadLetterBody,
         response: { 200: SettleResults, 204: NoContent },
       },
-      config: { access: 'consume' },
+      config: { access: 'consume', refuseReserved: { kind: 'queue', action: 'dead-lettering messages of' } },
     },
     async (request, reply) => {
       const queue = await handles.queue(request.params.name);
@@ -246,7 +246,7 @@ export const queueMessageRoutes: RouteModule = (app, { handles, closing }) => {
         body: ExtendBody,
         response: { 200: Type.Union([ExtendResult, SettleResults]) },
       },
-      config: { access: 'consume' },
+      config: { access: 'consume', refuseReserved: { kind: 'queue', action: 'extending leases on' } },
     },
     async (request) => {
       const queue = await handles.queue(request.params.name);

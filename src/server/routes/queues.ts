@@ -35,7 +35,7 @@ export const queueRoutes: RouteModule = (app, { spool, handles }) => {
         body: QueueOptions,
         response: { 200: QueueConfigSchema, 201: QueueConfigSchema },
       },
-      config: { access: 'admin' },
+      config: { access: 'admin', refuseReserved: { kind: 'queue', action: 'creating or reconfiguring' } },
     },
     async (request, reply) => {
       const { name } = request.params;
@@ -55,7 +55,7 @@ export const queueRoutes: RouteModule = (app, { spool, handles }) => {
         summary: 'List queues with their configuration and stats',
         response: { 200: QueueList },
       },
-      config: { access: 'read' },
+      config: { access: 'token' },
     },
     async () => {
       const configs = await spool.listQueues();
@@ -84,7 +84,7 @@ export const queueRoutes: RouteModule = (app, { spool, handles }) => {
         params: QueueParams,
         response: { 200: QueueWithStats },
       },
-      config: { access: 'read' },
+      config: { access: 'token' },
     },
     async (request) => {
       const queue = await handles.queue(request.params.name);
@@ -102,7 +102,7 @@ export const queueRoutes: RouteModule = (app, { spool, handles }) => {
         params: QueueParams,
         response: { 204: NoContent },
       },
-      config: { access: 'admin' },
+      config: { access: 'admin', refuseReserved: { kind: 'queue', action: 'deleting' } },
     },
     async (request, reply) => {
       const { name } = request.params;
@@ -123,7 +123,7 @@ export const queueRoutes: RouteModule = (app, { spool, handles }) => {
         querystring: PageQuery,
         response: { 200: QueuedMessagePage },
       },
-      config: { access: 'read' },
+      config: { access: ['read', 'admin'] },
     },
     async (request) => {
       const queue = await handles.queue(request.params.name);
@@ -143,7 +143,7 @@ export const queueRoutes: RouteModule = (app, { spool, handles }) => {
         params: QueueParams,
         response: { 200: Purged },
       },
-      config: { access: 'admin' },
+      config: { access: 'admin', refuseReserved: { kind: 'queue', action: 'purging' } },
     },
     async (request) => {
       const queue = await handles.queue(request.params.name);
@@ -162,7 +162,7 @@ export const queueRoutes: RouteModule = (app, { spool, handles }) => {
         querystring: PageQuery,
         response: { 200: DeadLetterPage },
       },
-      config: { access: 'read' },
+      config: { access: ['read', 'admin'] },
     },
     async (request) => {
       const queue = await handles.queue(request.params.name);

@@ -10,6 +10,7 @@
  */
 import type { RouteModule } from '../context.js';
 import { openEventStream } from '../context.js';
+import { eventStreamResponse } from '../schemas/common.js';
 import { StatsSchema, StatsStreamQuery } from '../../observability/stats-schema.js';
 
 const heartbeatMs = 15_000;
@@ -28,7 +29,7 @@ export const statsRoutes: RouteModule = (app, { metrics, alerts, closing }) => {
           'Store-derived numbers (depths, offsets, job counts) are read at most once a second; `*Total` counters and `processingSeconds` are those of this server process since `startedAt`.',
         response: { 200: StatsSchema },
       },
-      config: { access: 'read' },
+      config: { access: 'token' },
     },
     () => snapshot(),
   );
@@ -42,12 +43,18 @@ export const statsRoutes: RouteModule = (app, { metrics, alerts, closing }) => {
         summary: 'The stats document as Server-Sent Events (`event: stats`) every intervalMs',
         querystring: StatsStreamQuery,
         produces: ['text/event-stream'],
+        response: {
+          200: eventStreamResponse(
+            '`event: stats` with the stats document, every intervalMs; it does not end',
+          ),
+        },
       },
-      config: { access: 'read' },
+      config: { access: 'token' },
     },
     async (request, reply) => {
       const intervalMs = request.query.intervalMs ?? 1000;
-      const { raw, poll } = openEventStream(request, reply, closing);
+      const { raw, poll, headOnly } = openEventStream(request, reply, closing);
+      if (headOnly) return;
       let lastWrite = Date.now();
       try {
         while (!poll.signal.aborted) {

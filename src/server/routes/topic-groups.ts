@@ -36,7 +36,7 @@ export const topicGroupRoutes: RouteModule = (app, { spool, handles, remoteMembe
         body: PollBody,
         response: { 200: PollResponse },
       },
-      config: { access: 'consume' },
+      config: { access: 'consume', refuseReserved: { kind: 'topic', action: 'polling a consumer group on' } },
     },
     async (request, reply) => {
       const topic = await handles.topic(request.params.name);
@@ -81,7 +81,7 @@ export const topicGroupRoutes: RouteModule = (app, { spool, handles, remoteMembe
         body: CommitBody,
         response: { 204: NoContent },
       },
-      config: { access: 'consume' },
+      config: { access: 'consume', refuseReserved: { kind: 'topic', action: 'committing group offsets on' } },
     },
     async (request, reply) => {
       const topic = await handles.topic(request.params.name);
@@ -105,7 +105,7 @@ export const topicGroupRoutes: RouteModule = (app, { spool, handles, remoteMembe
         body: LeaveBody,
         response: { 204: NoContent },
       },
-      config: { access: 'consume' },
+      config: { access: 'consume', refuseReserved: { kind: 'topic', action: 'leaving a consumer group of' } },
     },
     async (request, reply) => {
       const topic = await handles.topic(request.params.name);
@@ -127,7 +127,7 @@ export const topicGroupRoutes: RouteModule = (app, { spool, handles, remoteMembe
         body: SeekBody,
         response: { 200: SeekResponse },
       },
-      config: { access: 'admin' },
+      config: { access: 'admin', refuseReserved: { kind: 'topic', action: 'seeking a consumer group of' } },
     },
     async (request) => {
       const topic = await handles.topic(request.params.name);
@@ -142,6 +142,33 @@ export const topicGroupRoutes: RouteModule = (app, { spool, handles, remoteMembe
     },
   );
 
+  app.delete(
+    '/v1/topics/:name/groups/:group',
+    {
+      schema: {
+        operationId: 'deleteGroup',
+        tags,
+        summary: 'Delete a consumer group and its committed offsets (once it has no live member)',
+        description:
+          'As Kafka does, a group with a live member (one whose session has not expired) is not deleted: 409 SPOOL_GROUP_NOT_EMPTY names the members. A member polling later with this group name starts a new group at its startFrom.',
+        params: GroupParams,
+        response: { 204: NoContent },
+      },
+      config: { access: 'admin', refuseReserved: { kind: 'topic', action: 'deleting a consumer group of' } },
+    },
+    async (request, reply) => {
+      const { group } = request.params;
+      const topic = await handles.topic(request.params.name);
+      if (!(await topic.deleteGroup(group))) {
+        throw new HttpError(
+          httpErrorCatalogue.GROUP_NOT_FOUND,
+          `topic "${topic.name}" has no consumer group "${group}"`,
+        );
+      }
+      return reply.code(204).send(null);
+    },
+  );
+
   app.get(
     '/v1/topics/:name/groups/:group',
     {
@@ -152,7 +179,7 @@ export const topicGroupRoutes: RouteModule = (app, { spool, handles, remoteMembe
         params: GroupParams,
         response: { 200: GroupResponse },
       },
-      config: { access: 'read' },
+      config: { access: 'token' },
     },
     async (request) => {
       const { group } = request.params;

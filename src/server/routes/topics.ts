@@ -36,7 +36,7 @@ export const topicRoutes: RouteModule = (app, { spool, handles, remoteMembers })
         body: TopicOptions,
         response: { 200: TopicConfigSchema, 201: TopicConfigSchema },
       },
-      config: { access: 'admin' },
+      config: { access: 'admin', refuseReserved: { kind: 'topic', action: 'creating or reconfiguring' } },
     },
     async (request, reply) => {
       const { name } = request.params;
@@ -51,7 +51,7 @@ export const topicRoutes: RouteModule = (app, { spool, handles, remoteMembers })
     '/v1/topics',
     {
       schema: { operationId: 'listTopics', tags, summary: 'List topics', response: { 200: TopicList } },
-      config: { access: 'read' },
+      config: { access: 'token' },
     },
     async () => ({ items: await spool.listTopics() }),
   );
@@ -66,7 +66,7 @@ export const topicRoutes: RouteModule = (app, { spool, handles, remoteMembers })
         params: TopicParams,
         response: { 200: TopicWithStats },
       },
-      config: { access: 'read' },
+      config: { access: 'token' },
     },
     async (request) => {
       const topic = await handles.topic(request.params.name);
@@ -85,7 +85,7 @@ export const topicRoutes: RouteModule = (app, { spool, handles, remoteMembers })
         params: TopicParams,
         response: { 204: NoContent },
       },
-      config: { access: 'admin' },
+      config: { access: 'admin', refuseReserved: { kind: 'topic', action: 'deleting' } },
     },
     async (request, reply) => {
       const { name } = request.params;
@@ -109,7 +109,7 @@ export const topicRoutes: RouteModule = (app, { spool, handles, remoteMembers })
         body: PublishBody,
         response: { 201: PublishResponse },
       },
-      config: { access: 'produce' },
+      config: { access: 'produce', refuseReserved: { kind: 'topic', action: 'publishing to' } },
     },
     async (request, reply) => {
       if (request.headers['idempotency-key'] !== undefined) {
@@ -143,7 +143,7 @@ export const topicRoutes: RouteModule = (app, { spool, handles, remoteMembers })
         querystring: ReplayQuery,
         response: { 200: ReplayResponse },
       },
-      config: { access: 'read' },
+      config: { access: ['read', 'admin'] },
     },
     async (request) => {
       const topic = await handles.topic(request.params.name);

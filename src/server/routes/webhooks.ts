@@ -32,7 +32,7 @@ export const webhookRoutes: RouteModule = (app, { webhooks }) => {
         querystring: DeliveryQuery,
         response: { 200: DeliveryPage },
       },
-      config: { access: 'read' },
+      config: { access: ['read', 'admin'] },
     },
     async (request) => {
       const { webhookId, url, event, outcome, cursor, limit = defaultPageLimit } = request.query;
@@ -57,7 +57,7 @@ export const webhookRoutes: RouteModule = (app, { webhooks }) => {
         summary: 'Endpoints disabled because they answered 410 Gone',
         response: { 200: DisabledEndpointList },
       },
-      config: { access: 'read' },
+      config: { access: ['read', 'admin'] },
     },
     async () => ({ items: (await webhooks.disabledEndpoints()).map(wireEndpoint) }),
   );

@@ -56,6 +56,17 @@ export const problemResponses = {
   },
 } as const;
 
+/**
+ * The 200 of a Server-Sent Events route: a stream of `id:`/`event:`/`data:` records (data is
+ * JSON), written as they happen; comment lines (`: heartbeat`) keep idle connections open.
+ */
+export function eventStreamResponse(description: string) {
+  return {
+    description,
+    content: { 'text/event-stream': { schema: Type.String({ description: 'text/event-stream records' }) } },
+  } as const;
+}
+
 /** The most messages, events or receipts one request may carry. */
 export const maxBatch = 1000;
 
