@@ -10,14 +10,17 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { InvalidArgumentError } from '../core/errors.js';
 import { registerDlq } from './commands/dlq.js';
+import { registerGroups } from './commands/groups.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerPublish } from './commands/publish.js';
+import { registerQueues } from './commands/queues.js';
 import { registerReceive } from './commands/receive.js';
 import { registerSend } from './commands/send.js';
 import { registerServe } from './commands/serve.js';
 import { registerSettle } from './commands/settle.js';
 import { registerStats } from './commands/stats.js';
 import { registerTail } from './commands/tail.js';
+import { registerTopics } from './commands/topics.js';
 
 const commands: ReadonlyArray<(program: Command) => void> = [
   registerServe,
@@ -28,6 +31,9 @@ const commands: ReadonlyArray<(program: Command) => void> = [
   registerTail,
   registerJobs,
   registerDlq,
+  registerQueues,
+  registerTopics,
+  registerGroups,
   registerStats,
 ];
 

@@ -157,7 +157,10 @@ describe('spool CLI in direct mode (--data)', () => {
     }>(await direct(['stats', '--json']));
     const emails = stats.queues.find((queue) => queue.name === 'emails');
     assert.deepEqual([emails?.ready, emails?.deadLettered, emails?.sentTotal], [0, 0, 0]);
-    assert.ok(stats.queues.some((queue) => queue.name === 'jobs.resize'));
+    // Spool's own queues (one per job type) are counted under jobs, and listed only with --all.
+    assert.ok(!stats.queues.some((queue) => queue.name === 'jobs.resize'));
+    const all = json<{ queues: Array<{ name: string }> }>(await direct(['stats', '--json', '--all']));
+    assert.ok(all.queues.some((queue) => queue.name === 'jobs.resize'));
     assert.ok(stats.jobs.byType.some((type) => type.type === 'resize'));
     const orders = stats.topics.find((topic) => topic.name === 'orders');
     assert.ok(orders && orders.partitions.length > 0);

@@ -1,8 +1,12 @@
-/** `spool jobs add|get|list|cancel|retry`: jobs over HTTP, or on a data directory (`--data`). */
+/**
+ * `spool jobs add|get|list|cancel|retry`: jobs over HTTP, or on a data directory (`--data`).
+ * `cancel` and `retry` take ids, or a filter whose matches are counted and confirmed first.
+ */
 import { type Command, Option } from 'commander';
 import type { AddJobOptions, Job } from '../../client/index.js';
 import { type JobBackend, withBackend } from './support/backend.js';
 import { type ClientFlags, usageError, withClientOptions } from './support/client-options.js';
+import { confirm, type ConfirmFlags, plural, yesHelp } from './support/confirm.js';
 import { bodyFromArgOrStdin, parseJson, wholeNumber } from './support/input.js';
 import { fields, note, out, printJson, table, text } from './support/output.js';
 
@@ -69,7 +73,9 @@ export function registerJobs(program: Command): void {
         return;
       }
       if (!flags.json) note(`job ${accepted.id} ${accepted.status}; waiting…`);
-      const job = await spool.jobs.wait(accepted.id, { timeoutMs: flags.timeoutMs });
+      const job = await whileHinting(spool.jobs, accepted.id, type, flags.timeoutMs, () =>
+        spool.jobs.wait(accepted.id, { timeoutMs: flags.timeoutMs }),
+      );
       if (flags.json) printJson(job);
       else printJob(job);
       if (job.status !== 'completed') {
@@ -137,26 +143,220 @@ export function registerJobs(program: Command): void {
     }),
   );
 
-  for (const [verb, description, act] of [
-    [
-      'cancel',
-      'cancel a job: a waiting one never runs, a running one is told to stop',
-      (jobs: JobBackend, id: string) => jobs.cancel(id),
-    ],
-    [
-      'retry',
-      'run a dead or cancelled job again from its first attempt',
-      (jobs: JobBackend, id: string) => jobs.retry(id),
-    ],
-  ] as const) {
-    withClientOptions(jobs.command(verb).description(description).argument('<id>', 'the job id')).action(
-      (id: string, flags: ClientFlags) =>
-        withBackend(flags, async (spool) => {
-          const job = await act(spool.jobs, id);
-          if (flags.json) printJson(job);
-          else out(`${job.id} ${job.status}`);
-        }),
+  registerBulk(jobs, {
+    verb: 'cancel',
+    done: 'cancelled',
+    description:
+      'cancel jobs by id, or every job matching a filter: a waiting one never runs, a running one is told to stop',
+    statuses: cancellableStatuses,
+    act: (backend, id) => backend.cancel(id),
+  });
+  registerBulk(jobs, {
+    verb: 'retry',
+    done: 'retried',
+    description:
+      'run dead or cancelled jobs again from their first attempt: by id, or every job matching a filter',
+    statuses: retryableStatuses,
+    act: (backend, id) => backend.retry(id),
+  });
+}
+
+/** What a job in these statuses can be cancelled or retried from. */
+const cancellableStatuses = ['waiting', 'scheduled', 'queued', 'active', 'retrying'] as const;
+const retryableStatuses = ['dead', 'cancelled'] as const;
+
+interface BulkFlags extends ClientFlags, ConfirmFlags {
+  type?: string;
+  status?: Job['status'];
+  key?: string;
+}
+
+interface BulkAction {
+  verb: 'cancel' | 'retry';
+  done: string;
+  description: string;
+  /** The statuses the action applies to: the --status choices, all of them when it is not given. */
+  statuses: readonly Job['status'][];
+  act: (jobs: JobBackend, id: string) => Promise<Job>;
+}
+
+/**
+ * `spool jobs cancel|retry [ids...]`: by id, or by filter (`--type`, `--status`, `--key`) over the
+ * jobs in the statuses the action applies to, after counting them and asking (`--yes` skips the
+ * question and is required without a terminal). A job that left those statuses in the meantime
+ * (finished, or already retried) is skipped, not a failure.
+ */
+function registerBulk(jobs: Command, action: BulkAction): void {
+  const { verb, done, statuses } = action;
+  withClientOptions(
+    jobs
+      .command(verb)
+      .description(action.description)
+      .argument('[ids...]', 'job ids (or give a filter instead)')
+      .option('--type <type>', 'every job of this type')
+      .addOption(
+        new Option('--status <status>', `every job in this status (default: ${statuses.join(', ')})`).choices(
+          statuses,
+        ),
+      )
+      .option('--key <key>', 'every job with this key')
+      .option('-y, --yes', yesHelp),
+  )
+    .addHelpText(
+      'after',
+      `
+By id: spool jobs ${verb} <id> [<id>…] acts at once (--json: the job, or an array for several ids).
+By filter: the matching jobs are counted and you are asked to confirm; --yes skips the question
+(and is required when stdin is not a terminal). Filters combine: --type email --status dead.
+Example: spool jobs ${verb} --type email${verb === 'retry' ? ' --status dead' : ''} --yes`,
+    )
+    .action((ids: string[], flags: BulkFlags) =>
+      withBackend(flags, async (spool) => {
+        const filtered = flags.type !== undefined || flags.status !== undefined || flags.key !== undefined;
+        if (ids.length > 0 && filtered)
+          throw usageError('give job ids or a filter (--type, --status, --key), not both');
+        if (ids.length > 0) {
+          const results: Job[] = [];
+          for (const id of ids) {
+            const job = await action.act(spool.jobs, id);
+            results.push(job);
+            if (!flags.json) out(`${job.id} ${job.status}`);
+          }
+          if (flags.json) printJson(results.length === 1 ? results[0] : results);
+          return;
+        }
+        if (!filtered)
+          throw usageError(
+            `give job ids, or a filter: --type, --status or --key (e.g. spool jobs ${verb} --type email --status ${statuses[0]})`,
+          );
+        const filter = {
+          ...(flags.type === undefined ? {} : { type: flags.type }),
+          ...(flags.key === undefined ? {} : { key: flags.key }),
+        };
+        const matched: string[] = [];
+        for (const status of flags.status === undefined ? statuses : [flags.status]) {
+          let cursor: string | undefined;
+          do {
+            const page = await spool.jobs.list({
+              ...filter,
+              status,
+              limit: 1000,
+              ...(cursor === undefined ? {} : { cursor }),
+            });
+            for (const job of page.items) matched.push(job.id);
+            cursor = page.next ?? undefined;
+          } while (cursor !== undefined);
+        }
+        const described = [
+          flags.type === undefined ? [] : [`type ${flags.type}`],
+          [`status ${flags.status ?? statuses.join('/')}`],
+          flags.key === undefined ? [] : [`key ${flags.key}`],
+        ]
+          .flat()
+          .join(', ');
+        if (matched.length === 0) {
+          if (flags.json) printJson({ matched: 0, [done]: 0, skipped: [], failed: [] });
+          else note(`no jobs match (${described}): nothing to ${verb}`);
+          return;
+        }
+        const question = `${plural(matched.length, 'job')} match (${described}). ${capitalised(verb)} ${matched.length === 1 ? 'it' : 'them'}?`;
+        if (!(await confirm(question, flags))) return;
+        const skipped: string[] = [];
+        const failed: Array<{ id: string; code: string; detail: string }> = [];
+        let acted = 0;
+        await eachConcurrently(matched, 8, async (id) => {
+          try {
+            await action.act(spool.jobs, id);
+            acted++;
+          } catch (error) {
+            const code = errorCode(error);
+            // Finished, cancelled with its parent or retried by someone else since it was listed.
+            if (code === 'SPOOL_JOB_STATE_CONFLICT' || code === 'SPOOL_JOB_NOT_FOUND') skipped.push(id);
+            else
+              failed.push({
+                id,
+                code: code ?? 'ERROR',
+                detail: error instanceof Error ? error.message : String(error),
+              });
+          }
+        });
+        if (flags.json) printJson({ matched: matched.length, [done]: acted, skipped, failed });
+        else {
+          for (const failure of failed.slice(0, 10)) note(`spool: job ${failure.id}: ${failure.detail}`);
+          if (failed.length > 10) note(`spool: … and ${failed.length - 10} more failures`);
+          out(
+            `${done} ${acted} of ${plural(matched.length, 'job')}` +
+              (skipped.length === 0 ? '' : `; ${skipped.length} skipped (no longer ${statuses.join('/')})`) +
+              (failed.length === 0 ? '' : `; ${failed.length} failed`),
+          );
+        }
+        if (failed.length > 0) process.exitCode = 1;
+      }),
     );
+}
+
+/** Runs `work` over `items`, at most `limit` at a time. */
+async function eachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]!);
+  });
+  await Promise.all(lanes);
+}
+
+/** The stable code of a client or direct-mode error, if it has one. */
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function capitalised(word: string): string {
+  return word.charAt(0).toUpperCase() + word.slice(1);
+}
+
+/** How long `jobs add --wait` lets a job sit unclaimed before saying so. */
+const unclaimedHintMs = 3000;
+
+/**
+ * Runs `wait`, and says on stderr when the job is still queued, never claimed, after
+ * {@link unclaimedHintMs} (checked again every as long, until it says it once): the usual cause
+ * is that no worker handles the type, and the wait would otherwise end silently at its timeout.
+ */
+async function whileHinting<T>(
+  backend: JobBackend,
+  id: string,
+  type: string,
+  timeoutMs: number,
+  wait: () => Promise<T>,
+): Promise<T> {
+  const started = Date.now();
+  let checking = false;
+  const timer = setInterval(() => {
+    if (checking) return;
+    checking = true;
+    backend
+      .get(id)
+      .then((job) => {
+        if (job.status !== 'queued' || job.attempts > 0) return;
+        clearInterval(timer);
+        const waited = Math.round((Date.now() - started) / 1000);
+        const left = Math.max(0, Math.round((timeoutMs - (Date.now() - started)) / 1000));
+        note(
+          `spool: no worker has claimed job ${id} after ${waited}s: is a worker running for type "${type}"? ` +
+            `(still waiting, ${left}s left of --timeout-ms)`,
+        );
+      })
+      .catch(() => undefined)
+      .finally(() => (checking = false));
+  }, unclaimedHintMs);
+  try {
+    return await wait();
+  } finally {
+    clearInterval(timer);
   }
 }
 

@@ -2,7 +2,6 @@
  * What `spool serve` runs once its flags are read (see `serve.ts`): opens the store, starts jobs,
  * webhooks, subscriptions and alerts, listens, and shuts everything down on SIGTERM or SIGINT.
  */
-import pino from 'pino';
 import { createSpool, type Spool } from '../../engine/spool.js';
 import { EventSubscriptions, subscriptionsFromEnv } from '../../jobs/event-subscriptions.js';
 import { Jobs } from '../../jobs/jobs.js';
@@ -13,6 +12,8 @@ import { openSpool } from '../../open-spool.js';
 import { parseTokenList } from '../../server/auth.js';
 import { assertMayListen, startServer } from '../../server/serve.js';
 import { Webhooks, type WebhooksOptions } from '../../webhooks/delivery.js';
+import { type DataLock, lockDatabase } from '../data-lock.js';
+import { type LogFormat, logOutput } from '../log-output.js';
 import { resolveStore, type StoreLocation } from '../store-location.js';
 
 /** The flags of `spool serve`, as commander parses them. */
@@ -26,6 +27,7 @@ export interface ServeOptions {
   bodyLimit: number;
   shutdownTimeout: number;
   logLevel: string;
+  logFormat: LogFormat;
   alerts?: string;
   /** False with --no-auto-create, else what SPOOL_AUTO_CREATE says (on when unset). */
   autoCreate: boolean;
@@ -38,19 +40,27 @@ export async function serve(options: ServeOptions): Promise<void> {
   // Rules are checked before anything opens: a typo stops the start with what to fix.
   const alertsFile = options.alerts === undefined ? undefined : loadAlertsFile(options.alerts);
   const location = resolveStore(options);
+  const subscriptionList = subscriptionsFromEnv(process.env.SPOOL_WEBHOOK_SUBSCRIPTIONS);
   // Synchronous, as the library default: with a buffered destination, lines written just before
   // a SIGTERM went missing from the output (seen in test/observability/logging under load). The
-  // price is one write(2) per request line at info; --log-level warn removes it.
-  const destination = pino.destination({ dest: 2, sync: true });
-  // One logger for requests, the engine and the jobs: JSON lines with trace ids.
+  // price is one write(2) per line; request lines are only written at debug.
+  const destination = await logOutput(options.logFormat);
+  // One logger for requests, the engine and the jobs: JSON lines with trace ids (or their
+  // human-readable form on a terminal).
   const logger = createLogger({ level: options.logLevel, destination });
-  const spool = await openStore(location, options.durability, logger);
+  // One server per SQLite database: refuse before opening it (see data-lock.ts).
+  const lock: DataLock | null =
+    location.kind === 'sqlite' && location.path !== ':memory:' ? lockDatabase(location.path) : null;
+  let spool: Spool;
+  try {
+    spool = await openStore(location, options.durability, logger);
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const webhooks = new Webhooks(spool, webhookOptionsFromEnv());
   const jobs = new Jobs(spool);
-  const subscriptions = new EventSubscriptions(
-    spool,
-    subscriptionsFromEnv(process.env.SPOOL_WEBHOOK_SUBSCRIPTIONS),
-  );
+  const subscriptions = new EventSubscriptions(spool, subscriptionList);
   const alerts = alertsFile
     ? new AlertEvaluator(spool, { ...alertsFile, logger: logger.child({ component: 'alerts' }) })
     : AlertEvaluator.none(spool);
@@ -72,7 +82,8 @@ export async function serve(options: ServeOptions): Promise<void> {
       autoCreate: options.autoCreate,
       bodyLimitBytes: options.bodyLimit,
       shutdownTimeoutMs: options.shutdownTimeout,
-      logger,
+      // A child: startServer quietens the server's logger while it starts listening.
+      logger: logger.child({}),
     });
   } catch (error) {
     await alerts.close();
@@ -80,9 +91,11 @@ export async function serve(options: ServeOptions): Promise<void> {
     await jobs.close();
     await webhooks.close();
     await spool.close();
+    lock?.release();
     throw error;
   }
-  logger.info(
+  // On a terminal the line on stdout below says it: the details go to debug there.
+  logger[destination.pretty ? 'debug' : 'info'](
     {
       url: server.url,
       store: location.kind === 'sqlite' ? location.path : redactPassword(location.url),
@@ -93,12 +106,16 @@ export async function serve(options: ServeOptions): Promise<void> {
     },
     tokens.length === 0 ? 'listening without API tokens (loopback only)' : 'listening',
   );
-  if (!process.env.SPOOL_WEBHOOK_SECRET) {
+  // Only when webhooks are configured: a job's callbackUrl without a secret is dead-lettered
+  // with the reason, which is logged then (warn) and shown in the delivery log.
+  if (subscriptionList.length > 0 && !process.env.SPOOL_WEBHOOK_SECRET) {
     logger.warn(
-      'SPOOL_WEBHOOK_SECRET is not set: webhook deliveries (callbackUrl, subscriptions) cannot be signed and will be dead-lettered',
+      'SPOOL_WEBHOOK_SUBSCRIPTIONS is set but SPOOL_WEBHOOK_SECRET is not: webhook deliveries cannot be signed and will be dead-lettered',
     );
   }
-  process.stdout.write(`Spool is listening on ${server.url}\n`);
+  process.stdout.write(
+    `Spool is listening on ${server.url} (dashboard: ${server.url}/, API: ${server.url}/v1, docs: ${server.url}/openapi.json)\n`,
+  );
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
@@ -118,6 +135,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   await jobs.close({ timeoutMs: options.shutdownTimeout });
   await webhooks.close({ timeoutMs: options.shutdownTimeout });
   await spool.close({ timeoutMs: options.shutdownTimeout });
+  lock?.release();
   logger.info('stopped');
   destination.flushSync();
   process.removeListener('SIGTERM', forceExit);

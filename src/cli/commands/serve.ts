@@ -1,12 +1,16 @@
 /**
- * `spool serve`: the HTTP server on the embedded store (or `--store`). Prints the URL on stdout
- * and logs JSON lines on stderr. SIGTERM or SIGINT shut it down gracefully: stop accepting, end
- * long polls, let in-flight requests finish (up to --shutdown-timeout), then close the store so
- * every acknowledged write is flushed. A second signal exits at once.
+ * `spool serve`: the HTTP server on the embedded store (or `--store`). Prints one line on stdout
+ * once it listens (the API and dashboard URLs) and logs on stderr: human-readable lines on a
+ * terminal, JSON lines when piped (`--log-format`). SIGTERM or SIGINT shut it down gracefully:
+ * stop accepting, end long polls, let in-flight requests finish (up to --shutdown-timeout), then
+ * close the store so every acknowledged write is flushed. A second signal exits at once.
+ *
+ * A second server on the same SQLite database refuses to start (see `data-lock.ts`).
  */
 import { type Command, InvalidArgumentError as InvalidFlagError, Option } from 'commander';
 import { InvalidArgumentError } from '../../core/errors.js';
 import { defaultLogLevel, logLevels } from '../../telemetry/logging.js';
+import { logFormats } from '../log-output.js';
 import { defaultPort } from '../../server/default-port.js';
 import type { ServeOptions } from './serve-run.js';
 
@@ -71,17 +75,27 @@ export function registerServe(program: Command): void {
       'send, receive and publish answer 404 for a queue or topic that does not exist, instead of creating it with the defaults (env SPOOL_AUTO_CREATE=false)',
     )
     .addOption(
-      new Option('--log-level <level>', 'log level')
+      new Option('--log-level <level>', 'log level (debug adds one line per request)')
         .choices(logLevels)
         .env('SPOOL_LOG_LEVEL')
         .default(defaultLogLevel),
+    )
+    .addOption(
+      new Option('--log-format <format>', 'auto: human-readable on a terminal, JSON lines when piped')
+        .choices(logFormats)
+        .env('SPOOL_LOG_FORMAT')
+        .default('auto'),
     )
     .addHelpText(
       'after',
       `
 Flags win over SPOOL_* environment variables, which win over the defaults.
-The URL is printed on stdout once the server listens; logs are JSON lines on stderr.
-Exit codes: 0 stopped by SIGTERM/SIGINT, 1 failure (e.g. port in use), 2 usage or configuration error.`,
+Once the server listens, one line on stdout gives the API and dashboard URLs. Logs go to stderr:
+human-readable on a terminal, JSON lines when piped or with --log-format json.
+One server per data directory: a second spool serve on the same --data (or SQLite --store) refuses
+to start and names the running one (the lock is <db>.lock, released when the server exits).
+Exit codes: 0 stopped by SIGTERM/SIGINT, 1 failure (e.g. port in use, data directory in use),
+2 usage or configuration error.`,
     )
     .action(async (options: ServeOptions, command: Command) => {
       const explicit = (name: string) => command.getOptionValueSource(name) !== 'default';

@@ -6,24 +6,45 @@
  * In direct mode (`--data`) the document is built in this process from the store: depths, lag
  * and job counts are the same; the `*Total` counters and processing quantiles are zero/null,
  * because they count what a running server did, and no server is involved.
+ *
+ * Spool's own queues and topics (`spool.*`: webhooks, the events log; `jobs.*`: one queue per job
+ * type, counted under jobs) are left out, as the dashboard does, unless `--all` — from the JSON
+ * document too, so that `--all` means the same with and without `--json`.
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { SpoolError } from '../../core/errors.js';
 import type { StatsSnapshot } from '../../observability/stats.js';
+import { isInternalName } from '../../server/handles.js';
 import { type ClientFlags, clientFor, withClientOptions } from './support/client-options.js';
-import { duration, out, printJson, table } from './support/output.js';
+import { duration, note, out, printJson, table } from './support/output.js';
+
+interface StatsFlags extends ClientFlags {
+  all?: boolean;
+}
 
 /** Adds `spool stats` to the program. */
 export function registerStats(program: Command): void {
   withClientOptions(
     program
       .command('stats')
-      .description('queues with depths and counters, topics with consumer-group lag, jobs by state, alerts'),
-  ).action(async (flags: ClientFlags) => {
-    const stats = flags.data === undefined ? await fromServer(flags) : await fromDataDirectory(flags.data);
+      .description('queues with depths and counters, topics with consumer-group lag, jobs by state, alerts')
+      .option('--all', "also Spool's own queues and topics (spool.*, and jobs.* queues, one per job type)"),
+  ).action(async (flags: StatsFlags) => {
+    const all = flags.data === undefined ? await fromServer(flags) : await fromDataDirectory(flags.data);
+    const stats = flags.all
+      ? all
+      : {
+          ...all,
+          queues: all.queues.filter((queue) => !isInternalName(queue.name)),
+          topics: all.topics.filter((topic) => !isInternalName(topic.name)),
+        };
     if (flags.json) printJson(stats);
-    else printStats(stats, flags.data !== undefined);
+    else {
+      printStats(stats, flags.data !== undefined);
+      const hidden = all.queues.length - stats.queues.length + all.topics.length - stats.topics.length;
+      if (hidden > 0) note(`(${hidden} internal queues and topics of Spool not shown: --all shows them)`);
+    }
   });
 }
 

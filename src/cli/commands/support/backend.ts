@@ -6,89 +6,11 @@
  * Only the operations the commands use are here. Failures of either backend are errors whose
  * message is `CODE: detail` (exit 1); usage errors stay usage errors (exit 2).
  */
-import type {
-  AddJobOptions,
-  CommitOptions,
-  DeadLetterPage,
-  Job,
-  JobAccepted,
-  JobPage,
-  JobQuery,
-  OutgoingEvent,
-  OutgoingMessage,
-  PageQuery,
-  PollOptions,
-  PollResult,
-  PublishOptions,
-  PublishResult,
-  QueueWithStats,
-  ReceivedMessageData,
-  SendOptions,
-  SendResult,
-  SettleResult,
-  TopicConfig,
-  TopicWithStats,
-} from '../../../client/index.js';
-import { GroupMembershipHttpError, type SpoolClient } from '../../../client/index.js';
+import { GroupMembershipHttpError, SpoolClientError, type SpoolClient } from '../../../client/index.js';
+import type { JobBackend, QueueBackend, SpoolBackend, TopicBackend } from './backend-port.js';
 import { type ClientFlags, clientFor, usageError } from './client-options.js';
 
-/** Queue operations of the commands. */
-export interface QueueBackend {
-  list(): Promise<QueueWithStats[]>;
-  get(queue: string): Promise<QueueWithStats>;
-  send(queue: string, body: unknown, options: Omit<SendOptions, 'idempotencyKey'>): Promise<SendResult>;
-  sendBatch(queue: string, messages: readonly OutgoingMessage[]): Promise<SendResult[]>;
-  receive(
-    queue: string,
-    options: { max: number; waitMs: number; visibilityMs?: number },
-  ): Promise<ReceivedMessageData[]>;
-  ack(queue: string, receipts: readonly string[]): Promise<SettleResult[]>;
-  nack(
-    queue: string,
-    receipts: readonly string[],
-    options: { delayMs?: number; error?: string },
-  ): Promise<SettleResult[]>;
-  deadLetters(queue: string, page: PageQuery): Promise<DeadLetterPage>;
-  redrive(queue: string, ids?: readonly string[]): Promise<number>;
-  purgeDeadLetters(queue: string, ids?: readonly string[]): Promise<number>;
-}
-
-/** Topic operations of the commands. */
-export interface TopicBackend {
-  list(): Promise<TopicConfig[]>;
-  get(topic: string): Promise<TopicWithStats>;
-  publish(topic: string, body: unknown, options: PublishOptions): Promise<PublishResult>;
-  publishBatch(topic: string, events: readonly OutgoingEvent[]): Promise<PublishResult[]>;
-  poll(topic: string, group: string, options: PollOptions): Promise<PollResult>;
-  /**
-   * Commits the member's offsets; false (nothing committed) when it no longer owns one of the
-   * partitions: they moved to another member, so poll again without a cursor.
-   */
-  commit(topic: string, group: string, options: CommitOptions): Promise<boolean>;
-  leave(topic: string, group: string, member: string): Promise<void>;
-}
-
-/** Job operations of the commands. */
-export interface JobBackend {
-  add(type: string, payload: unknown, options: AddJobOptions): Promise<JobAccepted>;
-  /** The job once it is completed, dead or cancelled; `SPOOL_WAIT_TIMEOUT` after `timeoutMs`. */
-  wait(id: string, options: { timeoutMs: number }): Promise<Job>;
-  get(id: string): Promise<Job>;
-  list(query: JobQuery): Promise<JobPage>;
-  cancel(id: string): Promise<Job>;
-  retry(id: string): Promise<Job>;
-}
-
-/** A backend, opened for one command run. */
-export interface SpoolBackend {
-  /** `server <url>` or `data <dir>`, for messages. */
-  readonly description: string;
-  readonly queues: QueueBackend;
-  readonly topics: TopicBackend;
-  readonly jobs: JobBackend;
-  /** Releases what the backend holds (in direct mode: closes the store). Safe to call twice. */
-  close(): Promise<void>;
-}
+export type { JobBackend, QueueBackend, SpoolBackend, TopicBackend };
 
 /**
  * Opens the backend the flags choose, runs `work` with it and closes it, however `work` ends —
@@ -123,6 +45,9 @@ export function httpBackend(client: SpoolClient): SpoolBackend {
     queues: {
       list: () => queues.list(),
       get: (queue) => queues.get(queue),
+      find: (queue) => orNull(queues.get(queue), 'SPOOL_QUEUE_NOT_FOUND'),
+      put: (queue, options) => queues.put(queue, options),
+      delete: (queue) => queues.delete(queue),
       send: (queue, body, options) => queues.send(queue, body, options),
       sendBatch: (queue, messages) => queues.sendBatch(queue, messages),
       receive: (queue, options) => queues.receive(queue, options),
@@ -135,6 +60,10 @@ export function httpBackend(client: SpoolClient): SpoolBackend {
     topics: {
       list: () => topics.list(),
       get: (topic) => topics.get(topic),
+      find: (topic) => orNull(topics.get(topic), 'SPOOL_TOPIC_NOT_FOUND'),
+      put: (topic, options) => topics.put(topic, options),
+      delete: (topic) => topics.delete(topic),
+      read: (topic, partition, options) => topics.read(topic, partition, options),
       publish: (topic, body, options) => topics.publish(topic, body, options),
       publishBatch: (topic, events) => topics.publishBatch(topic, events),
       poll: (topic, group, options) => topics.poll(topic, group, options),
@@ -148,6 +77,7 @@ export function httpBackend(client: SpoolClient): SpoolBackend {
         }
       },
       leave: (topic, group, member) => topics.leave(topic, group, member),
+      deleteGroup: (topic, group) => topics.deleteGroup(topic, group),
     },
     jobs: {
       add: (type, payload, options) => jobs.add(type, payload, options),
@@ -159,4 +89,14 @@ export function httpBackend(client: SpoolClient): SpoolBackend {
     },
     close: async () => {},
   };
+}
+
+/** What `answer` resolves with, or null when it fails with the error `code` (a name not found). */
+async function orNull<T>(answer: Promise<T>, code: string): Promise<T | null> {
+  try {
+    return await answer;
+  } catch (error) {
+    if (error instanceof SpoolClientError && error.code === code) return null;
+    throw error;
+  }
 }

@@ -16,7 +16,9 @@ import {
   Jobs,
   NotPartitionOwnerError,
   openSpool,
+  QueueNotFoundError,
   SpoolError,
+  TopicNotFoundError,
   UnknownMemberError,
   type AddJobOptions,
 } from '../../../index.js';
@@ -29,7 +31,7 @@ import {
   wirePublishResult,
   wireReceivedMessage,
 } from '../../../server/wire.js';
-import type { JobBackend, QueueBackend, SpoolBackend, TopicBackend } from './backend.js';
+import type { JobBackend, QueueBackend, SpoolBackend, TopicBackend } from './backend-port.js';
 
 /** A failure of the engine, printed as the server's problems are: `CODE: detail` (exit 1). */
 export class DirectModeError extends Error {
@@ -81,6 +83,18 @@ function queueBackend(spool: Spool): QueueBackend {
       );
     },
     get: stats,
+    find: async (queue) => {
+      try {
+        return await stats(queue);
+      } catch (error) {
+        if (error instanceof QueueNotFoundError) return null;
+        throw error;
+      }
+    },
+    put: async (queue, options) => (await spool.queue(queue, options)).config,
+    delete: async (queue) => {
+      if (!(await spool.deleteQueue(queue))) throw new QueueNotFoundError(queue);
+    },
     send: async (queue, body, options) => {
       const [result] = await (await spool.queue(queue)).sendBatch([fromWireMessage({ ...options, body })]);
       return result!;
@@ -121,12 +135,36 @@ function topicBackend(spool: Spool): TopicBackend {
   let members: RemoteMembers | undefined;
   // `spool tail` is a consumer-group member, driven the way the server drives remote members.
   const remote = () => (members ??= new RemoteMembers(spool.store));
+  const get = async (topic: string) => {
+    const handle = await spool.openTopic(topic);
+    const { partitions, groups } = await handle.stats();
+    return { ...handle.config, stats: { partitions, groups } };
+  };
   return {
     list: () => spool.listTopics(),
-    get: async (topic) => {
-      const handle = await spool.openTopic(topic);
-      const { partitions, groups } = await handle.stats();
-      return { ...handle.config, stats: { partitions, groups } };
+    get,
+    find: async (topic) => {
+      try {
+        return await get(topic);
+      } catch (error) {
+        if (error instanceof TopicNotFoundError) return null;
+        throw error;
+      }
+    },
+    put: async (topic, options) => (await spool.topic(topic, options)).config,
+    delete: async (topic) => {
+      if (!(await spool.deleteTopic(topic))) throw new TopicNotFoundError(topic);
+    },
+    read: async (topic, partition, { from, limit }) => {
+      const result = await (await spool.openTopic(topic)).read(partition, from, limit);
+      const last = result.events.at(-1);
+      return {
+        partition: result.partition,
+        startOffset: result.startOffset,
+        endOffset: result.endOffset,
+        nextOffset: last ? last.offset + 1 : Math.max(from, result.startOffset),
+        events: result.events.map(wireEvent),
+      };
     },
     publish: async (topic, body, options) => {
       const [result] = await (await spool.topic(topic)).publishBatch([fromWireMessage({ ...options, body })]);
@@ -171,6 +209,13 @@ function topicBackend(spool: Spool): TopicBackend {
       }
     },
     leave: async (topic, group, member) => remote().leave(topic, group, member),
+    deleteGroup: async (topic, group) => {
+      if (!(await (await spool.openTopic(topic)).deleteGroup(group)))
+        throw new DirectModeError(
+          'SPOOL_GROUP_NOT_FOUND',
+          `topic "${topic}" has no consumer group "${group}"`,
+        );
+    },
   };
 }
 

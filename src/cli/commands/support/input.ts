@@ -74,6 +74,27 @@ export function wholeNumber(minimum = 0, maximum = 2 ** 31 - 1): (value: string)
   };
 }
 
+/**
+ * Like {@link wholeNumber}, or `none` (no bound). The parser answers the string 'none' (commander
+ * turns a null from a parser into ''): {@link orNull} makes it null.
+ */
+export function wholeNumberOrNone(minimum = 0, maximum = 2 ** 53 - 1): (value: string) => number | 'none' {
+  const parse = wholeNumber(minimum, maximum);
+  return (value) => {
+    if (value.trim().toLowerCase() === 'none') return 'none';
+    try {
+      return parse(value);
+    } catch {
+      throw new InvalidFlagError(`must be a whole number from ${minimum} to ${maximum}, or none`);
+    }
+  };
+}
+
+/** A {@link wholeNumberOrNone} flag's value: undefined when not given, null for none. */
+export function orNull(value: number | 'none' | undefined): number | null | undefined {
+  return value === 'none' ? null : value;
+}
+
 /** Splits `items` into batches of at most `size` items and about `maxBytes` of JSON each. */
 export function batches<T>(items: readonly T[], size: number, maxBytes = 512 * 1024): T[][] {
   const result: T[][] = [];

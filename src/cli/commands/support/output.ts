@@ -58,13 +58,15 @@ export function text(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** A duration in ms as a short human string (850ms, 12s, 3m 4s, 2h 5m). */
+/** A duration in ms as a short human string (850ms, 12s, 3m 4s, 2h 5m, 7d, 1d 6h). */
 export function duration(ms: number): string {
   if (ms < 1000) return `${ms}ms`;
   const s = Math.floor(ms / 1000);
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
-  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  const hours = Math.floor((s % 86_400) / 3600);
+  return `${Math.floor(s / 86_400)}d${hours === 0 ? '' : ` ${hours}h`}`;
 }
 
 function fit(value: unknown, max: number): string {

@@ -1,0 +1,110 @@
+/**
+ * The operations the client commands run, one interface for both backends: a Spool server over
+ * HTTP (`--url`, backend.ts) and the embedded store of a data directory (`--data`,
+ * engine-backend.ts). Both answer in the HTTP API's JSON shapes, so each command formats its
+ * output once, whichever backend it got.
+ */
+import type {
+  AddJobOptions,
+  CommitOptions,
+  DeadLetterPage,
+  Job,
+  JobAccepted,
+  JobPage,
+  JobQuery,
+  OutgoingEvent,
+  OutgoingMessage,
+  PageQuery,
+  PollOptions,
+  PollResult,
+  PublishOptions,
+  PublishResult,
+  QueueConfig,
+  QueueOptions,
+  QueueWithStats,
+  ReadResult,
+  ReceivedMessageData,
+  SendOptions,
+  SendResult,
+  SettleResult,
+  TopicConfig,
+  TopicOptions,
+  TopicWithStats,
+} from '../../../client/index.js';
+
+/** Queue operations of the commands. */
+export interface QueueBackend {
+  list(): Promise<QueueWithStats[]>;
+  get(queue: string): Promise<QueueWithStats>;
+  /** The queue, or null when it does not exist. */
+  find(queue: string): Promise<QueueWithStats | null>;
+  /** Creates the queue, or replaces its whole configuration (omitted options take their defaults). */
+  put(queue: string, options: QueueOptions): Promise<QueueConfig>;
+  /** Deletes the queue with its messages and dead letters (`SPOOL_QUEUE_NOT_FOUND` if unknown). */
+  delete(queue: string): Promise<void>;
+  send(queue: string, body: unknown, options: Omit<SendOptions, 'idempotencyKey'>): Promise<SendResult>;
+  sendBatch(queue: string, messages: readonly OutgoingMessage[]): Promise<SendResult[]>;
+  receive(
+    queue: string,
+    options: { max: number; waitMs: number; visibilityMs?: number },
+  ): Promise<ReceivedMessageData[]>;
+  ack(queue: string, receipts: readonly string[]): Promise<SettleResult[]>;
+  nack(
+    queue: string,
+    receipts: readonly string[],
+    options: { delayMs?: number; error?: string },
+  ): Promise<SettleResult[]>;
+  deadLetters(queue: string, page: PageQuery): Promise<DeadLetterPage>;
+  redrive(queue: string, ids?: readonly string[]): Promise<number>;
+  purgeDeadLetters(queue: string, ids?: readonly string[]): Promise<number>;
+}
+
+/** Topic operations of the commands. */
+export interface TopicBackend {
+  list(): Promise<TopicConfig[]>;
+  get(topic: string): Promise<TopicWithStats>;
+  /** The topic, or null when it does not exist. */
+  find(topic: string): Promise<TopicWithStats | null>;
+  /** Creates the topic, or changes its retention (the partition count is fixed at creation). */
+  put(topic: string, options: TopicOptions): Promise<TopicConfig>;
+  /** Deletes the topic with its events and groups (`SPOOL_TOPIC_NOT_FOUND` if unknown). */
+  delete(topic: string): Promise<void>;
+  /** Reads a partition from an offset, without a group (as `GET …/partitions/{p}/events`). */
+  read(topic: string, partition: number, options: { from: number; limit: number }): Promise<ReadResult>;
+  publish(topic: string, body: unknown, options: PublishOptions): Promise<PublishResult>;
+  publishBatch(topic: string, events: readonly OutgoingEvent[]): Promise<PublishResult[]>;
+  poll(topic: string, group: string, options: PollOptions): Promise<PollResult>;
+  /**
+   * Commits the member's offsets; false (nothing committed) when it no longer owns one of the
+   * partitions: they moved to another member, so poll again without a cursor.
+   */
+  commit(topic: string, group: string, options: CommitOptions): Promise<boolean>;
+  leave(topic: string, group: string, member: string): Promise<void>;
+  /**
+   * Deletes a group and its offsets: `SPOOL_GROUP_NOT_EMPTY` while a member is live,
+   * `SPOOL_GROUP_NOT_FOUND` for an unknown group.
+   */
+  deleteGroup(topic: string, group: string): Promise<void>;
+}
+
+/** Job operations of the commands. */
+export interface JobBackend {
+  add(type: string, payload: unknown, options: AddJobOptions): Promise<JobAccepted>;
+  /** The job once it is completed, dead or cancelled; `SPOOL_WAIT_TIMEOUT` after `timeoutMs`. */
+  wait(id: string, options: { timeoutMs: number }): Promise<Job>;
+  get(id: string): Promise<Job>;
+  list(query: JobQuery): Promise<JobPage>;
+  cancel(id: string): Promise<Job>;
+  retry(id: string): Promise<Job>;
+}
+
+/** A backend, opened for one command run. */
+export interface SpoolBackend {
+  /** `server <url>` or `data <dir>`, for messages. */
+  readonly description: string;
+  readonly queues: QueueBackend;
+  readonly topics: TopicBackend;
+  readonly jobs: JobBackend;
+  /** Releases what the backend holds (in direct mode: closes the store). Safe to call twice. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,235 @@
+/**
+ * `spool queues|topics|groups …` as a user runs them: against a server (--url) and on a data
+ * directory (--data), the same commands with the same answers. Deleting asks for confirmation:
+ * refused without a terminal unless --yes, asked on a terminal.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { SpoolClient } from '../../src/client/index.js';
+import { startTestServer, type TestServer } from '../e2e/helpers.js';
+import { tempDir } from '../helpers.js';
+import { json, type Run, runSpool, runSpoolOnTerminal } from './run.js';
+
+interface Mode {
+  readonly name: string;
+  setUp(): Promise<void>;
+  tearDown(): Promise<void>;
+  /** The flags or environment that point `spool` at this mode's backend. */
+  env(): Record<string, string>;
+}
+
+let server: TestServer | undefined;
+let dataDir: { dir: string; cleanup: () => void } | undefined;
+
+const modes: Mode[] = [
+  {
+    name: 'against a server (--url)',
+    setUp: async () => void (server = await startTestServer()),
+    tearDown: () => server!.dispose(),
+    env: () => ({ SPOOL_URL: server!.url }),
+  },
+  {
+    name: 'on a data directory (--data)',
+    setUp: () => {
+      dataDir = tempDir('spool-cli-admin-');
+      return Promise.resolve();
+    },
+    tearDown: () => {
+      dataDir!.cleanup();
+      return Promise.resolve();
+    },
+    env: () => ({ SPOOL_DATA: dataDir!.dir }),
+  },
+];
+
+for (const mode of modes) {
+  describe(`spool queues, topics and groups ${mode.name}`, () => {
+    before(() => mode.setUp());
+    after(() => mode.tearDown());
+    const spool = (...args: string[]): Promise<Run> => runSpool(args, mode.env());
+
+    it('queues create (options, exists, --update), list (--all) and delete (--yes)', async () => {
+      const created = json<{ name: string; maxAttempts: number; visibilityTimeoutMs: number }>(
+        await spool(
+          'queues',
+          'create',
+          'orders',
+          '--max-attempts',
+          '3',
+          '--visibility-timeout-ms',
+          '5000',
+          '--json',
+        ),
+      );
+      assert.deepEqual([created.name, created.maxAttempts, created.visibilityTimeoutMs], ['orders', 3, 5000]);
+
+      const again = await spool('queues', 'create', 'orders');
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /queue "orders" already exists \(max attempts 3.*--update/);
+
+      const updated = json<{ maxAttempts: number; maxDepth: number | null; backoff: { jitter: string } }>(
+        await spool(
+          'queues',
+          'create',
+          'orders',
+          '--update',
+          '--max-depth',
+          '10',
+          '--backoff-jitter',
+          'none',
+          '--json',
+        ),
+      );
+      assert.deepEqual([updated.maxAttempts, updated.maxDepth, updated.backoff.jitter], [3, 10, 'none']);
+      const badFlag = await spool('queues', 'create', 'orders', '--max-depth', 'lots');
+      assert.equal(badFlag.code, 2);
+
+      assert.equal((await spool('send', 'orders', '{"id":1}')).code, 0);
+      // A job type has a queue of its own, jobs.<type>: Spool's, hidden unless --all.
+      assert.equal((await spool('jobs', 'add', 'resize', '{}')).code, 0);
+      const listed = await spool('queues', 'list');
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.match(
+        listed.stdout,
+        /^QUEUE\s+READY\s+DELAYED\s+IN FLIGHT\s+DEAD\s+MAX ATTEMPTS\s+VISIBILITY\s+MAX DEPTH$/m,
+      );
+      assert.match(listed.stdout, /^orders\s+1\s+0\s+0\s+0\s+3\s+5s\s+10$/m);
+      assert.doesNotMatch(listed.stdout, /jobs\.resize/);
+      assert.match(listed.stderr, /internal queues? of Spool not shown: --all shows them/);
+      const all = json<{ items: Array<{ name: string }> }>(await spool('queues', 'list', '--all', '--json'));
+      assert.ok(all.items.some((queue) => queue.name === 'jobs.resize'));
+
+      // No terminal to ask on: refused, nothing deleted.
+      const refused = await spool('queues', 'delete', 'orders');
+      assert.equal(refused.code, 2);
+      assert.match(
+        refused.stderr,
+        /Delete queue "orders" with 1 message and 0 dead letters: confirm with --yes/,
+      );
+      assert.equal((await spool('queues', 'list', '--json')).stdout.includes('"orders"'), true);
+
+      const deleted = await spool('queues', 'delete', 'orders', '--yes');
+      assert.equal(deleted.code, 0, deleted.stderr);
+      assert.equal(deleted.stdout.trim(), 'deleted queue orders');
+      assert.equal((await spool('queues', 'list', '--json')).stdout.includes('"orders"'), false);
+      const gone = await spool('queues', 'delete', 'orders', '-y');
+      assert.equal(gone.code, 1);
+      assert.match(gone.stderr, /SPOOL_QUEUE_NOT_FOUND/);
+    });
+
+    it('topics create (partitions, retention), --update and delete', async () => {
+      const created = json<{ partitions: number; retentionMs: number | null }>(
+        await spool('topics', 'create', 'clicks', '--partitions', '3', '--retention-ms', 'none', '--json'),
+      );
+      assert.deepEqual([created.partitions, created.retentionMs], [3, null]);
+      const again = await spool('topics', 'create', 'clicks');
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /topic "clicks" already exists \(3 partitions, retention forever\)/);
+      const updated = json<{ partitions: number; retentionMs: number | null }>(
+        await spool('topics', 'create', 'clicks', '--update', '--retention-ms', '3600000', '--json'),
+      );
+      assert.deepEqual([updated.partitions, updated.retentionMs], [3, 3_600_000]);
+      const conflict = await spool('topics', 'create', 'clicks', '--update', '--partitions', '5');
+      assert.equal(conflict.code, 1);
+      assert.match(conflict.stderr, /SPOOL_CONFIG_CONFLICT/);
+
+      assert.equal((await spool('publish', 'clicks', '{"page":"/"}')).code, 0);
+      const listed = await spool('topics', 'list');
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.match(listed.stdout, /^clicks\s+3\s+1h 0m\s+1\s+0$/m);
+      assert.doesNotMatch(listed.stdout, /spool\.events/);
+
+      const refused = await spool('topics', 'delete', 'clicks');
+      assert.equal(refused.code, 2);
+      assert.match(
+        refused.stderr,
+        /Delete topic "clicks" with 1 event and 0 consumer groups: confirm with --yes/,
+      );
+      const deleted = await spool('topics', 'delete', 'clicks', '--yes', '--json');
+      assert.deepEqual(json(deleted), { deleted: 'clicks' });
+      assert.match((await spool('topics', 'delete', 'clicks', '--yes')).stderr, /SPOOL_TOPIC_NOT_FOUND/);
+    });
+
+    it('groups list and delete: the group a tail --group left behind', async () => {
+      assert.equal((await spool('topics', 'create', 'audit', '--partitions', '2')).code, 0);
+      assert.equal((await spool('publish', 'audit', '{"n":1}')).code, 0);
+      const tailed = await spool(
+        'tail',
+        'audit',
+        '--group',
+        'auditors',
+        '--from',
+        'earliest',
+        '--max-events',
+        '1',
+        '--json',
+      );
+      assert.equal(tailed.code, 0, tailed.stderr);
+
+      const listed = json<{ items: Array<{ topic: string; group: string; members: number; lag: number }> }>(
+        await spool('groups', 'list', 'audit', '--json'),
+      );
+      assert.deepEqual(
+        listed.items.map((g) => [g.topic, g.group, g.members, g.lag]),
+        [['audit', 'auditors', 0, 0]],
+      );
+      const everywhere = await spool('groups', 'list');
+      assert.match(everywhere.stdout, /^TOPIC\s+GROUP\s+MEMBERS\s+LAG$/m);
+      assert.match(everywhere.stdout, /^audit\s+auditors\s+0\s+0$/m);
+
+      const refused = await spool('groups', 'delete', 'audit', 'auditors');
+      assert.equal(refused.code, 2);
+      assert.match(
+        refused.stderr,
+        /Delete consumer group "auditors" of topic "audit" .*: confirm with --yes/,
+      );
+      const deleted = await spool('groups', 'delete', 'audit', 'auditors', '--yes');
+      assert.equal(deleted.code, 0, deleted.stderr);
+      assert.equal(deleted.stdout.trim(), 'deleted consumer group auditors of topic audit');
+      assert.match((await spool('groups', 'list', 'audit')).stderr, /no consumer groups/);
+      const gone = await spool('groups', 'delete', 'audit', 'auditors', '--yes');
+      assert.equal(gone.code, 1);
+      assert.match(gone.stderr, /SPOOL_GROUP_NOT_FOUND/);
+    });
+  });
+}
+
+describe('spool groups delete and confirmations against a server', () => {
+  let t: TestServer;
+  let client: SpoolClient;
+  before(async () => {
+    t = await startTestServer();
+    client = new SpoolClient({ url: t.url });
+  });
+  after(async () => {
+    await client.close();
+    await t.dispose();
+  });
+  const env = () => ({ SPOOL_URL: t.url });
+
+  it('a group with a live member is not deleted (SPOOL_GROUP_NOT_EMPTY); once it left, it is', async () => {
+    await client.topics.put('payments', { partitions: 1 });
+    await client.topics.poll('payments', 'ledger', { member: 'worker-1', sessionTimeoutMs: 30_000 });
+    const refused = await runSpool(['groups', 'delete', 'payments', 'ledger', '--yes'], env());
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /SPOOL_GROUP_NOT_EMPTY: .*1 live member \(worker-1\)/);
+    assert.ok(await client.topics.group('payments', 'ledger'), 'still there');
+    await client.topics.leave('payments', 'ledger', 'worker-1');
+    const deleted = await runSpool(['groups', 'delete', 'payments', 'ledger', '--yes'], env());
+    assert.equal(deleted.code, 0, deleted.stderr);
+    await assert.rejects(client.topics.group('payments', 'ledger'), { code: 'SPOOL_GROUP_NOT_FOUND' });
+  });
+
+  it('on a terminal, delete asks: n keeps the queue (exit 1), y deletes it', async () => {
+    await client.queues.put('scratch');
+    const prompt = /Delete queue "scratch" with 0 messages and 0 dead letters\? \[y\/N\]/;
+    const no = await runSpoolOnTerminal(['queues', 'delete', 'scratch'], env(), prompt, 'n');
+    assert.equal(no.code, 1, no.screen);
+    assert.match(no.screen, /nothing changed/);
+    assert.ok(await client.queues.get('scratch'));
+    const yes = await runSpoolOnTerminal(['queues', 'delete', 'scratch'], env(), prompt, 'y');
+    assert.equal(yes.code, 0, yes.screen);
+    assert.match(yes.screen, /deleted queue scratch/);
+    await assert.rejects(client.queues.get('scratch'), { code: 'SPOOL_QUEUE_NOT_FOUND' });
+  });
+});
