@@ -123,5 +123,13 @@ export {
   NonRetryableError,
   RetryAfterError,
   errorCatalogue,
+  errorSpecOf,
+  isErrorCode,
+  exitCodes,
+  exitCodeMeanings,
+  problemType,
   type ErrorCode,
+  type ErrorKey,
+  type ErrorSpec,
+  type ExitCode,
 } from './core/errors.js';

@@ -3,12 +3,14 @@
  * The `spool` command line. Each command lives in `commands/<name>.ts` and exports a function that
  * adds it to the program; list it in `commands` below.
  *
- * Exit codes: 0 success, 1 failure, 2 usage or configuration error (unknown flag, bad value,
- * conflicting options, an address that may not be bound without tokens).
+ * Exit codes come from the error catalogue (`exitCodes` in src/core/errors.ts): 0 success, 1
+ * failure, 2 usage or configuration error (unknown flag, bad value, conflicting options, an
+ * address that may not be bound without tokens), and for a Spool error the exit code of its code:
+ * 3 not found, 4 conflict, 5 unauthorized or forbidden, 6 unavailable or timed out (try again).
  */
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
-import { InvalidArgumentError } from '../core/errors.js';
+import { exitCodes, InvalidArgumentError, isErrorCode } from '../core/errors.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerGroups } from './commands/groups.js';
 import { registerJobs } from './commands/jobs.js';
@@ -20,6 +22,7 @@ import { registerServe } from './commands/serve.js';
 import { registerSettle } from './commands/settle.js';
 import { registerStats } from './commands/stats.js';
 import { registerTail } from './commands/tail.js';
+import { exitCodeOf, exitCodesHelp } from './commands/support/exit-codes.js';
 import { registerTopics } from './commands/topics.js';
 
 const commands: ReadonlyArray<(program: Command) => void> = [
@@ -49,6 +52,7 @@ const program = new Command('spool')
   .description('Durable queues, topics and jobs: an HTTP server and tools to use it')
   .version(version)
   .showHelpAfterError('(run with --help for usage)')
+  .addHelpText('after', `\n${exitCodesHelp()}`)
   // Throw instead of exiting, so exit codes are decided in one place below.
   .exitOverride();
 for (const register of commands) register(program);
@@ -62,9 +66,23 @@ try {
 function exitCodeFor(error: unknown): number {
   if (error instanceof CommanderError) {
     // Commander has printed its message. Help and version are successes; the rest is usage.
-    return error.exitCode === 0 ? 0 : 2;
+    return error.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
   }
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`spool: ${message}\n`);
-  return error instanceof InvalidArgumentError ? 2 : 1;
+  process.stderr.write(`spool: ${messageOf(error)}\n`);
+  return exitCodeOf(error);
+}
+
+/**
+ * What to print for `error`. Problems from a server and engine errors in direct mode already read
+ * `CODE: detail`; any other error with a catalogue code (the client's network errors and wait
+ * timeouts, Spool errors raised here) gets its code in front the same way, except a usage error,
+ * whose message is the whole story.
+ */
+function messageOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const { code } = error as { code?: unknown };
+  if (!isErrorCode(code) || error instanceof InvalidArgumentError || error.message.startsWith(`${code}:`)) {
+    return error.message;
+  }
+  return `${code}: ${error.message}`;
 }

@@ -6,7 +6,12 @@
  *   code (`SPOOL_QUEUE_FULL`, `SPOOL_JOB_NOT_FOUND`, …); `problem` is the whole document.
  * - {@link SpoolNetworkError}: no answer — the connection failed or the request timed out.
  * - {@link JobWaitTimeoutError}: `jobs.wait` gave up before the job finished.
+ *
+ * Every code is an entry of Spool's one error catalogue (`errorCatalogue` in src/core/errors.ts,
+ * also exported by `spool`): a problem is thrown as the subclass of its code's HTTP status there
+ * ({@link httpErrorClassFor}), so this file lists statuses, not codes.
  */
+import { errorCatalogue, type ErrorKey, errorSpecOf } from '../core/errors.js';
 import type { ClientErrorCode, Job, ProblemDocument, SpoolErrorCode } from './types.js';
 
 /** A code the client knows, or any string a newer server might send. */
@@ -71,9 +76,14 @@ export class SpoolHttpError extends SpoolClientError {
     return this.problem.errors ?? [];
   }
 
-  /** Builds the error for a problem: an instance of the subclass registered for its code, if any. */
+  /**
+   * Builds the error for a problem: an instance of {@link httpErrorClassFor} its code, or, for a
+   * code this client does not know (a newer server's), of the subclass of the answer's status.
+   */
   static from(status: number, problem: ProblemDocument, retryAfterMs?: number): SpoolHttpError {
-    const Subclass = subclasses.get(problem.code) ?? SpoolHttpError;
+    const Subclass = errorSpecOf(problem.code)
+      ? httpErrorClassFor(problem.code)
+      : (statusClasses[status] ?? SpoolHttpError);
     return new Subclass(status, problem, retryAfterMs);
   }
 }
@@ -90,14 +100,19 @@ export class UnauthorizedHttpError extends SpoolHttpError {}
 export class ForbiddenHttpError extends SpoolHttpError {}
 /** 404 `SPOOL_QUEUE_NOT_FOUND`, `SPOOL_TOPIC_NOT_FOUND`, `SPOOL_GROUP_NOT_FOUND`, `SPOOL_JOB_NOT_FOUND`, `SPOOL_ROUTE_NOT_FOUND`. */
 export class NotFoundHttpError extends SpoolHttpError {}
+/**
+ * 409: the request conflicts with the current state. The codes with a subclass of their own
+ * (below) are thrown as that subclass; the others (`SPOOL_GROUP_NOT_EMPTY`, …) as this class.
+ */
+export class ConflictHttpError extends SpoolHttpError {}
 /** 409 `SPOOL_STALE_RECEIPT`: the lease was lost (settled already, or expired and delivered again). */
-export class StaleReceiptHttpError extends SpoolHttpError {}
+export class StaleReceiptHttpError extends ConflictHttpError {}
 /** 409 `SPOOL_JOB_STATE_CONFLICT`: the job's status does not allow this (e.g. cancelling a finished job). */
-export class JobStateConflictHttpError extends SpoolHttpError {}
+export class JobStateConflictHttpError extends ConflictHttpError {}
 /** 409 `SPOOL_CONFIG_CONFLICT`: the configuration conflicts with the stored one (e.g. partition count). */
-export class ConfigConflictHttpError extends SpoolHttpError {}
+export class ConfigConflictHttpError extends ConflictHttpError {}
 /** 409 `SPOOL_NOT_PARTITION_OWNER` or `SPOOL_UNKNOWN_MEMBER`: poll again (without a cursor) before committing. */
-export class GroupMembershipHttpError extends SpoolHttpError {}
+export class GroupMembershipHttpError extends ConflictHttpError {}
 /** 422 `SPOOL_IDEMPOTENCY_CONFLICT`: the Idempotency-Key was used with another body. */
 export class IdempotencyConflictHttpError extends SpoolHttpError {}
 /** 429 `SPOOL_QUEUE_FULL`: the queue is at its `maxDepth` (see `retryAfterMs`, `problem.maxDepth`). */
@@ -105,35 +120,58 @@ export class QueueFullHttpError extends SpoolHttpError {}
 /** 503 `SPOOL_SHUTTING_DOWN`, `SPOOL_STORE_UNAVAILABLE`, `SPOOL_CLOSED`: try again later or elsewhere. */
 export class UnavailableHttpError extends SpoolHttpError {}
 
-const subclasses = new Map<
-  string,
-  new (status: number, problem: ProblemDocument, retryAfterMs?: number) => SpoolHttpError
->(
-  (
-    [
-      ['SPOOL_INVALID_ARGUMENT', InvalidArgumentHttpError],
-      ['SPOOL_BAD_REQUEST', InvalidArgumentHttpError],
-      ['SPOOL_UNAUTHORIZED', UnauthorizedHttpError],
-      ['SPOOL_FORBIDDEN', ForbiddenHttpError],
-      ['SPOOL_RESERVED_NAME', ForbiddenHttpError],
-      ['SPOOL_QUEUE_NOT_FOUND', NotFoundHttpError],
-      ['SPOOL_TOPIC_NOT_FOUND', NotFoundHttpError],
-      ['SPOOL_GROUP_NOT_FOUND', NotFoundHttpError],
-      ['SPOOL_JOB_NOT_FOUND', NotFoundHttpError],
-      ['SPOOL_ROUTE_NOT_FOUND', NotFoundHttpError],
-      ['SPOOL_STALE_RECEIPT', StaleReceiptHttpError],
-      ['SPOOL_JOB_STATE_CONFLICT', JobStateConflictHttpError],
-      ['SPOOL_CONFIG_CONFLICT', ConfigConflictHttpError],
-      ['SPOOL_NOT_PARTITION_OWNER', GroupMembershipHttpError],
-      ['SPOOL_UNKNOWN_MEMBER', GroupMembershipHttpError],
-      ['SPOOL_IDEMPOTENCY_CONFLICT', IdempotencyConflictHttpError],
-      ['SPOOL_QUEUE_FULL', QueueFullHttpError],
-      ['SPOOL_SHUTTING_DOWN', UnavailableHttpError],
-      ['SPOOL_STORE_UNAVAILABLE', UnavailableHttpError],
-      ['SPOOL_CLOSED', UnavailableHttpError],
-    ] satisfies Array<[SpoolErrorCode, typeof SpoolHttpError]>
-  ).map(([code, subclass]) => [code, subclass]),
+/** A subclass of {@link SpoolHttpError}, as {@link SpoolHttpError.from} instantiates them. */
+export type SpoolHttpErrorClass = new (
+  status: number,
+  problem: ProblemDocument,
+  retryAfterMs?: number,
+) => SpoolHttpError;
+
+/**
+ * The subclass of each HTTP status. A code is thrown as the subclass of its status in the error
+ * catalogue (`errorCatalogue` in src/core/errors.ts), so a new code needs no change here.
+ * Statuses not listed (413, 415, 416, 500, …) are thrown as {@link SpoolHttpError} itself.
+ */
+const statusClasses: Readonly<Partial<Record<number, SpoolHttpErrorClass>>> = {
+  400: InvalidArgumentHttpError,
+  401: UnauthorizedHttpError,
+  403: ForbiddenHttpError,
+  404: NotFoundHttpError,
+  409: ConflictHttpError,
+  422: IdempotencyConflictHttpError,
+  429: QueueFullHttpError,
+  503: UnavailableHttpError,
+};
+
+/**
+ * Refinements of {@link ConflictHttpError} that predate it, by catalogue entry: each is a
+ * subclass of its status's class, so `instanceof ConflictHttpError` holds for them too.
+ */
+const conflictClasses: Readonly<Partial<Record<ErrorKey, typeof ConflictHttpError>>> = {
+  STALE_RECEIPT: StaleReceiptHttpError,
+  JOB_STATE_CONFLICT: JobStateConflictHttpError,
+  CONFIG_CONFLICT: ConfigConflictHttpError,
+  NOT_PARTITION_OWNER: GroupMembershipHttpError,
+  UNKNOWN_MEMBER: GroupMembershipHttpError,
+};
+
+const classesByCode: ReadonlyMap<string, SpoolHttpErrorClass> = new Map(
+  (Object.keys(errorCatalogue) as ErrorKey[]).map((key) => {
+    const { code, httpStatus } = errorCatalogue[key];
+    return [
+      code,
+      (httpStatus === 409 ? conflictClasses[key] : undefined) ?? statusClasses[httpStatus] ?? SpoolHttpError,
+    ];
+  }),
 );
+
+/**
+ * The class a problem with `code` is thrown as: derived from the code's HTTP status in the error
+ * catalogue ({@link SpoolHttpError} for a code or status without a subclass).
+ */
+export function httpErrorClassFor(code: string): SpoolHttpErrorClass {
+  return classesByCode.get(code) ?? SpoolHttpError;
+}
 
 /**
  * No answer from the server: the connection failed (`SPOOL_NETWORK_ERROR`, the fetch error is the
@@ -147,7 +185,9 @@ export class SpoolNetworkError extends SpoolClientError {
     message: string,
     cause?: unknown,
   ) {
-    super(code, message, true, { cause });
+    super(code, message, errorCatalogue[code === 'SPOOL_TIMEOUT' ? 'TIMEOUT' : 'NETWORK_ERROR'].retryable, {
+      cause,
+    });
   }
 }
 
@@ -159,6 +199,10 @@ export class JobWaitTimeoutError extends SpoolClientError {
     readonly job: Job,
     timeoutMs: number,
   ) {
-    super('SPOOL_WAIT_TIMEOUT', `job ${jobId} did not finish within ${timeoutMs} ms`, true);
+    super(
+      errorCatalogue.WAIT_TIMEOUT.code,
+      `job ${jobId} did not finish within ${timeoutMs} ms`,
+      errorCatalogue.WAIT_TIMEOUT.retryable,
+    );
   }
 }

@@ -26,8 +26,10 @@ export { SseParser, type SseEvent } from './sse.js';
 export {
   type AnyErrorCode,
   ConfigConflictHttpError,
+  ConflictHttpError,
   ForbiddenHttpError,
   GroupMembershipHttpError,
+  httpErrorClassFor,
   IdempotencyConflictHttpError,
   InvalidArgumentHttpError,
   JobStateConflictHttpError,
@@ -36,9 +38,11 @@ export {
   QueueFullHttpError,
   SpoolClientError,
   SpoolHttpError,
+  type SpoolHttpErrorClass,
   SpoolNetworkError,
   StaleReceiptHttpError,
   UnauthorizedHttpError,
   UnavailableHttpError,
 } from './errors.js';
 export type * from './types.js';
+export { errorCatalogue, errorSpecOf, type ErrorSpec, exitCodes } from '../core/errors.js';

@@ -10,7 +10,6 @@ import type { QueueConfigSchema, TopicConfigSchema } from '../core/options.js';
 import type { JobEvent, SpoolEvent } from '../jobs/job-events.js';
 import type { AlertsResponseSchema } from '../observability/alerts-schema.js';
 import type { StatsSchema } from '../observability/stats-schema.js';
-import type { httpErrorCatalogue } from '../server/problems.js';
 import type { PageQuery as PageQuerySchema, Problem } from '../server/schemas/common.js';
 import type {
   AddJobBody,
@@ -56,15 +55,17 @@ import type {
 export type ProblemDocument = Static<typeof Problem> & Record<string, unknown>;
 
 /**
- * Every error code the server answers with: the engine's catalogue plus the HTTP-only codes.
- * `SpoolClientError.code` is typed as this union (or any other string, for codes of newer servers).
+ * Every code of Spool's error catalogue (`errorCatalogue` in src/core/errors.ts): what the server
+ * answers with and what the client raises itself. `SpoolClientError.code` is typed as this union
+ * (or any other string, for codes of newer servers).
  */
-export type SpoolErrorCode =
-  ErrorCode | (typeof httpErrorCatalogue)[keyof typeof httpErrorCatalogue]['code'] | ClientErrorCode;
+export type SpoolErrorCode = ErrorCode;
 
 /** Codes of errors the client raises itself, without an answer from the server. */
-export type ClientErrorCode =
-  'SPOOL_NETWORK_ERROR' | 'SPOOL_TIMEOUT' | 'SPOOL_UNEXPECTED_RESPONSE' | 'SPOOL_WAIT_TIMEOUT';
+export type ClientErrorCode = Extract<
+  ErrorCode,
+  'SPOOL_NETWORK_ERROR' | 'SPOOL_TIMEOUT' | 'SPOOL_UNEXPECTED_RESPONSE' | 'SPOOL_WAIT_TIMEOUT'
+>;
 
 // --- paging ---------------------------------------------------------------------------------------
 

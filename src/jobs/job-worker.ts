@@ -8,7 +8,7 @@
  * cancel happens in this process, otherwise at the next status check (every `cancelCheckMs`).
  */
 import type { TimerHandle } from '../core/clock.js';
-import { RetryAfterError } from '../core/errors.js';
+import { errorCatalogue, RetryAfterError, SpoolError } from '../core/errors.js';
 import type { JsonValue } from '../core/message.js';
 import type { QueueConsumer } from '../engine/queue-consumer.js';
 import type { Message } from '../engine/received-message.js';
@@ -38,19 +38,22 @@ export type JobHandler<P = JsonValue, R = JsonValue> = (
   context: JobContext,
 ) => Promise<R | void> | R | void;
 
-/** The error a job fails with when its handler runs past `timeoutMs`. */
-export class JobTimeoutError extends Error {
-  constructor(timeoutMs: number) {
-    super(`the job did not finish within its timeout of ${timeoutMs} ms`);
-    this.name = 'JobTimeoutError';
+/**
+ * The error a job fails with when its handler runs past `timeoutMs` (`SPOOL_JOB_TIMEOUT`); the
+ * handler's signal aborts with it. The attempt is retried while the job has attempts left.
+ */
+export class JobTimeoutError extends SpoolError {
+  constructor(readonly timeoutMs: number) {
+    super(errorCatalogue.JOB_TIMEOUT, `the job did not finish within its timeout of ${timeoutMs} ms`, {
+      timeoutMs,
+    });
   }
 }
 
-/** The error a running job's signal is aborted with when it is cancelled. */
-export class JobCancelledError extends Error {
+/** The reason a running job's signal is aborted with when it is cancelled (`SPOOL_JOB_CANCELLED`). */
+export class JobCancelledError extends SpoolError {
   constructor() {
-    super('the job was cancelled');
-    this.name = 'JobCancelledError';
+    super(errorCatalogue.JOB_CANCELLED, 'the job was cancelled');
   }
 }
 

@@ -28,8 +28,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { InvalidArgumentError } from '../core/errors.js';
-import { HttpError, httpErrorCatalogue } from './problems.js';
+import { errorCatalogue, InvalidArgumentError } from '../core/errors.js';
+import { HttpError } from './problems.js';
 
 /** The scopes a token can carry, from the narrowest. */
 export const scopes = ['read', 'produce', 'consume', 'admin'] as const;
@@ -124,21 +124,21 @@ export function createAuthenticator(
     const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
     if (!match) {
       throw new HttpError(
-        httpErrorCatalogue.UNAUTHORIZED,
+        errorCatalogue.UNAUTHORIZED,
         'send an API token as "Authorization: Bearer <token>"',
         { 'www-authenticate': 'Bearer realm="spool"' },
       );
     }
     const granted = lookUp(digest(match[1]!));
     if (!granted) {
-      throw new HttpError(httpErrorCatalogue.UNAUTHORIZED, 'the API token is not valid', {
+      throw new HttpError(errorCatalogue.UNAUTHORIZED, 'the API token is not valid', {
         'www-authenticate': 'Bearer realm="spool", error="invalid_token"',
       });
     }
     if (access === 'token' || access.some((scope) => granted.has(scope))) return;
     const needed = access.map((scope) => `"${scope}"`).join(' or ');
     throw new HttpError(
-      httpErrorCatalogue.FORBIDDEN,
+      errorCatalogue.FORBIDDEN,
       granted.size === 0
         ? `this route needs a token with the ${needed} scope; this token has no scope, so it may only see configuration, counts and metrics`
         : `this route needs a token with the ${needed} scope; this token has: ${[...granted].join(', ')}`,

@@ -6,76 +6,28 @@
  * request path), and the extensions `code`, `retryable`, `requestId` and, for bad input,
  * `errors` (one entry per field). Unexpected errors become a bare 500: their message and stack
  * go to the log, never to the client.
+ *
+ * Status, `type`, `title` and `retryable` come from the one error catalogue (`errorCatalogue` in
+ * src/core/errors.ts), looked up by the error's code; there is no table of its own here.
  */
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyRequest } from 'fastify';
-import { errorCatalogue, type ErrorSpec, QueueFullError, SpoolError } from '../core/errors.js';
+import { errorCatalogue, type ErrorSpec, errorSpecOf, QueueFullError, SpoolError } from '../core/errors.js';
 
-/** The base of every problem `type` URI: the code without `SPOOL_`, in kebab case. */
-export const problemTypeBase = 'https://spool.dev/problems/';
+export { problemType, problemTypeBase } from '../core/errors.js';
 
 /**
- * Errors that only exist at the HTTP boundary, in the same shape as the engine's catalogue.
- * They belong next to it (one list for the client, the CLI and the docs); they live here only
- * while `src/core` is owned by the engine.
+ * An error raised by the HTTP layer itself: a {@link SpoolError} with a catalogue entry, plus
+ * response headers (`WWW-Authenticate`, `Retry-After`, …) and problem extensions.
  */
-export const httpErrorCatalogue = {
-  BAD_REQUEST: { code: 'SPOOL_BAD_REQUEST', httpStatus: 400, title: 'Bad request', retryable: false },
-  UNAUTHORIZED: {
-    code: 'SPOOL_UNAUTHORIZED',
-    httpStatus: 401,
-    title: 'Missing or invalid API token',
-    retryable: false,
-  },
-  FORBIDDEN: {
-    code: 'SPOOL_FORBIDDEN',
-    httpStatus: 403,
-    title: 'API token lacks the required scope',
-    retryable: false,
-  },
-  ROUTE_NOT_FOUND: {
-    code: 'SPOOL_ROUTE_NOT_FOUND',
-    httpStatus: 404,
-    title: 'No such route',
-    retryable: false,
-  },
-  GROUP_NOT_FOUND: {
-    code: 'SPOOL_GROUP_NOT_FOUND',
-    httpStatus: 404,
-    title: 'Consumer group not found',
-    retryable: false,
-  },
-  PAYLOAD_TOO_LARGE: {
-    code: 'SPOOL_PAYLOAD_TOO_LARGE',
-    httpStatus: 413,
-    title: 'Request body too large',
-    retryable: false,
-  },
-  UNSUPPORTED_MEDIA_TYPE: {
-    code: 'SPOOL_UNSUPPORTED_MEDIA_TYPE',
-    httpStatus: 415,
-    title: 'Unsupported content type',
-    retryable: false,
-  },
-  INTERNAL: { code: 'SPOOL_INTERNAL', httpStatus: 500, title: 'Internal server error', retryable: true },
-  SHUTTING_DOWN: {
-    code: 'SPOOL_SHUTTING_DOWN',
-    httpStatus: 503,
-    title: 'Server is shutting down',
-    retryable: true,
-  },
-} as const satisfies Record<string, ErrorSpec>;
-
-/** An error raised by the HTTP layer itself, with a catalogue entry and optional response headers. */
-export class HttpError extends Error {
+export class HttpError extends SpoolError {
   constructor(
     readonly spec: ErrorSpec,
     message: string,
     readonly headers: Readonly<Record<string, string>> = {},
     readonly extensions: Readonly<Record<string, unknown>> = {},
   ) {
-    super(message);
-    this.name = 'HttpError';
+    super(spec, message, extensions);
   }
 }
 
@@ -97,20 +49,16 @@ export interface ProblemResponse {
   readonly unexpected: boolean;
 }
 
-const engineSpecs = new Map<string, ErrorSpec>(
-  Object.values(errorCatalogue).map((spec) => [spec.code, spec]),
-);
-
 /** Turns anything thrown while handling `request` into a problem response. */
 export function toProblem(error: unknown, request: FastifyRequest): ProblemResponse {
-  if (error instanceof SpoolError) return fromSpoolError(error, request);
   if (error instanceof HttpError) {
     return build(request, error.spec, error.message, { ...error.extensions }, { ...error.headers });
   }
+  if (error instanceof SpoolError) return fromSpoolError(error, request);
   if (isFastifyError(error)) return fromFastifyError(error, request);
   return build(
     request,
-    httpErrorCatalogue.INTERNAL,
+    errorCatalogue.INTERNAL,
     `an unexpected error occurred; it was logged with request id ${request.id}`,
     {},
     {},
@@ -119,7 +67,7 @@ export function toProblem(error: unknown, request: FastifyRequest): ProblemRespo
 }
 
 function fromSpoolError(error: SpoolError, request: FastifyRequest): ProblemResponse {
-  const spec = engineSpecs.get(error.code) ?? httpErrorCatalogue.INTERNAL;
+  const spec = errorSpecOf(error.code) ?? errorCatalogue.INTERNAL;
   const { errors, field, ...facts } = error.details;
   const extensions: Record<string, unknown> = { ...facts };
   if (Array.isArray(errors)) extensions.errors = errors;
@@ -154,13 +102,13 @@ function fromFastifyError(error: FastifyError, request: FastifyRequest): Problem
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return build(
         request,
-        httpErrorCatalogue.PAYLOAD_TOO_LARGE,
+        errorCatalogue.PAYLOAD_TOO_LARGE,
         'the request body is larger than the server accepts; send smaller batches or raise the server body limit',
       );
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return build(
         request,
-        httpErrorCatalogue.UNSUPPORTED_MEDIA_TYPE,
+        errorCatalogue.UNSUPPORTED_MEDIA_TYPE,
         'send request bodies as JSON with Content-Type: application/json',
       );
   }
@@ -170,13 +118,13 @@ function fromFastifyError(error: FastifyError, request: FastifyRequest): Problem
     // the request, not our internals, so they are safe to pass on.
     return build(
       request,
-      { ...httpErrorCatalogue.BAD_REQUEST, httpStatus: status, title: STATUS_CODES[status] ?? 'Bad request' },
+      { ...errorCatalogue.BAD_REQUEST, httpStatus: status, title: STATUS_CODES[status] ?? 'Bad request' },
       error.message,
     );
   }
   return build(
     request,
-    httpErrorCatalogue.INTERNAL,
+    errorCatalogue.INTERNAL,
     `an unexpected error occurred; it was logged with request id ${request.id}`,
     {},
     {},
@@ -198,7 +146,7 @@ function build(
     unexpected,
     body: {
       ...extensions,
-      type: problemType(spec.code),
+      type: spec.type,
       title: spec.title,
       status: spec.httpStatus,
       detail,
@@ -208,17 +156,6 @@ function build(
       requestId: request.id,
     },
   };
-}
-
-/** The problem `type` URI of an error code, e.g. `SPOOL_QUEUE_FULL` → `…/problems/queue-full`. */
-export function problemType(code: string): string {
-  return (
-    problemTypeBase +
-    code
-      .replace(/^SPOOL_/, '')
-      .toLowerCase()
-      .replaceAll('_', '-')
-  );
 }
 
 function isFastifyError(error: unknown): error is FastifyError {

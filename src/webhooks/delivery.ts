@@ -267,8 +267,9 @@ export class Webhooks {
       const headers = webhookHeaders({ webhookId: webhook.webhookId, timestamp, body, secrets });
       response = await this.#http.post(webhook.url, body, headers, signal);
     } catch (error) {
-      // Spool errors here are a refused destination or an invalid message: permanent.
-      if (error instanceof SpoolError) {
+      // Spool errors here are a refused destination or an invalid message: permanent. A timeout
+      // is a SpoolError too, but retryable: the receiver may answer next time.
+      if (error instanceof SpoolError && !error.retryable) {
         return { status: null, error: new NonRetryableError(error.message, { cause: error }) };
       }
       return { status: null, error: error instanceof Error ? error : new Error(String(error)) };

@@ -10,6 +10,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { errorCatalogue, SpoolError } from '../core/errors.js';
 import type { AddressGuard } from './address-guard.js';
 
 /** Response bodies beyond this many bytes are cut off (the connection is closed). */
@@ -21,11 +22,13 @@ export interface PostResponse {
   readonly headers: IncomingHttpHeaders;
 }
 
-/** The receiver did not answer within the delivery timeout. */
-export class WebhookTimeoutError extends Error {
+/**
+ * The receiver did not answer within the delivery timeout (`SPOOL_WEBHOOK_TIMEOUT`, retryable:
+ * the delivery is tried again).
+ */
+export class WebhookTimeoutError extends SpoolError {
   constructor(readonly timeoutMs: number) {
-    super(`no response within ${timeoutMs} ms`);
-    this.name = 'WebhookTimeoutError';
+    super(errorCatalogue.WEBHOOK_TIMEOUT, `no response within ${timeoutMs} ms`, { timeoutMs });
   }
 }
 

@@ -64,7 +64,7 @@ for (const mode of modes) {
       assert.deepEqual([created.name, created.maxAttempts, created.visibilityTimeoutMs], ['orders', 3, 5000]);
 
       const again = await spool('queues', 'create', 'orders');
-      assert.equal(again.code, 1);
+      assert.equal(again.code, 4);
       assert.match(again.stderr, /queue "orders" already exists \(max attempts 3.*--update/);
 
       const updated = json<{ maxAttempts: number; maxDepth: number | null; backoff: { jitter: string } }>(
@@ -113,7 +113,7 @@ for (const mode of modes) {
       assert.equal(deleted.stdout.trim(), 'deleted queue orders');
       assert.equal((await spool('queues', 'list', '--json')).stdout.includes('"orders"'), false);
       const gone = await spool('queues', 'delete', 'orders', '-y');
-      assert.equal(gone.code, 1);
+      assert.equal(gone.code, 3);
       assert.match(gone.stderr, /SPOOL_QUEUE_NOT_FOUND/);
     });
 
@@ -123,14 +123,14 @@ for (const mode of modes) {
       );
       assert.deepEqual([created.partitions, created.retentionMs], [3, null]);
       const again = await spool('topics', 'create', 'clicks');
-      assert.equal(again.code, 1);
+      assert.equal(again.code, 4);
       assert.match(again.stderr, /topic "clicks" already exists \(3 partitions, retention forever\)/);
       const updated = json<{ partitions: number; retentionMs: number | null }>(
         await spool('topics', 'create', 'clicks', '--update', '--retention-ms', '3600000', '--json'),
       );
       assert.deepEqual([updated.partitions, updated.retentionMs], [3, 3_600_000]);
       const conflict = await spool('topics', 'create', 'clicks', '--update', '--partitions', '5');
-      assert.equal(conflict.code, 1);
+      assert.equal(conflict.code, 4);
       assert.match(conflict.stderr, /SPOOL_CONFIG_CONFLICT/);
 
       assert.equal((await spool('publish', 'clicks', '{"page":"/"}')).code, 0);
@@ -188,7 +188,7 @@ for (const mode of modes) {
       assert.equal(deleted.stdout.trim(), 'deleted consumer group auditors of topic audit');
       assert.match((await spool('groups', 'list', 'audit')).stderr, /no consumer groups/);
       const gone = await spool('groups', 'delete', 'audit', 'auditors', '--yes');
-      assert.equal(gone.code, 1);
+      assert.equal(gone.code, 3);
       assert.match(gone.stderr, /SPOOL_GROUP_NOT_FOUND/);
     });
   });
@@ -211,7 +211,7 @@ describe('spool groups delete and confirmations against a server', () => {
     await client.topics.put('payments', { partitions: 1 });
     await client.topics.poll('payments', 'ledger', { member: 'worker-1', sessionTimeoutMs: 30_000 });
     const refused = await runSpool(['groups', 'delete', 'payments', 'ledger', '--yes'], env());
-    assert.equal(refused.code, 1);
+    assert.equal(refused.code, 4);
     assert.match(refused.stderr, /SPOOL_GROUP_NOT_EMPTY: .*1 live member \(worker-1\)/);
     assert.ok(await client.topics.group('payments', 'ledger'), 'still there');
     await client.topics.leave('payments', 'ledger', 'worker-1');

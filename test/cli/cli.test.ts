@@ -134,7 +134,7 @@ describe('spool CLI against a server', () => {
     const cancel = await spool(['jobs', 'cancel', scheduled.id]);
     assert.equal(cancel.stdout.trim(), `${scheduled.id} cancelled`);
     const again = await spool(['jobs', 'cancel', scheduled.id]);
-    assert.equal(again.code, 1);
+    assert.equal(again.code, 4);
     assert.match(again.stderr, /SPOOL_JOB_STATE_CONFLICT: /);
     const retried = json<{ status: string }>(await spool(['jobs', 'retry', scheduled.id, '--json']));
     assert.equal(retried.status, 'queued');
@@ -234,25 +234,35 @@ describe('spool CLI against a server', () => {
     assert.match(human.stdout, /^orders\s+2\s+3\s+watchers\s+0$/m);
   });
 
-  it('exit codes: usage errors exit 2, problems exit 1 with the code on stderr, --help exits 0', async () => {
-    const [missingArg, badNumber, badChoice, badJson, unknownQueue, help, wrongEnv] = await Promise.all([
-      spool(['send']),
-      spool(['receive', 'emails', '--max', '0']),
-      spool(['jobs', 'list', '--status', 'sleeping']),
-      spool(['send', 'emails', '{not json']),
-      spool(['dlq', 'list', 'no-such-queue']),
-      spool(['jobs', 'add', '--help']),
-      // Flags win over the environment.
-      spool(['stats', '--json', '--url', t.url], { env: { SPOOL_URL: 'http://127.0.0.1:9' } }),
-    ]);
+  it("exit codes: usage errors exit 2, problems their code's exit code (3 not found, 6 wait timeout) with the code on stderr, --help exits 0 and lists them", async () => {
+    const [missingArg, badNumber, badChoice, badJson, unknownQueue, help, wrongEnv, waited, rootHelp] =
+      await Promise.all([
+        spool(['send']),
+        spool(['receive', 'emails', '--max', '0']),
+        spool(['jobs', 'list', '--status', 'sleeping']),
+        spool(['send', 'emails', '{not json']),
+        spool(['dlq', 'list', 'no-such-queue']),
+        spool(['jobs', 'add', '--help']),
+        // Flags win over the environment.
+        spool(['stats', '--json', '--url', t.url], { env: { SPOOL_URL: 'http://127.0.0.1:9' } }),
+        // No worker takes this type: the wait runs out, and the exit code says "try again".
+        spool(['jobs', 'add', 'nobody.works.this', '--wait', '--timeout-ms', '300']),
+        spool(['--help']),
+      ]);
     for (const run of [missingArg, badNumber, badChoice, badJson]) assert.equal(run.code, 2, run.stderr);
     assert.match(missingArg.stderr, /missing required argument 'queue'/);
     assert.match(badJson.stderr, /not valid JSON/);
-    assert.equal(unknownQueue.code, 1);
+    assert.equal(unknownQueue.code, 3);
     assert.match(unknownQueue.stderr, /^spool: SPOOL_QUEUE_NOT_FOUND: queue "no-such-queue" does not exist/m);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--wait/);
     assert.match(help.stdout, /SPOOL_URL/);
     assert.equal(wrongEnv.code, 0, wrongEnv.stderr);
+    assert.equal(waited.code, 6, waited.stderr);
+    assert.match(waited.stderr, /SPOOL_WAIT_TIMEOUT/);
+    assert.equal(rootHelp.code, 0);
+    assert.match(rootHelp.stdout, /Exit codes/);
+    assert.match(rootHelp.stdout, /^ {2}6 {2}unavailable or timed out: try again$/m);
+    assert.match(help.stdout, /^ {2}3 {2}not found$/m);
   });
 });

@@ -83,7 +83,7 @@ describe('spool CLI in direct mode (--data)', () => {
     assert.equal(created.code, 0, created.stderr);
     assert.match(created.stderr, /no messages/);
     const run = await direct(['dlq', 'list', 'nope']);
-    assert.equal(run.code, 1);
+    assert.equal(run.code, 3);
     assert.match(run.stderr, /SPOOL_QUEUE_NOT_FOUND: queue "nope"/);
   });
 
@@ -116,7 +116,7 @@ describe('spool CLI in direct mode (--data)', () => {
     assert.match(listed.stdout, new RegExp(`^${added.id}\\s+resize\\s+queued\\s+0/\\d+`, 'm'));
 
     const missing = await direct(['jobs', 'get', 'no-such-job']);
-    assert.equal(missing.code, 1);
+    assert.equal(missing.code, 3);
     assert.match(missing.stderr, /SPOOL_JOB_NOT_FOUND: /);
   });
 
@@ -179,7 +179,7 @@ describe('spool CLI in direct mode (--data)', () => {
     const run = await spool(['stats', '--json', '--data', dir], { SPOOL_URL: 'http://127.0.0.1:1' });
     assert.equal(run.code, 0, run.stderr);
     const viaUrl = await spool(['stats', '--url', 'http://127.0.0.1:1'], { SPOOL_DATA: dir });
-    assert.equal(viaUrl.code, 1);
+    assert.equal(viaUrl.code, 6);
     assert.match(viaUrl.stderr, /127\.0\.0\.1:1/);
   });
 

@@ -59,12 +59,12 @@ describe('spool ack and spool nack', () => {
     const queue = await t.call('GET', '/v1/queues/work');
     assert.equal((queue.body as { stats: { ready: number; inFlight: number } }).stats.inFlight, 0);
     const again = await spool(['ack', 'work', leased[0]!, '--json'], env);
-    assert.equal(again.code, 1);
+    assert.equal(again.code, 4);
     const answer = JSON.parse(again.stdout) as { results: Array<{ ok: boolean; code?: string }> };
     assert.equal(answer.results[0]?.ok, false);
     assert.equal(answer.results[0]?.code, 'SPOOL_STALE_RECEIPT');
     const human = await spool(['ack', 'work', leased[1]!], env);
-    assert.equal(human.code, 1);
+    assert.equal(human.code, 4);
     assert.match(human.stderr, /^spool: SPOOL_STALE_RECEIPT: /m);
   });
 
@@ -86,7 +86,7 @@ describe('spool ack and spool nack', () => {
 
   it('unknown queue, missing receipts and bad flags', async () => {
     const missing = await spool(['ack', 'nowhere', 'r1'], env);
-    assert.equal(missing.code, 1);
+    assert.equal(missing.code, 3);
     assert.match(missing.stderr, /SPOOL_QUEUE_NOT_FOUND/);
     assert.equal((await spool(['ack', 'work'], env)).code, 2);
     assert.equal((await spool(['nack', 'work', 'r', '--delay-ms', 'soon'], env)).code, 2);

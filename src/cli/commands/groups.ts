@@ -7,6 +7,7 @@
  * (`SPOOL_GROUP_NOT_EMPTY`): stop its consumers first, or wait for their sessions to expire.
  */
 import type { Command } from 'commander';
+import { errorCatalogue, SpoolError } from '../../core/errors.js';
 import { isInternalName } from '../../server/handles.js';
 import { withBackend } from './support/backend.js';
 import { type ClientFlags, withClientOptions } from './support/client-options.js';
@@ -78,7 +79,11 @@ export function registerGroups(program: Command): void {
     withBackend(flags, async (spool) => {
       const lag = (await spool.topics.get(topic)).stats.groups.find((g) => g.group === group);
       if (lag === undefined) {
-        throw new Error(`SPOOL_GROUP_NOT_FOUND: topic "${topic}" has no consumer group "${group}"`);
+        throw new SpoolError(
+          errorCatalogue.GROUP_NOT_FOUND,
+          `topic "${topic}" has no consumer group "${group}"`,
+          { topic, group },
+        );
       }
       const question = `Delete consumer group "${group}" of topic "${topic}" (${plural(lag.members, 'member')}, lag ${lag.totalLag}) and its committed offsets?`;
       if (!(await confirm(question, flags))) return;

@@ -4,9 +4,11 @@
  */
 import { type Command, Option } from 'commander';
 import type { AddJobOptions, Job } from '../../client/index.js';
+import { exitCodes } from '../../core/errors.js';
 import { type JobBackend, withBackend } from './support/backend.js';
 import { type ClientFlags, usageError, withClientOptions } from './support/client-options.js';
 import { confirm, type ConfirmFlags, plural, yesHelp } from './support/confirm.js';
+import { exitCodeOfCodes } from './support/exit-codes.js';
 import { bodyFromArgOrStdin, parseJson, wholeNumber } from './support/input.js';
 import { fields, note, out, printJson, table, text } from './support/output.js';
 
@@ -52,7 +54,12 @@ export function registerJobs(program: Command): void {
       .option('--callback-url <url>', 'receives a signed webhook when the job finishes')
       .option('--idempotency-key <key>', 'a repeat with the same key and payload answers the first job')
       .option('--wait', 'wait until the job is completed, dead or cancelled; exit 1 unless completed')
-      .option('--timeout-ms <ms>', 'with --wait: give up after this long (exit 1)', wholeNumber(1), 60_000),
+      .option(
+        '--timeout-ms <ms>',
+        `with --wait: give up after this long (exit ${exitCodes.unavailable}; the job goes on)`,
+        wholeNumber(1),
+        60_000,
+      ),
   ).action((type: string, payload: string | undefined, flags: AddFlags) =>
     withBackend(flags, async (spool) => {
       const value = await bodyFromArgOrStdin(payload, 'payload', { value: null });
@@ -290,7 +297,7 @@ Example: spool jobs ${verb} --type email${verb === 'retry' ? ' --status dead' : 
               (failed.length === 0 ? '' : `; ${failed.length} failed`),
           );
         }
-        if (failed.length > 0) process.exitCode = 1;
+        if (failed.length > 0) process.exitCode = exitCodeOfCodes(failed.map((failure) => failure.code));
       }),
     );
 }

@@ -3,12 +3,13 @@
  * delete), or on a data directory (`--data`).
  *
  * `create` creates a queue with the options given and the defaults for the rest. A queue that
- * already exists is left as it is (exit 1) unless `--update` is given: then the options given
- * replace those settings and the others keep their current values. `delete` asks first (see
+ * already exists is left as it is (`SPOOL_ALREADY_EXISTS`, exit 4) unless `--update` is given:
+ * then the options given replace those settings and the others keep their current values. `delete` asks first (see
  * `support/confirm.ts`). `list` hides Spool's own queues (`spool.*`, `jobs.*`) unless `--all`.
  */
 import { type Command, Option } from 'commander';
 import type { QueueConfig, QueueOptions, QueueWithStats } from '../../client/index.js';
+import { errorCatalogue, SpoolError } from '../../core/errors.js';
 import { isInternalName } from '../../server/handles.js';
 import { withBackend } from './support/backend.js';
 import { type ClientFlags, withClientOptions } from './support/client-options.js';
@@ -112,7 +113,8 @@ export function registerQueues(program: Command): void {
       const options = queueOptions(flags);
       const existing = await spool.queues.find(queue);
       if (existing && !flags.update) {
-        throw new Error(
+        throw new SpoolError(
+          errorCatalogue.ALREADY_EXISTS,
           `queue "${queue}" already exists (${settings(existing)}); change its settings with --update`,
         );
       }

@@ -1,6 +1,7 @@
 /** `spool receive <queue>`: leases messages and prints them; `--ack` acknowledges them after printing. */
 import type { Command } from 'commander';
 import { withBackend } from './support/backend.js';
+import { exitCodeOfCodes } from './support/exit-codes.js';
 import { type ClientFlags, withClientOptions } from './support/client-options.js';
 import { wholeNumber } from './support/input.js';
 import { note, out, preview, printJson, table } from './support/output.js';
@@ -65,7 +66,7 @@ prints their receipts for a later \`spool ack <queue> <receipt…>\` or \`spool 
           const failed = results.filter((r) => !r.ok);
           for (const failure of failed)
             note(`spool: ${failure.code ?? 'ERROR'}: ${failure.detail ?? 'not acknowledged'}`);
-          if (failed.length > 0) process.exitCode = 1;
+          if (failed.length > 0) process.exitCode = exitCodeOfCodes(failed.map((failure) => failure.code));
         } else if (!flags.json) {
           note(
             'not acknowledged: delivered again when the lease ends (use --ack, or --json for the receipts to `spool ack`)',

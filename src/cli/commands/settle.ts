@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import type { SettleResult } from '../../client/index.js';
 import { withBackend } from './support/backend.js';
+import { exitCodeOfCodes } from './support/exit-codes.js';
 import { type ClientFlags, withClientOptions } from './support/client-options.js';
 import { wholeNumber } from './support/input.js';
 import { note, out, printJson } from './support/output.js';
@@ -63,7 +64,10 @@ Example:
   );
 }
 
-/** Prints what happened to each receipt; exit code 1 when any of them failed. */
+/**
+ * Prints what happened to each receipt. When any failed, the exit code is their codes' (4 for
+ * stale receipts), or 1 when they failed for different reasons.
+ */
 function report(done: string, queue: string, results: readonly SettleResult[], json: boolean): void {
   const failed = results.filter((result) => !result.ok);
   if (json) printJson({ queue, results });
@@ -73,5 +77,5 @@ function report(done: string, queue: string, results: readonly SettleResult[], j
     const settled = results.length - failed.length;
     out(`${done} ${settled} of ${results.length} message${results.length === 1 ? '' : 's'} of ${queue}`);
   }
-  if (failed.length > 0) process.exitCode = 1;
+  if (failed.length > 0) process.exitCode = exitCodeOfCodes(failed.map((failure) => failure.code));
 }

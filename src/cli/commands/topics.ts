@@ -3,13 +3,14 @@
  * delete), or on a data directory (`--data`).
  *
  * `create` creates a topic with the options given and the defaults for the rest; one that
- * already exists is left as it is (exit 1) unless `--update` is given, which changes the
- * retention given (the partition count is fixed at creation: another count is
+ * already exists is left as it is (`SPOOL_ALREADY_EXISTS`, exit 4) unless `--update` is given,
+ * which changes the retention given (the partition count is fixed at creation: another count is
  * `SPOOL_CONFIG_CONFLICT`). `delete` asks first. `list` hides `spool.events` (and any other
  * `spool.*` / `jobs.*` topic) unless `--all`.
  */
 import type { Command } from 'commander';
 import type { TopicConfig, TopicOptions } from '../../client/index.js';
+import { errorCatalogue, SpoolError } from '../../core/errors.js';
 import { isInternalName } from '../../server/handles.js';
 import { withBackend } from './support/backend.js';
 import { type ClientFlags, withClientOptions } from './support/client-options.js';
@@ -101,7 +102,8 @@ export function registerTopics(program: Command): void {
       };
       const existing = await spool.topics.find(topic);
       if (existing && !flags.update) {
-        throw new Error(
+        throw new SpoolError(
+          errorCatalogue.ALREADY_EXISTS,
           `topic "${topic}" already exists (${plural(existing.partitions, 'partition')}, retention ${retention(existing)}); change its retention with --update`,
         );
       }

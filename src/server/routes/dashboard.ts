@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RouteModule } from '../context.js';
-import { HttpError, httpErrorCatalogue } from '../problems.js';
+import { errorCatalogue } from '../../core/errors.js';
+import { HttpError } from '../problems.js';
 
 /**
  * Where the built dashboard is read from: `dist/dashboard/` of the package, whether this module
@@ -81,7 +82,7 @@ export const dashboardRoutes: RouteModule = (app) => {
 function sendPage(request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (!existsSync(join(dashboardDir, 'index.html'))) {
     throw new HttpError(
-      httpErrorCatalogue.ROUTE_NOT_FOUND,
+      errorCatalogue.ROUTE_NOT_FOUND,
       `the dashboard is not built: run "npm run build" (or "node scripts/build-dashboard.mjs"), then reload ${request.url}`,
     );
   }

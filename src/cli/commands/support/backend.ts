@@ -4,7 +4,8 @@
  * API's JSON shapes, so each command formats its output once, whichever backend it got.
  *
  * Only the operations the commands use are here. Failures of either backend are errors whose
- * message is `CODE: detail` (exit 1); usage errors stay usage errors (exit 2).
+ * message is `CODE: detail`, and the code's exit code in the error catalogue is the command's
+ * (see `exit-codes.ts`); usage errors stay usage errors (exit 2).
  */
 import { GroupMembershipHttpError, SpoolClientError, type SpoolClient } from '../../../client/index.js';
 import type { JobBackend, QueueBackend, SpoolBackend, TopicBackend } from './backend-port.js';

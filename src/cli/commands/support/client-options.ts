@@ -11,6 +11,7 @@ import { type Command, Option } from 'commander';
 import { SpoolClient } from '../../../client/index.js';
 import { InvalidArgumentError } from '../../../core/errors.js';
 import { defaultPort } from '../../../server/default-port.js';
+import { exitCodesHelp } from './exit-codes.js';
 
 /** The default server URL: `spool serve`'s default address. */
 export const defaultUrl = `http://127.0.0.1:${defaultPort}`;
@@ -47,7 +48,7 @@ export function withClientOptions(command: Command): Command {
       'after',
       `
 Flags win over SPOOL_URL / SPOOL_TOKEN / SPOOL_DATA, which win over the defaults.
-Exit codes: 0 ok, 1 failure (a problem answer prints "CODE: detail" on stderr), 2 usage error.
+${exitCodesHelp()}
 
 Direct mode (--data <dir> or SPOOL_DATA, instead of --url): the command opens <dir>/spool.db
 itself and works on it without a server; output and exit codes are the same. SQLite has one
