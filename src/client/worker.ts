@@ -19,6 +19,7 @@ import {
   traceProcess,
   tracingEnabled,
 } from '../telemetry/tracing.js';
+import { jobDefaults } from '../core/options.js';
 import { SpoolHttpError } from './errors.js';
 import { sleep } from './http.js';
 import type { SpoolClient } from './client.js';
@@ -101,7 +102,7 @@ export class Worker {
     this.#client = client;
     this.#options = {
       concurrency: 1,
-      leaseMs: 30_000,
+      leaseMs: jobDefaults.leaseMs,
       waitMs: 20_000,
       ...options,
     };

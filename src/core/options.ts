@@ -91,6 +91,41 @@ export const topicDefaults = Object.freeze({
   retentionBytes: null,
 });
 
+/**
+ * Defaults of consumer-group members, in one place for the engine, the HTTP schemas (and so the
+ * OpenAPI document), the client and the CLI. The two kinds of member keep different sessions on
+ * purpose: an in-process subscriber heartbeats on a timer (every third of its session), so a
+ * short session moves a dead member's partitions quickly; a polled member (HTTP, CLI) heartbeats
+ * only when it polls, so its session must also cover processing the batch it was given.
+ */
+export const groupMemberDefaults: Readonly<{
+  subscriberSessionTimeoutMs: number;
+  polledSessionTimeoutMs: number;
+  startFrom: 'earliest' | 'latest';
+  batchSize: number;
+  pollWaitMs: number;
+}> = Object.freeze({
+  /** `Topic.subscribe`: a member silent this long is dropped. */
+  subscriberSessionTimeoutMs: 10_000,
+  /** `Topic.poll`, `POST …/groups/{group}/poll`: a member that has not polled this long is dropped. */
+  polledSessionTimeoutMs: 30_000,
+  /** Where a new group starts reading. */
+  startFrom: 'earliest',
+  /** Events per subscriber batch or poll. */
+  batchSize: 100,
+  /** A poll answers at once when nothing is ready. */
+  pollWaitMs: 0,
+});
+
+/** Defaults of the jobs layer that its doors (HTTP, client workers, CLI) repeat. */
+export const jobDefaults: Readonly<{ leaseMs: number }> = Object.freeze({
+  /**
+   * How long a remote worker's claim holds a job before another worker may take it; heartbeats
+   * extend it. In process, the ticket's lease works the same way.
+   */
+  leaseMs: 30_000,
+});
+
 /** Applies defaults to `options`, validates the result and freezes it. */
 export function resolveQueueConfig(name: string, options: QueueOptions = {}): Readonly<QueueConfig> {
   validateName('queue', name);

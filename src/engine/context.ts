@@ -5,6 +5,7 @@ import type { Store } from '../store/port.js';
 import { EventsLog } from './events-log.js';
 import { InstrumentationHub } from './instrumentation.js';
 import { Partitioner } from './outgoing.js';
+import { PolledMembers } from './polled-members.js';
 import { WakeSignals } from './wake-signal.js';
 
 /** Something that must be stopped before the store closes: a consumer or a subscription. */
@@ -24,6 +25,8 @@ export class EngineContext {
   readonly events: EventsLog;
   /** Where queues, consumers and the store report what they do (metrics; see instrumentation.ts). */
   readonly instrumentation = new InstrumentationHub();
+  /** Group members in other processes that poll (`Topic.poll`; see polled-members.ts). */
+  readonly polledMembers: PolledMembers;
   readonly #running = new Set<Closeable>();
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   /** Long polls in progress: they keep the process alive like running consumers. */
@@ -42,6 +45,7 @@ export class EngineContext {
     this.queueSignals = new WakeSignals(this.clock);
     this.topicSignals = new WakeSignals(this.clock);
     this.events = new EventsLog(store, this.topicSignals);
+    this.polledMembers = new PolledMembers(store, this.topicSignals, safetyPollMs);
   }
 
   /**
@@ -65,6 +69,7 @@ export class EngineContext {
 
   forgetTopic(topic: string): void {
     this.#partitioners.delete(topic);
+    this.polledMembers.topicDeleted(topic);
     this.topicSignals.delete(topic);
   }
 

@@ -12,7 +12,7 @@ import {
   type TopicOptions,
 } from '../core/options.js';
 import type { QueueConfig, TopicConfig } from '../core/options.js';
-import type { Leadership, Store, TransactionOptions } from '../store/port.js';
+import type { Leadership, QueueStats, Store, TransactionOptions } from '../store/port.js';
 import { defaultLogger, type SpoolLogger } from '../telemetry/logging.js';
 import { EngineContext } from './context.js';
 import type { Instrumentation, InstrumentationHub } from './instrumentation.js';
@@ -116,6 +116,44 @@ export class Spool {
     let config: TopicConfig | null = options === undefined ? await store.getTopic(name) : null;
     config ??= await store.saveTopic(resolveTopicConfig(name, options));
     return new Topic<T>(this.#context, Object.freeze(config));
+  }
+
+  /**
+   * Creates queue `name` with `options` (unspecified fields take their defaults), or replaces
+   * the whole configuration of the existing one; `created` says which (an HTTP PUT answers 201
+   * or 200 from it). Two callers creating the same queue at the same moment may both be told
+   * `created`; the configuration stored is the last one written either way.
+   */
+  async putQueue<T = MessageBody>(
+    name: string,
+    options: QueueOptions = {},
+  ): Promise<{ queue: Queue<T>; created: boolean }> {
+    this.#context.assertOpen();
+    const created = (await this.#context.store.getQueue(name)) === null;
+    return { queue: await this.queue<T>(name, options), created };
+  }
+
+  /**
+   * Creates topic `name` with `options`, or updates the retention of the existing one (a
+   * different partition count is refused, `ConfigConflictError`); `created` says which, as for
+   * {@link Spool.putQueue}.
+   */
+  async putTopic<T = MessageBody>(
+    name: string,
+    options: TopicOptions = {},
+  ): Promise<{ topic: Topic<T>; created: boolean }> {
+    this.#context.assertOpen();
+    const created = (await this.#context.store.getTopic(name)) === null;
+    return { topic: await this.topic<T>(name, options), created };
+  }
+
+  /**
+   * A queue's depths and counts without opening it, so a listing never re-creates a queue
+   * deleted meanwhile: `QueueNotFoundError` then.
+   */
+  queueStats(name: string): Promise<QueueStats> {
+    this.#context.assertOpen();
+    return this.#context.store.queueStats(name);
   }
 
   /**

@@ -32,7 +32,7 @@ import {
   UnknownMemberError,
 } from '../core/errors.js';
 import { describeError, type MessageBody } from '../core/message.js';
-import { resolveQueueConfig } from '../core/options.js';
+import { groupMemberDefaults, resolveQueueConfig } from '../core/options.js';
 import type { GroupMembership, LogEvent } from '../store/port.js';
 import { eventFields } from '../telemetry/logging.js';
 import type { Closeable, EngineContext } from './context.js';
@@ -505,12 +505,12 @@ class AbandonedError extends Error {
 }
 
 function resolveSubscribeOptions<T>(options: SubscribeOptions<T>): ResolvedOptions {
-  const sessionTimeoutMs = options.sessionTimeoutMs ?? 10_000;
+  const sessionTimeoutMs = options.sessionTimeoutMs ?? groupMemberDefaults.subscriberSessionTimeoutMs;
   const resolved: ResolvedOptions = {
-    startFrom: options.startFrom ?? 'earliest',
+    startFrom: options.startFrom ?? groupMemberDefaults.startFrom,
     sessionTimeoutMs,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? Math.max(1, Math.floor(sessionTimeoutMs / 3)),
-    batchSize: options.batchSize ?? 100,
+    batchSize: options.batchSize ?? groupMemberDefaults.batchSize,
     transactional: options.transactional ?? false,
     maxAttempts: options.maxAttempts ?? Infinity,
     backoff: { ...defaultBackoff, ...options.backoff },

@@ -6,14 +6,17 @@
 import { InvalidArgumentError } from '../core/errors.js';
 import type { MessageBody } from '../core/message.js';
 import { validateName } from '../core/names.js';
-import type { TopicConfig } from '../core/options.js';
-import type { CommittedOffset, PartitionOffsets } from '../store/port.js';
+import { groupMemberDefaults, type TopicConfig } from '../core/options.js';
+import type { CommittedOffset, GroupMember, PartitionOffsets, StartPosition } from '../store/port.js';
 import { publishedAttributes, traceProducer, tracingEnabled } from '../telemetry/tracing.js';
 import type { EngineContext } from './context.js';
 import type { OutgoingEvent, PublishOptions } from './outgoing.js';
 import { traceEventHandler } from './traced-handlers.js';
 import { toTopicEvent, type PublishResult, type TopicEvent } from './topic-event.js';
 import { Subscription, type EventHandler, type SubscribeOptions } from './subscription.js';
+import type { PollResult } from './polled-members.js';
+
+export type { PollResult } from './polled-members.js';
 
 export { toTopicEvent, type PublishResult, type TopicEvent } from './topic-event.js';
 
@@ -42,6 +45,34 @@ export interface GroupLag {
   readonly members: number;
   readonly partitions: PartitionLag[];
   readonly totalLag: number;
+}
+
+/** A consumer group: its members, committed offsets and lag per partition. */
+export interface GroupInfo extends Omit<GroupLag, 'members'> {
+  /** Rises whenever the membership changes. */
+  readonly generation: number;
+  readonly members: readonly GroupMember[];
+}
+
+/** One poll of a member that lives in another process (`Topic.poll`). */
+export interface PollOptions {
+  /** The member's id, stable across its polls (a process, a pod). */
+  readonly memberId: string;
+  /** At most this many events. @defaultValue 100 */
+  readonly max?: number;
+  /** Wait up to this long for an event when none is ready (a long poll). @defaultValue 0 */
+  readonly waitMs?: number;
+  /**
+   * The member is dropped, and its partitions reassigned, when it has not polled for this long;
+   * set when it joins. @defaultValue 30000
+   */
+  readonly sessionTimeoutMs?: number;
+  /** Where the group starts when this poll creates it. @defaultValue 'earliest' */
+  readonly startFrom?: StartPosition;
+  /** The cursor of the member's previous poll: continue after the events it returned. */
+  readonly cursor?: string | undefined;
+  /** Ends a long poll early. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface TopicStats {
@@ -137,6 +168,57 @@ export class Topic<T = MessageBody> {
   }
 
   /**
+   * Polls as a member of `group` that lives in another process (what `POST
+   * /v1/topics/{name}/groups/{group}/poll` and `spool tail` run): joins on first use, heartbeats,
+   * hands over partitions no longer assigned to it, and returns the next events of the partitions
+   * it owns — from the committed offsets, or after the events of `options.cursor`. Commit what
+   * was processed (`commit`) before polling again; a member that stops polling is dropped after
+   * its session. In-process consumers use `subscribe` instead, which heartbeats on its own.
+   */
+  poll(group: string, options: PollOptions): Promise<PollResult<T>> {
+    this.context.assertOpen();
+    return this.context.polledMembers.poll(this.name, (p, from, max) => this.read(p, from, max), {
+      group,
+      memberId: options.memberId,
+      max: options.max ?? groupMemberDefaults.batchSize,
+      waitMs: options.waitMs ?? groupMemberDefaults.pollWaitMs,
+      sessionTimeoutMs: options.sessionTimeoutMs ?? groupMemberDefaults.polledSessionTimeoutMs,
+      startFrom: options.startFrom ?? groupMemberDefaults.startFrom,
+      cursor: options.cursor,
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * Commits a polled member's offsets (the next offset to read, per partition), all or none:
+   * `NotPartitionOwnerError` / `UnknownMemberError` if it no longer owns one of the partitions
+   * (they moved to another member: poll again without a cursor). An offset below the committed
+   * one is ignored; use `seek` to rewind.
+   */
+  async commit(group: string, memberId: string, offsets: readonly CommittedOffset[]): Promise<void> {
+    this.context.assertOpen();
+    validateName('group', group);
+    await this.context.polledMembers.commit(this.name, group, memberId, offsets);
+  }
+
+  /** Removes a polled member from `group`, so its partitions move to the others at once. */
+  async leave(group: string, memberId: string): Promise<void> {
+    this.context.assertOpen();
+    validateName('group', group);
+    await this.context.polledMembers.leave(this.name, group, memberId);
+  }
+
+  /** A group's members, generation, committed offsets and lag; null when the topic has no such group. */
+  async group(group: string): Promise<GroupInfo | null> {
+    validateName('group', group);
+    const [state, lag] = await Promise.all([
+      this.context.store.groupState(this.name, group),
+      this.groupLag(group),
+    ]);
+    return state ? { ...lag, generation: state.generation, members: state.members } : null;
+  }
+
+  /**
    * Moves a group's committed offsets (all partitions, or those named in `offsets`). Running
    * members stop, drop their uncommitted progress and continue from the new offsets.
    */
@@ -170,6 +252,8 @@ export class Topic<T = MessageBody> {
       });
     }
     await this.context.store.seekGroup(this.name, group, targets);
+    // Waiting polls of the group pick up the new offsets at once.
+    this.context.polledMembers.seeked(this.name, group);
     return targets;
   }
 

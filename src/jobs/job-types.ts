@@ -4,6 +4,7 @@
 import { defaultBackoff, type BackoffOptions } from '../core/backoff.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { validateName } from '../core/names.js';
+import { jobDefaults } from '../core/options.js';
 import type { RateLimit } from './rate-limiter.js';
 
 export interface JobTypeOptions {
@@ -54,7 +55,7 @@ export function resolveJobType(name: string, options: JobTypeOptions = {}): Reso
     concurrency: options.concurrency ?? jobTypeDefaults.concurrency,
     rateLimit: options.rateLimit ?? null,
     priority: options.priority ?? jobTypeDefaults.priority,
-    leaseMs: 30_000,
+    leaseMs: jobDefaults.leaseMs,
   };
   const positive: [string, number][] = [
     ['maxAttempts', resolved.maxAttempts],

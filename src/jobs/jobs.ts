@@ -18,6 +18,7 @@ import { newId } from '../core/ids.js';
 import { encodeJson, type JsonValue } from '../core/message.js';
 import type { Spool } from '../engine/spool.js';
 import { currentTransaction, type SpoolTransaction } from '../engine/transaction.js';
+import { jobDefaults } from '../core/options.js';
 import type { JobQuery, JobRecord, JobStatus, Leadership, Page, ScheduleRecord } from '../store/port.js';
 import { type ActiveAttempt, JobAttempts, type JobTicket, jobQueueName } from './job-attempts.js';
 import { ensureCallbackQueue, sendJobCallback } from './job-callbacks.js';
@@ -454,7 +455,7 @@ export class Jobs {
   ): Promise<LeasedJob[]> {
     await this.#open();
     const max = options.max ?? 1;
-    const leaseMs = options.leaseMs ?? 30_000;
+    const leaseMs = options.leaseMs ?? jobDefaults.leaseMs;
     const deadline = this.spool.clock.now() + (options.waitMs ?? 0);
     await this.#ensureTicketQueues(types);
     const queues = await Promise.all(types.map((type) => this.spool.queue<JobTicket>(jobQueueName(type))));
@@ -511,7 +512,7 @@ export class Jobs {
   }
 
   /** Extends a remote lease; rejects with `JobStateError` if the job was cancelled meanwhile. */
-  async heartbeat(id: string, lease: string, leaseMs = 30_000): Promise<Date> {
+  async heartbeat(id: string, lease: string, leaseMs = jobDefaults.leaseMs): Promise<Date> {
     const attempt = await this.#leased(id, lease);
     const queue = await this.spool.queue(attempt.message.queue);
     return new Date(await queue.extend(attempt.message.receipt, leaseMs));

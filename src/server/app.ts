@@ -37,8 +37,8 @@ import { jobRoutes } from './routes/jobs.js';
 import { accessScopes, type AuthOptions, createAuthenticator, scopes } from './auth.js';
 import { createClosingController, type RouteModule, type ServerContext, type SpoolApp } from './context.js';
 import { Handles } from './handles.js';
-import { HttpError, httpErrorCatalogue, type ProblemResponse, problemType, toProblem } from './problems.js';
-import { RemoteMembers } from './remote-members.js';
+import { errorCatalogue } from '../core/errors.js';
+import { HttpError, type ProblemResponse, problemType, toProblem } from './problems.js';
 import { opsRoutes } from './routes/ops.js';
 import { queueMessageRoutes } from './routes/queue-messages.js';
 import { queueRoutes } from './routes/queues.js';
@@ -159,7 +159,6 @@ export async function buildServer(options: BuildServerOptions): Promise<SpoolApp
     jobs,
     webhooks,
     handles: new Handles(options.spool, undefined, options.autoCreate ?? true),
-    remoteMembers: new RemoteMembers(options.spool.store),
     alerts: options.alerts ?? AlertEvaluator.none(options.spool),
     metrics: options.metrics ?? ownMetrics(app, options.spool),
     closing: closing.signal,
@@ -187,7 +186,7 @@ function answerProblems(app: SpoolApp): void {
   });
   app.setNotFoundHandler((request) => {
     throw new HttpError(
-      httpErrorCatalogue.ROUTE_NOT_FOUND,
+      errorCatalogue.ROUTE_NOT_FOUND,
       `there is no route ${request.method} ${request.url.split('?')[0]}; the API is described at /openapi.json`,
     );
   });
@@ -216,12 +215,12 @@ function answerMalformedRequest(error: Error & { code?: string }, socket: Socket
     error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   const id = randomUUID();
   const body = JSON.stringify({
-    type: problemType(httpErrorCatalogue.BAD_REQUEST.code),
+    type: problemType(errorCatalogue.BAD_REQUEST.code),
     title: STATUS_CODES[status],
     status,
     detail: `the request could not be parsed as HTTP/1.1 (${error.code ?? error.message}); check the request line and headers`,
     instance: '',
-    code: httpErrorCatalogue.BAD_REQUEST.code,
+    code: errorCatalogue.BAD_REQUEST.code,
     retryable: false,
     requestId: id,
   });
@@ -243,7 +242,7 @@ function guardRequests(
       if (closing.aborted) {
         reply.header('connection', 'close');
         throw new HttpError(
-          httpErrorCatalogue.SHUTTING_DOWN,
+          errorCatalogue.SHUTTING_DOWN,
           'the server is shutting down; retry on another instance',
           { 'retry-after': '1' },
         );

@@ -21,7 +21,6 @@ import type { SpoolMetrics } from '../observability/metrics.js';
 import type { Webhooks } from '../webhooks/delivery.js';
 import type { RouteAccess } from './auth.js';
 import type { Handles } from './handles.js';
-import type { RemoteMembers } from './remote-members.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -54,8 +53,6 @@ export interface ServerContext {
   readonly webhooks: Webhooks;
   /** Handles on existing queues and topics (404 for unknown names). */
   readonly handles: Handles;
-  /** Consumer-group members that poll over HTTP. */
-  readonly remoteMembers: RemoteMembers;
   /** Alert rules and firing alerts (an evaluator without rules when none are configured). */
   readonly alerts: AlertEvaluator;
   /** Prometheus metrics and the JSON stats (`/metrics`, `/v1/stats`). */

@@ -90,12 +90,12 @@ export class Handles {
 
   /** Keeps a handle just opened with a new configuration. */
   rememberQueue(queue: Queue): Queue {
-    this.#queues.set(queue.name, { handle: queue, checkedAt: this.spool.store.clock.now() });
+    this.#queues.set(queue.name, { handle: queue, checkedAt: this.spool.clock.now() });
     return queue;
   }
 
   rememberTopic(topic: Topic): Topic {
-    this.#topics.set(topic.name, { handle: topic, checkedAt: this.spool.store.clock.now() });
+    this.#topics.set(topic.name, { handle: topic, checkedAt: this.spool.clock.now() });
     return topic;
   }
 
@@ -114,7 +114,7 @@ export class Handles {
 
   #fresh<T>(cache: Map<string, Cached<T>>, name: string): T | undefined {
     const cached = cache.get(name);
-    if (cached && this.spool.store.clock.now() - cached.checkedAt < this.maxAgeMs) return cached.handle;
+    if (cached && this.spool.clock.now() - cached.checkedAt < this.maxAgeMs) return cached.handle;
     return undefined;
   }
 }

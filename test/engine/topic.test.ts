@@ -230,3 +230,55 @@ describe('topic: consumer groups', () => {
     });
   });
 });
+
+describe('topic: polled group members (Topic.poll, as HTTP and the CLI use it)', () => {
+  let t: TestSpool;
+  beforeEach(async () => {
+    t = await openTestSpool();
+  });
+  afterEach(() => t.dispose());
+
+  it('polls, commits and leaves; a second member takes half the partitions; a seek wakes a waiting poll', async () => {
+    const topic = await t.spool.topic<Order>('orders', { partitions: 2 });
+    await topic.publishBatch([0, 1, 2, 3].map((n) => ({ body: { n }, partition: n % 2 })));
+
+    const first = await topic.poll('billing', { memberId: 'a' });
+    assert.deepEqual(first.partitions, [0, 1], 'the only member owns every partition');
+    assert.deepEqual(first.events.map((event) => event.body.n).sort(), [0, 1, 2, 3]);
+    // Echoing the cursor continues after what was returned, commits or not.
+    const again = await topic.poll('billing', { memberId: 'a', cursor: first.cursor });
+    assert.equal(again.events.length, 0);
+    await topic.commit('billing', 'a', [
+      { partition: 0, offset: 2 },
+      { partition: 1, offset: 2 },
+    ]);
+    assert.equal((await topic.group('billing'))?.totalLag, 0);
+
+    // A second member: the first hands a partition over at its next poll.
+    const b = await topic.poll('billing', { memberId: 'b' });
+    const a = await topic.poll('billing', { memberId: 'a', cursor: again.cursor });
+    const bAgain = await topic.poll('billing', { memberId: 'b', cursor: b.cursor });
+    assert.equal(a.partitions.length, 1);
+    assert.equal(bAgain.partitions.length, 1);
+    assert.notDeepEqual(a.partitions, bAgain.partitions);
+    await assert.rejects(
+      topic.commit('billing', 'a', [{ partition: bAgain.partitions[0]!, offset: 2 }]),
+      (error: Error & { code?: string }) => error.code === 'SPOOL_NOT_PARTITION_OWNER',
+      'commits are fenced by ownership',
+    );
+
+    // A long poll with nothing to read ends early when the group is rewound.
+    const started = Date.now();
+    const waiting = topic.poll('billing', { memberId: 'a', waitMs: 5_000, cursor: a.cursor });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await topic.seek('billing', 'earliest');
+    const rewound = await waiting;
+    assert.ok(Date.now() - started < 4_000, 'the seek woke the poll');
+    assert.equal(rewound.events.length, 2, 'its partition is read again from the start');
+
+    await topic.leave('billing', 'a');
+    await topic.leave('billing', 'b');
+    assert.equal((await topic.group('billing'))?.members.length, 0);
+    assert.equal(await topic.group('nobody'), null);
+  });
+});

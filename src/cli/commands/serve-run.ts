@@ -48,6 +48,13 @@ export async function serve(options: ServeOptions): Promise<void> {
   // One logger for requests, the engine and the jobs: JSON lines with trace ids (or their
   // human-readable form on a terminal).
   const logger = createLogger({ level: options.logLevel, destination });
+  // Listened for from here on, not only once listening: a SIGTERM that arrives while the server
+  // starts (a supervisor stopping it at once, a test that stops it as soon as the URL is printed)
+  // then shuts it down cleanly instead of killing it with the signal's default action.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
   // One server per SQLite database: refuse before opening it (see data-lock.ts).
   const lock: DataLock | null =
     location.kind === 'sqlite' && location.path !== ':memory:' ? lockDatabase(location.path) : null;
@@ -117,10 +124,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     `Spool is listening on ${server.url} (dashboard: ${server.url}/, API: ${server.url}/v1, docs: ${server.url}/openapi.json)\n`,
   );
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  const signal = await stopSignal;
   const forceExit = () => {
     logger.warn('second signal: exiting without finishing the shutdown');
     destination.flushSync();

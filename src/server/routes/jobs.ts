@@ -3,6 +3,7 @@
  * webhook, or follow live events. Plus the remote-worker protocol (claim, heartbeat, progress,
  * complete, fail) that lets a worker in any language run jobs, and schedules.
  */
+import { jobDefaults } from '../../core/options.js';
 import type { JsonValue } from '../../core/message.js';
 import type { Job } from '../../jobs/job.js';
 import type { AddJobOptions } from '../../jobs/jobs.js';
@@ -170,7 +171,7 @@ export const jobRoutes: RouteModule = (app, { jobs, closing, webhooks }) => {
       config: { access: 'consume' },
     },
     async (request, reply) => {
-      const { types, max = 1, waitMs = 0, leaseMs = 30_000 } = request.body;
+      const { types, max = 1, waitMs = 0, leaseMs = jobDefaults.leaseMs } = request.body;
       const poll = waitMs > 0 ? startLongPoll(reply, closing) : undefined;
       const leased = await jobs.claim(types, {
         max,

@@ -39,9 +39,9 @@ export const queueRoutes: RouteModule = (app, { spool, handles }) => {
     },
     async (request, reply) => {
       const { name } = request.params;
-      const existed = (await spool.store.getQueue(name)) !== null;
-      const queue = handles.rememberQueue(await spool.queue(name, request.body));
-      if (!existed) reply.code(201).header('location', `/v1/queues/${encodeURIComponent(name)}`);
+      const { queue: opened, created } = await spool.putQueue(name, request.body);
+      const queue = handles.rememberQueue(opened);
+      if (created) reply.code(201).header('location', `/v1/queues/${encodeURIComponent(name)}`);
       return queue.config;
     },
   );
@@ -62,8 +62,8 @@ export const queueRoutes: RouteModule = (app, { spool, handles }) => {
       const items = await Promise.all(
         configs.map(async (config) => {
           try {
-            // The store directly: `spool.queue(name)` would re-create a queue deleted meanwhile.
-            return { ...config, stats: await spool.store.queueStats(config.name) };
+            // Not `spool.queue(name)`: it would re-create a queue deleted meanwhile.
+            return { ...config, stats: await spool.queueStats(config.name) };
           } catch (error) {
             if (error instanceof QueueNotFoundError) return null;
             throw error;

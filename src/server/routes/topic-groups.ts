@@ -1,11 +1,12 @@
 /**
- * Consumer groups over HTTP: remote members poll and commit (the protocol is in
- * `remote-members.ts`), operators seek and inspect. Remote members share a group's partitions with
- * each other and with in-process subscribers of the same group.
+ * Consumer groups over HTTP: remote members poll and commit (`Topic.poll`, `commit`, `leave`; the
+ * protocol is in engine/polled-members.ts), operators seek and inspect. Remote members share a
+ * group's partitions with each other and with in-process subscribers of the same group.
  */
 import { validateName } from '../../core/names.js';
 import { type RouteModule, startLongPoll } from '../context.js';
-import { HttpError, httpErrorCatalogue } from '../problems.js';
+import { errorCatalogue } from '../../core/errors.js';
+import { HttpError } from '../problems.js';
 import { NoContent } from '../schemas/common.js';
 import {
   CommitBody,
@@ -13,7 +14,6 @@ import {
   GroupResponse,
   LeaveBody,
   PollBody,
-  pollDefaults,
   PollResponse,
   SeekBody,
   SeekResponse,
@@ -22,7 +22,7 @@ import { wireEvent } from '../wire.js';
 
 const tags = ['consumer groups'];
 
-export const topicGroupRoutes: RouteModule = (app, { spool, handles, remoteMembers, closing }) => {
+export const topicGroupRoutes: RouteModule = (app, { handles, closing }) => {
   app.post(
     '/v1/topics/:name/groups/:group/poll',
     {
@@ -40,23 +40,15 @@ export const topicGroupRoutes: RouteModule = (app, { spool, handles, remoteMembe
     },
     async (request, reply) => {
       const topic = await handles.topic(request.params.name);
-      const {
-        member,
-        max = pollDefaults.max,
-        waitMs = pollDefaults.waitMs,
-        sessionTimeoutMs = pollDefaults.sessionTimeoutMs,
-        startFrom = pollDefaults.startFrom,
-        cursor,
-      } = request.body;
-      const result = await remoteMembers.poll(topic, {
-        group: request.params.group,
+      const { member, max, waitMs, sessionTimeoutMs, startFrom, cursor } = request.body;
+      const result = await topic.poll(request.params.group, {
         memberId: member,
         max,
         waitMs,
         sessionTimeoutMs,
         startFrom,
         cursor,
-        signal: waitMs > 0 ? startLongPoll(reply, closing).signal : undefined,
+        signal: waitMs !== undefined && waitMs > 0 ? startLongPoll(reply, closing).signal : undefined,
       });
       return {
         member: result.memberId,
@@ -89,7 +81,7 @@ export const topicGroupRoutes: RouteModule = (app, { spool, handles, remoteMembe
         partition: Number(partition),
         offset,
       }));
-      await remoteMembers.commit(topic.name, request.params.group, request.body.member, offsets);
+      await topic.commit(request.params.group, request.body.member, offsets);
       return reply.code(204).send(null);
     },
   );
@@ -109,7 +101,7 @@ export const topicGroupRoutes: RouteModule = (app, { spool, handles, remoteMembe
     },
     async (request, reply) => {
       const topic = await handles.topic(request.params.name);
-      await remoteMembers.leave(topic.name, request.params.group, request.body.member);
+      await topic.leave(request.params.group, request.body.member);
       return reply.code(204).send(null);
     },
   );
@@ -137,7 +129,6 @@ export const topicGroupRoutes: RouteModule = (app, { spool, handles, remoteMembe
           ? to
           : { timestamp: typeof to.timestamp === 'number' ? to.timestamp : Date.parse(to.timestamp) };
       const offsets = await topic.seek(request.params.group, position);
-      remoteMembers.seeked(topic.name, request.params.group);
       return { offsets };
     },
   );
@@ -161,7 +152,7 @@ export const topicGroupRoutes: RouteModule = (app, { spool, handles, remoteMembe
       const topic = await handles.topic(request.params.name);
       if (!(await topic.deleteGroup(group))) {
         throw new HttpError(
-          httpErrorCatalogue.GROUP_NOT_FOUND,
+          errorCatalogue.GROUP_NOT_FOUND,
           `topic "${topic.name}" has no consumer group "${group}"`,
         );
       }
@@ -185,26 +176,23 @@ export const topicGroupRoutes: RouteModule = (app, { spool, handles, remoteMembe
       const { group } = request.params;
       validateName('group', group);
       const topic = await handles.topic(request.params.name);
-      const [state, lag] = await Promise.all([
-        spool.store.groupState(topic.name, group),
-        topic.groupLag(group),
-      ]);
-      if (!state) {
+      const info = await topic.group(group);
+      if (!info) {
         throw new HttpError(
-          httpErrorCatalogue.GROUP_NOT_FOUND,
+          errorCatalogue.GROUP_NOT_FOUND,
           `topic "${topic.name}" has no consumer group "${group}": it is created by its first member or seek`,
         );
       }
       return {
         group,
-        generation: state.generation,
-        members: state.members.map((member) => ({
+        generation: info.generation,
+        members: info.members.map((member) => ({
           ...member,
           owned: [...member.owned],
           lastHeartbeatAt: new Date(member.lastHeartbeatAt).toISOString(),
         })),
-        partitions: lag.partitions,
-        totalLag: lag.totalLag,
+        partitions: info.partitions,
+        totalLag: info.totalLag,
       };
     },
   );

@@ -22,7 +22,7 @@ import { fromWireMessage, wireEvent, wirePublishResult } from '../wire.js';
 
 const tags = ['topics'];
 
-export const topicRoutes: RouteModule = (app, { spool, handles, remoteMembers }) => {
+export const topicRoutes: RouteModule = (app, { spool, handles }) => {
   app.put(
     '/v1/topics/:name',
     {
@@ -40,9 +40,9 @@ export const topicRoutes: RouteModule = (app, { spool, handles, remoteMembers })
     },
     async (request, reply) => {
       const { name } = request.params;
-      const existed = (await spool.store.getTopic(name)) !== null;
-      const topic = handles.rememberTopic(await spool.topic(name, request.body));
-      if (!existed) reply.code(201).header('location', `/v1/topics/${encodeURIComponent(name)}`);
+      const { topic: opened, created } = await spool.putTopic(name, request.body);
+      const topic = handles.rememberTopic(opened);
+      if (created) reply.code(201).header('location', `/v1/topics/${encodeURIComponent(name)}`);
       return topic.config;
     },
   );
@@ -91,7 +91,6 @@ export const topicRoutes: RouteModule = (app, { spool, handles, remoteMembers })
       const { name } = request.params;
       handles.forgetTopic(name);
       if (!(await spool.deleteTopic(name))) throw new TopicNotFoundError(name);
-      remoteMembers.topicDeleted(name);
       return reply.code(204).send(null);
     },
   );
@@ -125,7 +124,6 @@ export const topicRoutes: RouteModule = (app, { spool, handles, remoteMembers })
         ? body.events.map((event, index) => fromWireMessage(event, `events.${index}`))
         : [fromWireMessage(body)];
       const results = (await topic.publishBatch(events)).map(wirePublishResult);
-      remoteMembers.published(topic.name);
       return reply.code(201).send(batch ? { results } : results[0]!);
     },
   );

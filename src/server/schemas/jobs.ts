@@ -1,5 +1,6 @@
 /** Request and response schemas of the job routes. */
 import { Type } from '@sinclair/typebox';
+import { jobDefaults } from '../../core/options.js';
 import { jobStatuses } from '../../jobs/job-states.js';
 import { maxScheduleEveryMs, minScheduleEveryMs } from '../../jobs/schedule-validation.js';
 import { maxWaitMs } from '../context.js';
@@ -142,6 +143,7 @@ export const ClaimBody = Type.Object(
       Type.Integer({
         minimum: 1000,
         maximum: 2 ** 31 - 1,
+        default: jobDefaults.leaseMs,
         description: 'Without a heartbeat within this, the job runs again',
       }),
     ),

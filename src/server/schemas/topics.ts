@@ -1,6 +1,6 @@
 /** Request and response schemas of the topic and consumer-group routes. */
 import { Type } from '@sinclair/typebox';
-import { TopicConfigSchema, topicDefaults } from '../../core/options.js';
+import { groupMemberDefaults, TopicConfigSchema, topicDefaults } from '../../core/options.js';
 import { maxWaitMs } from '../context.js';
 import { Headers, incomingBodyFields, maxBatch, Name, outgoingBodyFields, Timestamp } from './common.js';
 
@@ -126,7 +126,13 @@ const Member = Type.String({
 });
 
 /** What a poll uses for the fields it omits. */
-export const pollDefaults = { max: 100, waitMs: 0, sessionTimeoutMs: 30_000, startFrom: 'earliest' } as const;
+/** The defaults of a poll, as the engine applies them (core/options.ts). */
+export const pollDefaults = {
+  max: groupMemberDefaults.batchSize,
+  waitMs: groupMemberDefaults.pollWaitMs,
+  sessionTimeoutMs: groupMemberDefaults.polledSessionTimeoutMs,
+  startFrom: groupMemberDefaults.startFrom,
+};
 
 export const PollBody = Type.Object(
   {

@@ -9,10 +9,10 @@
  * contend for it. Direct mode is meant for when no server runs there, or for reads.
  */
 import { join } from 'node:path';
+import { errorCatalogue, errorSpecOf } from '../../../core/errors.js';
 import type { JsonValue } from '../../../core/message.js';
 import type { Spool } from '../../../engine/spool.js';
 import {
-  InvalidArgumentError,
   Jobs,
   NotPartitionOwnerError,
   openSpool,
@@ -23,7 +23,6 @@ import {
   type AddJobOptions,
 } from '../../../index.js';
 import { wireJob } from '../../../server/routes/jobs.js';
-import { RemoteMembers } from '../../../server/remote-members.js';
 import {
   fromWireMessage,
   wireDeadLetter,
@@ -33,15 +32,13 @@ import {
 } from '../../../server/wire.js';
 import type { JobBackend, QueueBackend, SpoolBackend, TopicBackend } from './backend-port.js';
 
-/** A failure of the engine, printed as the server's problems are: `CODE: detail` (exit 1). */
-export class DirectModeError extends Error {
-  constructor(
-    readonly code: string,
-    detail: string,
-    options?: ErrorOptions,
-  ) {
-    super(`${code}: ${detail}`, options);
-    this.name = 'DirectModeError';
+/**
+ * A failure of the engine in direct mode, printed as a server's problems are (`CODE: detail`)
+ * and exiting with its code's exit code from the catalogue, as over HTTP.
+ */
+export class DirectModeError extends SpoolError {
+  constructor(code: string, detail: string, options?: ErrorOptions) {
+    super(errorSpecOf(code) ?? errorCatalogue.INTERNAL, `${code}: ${detail}`, {}, options);
   }
 }
 
@@ -79,7 +76,7 @@ function queueBackend(spool: Spool): QueueBackend {
     list: async () => {
       const configs = await spool.listQueues();
       return Promise.all(
-        configs.map(async (config) => ({ ...config, stats: await spool.store.queueStats(config.name) })),
+        configs.map(async (config) => ({ ...config, stats: await spool.queueStats(config.name) })),
       );
     },
     get: stats,
@@ -132,9 +129,6 @@ function queueBackend(spool: Spool): QueueBackend {
 }
 
 function topicBackend(spool: Spool): TopicBackend {
-  let members: RemoteMembers | undefined;
-  // `spool tail` is a consumer-group member, driven the way the server drives remote members.
-  const remote = () => (members ??= new RemoteMembers(spool.store));
   const get = async (topic: string) => {
     const handle = await spool.openTopic(topic);
     const { partitions, groups } = await handle.stats();
@@ -177,13 +171,15 @@ function topicBackend(spool: Spool): TopicBackend {
         ).publishBatch(events.map((event, index) => fromWireMessage(event, `events.${index}`)))
       ).map(wirePublishResult),
     poll: async (topic, group, options) => {
-      const result = await remote().poll(await spool.openTopic(topic), {
-        group,
+      // `spool tail` is a polled group member, as a remote member of a server is.
+      const result = await (
+        await spool.openTopic(topic)
+      ).poll(group, {
         memberId: options.member,
-        max: options.max ?? 100,
-        waitMs: options.waitMs ?? 0,
-        sessionTimeoutMs: options.sessionTimeoutMs ?? 30_000,
-        startFrom: options.startFrom ?? 'latest',
+        max: options.max,
+        waitMs: options.waitMs,
+        sessionTimeoutMs: options.sessionTimeoutMs,
+        startFrom: options.startFrom,
         cursor: options.cursor,
         signal: options.signal,
       });
@@ -201,14 +197,14 @@ function topicBackend(spool: Spool): TopicBackend {
         offset,
       }));
       try {
-        await remote().commit((await spool.openTopic(topic)).name, group, member, committed);
+        await (await spool.openTopic(topic)).commit(group, member, committed);
         return true;
       } catch (error) {
         if (error instanceof NotPartitionOwnerError || error instanceof UnknownMemberError) return false;
         throw error;
       }
     },
-    leave: async (topic, group, member) => remote().leave(topic, group, member),
+    leave: async (topic, group, member) => (await spool.openTopic(topic)).leave(group, member),
     deleteGroup: async (topic, group) => {
       if (!(await (await spool.openTopic(topic)).deleteGroup(group)))
         throw new DirectModeError(
@@ -230,16 +226,8 @@ function jobBackend(jobs: () => Jobs): JobBackend {
       const job = await jobs().add(type, (payload ?? null) as JsonValue, options);
       return { id: job.id, status: job.status, job: wireJob(job) };
     },
-    wait: async (id, { timeoutMs }) => {
-      try {
-        return wireJob(await jobs().wait(id, { timeoutMs }));
-      } catch (error) {
-        // The engine's wait gives up with an invalid-argument error; name it as the client does.
-        if (error instanceof InvalidArgumentError)
-          throw new DirectModeError('SPOOL_WAIT_TIMEOUT', `job ${id} did not finish within ${timeoutMs} ms`);
-        throw error;
-      }
-    },
+    // Gives up with WaitTimeoutError (SPOOL_WAIT_TIMEOUT), as the server's wait does.
+    wait: async (id, { timeoutMs }) => wireJob(await jobs().wait(id, { timeoutMs })),
     get: async (id) => wireJob(await jobs().get(id)),
     list: async ({ limit = 50, cursor, since, until, ...filters }) => {
       const page = await jobs().list(
