@@ -12,12 +12,15 @@ import { parseRetryAfter, segment, sleep, type Transport } from './http.js';
 import { readEventStream } from './sse.js';
 import type {
   AddJobOptions,
+  BulkJobsRequest,
+  BulkJobsResult,
   ClaimOptions,
   Job,
   JobAccepted,
   JobEventData,
   JobEventMessage,
   JobFailure,
+  JobLogInput,
   JobPage,
   JobQuery,
   LeasedJob,
@@ -245,6 +248,40 @@ export class JobsClient {
       path: `/v1/jobs/${segment(id)}/progress`,
       body: { progress, ...(data === undefined ? {} : { data }), ...(lease === undefined ? {} : { lease }) },
       retryOnNetworkError: true,
+    });
+    return answer.body;
+  }
+
+  /**
+   * Retries or cancels every job matching `filter` (`dryRun`: only counts them, e.g. to ask for
+   * a confirmation). Each job changes as `retry(id)` / `cancel(id)` would; jobs that moved on
+   * meanwhile are `skipped`, other failures listed in `failed`. Not retried after a network error
+   * (a repeat could act on jobs that matched only afterwards).
+   */
+  async bulk(
+    action: BulkJobsRequest['action'],
+    filter: BulkJobsRequest['filter'] = {},
+    options: { dryRun?: boolean; limit?: number } = {},
+  ): Promise<BulkJobsResult> {
+    const answer = await this.http.call<BulkJobsResult>({
+      method: 'POST',
+      path: '/v1/jobs/bulk',
+      body: { action, filter, ...options },
+      retryOnNetworkError: options.dryRun === true,
+    });
+    return answer.body;
+  }
+
+  /**
+   * Appends lines to a running job's log, kept with the job (its last 200 lines) and shown on
+   * its page in the dashboard. Lines for a job that is not running are ignored.
+   */
+  async log(id: string, lines: readonly JobLogInput[], lease?: string): Promise<Job> {
+    const answer = await this.http.call<Job>({
+      method: 'POST',
+      path: `/v1/jobs/${segment(id)}/log`,
+      body: { lines, ...(lease === undefined ? {} : { lease }) },
+      retryOnNetworkError: false,
     });
     return answer.body;
   }

@@ -15,6 +15,9 @@ import type {
   AddJobBody,
   ClaimBody,
   FailBody,
+  LogBody,
+  BulkJobsBody,
+  BulkJobsResult as BulkJobsResultSchema,
   Job as JobSchema,
   JobAccepted as JobAcceptedSchema,
   JobPage as JobPageSchema,
@@ -169,6 +172,11 @@ export type ClaimOptions = Static<typeof ClaimBody> & {
 export type LeasedJob = Static<typeof LeasedJobSchema>;
 /** The error a remote worker reports for a failed attempt. */
 export type JobFailure = Static<typeof FailBody>['error'];
+/** `client.jobs.bulk`: which jobs, and whether only to count them. */
+export type BulkJobsRequest = Static<typeof BulkJobsBody>;
+export type BulkJobsResult = Static<typeof BulkJobsResultSchema>;
+/** One line for `client.jobs.log`: a message and its level (`info` unless given). */
+export type JobLogInput = Static<typeof LogBody>['lines'][number];
 
 /**
  * The data of a live job event (`GET /v1/events`). The stream has no TypeBox schema of its own; its

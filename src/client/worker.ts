@@ -19,6 +19,7 @@ import {
   traceProcess,
   tracingEnabled,
 } from '../telemetry/tracing.js';
+import { boundStack } from '../core/message.js';
 import { jobDefaults } from '../core/options.js';
 import { SpoolHttpError } from './errors.js';
 import { sleep } from './http.js';
@@ -31,6 +32,8 @@ export interface JobContext {
   readonly signal: AbortSignal;
   /** Reports progress (0–100) and optional details. */
   readonly progress: (percent: number, data?: unknown) => Promise<void>;
+  /** Logs a line with the job (its page shows the last 200), as `context.log` in process. */
+  readonly log: (message: string, level?: 'info' | 'warn' | 'error') => Promise<void>;
   /** The lease of this attempt. */
   readonly lease: string;
 }
@@ -195,6 +198,9 @@ export class Worker {
     const context: JobContext = {
       signal: controller.signal,
       lease,
+      log: async (message, level = 'info') => {
+        await this.#client.jobs.log(job.id, [{ message, level }], lease);
+      },
       progress: async (percent, data) => {
         await this.#client.jobs.progress(job.id, percent, data, lease);
       },
@@ -280,9 +286,13 @@ function isNonRetryable(error: unknown): boolean {
   return error instanceof Error && error.name === 'NonRetryableError';
 }
 
-function describeError(error: unknown): { name: string; message: string } {
-  if (error instanceof Error) {
-    return { name: error.name.slice(0, 200), message: error.message.slice(0, 10_000) };
-  }
-  return { name: 'Error', message: String(error).slice(0, 10_000) };
+/** The failure as the fail route takes it: name, message and the stack's frames, bounded. */
+function describeError(error: unknown): { name: string; message: string; stack?: string } {
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error).slice(0, 10_000) };
+  const stack = boundStack(error.stack);
+  return {
+    name: error.name.slice(0, 200),
+    message: error.message.slice(0, 10_000),
+    ...(stack === undefined ? {} : { stack }),
+  };
 }

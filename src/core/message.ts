@@ -93,3 +93,37 @@ export function describeError(error: unknown): { name: string; message: string }
   if (error instanceof Error) return { name: error.name, message: error.message };
   return { name: 'Error', message: String(error) };
 }
+
+/** A failure as a job keeps it: the error's class name, its message and where it was thrown. */
+export interface FailureInfo {
+  readonly name: string;
+  readonly message: string;
+  /** The stack's frames (`at …` lines), bounded: see {@link boundStack}. Absent when unknown. */
+  readonly stack?: string;
+}
+
+/** The most stack a failure keeps: enough frames to find the line, never a bloated row. */
+export const stackLimits = Object.freeze({ lines: 30, chars: 4_000 });
+
+/**
+ * The frames of `stack` (its `at …` lines, without the `Name: message` head the failure already
+ * holds), at most {@link stackLimits} — a deep recursion's 10,000 frames would otherwise be
+ * stored with every attempt. Undefined when there are none.
+ */
+export function boundStack(stack: unknown): string | undefined {
+  if (typeof stack !== 'string') return undefined;
+  const lines = stack.split('\n');
+  const first = lines.findIndex((line) => /^\s+at /.test(line));
+  if (first < 0) return undefined;
+  const frames = lines.slice(first, first + stackLimits.lines).map((line) => line.trimEnd());
+  const more = lines.length - first - frames.length;
+  const text = frames.join('\n') + (more > 0 ? `\n    … ${more} more` : '');
+  return text.length > stackLimits.chars ? `${text.slice(0, stackLimits.chars - 1)}…` : text;
+}
+
+/** A thrown value as a job keeps it: name, message and bounded stack. */
+export function describeFailure(error: unknown): FailureInfo {
+  const { name, message } = describeError(error);
+  const stack = error instanceof Error ? boundStack(error.stack) : undefined;
+  return stack === undefined ? { name, message } : { name, message, stack };
+}

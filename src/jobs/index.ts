@@ -8,7 +8,14 @@ export {
   type LeasedJob,
   type JobsOptions,
 } from './jobs.js';
-export { type Job } from './job.js';
+export { type Job, type JobLogLine, jobLogLimits } from './job.js';
+export {
+  type BulkJobAction,
+  type BulkJobFilter,
+  type BulkJobOptions,
+  type BulkJobResult,
+  bulkStatuses,
+} from './bulk-actions.js';
 export { type JobHandler, type JobContext, JobTimeoutError } from './job-worker.js';
 export { type JobTypeOptions, jobTypeDefaults } from './job-types.js';
 export { type ScheduleOptions } from './scheduler.js';

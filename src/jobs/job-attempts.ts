@@ -12,11 +12,12 @@
  */
 import { backoffDelay, type BackoffOptions } from '../core/backoff.js';
 import { NonRetryableError, RetryAfterError } from '../core/errors.js';
-import { describeError, encodeJson, type JsonValue } from '../core/message.js';
+import { describeFailure, encodeJson, type JsonValue } from '../core/message.js';
 import type { Message } from '../engine/received-message.js';
 import type { Spool } from '../engine/spool.js';
 import type { SpoolTransaction } from '../engine/transaction.js';
-import type { JobAttempt, JobPatch, JobRecord } from '../store/port.js';
+import type { JobAttempt, JobLogLine, JobPatch, JobRecord } from '../store/port.js';
+import { appendLogLines } from './job.js';
 import type { JobEvents } from './job-events.js';
 import { sendJobCallback } from './job-callbacks.js';
 import { isFinished } from './job-states.js';
@@ -128,7 +129,7 @@ export class JobAttempts {
     policy: AttemptPolicy,
     retryable = true,
   ): Promise<JobRecord | null> {
-    const failure = describeError(error);
+    const failure = describeFailure(error);
     return this.#settle(attempt, (job, now) => {
       const history = finishAttempt(job.history, now, failure);
       const giveUp = !retryable || error instanceof NonRetryableError || job.attempts >= job.maxAttempts;
@@ -161,6 +162,29 @@ export class JobAttempts {
       const updated = await tx.records.updateJob(jobId, patch);
       if (updated) await this.events.record(tx, updated, 'job.progress');
       return updated;
+    });
+  }
+
+  /**
+   * Appends lines to the log of a running job (bounded: see `jobLogLimits`), stamped with the
+   * current attempt. Lines for a job that is not running are ignored, as progress is. Resolves
+   * null for an unknown job.
+   */
+  async log(
+    jobId: string,
+    lines: readonly { message: string; level?: JobLogLine['level'] }[],
+  ): Promise<JobRecord | null> {
+    return this.spool.transaction(async (tx) => {
+      const job = await tx.records.lockJob(jobId);
+      if (!job || job.status !== 'active' || lines.length === 0) return job;
+      const at = this.spool.clock.now();
+      const stamped = lines.map((line) => ({
+        at,
+        attempt: job.attempts,
+        level: line.level ?? 'info',
+        message: line.message,
+      }));
+      return tx.records.updateJob(jobId, { logs: appendLogLines(job.logs, stamped) });
     });
   }
 

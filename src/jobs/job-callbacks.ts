@@ -46,7 +46,8 @@ async function sendCallback(spool: Spool, tx: SpoolTransaction, job: JobRecord, 
         status: job.status,
         attempts: job.attempts,
         result: job.result === null ? null : (JSON.parse(job.result) as JsonValue),
-        error: job.lastError,
+        // Name and message only: a stack tells an outside endpoint about the code, not the job.
+        error: job.lastError && { name: job.lastError.name, message: job.lastError.message },
         finishedAt: job.finishedAt === null ? null : new Date(job.finishedAt).toISOString(),
       },
       // The version changes with every state change, so a job retried and finished again gets a

@@ -28,6 +28,11 @@ export interface JobContext {
   readonly attempt: number;
   /** Reports progress (0–100) and optional details, visible to pollers and live events. */
   progress(progress: number, data?: JsonValue): Promise<void>;
+  /**
+   * Logs a line with the job, shown on its page in the dashboard and in `GET /v1/jobs/{id}`
+   * (`logs`): what the run did, for whoever investigates it. The job keeps its last 200 lines.
+   */
+  readonly log: (message: string, level?: 'info' | 'warn' | 'error') => Promise<void>;
   /** The job's children (for a parent job), with their results. */
   children(): Promise<Job[]>;
 }
@@ -145,6 +150,9 @@ export class JobWorker {
         attempt: job.attempts,
         progress: async (progress, data) => {
           await this.attempts.progress(job.id, progress, data);
+        },
+        log: async (message, level = 'info') => {
+          await this.attempts.log(job.id, [{ message, level }]);
         },
         children: async () => {
           const page = await this.spool.store.listJobs({ parentId: job.id }, { limit: 1000 });

@@ -1,5 +1,26 @@
-import type { JsonValue } from '../core/message.js';
-import type { JobAttempt, JobRecord, JobStatus } from '../store/port.js';
+import type { FailureInfo, JsonValue } from '../core/message.js';
+import type { JobAttempt, JobLogLine, JobRecord, JobStatus } from '../store/port.js';
+
+export type { JobLogLine } from '../store/port.js';
+
+/**
+ * How much a job keeps of what its handler logs: the last `lines` lines, each cut at `chars`.
+ * Enough to see what a run did; a log that grows for ever belongs in the application's logs.
+ */
+export const jobLogLimits = Object.freeze({ lines: 200, chars: 2_000 });
+
+/** Appends `lines` to `logs`, keeping the last {@link jobLogLimits}.lines, each bounded. */
+export function appendLogLines(
+  logs: readonly JobLogLine[],
+  lines: readonly JobLogLine[],
+): readonly JobLogLine[] {
+  const bounded = lines.map((line) =>
+    line.message.length > jobLogLimits.chars
+      ? { ...line, message: `${line.message.slice(0, jobLogLimits.chars - 1)}…` }
+      : line,
+  );
+  return [...logs, ...bounded].slice(-jobLogLimits.lines);
+}
 
 /** A job as the jobs API shows it: JSON fields decoded, times as Dates. */
 export interface Job<P = JsonValue, R = JsonValue> {
@@ -22,11 +43,14 @@ export interface Job<P = JsonValue, R = JsonValue> {
   readonly progress: number;
   readonly progressData: JsonValue | null;
   readonly result: R | null;
-  readonly error: { readonly name: string; readonly message: string } | null;
+  /** The last attempt's failure: name, message and where it was thrown (bounded stack). */
+  readonly error: FailureInfo | null;
   readonly history: readonly JobAttempt[];
   readonly parentId: string | null;
   readonly pendingChildren: number;
   readonly callbackUrl: string | null;
+  /** What the handler logged with `context.log`, oldest first (the last {@link jobLogLimits}.lines). */
+  readonly logs: readonly JobLogLine[];
 }
 
 export function toJob<P = JsonValue, R = JsonValue>(record: JobRecord): Job<P, R> {
@@ -50,6 +74,7 @@ export function toJob<P = JsonValue, R = JsonValue>(record: JobRecord): Job<P, R
     result: record.result === null ? null : (JSON.parse(record.result) as R),
     error: record.lastError,
     history: record.history,
+    logs: record.logs,
     parentId: record.parentId,
     pendingChildren: record.pendingChildren,
     callbackUrl: record.callbackUrl,

@@ -19,8 +19,23 @@ import { encodeJson, type JsonValue } from '../core/message.js';
 import type { Spool } from '../engine/spool.js';
 import { currentTransaction, type SpoolTransaction } from '../engine/transaction.js';
 import { jobDefaults } from '../core/options.js';
-import type { JobQuery, JobRecord, JobStatus, Leadership, Page, ScheduleRecord } from '../store/port.js';
+import type {
+  JobLogLine,
+  JobQuery,
+  JobRecord,
+  JobStatus,
+  Leadership,
+  Page,
+  ScheduleRecord,
+} from '../store/port.js';
 import { type ActiveAttempt, JobAttempts, type JobTicket, jobQueueName } from './job-attempts.js';
+import {
+  type BulkJobAction,
+  type BulkJobFilter,
+  type BulkJobOptions,
+  type BulkJobResult,
+  runBulkAction,
+} from './bulk-actions.js';
 import { ensureCallbackQueue, sendJobCallback } from './job-callbacks.js';
 import { JobEvents } from './job-events.js';
 import { cancellableStatuses, finishedStatuses, isFinished, retryableStatuses } from './job-states.js';
@@ -500,11 +515,16 @@ export class Jobs {
   async fail(
     id: string,
     lease: string,
-    error: { name?: string; message: string },
+    error: { name?: string; message: string; stack?: string },
     retryable = true,
   ): Promise<Job> {
     const attempt = await this.#leased(id, lease);
-    const failure = Object.assign(new Error(error.message), { name: error.name ?? 'Error' });
+    // The remote worker's stack, not one of this process: the worker sends the frames it saw.
+    const failure = Object.assign(new Error(error.message), {
+      name: error.name ?? 'Error',
+      stack:
+        error.stack === undefined ? undefined : `${error.name ?? 'Error'}: ${error.message}\n${error.stack}`,
+    });
     const type = this.#types.get(attempt.job.type)?.type ?? resolveJobType(attempt.job.type);
     const settled = await this.#attempts.fail(attempt, failure, type, retryable);
     if (!settled) throw new JobStateError(id, (await this.#require(id)).status, 'failed');
@@ -523,6 +543,24 @@ export class Jobs {
     if (!Number.isFinite(progress))
       throw new InvalidArgumentError('progress must be a number from 0 to 100', { field: 'progress' });
     const updated = await this.#attempts.progress(id, progress, data);
+    if (!updated) throw new JobNotFoundError(id);
+    return toJob(updated);
+  }
+
+  /**
+   * Retries or cancels every job matching `filter` (`dryRun`: only counts them), each as
+   * `retry(id)` / `cancel(id)` would; see bulk-actions.ts.
+   */
+  bulk(action: BulkJobAction, filter: BulkJobFilter, options: BulkJobOptions = {}): Promise<BulkJobResult> {
+    return runBulkAction(this, action, filter, options);
+  }
+
+  /**
+   * Appends lines to the log of a running job (what a remote worker's handler logs; in process,
+   * `context.log`). Ignored for a job that is not running; `JobNotFoundError` for an unknown one.
+   */
+  async log(id: string, lines: readonly { message: string; level?: JobLogLine['level'] }[]): Promise<Job> {
+    const updated = await this.#attempts.log(id, lines);
     if (!updated) throw new JobNotFoundError(id);
     return toJob(updated);
   }
@@ -580,6 +618,7 @@ export class Jobs {
       result: null,
       lastError: null,
       history: [],
+      logs: [],
       parentId,
       pendingChildren: children.length,
       callbackUrl: options.callbackUrl ?? null,

@@ -13,7 +13,7 @@
  * backend's durability setting defines it). Concurrent calls may share one commit.
  */
 import type { Clock } from '../core/clock.js';
-import type { AttemptError, Headers, Payload } from '../core/message.js';
+import type { AttemptError, FailureInfo, Headers, Payload } from '../core/message.js';
 import type { QueueConfig, TopicConfig } from '../core/options.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -230,12 +230,21 @@ export interface GroupState {
 export type JobStatus =
   'waiting' | 'scheduled' | 'queued' | 'active' | 'retrying' | 'completed' | 'dead' | 'cancelled';
 
+/** A line a job's handler logged. */
+export interface JobLogLine {
+  readonly at: number;
+  /** The attempt that logged it. */
+  readonly attempt: number;
+  readonly level: 'info' | 'warn' | 'error';
+  readonly message: string;
+}
+
 /** One run of a job. */
 export interface JobAttempt {
   readonly attempt: number;
   readonly startedAt: number;
   readonly finishedAt: number | null;
-  readonly error: { readonly name: string; readonly message: string } | null;
+  readonly error: FailureInfo | null;
 }
 
 /** A job as stored. JSON-valued fields are kept as JSON text. */
@@ -265,8 +274,10 @@ export interface JobRecord {
   readonly progressData: string | null;
   /** The handler's result, JSON text. */
   readonly result: string | null;
-  readonly lastError: { readonly name: string; readonly message: string } | null;
+  readonly lastError: FailureInfo | null;
   readonly history: readonly JobAttempt[];
+  /** What the handler logged (`job.log`), oldest first, bounded by the jobs layer. */
+  readonly logs: readonly JobLogLine[];
   readonly parentId: string | null;
   /** Children not yet completed; the job waits while this is above 0. */
   readonly pendingChildren: number;
@@ -292,6 +303,7 @@ export type JobPatch = Partial<
     | 'result'
     | 'lastError'
     | 'history'
+    | 'logs'
     | 'pendingChildren'
   >
 >;

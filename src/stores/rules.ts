@@ -113,6 +113,7 @@ export interface JobRow<I, J> {
   result: string | null;
   last_error: J | null;
   history: J;
+  logs: J;
   parent_id: string | null;
   pending_children: number;
   callback_url: string | null;
@@ -163,6 +164,7 @@ export function jobFromRow<I, J>(row: JobRow<I, J>, read: ColumnReaders<I, J>): 
     result: row.result,
     lastError: row.last_error === null ? null : read.json<JobRecord['lastError']>(row.last_error),
     history: read.json<JobRecord['history']>(row.history),
+    logs: read.json<JobRecord['logs']>(row.logs),
     parentId: row.parent_id,
     pendingChildren: row.pending_children,
     callbackUrl: row.callback_url,

@@ -469,10 +469,11 @@ describe('client: remote Worker', () => {
       leaseMs: 3000,
       waitMs: 500,
       onError: (error) => errors.push(error),
-      handler: async (job, { signal, progress }) => {
+      handler: async (job, { signal, progress, log }) => {
         const payload = job.payload as { mode: string; value?: number };
         if (payload.mode === 'ok') {
           await progress(50, { halfway: true });
+          await log('halfway there');
           // Longer than the lease: only the heartbeats keep it.
           await new Promise((resolve) => setTimeout(resolve, 3500));
           return { doubled: payload.value! * 2 };
@@ -504,10 +505,15 @@ describe('client: remote Worker', () => {
       assert.deepEqual(done.result, { doubled: 42 });
       assert.equal(done.attempts, 1, 'the lease never ran out');
       assert.deepEqual(done.progressData, { halfway: true });
+      assert.deepEqual(
+        done.logs.map((line) => [line.attempt, line.level, line.message]),
+        [[1, 'info', 'halfway there']],
+      );
 
       const dead = await client.jobs.wait(bad.id, { timeoutMs: 5000, pollMs: 50 });
       assert.equal(dead.status, 'dead');
       assert.equal(dead.attempts, 1, 'NonRetryableError: no more attempts');
+      assert.match(dead.error?.stack ?? '', /client\.test\.ts/, "the worker's stack came along");
       assert.equal(dead.error?.name, 'NonRetryableError');
 
       const cancelled = await client.jobs.get(long.id);

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { backoffDelay } from '../../src/core/backoff.js';
 import { TestClock } from '../../src/core/clock.js';
 import { QueueFullError, errorCatalogue } from '../../src/core/errors.js';
-import { decodeBody, encodeBody } from '../../src/core/message.js';
+import { boundStack, decodeBody, describeFailure, encodeBody, stackLimits } from '../../src/core/message.js';
 import { resolveQueueConfig, resolveTopicConfig } from '../../src/core/options.js';
 import { murmur2, partitionForKey } from '../../src/core/partitioner.js';
 import { InvalidArgumentError } from '../../src/core/errors.js';
@@ -124,5 +124,35 @@ describe('TestClock', () => {
     assert.deepEqual(fired, ['a', 'b']);
     assert.equal(clock.now(), 250);
     assert.equal(clock.pendingTimers, 0);
+  });
+});
+
+describe('failures keep a bounded stack', () => {
+  it('keeps the frames without the head, and at most stackLimits of them', () => {
+    const failure = describeFailure(new TypeError('no such field'));
+    assert.deepEqual([failure.name, failure.message], ['TypeError', 'no such field']);
+    assert.match(
+      failure.stack ?? '',
+      /^\s+at .*core\.test\.ts:\d+/,
+      'the first frame is where it was thrown',
+    );
+    assert.doesNotMatch(failure.stack ?? '', /no such field/, 'the message is not repeated');
+
+    const deep = [
+      'RangeError: too deep',
+      ...Array.from({ length: 5000 }, (_, i) => `    at f${i} (/a.ts:${i}:1)`),
+    ];
+    const bounded = boundStack(deep.join('\n'))!;
+    assert.equal(bounded.split('\n').length, stackLimits.lines + 1);
+    assert.match(bounded, /… 4970 more$/);
+    assert.ok(bounded.length <= stackLimits.chars);
+    const wide = boundStack(`Error: x\n    at ${'y'.repeat(10_000)}`)!;
+    assert.equal(wide.length, stackLimits.chars);
+  });
+
+  it('has no stack for what is not an Error, or a stack without frames', () => {
+    assert.deepEqual(describeFailure('plain string'), { name: 'Error', message: 'plain string' });
+    assert.equal(boundStack('Error: no frames here'), undefined);
+    assert.equal(boundStack(undefined), undefined);
   });
 });

@@ -255,7 +255,12 @@ describe('dashboard in Chromium', { skip: browserSkip }, () => {
     for (let i = 0; i < 3; i++) await addJob(api(), 'search.report', { n: i });
     await addJob(api(), 'search.email', { to: 'a@example.com' });
     const dead = await runJob(api(), 'search.report', {
-      error: { name: 'QueryTimeout', message: 'the warehouse did not answer' },
+      error: {
+        name: 'QueryTimeout',
+        message: 'the warehouse did not answer',
+        stack:
+          '    at runQuery (/app/reports/warehouse.ts:42:11)\n    at buildReport (/app/reports/report.ts:7:3)',
+      },
     });
     for (let i = 0; i < 55; i++) await addJob(api(), 'search.bulk', { n: i });
 
@@ -267,12 +272,45 @@ describe('dashboard in Chromium', { skip: browserSkip }, () => {
     const rows = page.locator('tbody tr[data-job]');
     await eventually(() => rows.count(), 1, 'one dead report job');
     assert.equal(await rows.first().getAttribute('data-job'), dead);
+    // The error is in the list, not two clicks away.
+    assert.match(
+      await text(rows.first().locator('td.job-error')),
+      /QueryTimeout the warehouse did not answer/,
+    );
     await page.screenshot({ path: join(screenshotDir, 'jobs-search.png'), fullPage: true });
+
+    // At phone width a row still shows the job's state without scrolling sideways.
+    await page.setViewportSize({ width: 375, height: 800 });
+    const badge = rows.first().locator('td').nth(1);
+    const box = await badge.boundingBox();
+    assert.ok(box && box.x + box.width <= 375, `the state is on screen at 375 px (${JSON.stringify(box)})`);
+    assert.equal(
+      await rows.first().locator('td.job-error').isVisible(),
+      false,
+      'the error column folds away',
+    );
+    await page.screenshot({ path: join(screenshotDir, 'jobs-phone.png') });
+    await page.setViewportSize({ width: 1280, height: 900 });
 
     await page.getByRole('link', { name: dead }).click();
     await page.waitForURL(`${t.url}/jobs/${dead}`);
     await page.locator('[data-job-status="dead"]').waitFor();
     assert.match(await text(page.locator('ol.timeline')), /Attempt 1 failed after .*QueryTimeout/);
+    // What the handler logged, with its attempt and level.
+    const log = page.locator('ol.job-log li');
+    assert.equal(await log.count(), 2);
+    assert.match(await text(log.nth(1)), /#1 WARN the warehouse is slow/);
+    // Where it was thrown: open on the error panel, folded in the timeline.
+    const outcome = page.locator('section[aria-labelledby="outcome-title"]');
+    assert.match(
+      await text(outcome.locator('details.stack pre')),
+      /at runQuery \(\/app\/reports\/warehouse.ts:42:11\)/,
+    );
+    const folded = page.locator('ol.timeline details.stack');
+    assert.equal(await folded.getAttribute('open'), null);
+    await folded.locator('summary').focus();
+    await page.keyboard.press('Enter');
+    assert.match(await text(folded.locator('pre')), /buildReport/);
     await page.screenshot({ path: join(screenshotDir, 'job-dead.png'), fullPage: true });
     await page.getByRole('button', { name: 'Retry' }).click();
     await page.locator('[data-job-status="queued"]').waitFor();
@@ -295,6 +333,31 @@ describe('dashboard in Chromium', { skip: browserSkip }, () => {
     await eventually(() => rows.count(), 5, 'a second page of 5');
     await page.getByRole('button', { name: '← Previous' }).click();
     await eventually(() => rows.count(), 50, 'the first page again');
+    await page.close();
+  });
+
+  it('retries every dead job matching the search after a confirmation that counts them', async () => {
+    for (let i = 0; i < 3; i++) {
+      await addJob(api(), 'bulk.report', { n: i });
+      await runJob(api(), 'bulk.report', { error: { name: 'Outage', message: 'the database was down' } });
+    }
+    await addJob(api(), 'bulk.report', { n: 3 }, { delayMs: 3_600_000 }); // not dead: not retried
+    const page = await open('/jobs?type=bulk.report&status=dead');
+    const rows = page.locator('tbody tr[data-job]');
+    await eventually(() => rows.count(), 3, 'three dead report jobs');
+    assert.equal(
+      await page.getByRole('button', { name: 'Cancel all matching' }).count(),
+      0,
+      'dead jobs cannot be cancelled',
+    );
+    await page.getByRole('button', { name: 'Retry all matching' }).click();
+    const dialog = page.getByRole('dialog');
+    assert.match(await text(dialog), /Retry 3 jobs\?/);
+    await dialog.getByRole('button', { name: 'Retry 3 jobs' }).click();
+    await page.getByText('Retried 3 of 3 jobs.').waitFor();
+    await eventually(() => rows.count(), 0, 'none of them is dead any more');
+    const page2 = await t.call('GET', '/v1/jobs?type=bulk.report&status=queued');
+    assert.equal((page2.body as { items: unknown[] }).items.length, 3);
     await page.close();
   });
 

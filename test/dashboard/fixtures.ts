@@ -116,7 +116,7 @@ export async function addJob(
 export async function runJob(
   api: Api,
   type: string,
-  outcome: { result: unknown } | { error: { name: string; message: string } },
+  outcome: { result: unknown } | { error: { name: string; message: string; stack?: string } },
 ): Promise<string> {
   const claimed = await request<{ jobs: { job: { id: string }; lease: string }[] }>(
     api,
@@ -129,6 +129,10 @@ export async function runJob(
   const leased = claimed.jobs[0];
   assert.ok(leased, `no ${type} job to run`);
   await request(api, 'POST', `/v1/jobs/${leased.job.id}/progress`, { lease: leased.lease, progress: 60 });
+  await request(api, 'POST', `/v1/jobs/${leased.job.id}/log`, {
+    lease: leased.lease,
+    lines: [{ message: `working on ${type}` }, { message: 'the warehouse is slow', level: 'warn' }],
+  });
   if ('result' in outcome) {
     await request(api, 'POST', `/v1/jobs/${leased.job.id}/complete`, {
       lease: leased.lease,

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { Jobs } from '../../src/jobs/jobs.js';
-import { Job, JobAccepted, JobPage } from '../../src/server/schemas/jobs.js';
+import { BulkJobsResult, Job, JobAccepted, JobPage } from '../../src/server/schemas/jobs.js';
 import { assertProblem, startTestServer, type TestServer } from './helpers.js';
 
 describe('jobs over HTTP', () => {
@@ -93,6 +93,41 @@ describe('jobs over HTTP', () => {
       'SPOOL_INVALID_ARGUMENT',
     );
     assert.ok(JSON.stringify(invalid.errors).includes('type'));
+  });
+
+  it('POST /v1/jobs/bulk counts (dryRun), cancels and retries every matching job, up to a limit', async () => {
+    t = await startTestServer();
+    for (let n = 0; n < 5; n++) {
+      await t.call('POST', '/v1/jobs', {
+        body: { type: 'nightly', delayMs: 60_000, key: n < 3 ? 'eu' : 'us' },
+      });
+    }
+    await t.call('POST', '/v1/jobs', { body: { type: 'other', delayMs: 60_000 } });
+    const bulk = (body: unknown) => t.call('POST', '/v1/jobs/bulk', { body, returns: BulkJobsResult });
+    const counted = await bulk({ action: 'cancel', filter: { type: 'nightly', key: 'eu' }, dryRun: true });
+    assert.deepEqual(counted.body, { matched: 3, changed: 0, skipped: [], failed: [], more: false });
+    const listed = await t.call('GET', '/v1/jobs?type=nightly&status=scheduled', { returns: JobPage });
+    assert.equal(listed.body.items.length, 5, 'a dry run changes nothing');
+
+    const cancelled = await bulk({ action: 'cancel', filter: { type: 'nightly' }, limit: 4 });
+    assert.deepEqual([cancelled.body.matched, cancelled.body.changed, cancelled.body.more], [4, 4, true]);
+    const rest = await bulk({ action: 'cancel', filter: { type: 'nightly' } });
+    assert.deepEqual([rest.body.matched, rest.body.changed, rest.body.more], [1, 1, false]);
+    const other = await t.call('GET', '/v1/jobs?type=other', { returns: JobPage });
+    assert.equal(other.body.items[0]?.status, 'scheduled', 'another type is left alone');
+
+    const retried = await bulk({ action: 'retry', filter: { type: 'nightly', status: 'cancelled' } });
+    assert.deepEqual([retried.body.matched, retried.body.changed], [5, 5]);
+    const queued = await t.call('GET', '/v1/jobs?type=nightly&status=queued', { returns: JobPage });
+    assert.equal(queued.body.items.length, 5);
+
+    const wrong = assertProblem(
+      await bulk({ action: 'retry', filter: { status: 'queued' } }),
+      400,
+      'SPOOL_INVALID_ARGUMENT',
+    );
+    assert.match(String(wrong.detail), /dead, cancelled/);
+    assertProblem(await bulk({ action: 'delete', filter: {} }), 400, 'SPOOL_INVALID_ARGUMENT');
   });
 
   it('refuses a callbackUrl no delivery could be made to with a 400 naming the field, and adds nothing', async () => {

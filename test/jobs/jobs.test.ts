@@ -30,6 +30,41 @@ describe('jobs: running in process', () => {
     });
   });
 
+  it('keeps what a handler logs with the job: stamped with its attempt, the last 200 lines, each bounded', async () => {
+    jobs.define(
+      'import',
+      async (job, { log }) => {
+        await log('reading the file');
+        for (let i = 0; i < 250; i++) await log(`row ${i}`);
+        await log('x'.repeat(5_000), 'warn');
+        if (job.attempts === 1) throw new Error('the file vanished');
+        await log('done');
+      },
+      { maxAttempts: 2, ...fast },
+    );
+    await jobs.start();
+    const done = await jobs.wait((await jobs.add('import', null)).id, { timeoutMs: 10_000 });
+    assert.equal(done.status, 'completed');
+    assert.equal(done.logs.length, 200, 'the last 200 lines');
+    assert.deepEqual(
+      done.logs
+        .slice(-3)
+        .map((line) => [
+          line.attempt,
+          line.level,
+          line.message.length > 100 ? line.message.length : line.message,
+        ]),
+      [
+        [2, 'info', 'row 249'],
+        [2, 'warn', 2_000],
+        [2, 'info', 'done'],
+      ],
+    );
+    assert.ok(done.logs.every((line) => typeof line.at === 'number'));
+    // A finished job's log does not grow.
+    assert.equal((await jobs.log(done.id, [{ message: 'late' }])).logs.length, 200);
+  });
+
   it('add returns at once; the job runs, completes with its result, and every step is an event', async () => {
     jobs.define<{ n: number }, { doubled: number }>('double', (job) => ({ doubled: job.payload.n * 2 }));
     await jobs.start();
@@ -88,6 +123,9 @@ describe('jobs: running in process', () => {
     assert.equal(exhausted.status, 'dead');
     assert.equal(exhausted.attempts, 2);
     assert.equal(exhausted.error?.message, 'declined');
+    // Where it was thrown, kept with the job and with each attempt: the handler in this file.
+    assert.match(exhausted.error?.stack ?? '', /^\s+at .*jobs\.test\.ts:\d+/);
+    assert.ok(exhausted.history.every((attempt) => attempt.error?.stack?.includes('jobs.test.ts')));
     const fatal = await jobs.wait((await jobs.add('charge', { fatal: true })).id, { timeoutMs: 5000 });
     assert.equal(fatal.status, 'dead');
     assert.equal(fatal.attempts, 1);
@@ -282,9 +320,16 @@ describe('jobs: remote workers', () => {
     assert.equal(retrying.status, 'retrying');
     [leased] = await jobs.claim(['transcode'], { waitMs: 2000 });
     assert.equal(leased?.job.attempts, 2);
-    const dead = await jobs.fail(added.id, leased.lease, { name: 'CodecError', message: 'bad codec' }, false);
+    const stack = '    at decode (/worker/codec.ts:10:5)\n    at run (/worker/main.ts:3:1)';
+    const dead = await jobs.fail(
+      added.id,
+      leased.lease,
+      { name: 'CodecError', message: 'bad codec', stack },
+      false,
+    );
     assert.equal(dead.status, 'dead');
     assert.equal(dead.error?.name, 'CodecError');
+    assert.equal(dead.error?.stack, stack, "the remote worker's own frames");
   });
 
   it('a job whose remote worker vanished is leased again after its lease expires', async () => {

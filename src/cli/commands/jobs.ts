@@ -7,6 +7,7 @@ import type { AddJobOptions, Job } from '../../client/index.js';
 import { exitCodes } from '../../core/errors.js';
 import { type JobBackend, withBackend } from './support/backend.js';
 import { type ClientFlags, usageError, withClientOptions } from './support/client-options.js';
+import { bulkStatuses } from '../../jobs/bulk-actions.js';
 import { confirm, type ConfirmFlags, plural, yesHelp } from './support/confirm.js';
 import { exitCodeOfCodes } from './support/exit-codes.js';
 import { bodyFromArgOrStdin, parseJson, wholeNumber } from './support/input.js';
@@ -168,9 +169,9 @@ export function registerJobs(program: Command): void {
   });
 }
 
-/** What a job in these statuses can be cancelled or retried from. */
-const cancellableStatuses = ['waiting', 'scheduled', 'queued', 'active', 'retrying'] as const;
-const retryableStatuses = ['dead', 'cancelled'] as const;
+/** What a job in these statuses can be cancelled or retried from (the jobs layer's rule). */
+const cancellableStatuses = bulkStatuses('cancel');
+const retryableStatuses = bulkStatuses('retry');
 
 interface BulkFlags extends ClientFlags, ConfirmFlags {
   type?: string;
@@ -238,22 +239,9 @@ Example: spool jobs ${verb} --type email${verb === 'retry' ? ' --status dead' : 
           );
         const filter = {
           ...(flags.type === undefined ? {} : { type: flags.type }),
+          ...(flags.status === undefined ? {} : { status: flags.status }),
           ...(flags.key === undefined ? {} : { key: flags.key }),
         };
-        const matched: string[] = [];
-        for (const status of flags.status === undefined ? statuses : [flags.status]) {
-          let cursor: string | undefined;
-          do {
-            const page = await spool.jobs.list({
-              ...filter,
-              status,
-              limit: 1000,
-              ...(cursor === undefined ? {} : { cursor }),
-            });
-            for (const job of page.items) matched.push(job.id);
-            cursor = page.next ?? undefined;
-          } while (cursor !== undefined);
-        }
         const described = [
           flags.type === undefined ? [] : [`type ${flags.type}`],
           [`status ${flags.status ?? statuses.join('/')}`],
@@ -261,64 +249,32 @@ Example: spool jobs ${verb} --type email${verb === 'retry' ? ' --status dead' : 
         ]
           .flat()
           .join(', ');
-        if (matched.length === 0) {
+        // Counted first (a dry run of the same bulk operation), so the question names the number.
+        const counted = await spool.jobs.bulk(verb, filter, { dryRun: true });
+        if (counted.matched === 0) {
           if (flags.json) printJson({ matched: 0, [done]: 0, skipped: [], failed: [] });
           else note(`no jobs match (${described}): nothing to ${verb}`);
           return;
         }
-        const question = `${plural(matched.length, 'job')} match (${described}). ${capitalised(verb)} ${matched.length === 1 ? 'it' : 'them'}?`;
+        const count = `${counted.more ? 'more than ' : ''}${plural(counted.matched, 'job')}`;
+        const question = `${count} match (${described}). ${capitalised(verb)} ${counted.matched === 1 ? 'it' : 'them'}?`;
         if (!(await confirm(question, flags))) return;
-        const skipped: string[] = [];
-        const failed: Array<{ id: string; code: string; detail: string }> = [];
-        let acted = 0;
-        await eachConcurrently(matched, 8, async (id) => {
-          try {
-            await action.act(spool.jobs, id);
-            acted++;
-          } catch (error) {
-            const code = errorCode(error);
-            // Finished, cancelled with its parent or retried by someone else since it was listed.
-            if (code === 'SPOOL_JOB_STATE_CONFLICT' || code === 'SPOOL_JOB_NOT_FOUND') skipped.push(id);
-            else
-              failed.push({
-                id,
-                code: code ?? 'ERROR',
-                detail: error instanceof Error ? error.message : String(error),
-              });
-          }
-        });
-        if (flags.json) printJson({ matched: matched.length, [done]: acted, skipped, failed });
+        const result = await spool.jobs.bulk(verb, filter, {});
+        const { skipped, failed } = result;
+        if (flags.json) printJson({ matched: result.matched, [done]: result.changed, skipped, failed });
         else {
-          for (const failure of failed.slice(0, 10)) note(`spool: job ${failure.id}: ${failure.detail}`);
+          for (const failure of failed.slice(0, 10)) note(`spool: job ${failure.id}: ${failure.message}`);
           if (failed.length > 10) note(`spool: … and ${failed.length - 10} more failures`);
           out(
-            `${done} ${acted} of ${plural(matched.length, 'job')}` +
+            `${done} ${result.changed} of ${plural(result.matched, 'job')}` +
               (skipped.length === 0 ? '' : `; ${skipped.length} skipped (no longer ${statuses.join('/')})`) +
-              (failed.length === 0 ? '' : `; ${failed.length} failed`),
+              (failed.length === 0 ? '' : `; ${failed.length} failed`) +
+              (result.more ? '; more match: run it again for the rest' : ''),
           );
         }
         if (failed.length > 0) process.exitCode = exitCodeOfCodes(failed.map((failure) => failure.code));
       }),
     );
-}
-
-/** Runs `work` over `items`, at most `limit` at a time. */
-async function eachConcurrently<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  });
-  await Promise.all(lanes);
-}
-
-/** The stable code of a client or direct-mode error, if it has one. */
-function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
 }
 
 function capitalised(word: string): string {

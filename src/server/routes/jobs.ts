@@ -25,6 +25,9 @@ import {
   JobParams,
   JobSearchQuery,
   ProgressBody,
+  BulkJobsBody,
+  BulkJobsResult,
+  LogBody,
   Schedule,
   ScheduleBody,
   ScheduleList,
@@ -154,6 +157,36 @@ export const jobRoutes: RouteModule = (app, { jobs, closing, webhooks }) => {
     async (request, reply) => reply.code(202).send(wireJob(await jobs.retry(request.params.id))),
   );
 
+  app.post(
+    '/v1/jobs/bulk',
+    {
+      schema: {
+        operationId: 'bulkJobs',
+        tags,
+        summary: 'Retry or cancel every job matching a filter (dryRun: count them)',
+        description:
+          'Each job changes as POST /v1/jobs/{id}/retry or DELETE /v1/jobs/{id} would change it, in its own transaction; jobs that moved on meanwhile are skipped, other failures are listed. Not all-or-nothing. A status outside what the action applies to is a 400.',
+        body: BulkJobsBody,
+        response: { 200: BulkJobsResult },
+      },
+      config: { access: 'admin' },
+    },
+    async (request) => {
+      const { action, filter, dryRun, limit } = request.body;
+      const { since, until, ...rest } = filter;
+      const result = await jobs.bulk(
+        action,
+        {
+          ...rest,
+          ...(since === undefined ? {} : { since: Date.parse(since) }),
+          ...(until === undefined ? {} : { until: Date.parse(until) }),
+        },
+        { ...(dryRun === undefined ? {} : { dryRun }), ...(limit === undefined ? {} : { limit }) },
+      );
+      return { ...result, skipped: [...result.skipped], failed: [...result.failed] };
+    },
+  );
+
   // --- remote workers -----------------------------------------------------------------------
 
   app.post(
@@ -227,6 +260,24 @@ export const jobRoutes: RouteModule = (app, { jobs, closing, webhooks }) => {
       const { progress, data } = request.body;
       return wireJob(await jobs.progress(request.params.id, progress, data as JsonValue | undefined));
     },
+  );
+
+  app.post(
+    '/v1/jobs/:id/log',
+    {
+      schema: {
+        operationId: 'logJobLines',
+        tags: ['workers'],
+        summary: "Append lines to a running job's log (kept with the job: its last 200 lines)",
+        description:
+          'Lines for a job that is not running are ignored, as progress is; each is stamped with the time and the current attempt, and cut at 2,000 characters.',
+        params: JobParams,
+        body: LogBody,
+        response: { 200: JobSchema },
+      },
+      config: { access: 'consume' },
+    },
+    async (request) => wireJob(await jobs.log(request.params.id, request.body.lines)),
   );
 
   app.post(
@@ -346,6 +397,7 @@ export function wireJob(job: Job) {
       startedAt: new Date(attempt.startedAt).toISOString(),
       finishedAt: attempt.finishedAt === null ? null : new Date(attempt.finishedAt).toISOString(),
     })),
+    logs: job.logs.map((line) => ({ ...line, at: new Date(line.at).toISOString() })),
   };
 }
 

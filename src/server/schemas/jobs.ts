@@ -12,7 +12,11 @@ const JobStatus = Type.Union(
   { description: 'See the job state machine in the README' },
 );
 const JobId = Type.String({ minLength: 1, maxLength: 100 });
-const ErrorInfo = Type.Object({ name: Type.String(), message: Type.String() });
+const ErrorInfo = Type.Object({
+  name: Type.String(),
+  message: Type.String(),
+  stack: Type.Optional(Type.String({ description: "Where it was thrown: the stack's frames, at most 30" })),
+});
 
 export const JobParams = Type.Object({ id: JobId });
 
@@ -89,6 +93,13 @@ export const JobAttempt = Type.Object({
   error: Type.Union([ErrorInfo, Type.Null()]),
 });
 
+export const JobLogLine = Type.Object({
+  at: Timestamp,
+  attempt: Type.Integer({ description: 'The attempt that logged it' }),
+  level: Type.Union([Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')]),
+  message: Type.String(),
+});
+
 export const Job = Type.Object({
   id: Type.String(),
   type: Type.String(),
@@ -109,6 +120,7 @@ export const Job = Type.Object({
   result: JsonValue,
   error: Type.Union([ErrorInfo, Type.Null()]),
   history: Type.Array(JobAttempt),
+  logs: Type.Array(JobLogLine, { description: 'What the handler logged, oldest first (its last 200 lines)' }),
   parentId: Type.Union([Type.String(), Type.Null()]),
   pendingChildren: Type.Integer(),
   callbackUrl: Type.Union([Type.String(), Type.Null()]),
@@ -133,6 +145,44 @@ export const JobSearchQuery = Type.Composite([
 ]);
 
 export const JobPage = Page(Job);
+
+export const BulkJobsBody = Type.Object(
+  {
+    action: Type.Union([Type.Literal('retry'), Type.Literal('cancel')], {
+      description: 'retry: dead and cancelled jobs run again; cancel: unfinished jobs stop',
+    }),
+    filter: Type.Object(
+      {
+        type: Type.Optional(Type.String({ minLength: 1 })),
+        status: Type.Optional(JobStatus),
+        key: Type.Optional(Type.String({ minLength: 1 })),
+        since: Type.Optional(Type.String({ format: 'date-time', description: 'Created at or after' })),
+        until: Type.Optional(Type.String({ format: 'date-time', description: 'Created before' })),
+      },
+      { additionalProperties: false, description: 'Every given field must match' },
+    ),
+    dryRun: Type.Optional(
+      Type.Boolean({ default: false, description: 'Count the matching jobs without changing them' }),
+    ),
+    limit: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100_000,
+        default: 10_000,
+        description: 'Act on at most this many',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const BulkJobsResult = Type.Object({
+  matched: Type.Integer({ description: 'Jobs that matched (at most limit)' }),
+  changed: Type.Integer({ description: 'Jobs the action changed (0 on a dry run)' }),
+  skipped: Type.Array(Type.String(), { description: 'Ids of jobs that had moved on when their turn came' }),
+  failed: Type.Array(Type.Object({ id: Type.String(), code: Type.String(), message: Type.String() })),
+  more: Type.Boolean({ description: 'More jobs matched than limit: run it again for the rest' }),
+});
 
 export const ClaimBody = Type.Object(
   {
@@ -176,7 +226,13 @@ export const FailBody = Type.Object(
   {
     lease: Lease,
     error: Type.Object(
-      { name: Type.Optional(Type.String({ maxLength: 200 })), message: Type.String({ maxLength: 10_000 }) },
+      {
+        name: Type.Optional(Type.String({ maxLength: 200 })),
+        message: Type.String({ maxLength: 10_000 }),
+        stack: Type.Optional(
+          Type.String({ maxLength: 16_000, description: "The stack's frames (`at …` lines); kept bounded" }),
+        ),
+      },
       { additionalProperties: false },
     ),
     retryable: Type.Optional(
@@ -189,6 +245,26 @@ export const ProgressBody = Type.Object(
   {
     progress: Type.Number({ minimum: 0, maximum: 100 }),
     data: Type.Optional(JsonValue),
+    lease: Type.Optional(Lease),
+  },
+  { additionalProperties: false },
+);
+export const LogBody = Type.Object(
+  {
+    lines: Type.Array(
+      Type.Object(
+        {
+          message: Type.String({ minLength: 1, maxLength: 10_000 }),
+          level: Type.Optional(
+            Type.Union([Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], {
+              default: 'info',
+            }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 100 },
+    ),
     lease: Type.Optional(Lease),
   },
   { additionalProperties: false },

@@ -60,6 +60,7 @@ const jobColumns: readonly (readonly [keyof JobRecord, string, ((value: never) =
     (value: JobRecord['lastError']) => (value === null ? null : JSON.stringify(value)),
   ],
   ['history', 'history', (value: JobRecord['history']) => JSON.stringify(value)],
+  ['logs', 'logs', (value: JobRecord['logs']) => JSON.stringify(value)],
   ['parentId', 'parent_id'],
   ['pendingChildren', 'pending_children'],
   ['callbackUrl', 'callback_url'],

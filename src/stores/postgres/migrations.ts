@@ -261,6 +261,14 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    description: 'job logs',
+    sql: `
+      -- The lines a job's handler logged (job.log); bounded by the jobs layer.
+      ALTER TABLE jobs ADD COLUMN logs json NOT NULL DEFAULT '[]';
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -37,6 +37,7 @@ const patchColumns: Record<keyof JobPatch, { column: string; encode?: (value: ne
   result: { column: 'result' },
   lastError: { column: 'last_error', encode: (value: JobRecord['lastError']) => jsonOrNull(value) },
   history: { column: 'history', encode: (value: JobRecord['history']) => JSON.stringify(value) },
+  logs: { column: 'logs', encode: (value: JobRecord['logs']) => JSON.stringify(value) },
   pendingChildren: { column: 'pending_children' },
 };
 
@@ -72,11 +73,11 @@ export class JobOps {
     this.#insert = db.prepare(
       `INSERT INTO jobs (id, type, status, payload, key, priority, metadata, max_attempts, attempts,
          created_at, updated_at, run_at, started_at, finished_at, progress, progress_data, result,
-         last_error, history, parent_id, pending_children, callback_url, idempotency_key,
+         last_error, history, logs, parent_id, pending_children, callback_url, idempotency_key,
          request_hash, version)
        VALUES (@id, @type, @status, @payload, @key, @priority, @metadata, @maxAttempts, @attempts,
          @createdAt, @updatedAt, @runAt, @startedAt, @finishedAt, @progress, @progressData, @result,
-         @lastError, @history, @parentId, @pendingChildren, @callbackUrl, @idempotencyKey,
+         @lastError, @history, @logs, @parentId, @pendingChildren, @callbackUrl, @idempotencyKey,
          @requestHash, @version)`,
     );
     this.#byId = db.prepare('SELECT * FROM jobs WHERE id = ?');
@@ -119,6 +120,7 @@ export class JobOps {
       ...job,
       lastError: jsonOrNull(job.lastError),
       history: JSON.stringify(job.history),
+      logs: JSON.stringify(job.logs),
     });
     return { job, created: true };
   }

@@ -248,6 +248,14 @@ export const migrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    description: 'job logs',
+    sql: `
+      -- The lines a job's handler logged (job.log), JSON text; bounded by the jobs layer.
+      ALTER TABLE jobs ADD COLUMN logs TEXT NOT NULL DEFAULT '[]';
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -30,6 +30,7 @@ function job(now: number, overrides: Partial<JobRecord> = {}): JobRecord {
     result: null,
     lastError: null,
     history: [],
+    logs: [],
     parentId: null,
     pendingChildren: 0,
     callbackUrl: null,
@@ -102,14 +103,17 @@ export function jobTests(suite: Suite): void {
           progress: 100,
           lastError: null,
           history: [{ attempt: 1, startedAt: 5, finishedAt: 6, error: null }],
+          logs: [{ at: 5, attempt: 1, level: 'warn', message: 'slow disk' }],
         });
         assert.ok(updated);
+        assert.deepEqual(updated.logs, [{ at: 5, attempt: 1, level: 'warn', message: 'slow disk' }]);
         assert.equal(updated.status, 'completed');
         assert.equal(updated.result, '{"ok":true}');
         assert.equal(updated.progress, 100);
         assert.equal(updated.version, 2);
         assert.equal(updated.updatedAt, clock.now());
         assert.deepEqual(updated.history, [{ attempt: 1, startedAt: 5, finishedAt: 6, error: null }]);
+        assert.deepEqual((await store.getJob(record.id))?.logs, updated.logs);
         assert.equal(updated.payload, record.payload, 'fields not in the patch are kept');
         assert.deepEqual(await store.getJob(record.id), updated);
       },

@@ -9,6 +9,7 @@ import type { StatsWire } from '../../../src/observability/stats-schema.js';
 import type { Schedule as ScheduleSchema } from '../../../src/server/schemas/jobs.js';
 
 export type {
+  BulkJobsResult,
   DeadLetter,
   DeadLetterPage,
   GroupInfo,

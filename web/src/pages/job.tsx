@@ -167,13 +167,25 @@ export function JobPage({ id }: { id: string }) {
             {data.status === 'completed' ? (
               <Json label="Result" value={data.result} />
             ) : data.error ? (
-              <p class="error-cell">
-                <strong>{data.error.name}</strong> <span class="mono">{data.error.message}</span>
-              </p>
+              <FailureDetail failure={data.error} />
             ) : (
               <p class="muted">Not finished.</p>
             )}
           </section>
+          {data.logs.length > 0 ? (
+            <section class="panel wide" aria-labelledby="logs-title">
+              <h2 id="logs-title">Log</h2>
+              <ol class="job-log mono" aria-label="Lines the handler logged">
+                {data.logs.map((line, index) => (
+                  <li key={index} data-level={line.level}>
+                    <Time at={line.at} /> <span class="muted">#{line.attempt}</span>{' '}
+                    {line.level === 'info' ? null : <strong>{line.level.toUpperCase()} </strong>}
+                    {line.message}
+                  </li>
+                ))}
+              </ol>
+            </section>
+          ) : null}
           {children.data && children.data.items.length > 0 ? (
             <section class="panel wide" aria-labelledby="children-title">
               <h2 id="children-title">Children</h2>
@@ -229,6 +241,7 @@ function Timeline({ job }: { job: Job }) {
                 <>
                   Attempt {attempt.attempt} failed after {took}: <strong>{attempt.error.name}</strong>{' '}
                   <span class="mono">{attempt.error.message}</span>
+                  {attempt.error.stack ? <StackTrace stack={attempt.error.stack} /> : null}
                 </>
               ),
             }
@@ -258,5 +271,27 @@ function Timeline({ job }: { job: Job }) {
         </li>
       ))}
     </ol>
+  );
+}
+
+/** A failure: its name and message, and where it was thrown. */
+function FailureDetail({ failure }: { failure: { name: string; message: string; stack?: string } }) {
+  return (
+    <div class="error-cell">
+      <p>
+        <strong>{failure.name}</strong> <span class="mono">{failure.message}</span>
+      </p>
+      {failure.stack ? <StackTrace stack={failure.stack} open /> : null}
+    </div>
+  );
+}
+
+/** A stack's frames, folded away unless `open`: a timeline of attempts stays readable. */
+function StackTrace({ stack, open = false }: { stack: string; open?: boolean }) {
+  return (
+    <details class="stack" open={open}>
+      <summary>Stack</summary>
+      <pre class="mono">{stack}</pre>
+    </details>
   );
 }

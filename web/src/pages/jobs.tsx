@@ -4,12 +4,14 @@
  * bookmarked or shared, and Back returns to the previous one.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { api, withQuery } from '../api/http.js';
-import type { JobPage, JobStatus } from '../api/types.js';
+import { api, type ApiError, withQuery } from '../api/http.js';
+import type { BulkJobsResult, JobPage, JobStatus } from '../api/types.js';
 import { ErrorBox, Loading, StatusBadge, Time } from '../components/bits.js';
+import { useConfirm } from '../components/dialog.js';
 import { Link } from '../components/link.js';
 import { PagerNav, usePager } from '../components/pager.js';
 import { formatCount, fromLocalInput, toLocalInput } from '../format.js';
+import { notify } from '../state/notices.js';
 import { useNow, useResource } from '../state/resource.js';
 import { navigate, paths } from '../state/router.js';
 import { useLiveStats } from '../state/stats.js';
@@ -26,6 +28,11 @@ const statuses: readonly JobStatus[] = [
   'cancelled',
 ];
 const filterNames = ['type', 'status', 'key', 'since', 'until'] as const;
+/** The states each bulk action applies to (as the server's jobs layer decides). */
+const bulkStatuses: Record<'retry' | 'cancel', readonly JobStatus[]> = {
+  retry: ['dead', 'cancelled'],
+  cancel: ['waiting', 'scheduled', 'queued', 'active', 'retrying'],
+};
 type Filters = Record<(typeof filterNames)[number], string>;
 
 const pageSize = 50;
@@ -54,6 +61,66 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
     if (counts !== null && pager.page === 1) void jobs.reload();
   }, [counts]);
   useNow(5000); // relative times ("12 s ago") move on
+  const [dialog, confirm] = useConfirm();
+  const [busy, setBusy] = useState(false);
+  // Bulk actions take the search's filters; a state outside what an action applies to hides it.
+  const canRetry = filters.status === '' || bulkStatuses.retry.includes(filters.status as JobStatus);
+  const canCancel = filters.status === '' || bulkStatuses.cancel.includes(filters.status as JobStatus);
+  const filtered = filterNames.some((name) => filters[name] !== '');
+
+  const bulk = async (action: 'retry' | 'cancel') => {
+    const filter = Object.fromEntries(
+      filterNames
+        .filter((name) => filters[name] !== '')
+        .map((name) => [
+          name,
+          name === 'since' || name === 'until' ? new Date(filters[name]).toISOString() : filters[name],
+        ]),
+    );
+    setBusy(true);
+    try {
+      const counted = await api<BulkJobsResult>('POST', '/v1/jobs/bulk', {
+        body: { action, filter, dryRun: true },
+      });
+      if (counted.matched === 0) {
+        notify(`No job matching these filters can be ${action === 'retry' ? 'retried' : 'cancelled'}.`);
+        return;
+      }
+      const many = `${counted.more ? 'more than ' : ''}${formatCount(counted.matched)} job${counted.matched === 1 ? '' : 's'}`;
+      const ok = await confirm({
+        title: action === 'retry' ? `Retry ${many}?` : `Cancel ${many}?`,
+        body:
+          action === 'retry' ? (
+            <p>Every dead or cancelled job matching these filters runs again from its first attempt.</p>
+          ) : (
+            <p>
+              Every unfinished job matching these filters is cancelled: waiting ones never run, running ones
+              are told to stop. They can be retried later.
+            </p>
+          ),
+        confirmLabel: action === 'retry' ? `Retry ${many}` : `Cancel ${many}`,
+        danger: action === 'cancel',
+      });
+      if (!ok) return;
+      const result = await api<BulkJobsResult>('POST', '/v1/jobs/bulk', { body: { action, filter } });
+      const verb = action === 'retry' ? 'Retried' : 'Cancelled';
+      notify(
+        `${verb} ${formatCount(result.changed)} of ${formatCount(result.matched)} jobs` +
+          (result.skipped.length > 0 ? `; ${formatCount(result.skipped.length)} had moved on` : '') +
+          (result.failed.length > 0
+            ? `; ${formatCount(result.failed.length)} failed: ${result.failed[0]!.message}`
+            : '') +
+          (result.more ? '; more match: run it again for the rest' : '') +
+          '.',
+        result.failed.length > 0 ? 'error' : undefined,
+      );
+      await jobs.reload();
+    } catch (error) {
+      notify(`Could not ${action} the matching jobs: ${(error as ApiError).message}`, 'error');
+    } finally {
+      setBusy(false);
+    }
+  };
 
   return (
     <>
@@ -73,7 +140,18 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
           <button type="button" onClick={() => void jobs.reload()} disabled={jobs.loading}>
             Refresh
           </button>
+          {filtered && canRetry ? (
+            <button type="button" onClick={() => void bulk('retry')} disabled={busy}>
+              Retry all matching
+            </button>
+          ) : null}
+          {filtered && canCancel ? (
+            <button type="button" class="danger" onClick={() => void bulk('cancel')} disabled={busy}>
+              Cancel all matching
+            </button>
+          ) : null}
         </div>
+        {dialog}
         {jobs.error ? <ErrorBox error={jobs.error} /> : null}
         {!jobs.data ? (
           jobs.error ? null : (
@@ -94,19 +172,28 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
                   <th scope="col" class="num">
                     Attempts
                   </th>
-                  <th scope="col" class="num">
+                  <th scope="col" class="num wide-only">
                     Progress
                   </th>
-                  <th scope="col">Key</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Updated</th>
+                  <th scope="col" class="wide-only">
+                    Error
+                  </th>
+                  <th scope="col" class="wide-only">
+                    Key
+                  </th>
+                  <th scope="col" class="wide-only">
+                    Created
+                  </th>
+                  <th scope="col" class="wide-only">
+                    Updated
+                  </th>
                 </tr>
               </thead>
               <tbody>
                 {jobs.data.items.map((job) => (
                   <tr key={job.id} data-job={job.id}>
                     <th scope="row">
-                      <Link href={paths.job(job.id)} class="mono">
+                      <Link href={paths.job(job.id)} class="mono job-id">
                         {job.id}
                       </Link>
                     </th>
@@ -117,12 +204,22 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
                     <td class="num">
                       {job.attempts}/{job.maxAttempts}
                     </td>
-                    <td class="num">{job.progress > 0 ? `${Math.round(job.progress)}%` : ''}</td>
-                    <td class="mono">{job.key ?? ''}</td>
-                    <td>
+                    <td class="num wide-only">{job.progress > 0 ? `${Math.round(job.progress)}%` : ''}</td>
+                    <td
+                      class="error-cell job-error wide-only"
+                      title={job.error ? `${job.error.name}: ${job.error.message}` : undefined}
+                    >
+                      {job.error ? (
+                        <>
+                          <strong>{job.error.name}</strong> <span class="mono">{job.error.message}</span>
+                        </>
+                      ) : null}
+                    </td>
+                    <td class="mono wide-only">{job.key ?? ''}</td>
+                    <td class="wide-only">
                       <Time at={job.createdAt} />
                     </td>
-                    <td>
+                    <td class="wide-only">
                       <Time at={job.updatedAt} relative />
                     </td>
                   </tr>

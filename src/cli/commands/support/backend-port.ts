@@ -6,6 +6,8 @@
  */
 import type {
   AddJobOptions,
+  BulkJobsRequest,
+  BulkJobsResult,
   CommitOptions,
   DeadLetterPage,
   Job,
@@ -96,6 +98,12 @@ export interface JobBackend {
   list(query: JobQuery): Promise<JobPage>;
   cancel(id: string): Promise<Job>;
   retry(id: string): Promise<Job>;
+  /** Retries or cancels every job matching `filter` (`dryRun`: counts them); `POST /v1/jobs/bulk`. */
+  bulk(
+    action: BulkJobsRequest['action'],
+    filter: BulkJobsRequest['filter'],
+    options: { dryRun?: boolean },
+  ): Promise<BulkJobsResult>;
 }
 
 /** A backend, opened for one command run. */

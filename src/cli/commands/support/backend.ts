@@ -87,6 +87,7 @@ export function httpBackend(client: SpoolClient): SpoolBackend {
       list: (query) => jobs.list(query),
       cancel: (id) => jobs.cancel(id),
       retry: (id) => jobs.retry(id),
+      bulk: (action, filter, options) => jobs.bulk(action, filter, options),
     },
     close: async () => {},
   };

@@ -242,6 +242,18 @@ function jobBackend(jobs: () => Jobs): JobBackend {
     },
     cancel: async (id) => wireJob(await jobs().cancel(id)),
     retry: async (id) => wireJob(await jobs().retry(id)),
+    bulk: async (action, { since, until, ...filter }, options) => {
+      const result = await jobs().bulk(
+        action,
+        {
+          ...filter,
+          ...(since === undefined ? {} : { since: Date.parse(since) }),
+          ...(until === undefined ? {} : { until: Date.parse(until) }),
+        },
+        options,
+      );
+      return { ...result, skipped: [...result.skipped], failed: [...result.failed] };
+    },
   };
 }
 

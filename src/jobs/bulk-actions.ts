@@ -1,0 +1,131 @@
+/**
+ * Retry or cancel every job matching a filter — what an operator does after an outage ("retry
+ * all dead email jobs") — through `Jobs.bulk`, `POST /v1/jobs/bulk`, `spool jobs retry|cancel
+ * --type …` and the dashboard's jobs page.
+ *
+ * Each job changes in its own transaction, exactly as `retry(id)` or `cancel(id)` would change
+ * it (children, events, webhooks and all), so a bulk action is a convenience, not a second set of
+ * rules. It is not all-or-nothing: a job that moved on since it was listed (finished, retried by
+ * someone else, cancelled with its parent) is skipped, and any other failure is reported per job.
+ */
+import { InvalidArgumentError, SpoolError } from '../core/errors.js';
+import type { JobQuery, JobStatus } from '../store/port.js';
+import { cancellableStatuses, retryableStatuses } from './job-states.js';
+import type { Job } from './job.js';
+
+/** What a bulk action does to each matching job. */
+export type BulkJobAction = 'retry' | 'cancel';
+
+/** Which jobs a bulk action matches: every given field must match; `since`/`until` bound creation. */
+export interface BulkJobFilter {
+  readonly type?: string;
+  /** One status the action applies to; by default all of them (retry: dead and cancelled). */
+  readonly status?: JobStatus;
+  readonly key?: string;
+  readonly since?: number;
+  readonly until?: number;
+}
+
+export interface BulkJobOptions {
+  /** Count the matching jobs without changing them (to ask for a confirmation). */
+  readonly dryRun?: boolean;
+  /** Act on at most this many jobs (newest first); `more` says when others matched. @defaultValue 10000 */
+  readonly limit?: number;
+}
+
+export interface BulkJobResult {
+  /** Jobs that matched (at most `limit`). */
+  readonly matched: number;
+  /** Jobs the action changed (0 on a dry run). */
+  readonly changed: number;
+  /** Jobs that no longer qualified when their turn came (finished, or changed by someone else). */
+  readonly skipped: readonly string[];
+  readonly failed: readonly { readonly id: string; readonly code: string; readonly message: string }[];
+  /** More jobs matched than `limit`: run the action again for the rest. */
+  readonly more: boolean;
+}
+
+/** The operations of `Jobs` a bulk action uses. */
+export interface BulkJobTarget {
+  list(
+    query: JobQuery,
+    page: { limit?: number; after?: string | null },
+  ): Promise<{ items: Job[]; next: string | null }>;
+  retry(id: string): Promise<Job>;
+  cancel(id: string): Promise<Job>;
+}
+
+export const bulkLimits = Object.freeze({ defaultLimit: 10_000, maxLimit: 100_000, concurrency: 8 });
+
+/** The statuses `action` applies to. */
+export function bulkStatuses(action: BulkJobAction): readonly JobStatus[] {
+  return [...(action === 'retry' ? retryableStatuses : cancellableStatuses)];
+}
+
+export async function runBulkAction(
+  jobs: BulkJobTarget,
+  action: BulkJobAction,
+  filter: BulkJobFilter,
+  options: BulkJobOptions = {},
+): Promise<BulkJobResult> {
+  const statuses = bulkStatuses(action);
+  if (filter.status !== undefined && !statuses.includes(filter.status)) {
+    throw new InvalidArgumentError(
+      `a ${action} applies to jobs that are ${statuses.join(', ')}, not ${filter.status}: pick one of those or leave status out`,
+      { errors: [{ field: 'status', message: `must be one of ${statuses.join(', ')}` }] },
+    );
+  }
+  const limit = options.limit ?? bulkLimits.defaultLimit;
+  if (!Number.isInteger(limit) || limit < 1 || limit > bulkLimits.maxLimit) {
+    throw new InvalidArgumentError(`limit must be an integer from 1 to ${bulkLimits.maxLimit}`, {
+      errors: [{ field: 'limit', message: `must be from 1 to ${bulkLimits.maxLimit}` }],
+    });
+  }
+  const { ids, more } = await matching(jobs, filter, filter.status ? [filter.status] : statuses, limit);
+  if (options.dryRun) return { matched: ids.length, changed: 0, skipped: [], failed: [], more };
+
+  const skipped: string[] = [];
+  const failed: { id: string; code: string; message: string }[] = [];
+  let changed = 0;
+  let next = 0;
+  const lane = async () => {
+    while (next < ids.length) {
+      const id = ids[next++]!;
+      try {
+        await (action === 'retry' ? jobs.retry(id) : jobs.cancel(id));
+        changed++;
+      } catch (error) {
+        const code = error instanceof SpoolError ? error.code : 'SPOOL_INTERNAL';
+        if (code === 'SPOOL_JOB_STATE_CONFLICT' || code === 'SPOOL_JOB_NOT_FOUND') skipped.push(id);
+        else failed.push({ id, code, message: error instanceof Error ? error.message : String(error) });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(bulkLimits.concurrency, ids.length) }, lane));
+  return { matched: ids.length, changed, skipped, failed, more };
+}
+
+/** The ids of the jobs matching `filter` in any of `statuses`, at most `limit`. */
+async function matching(
+  jobs: BulkJobTarget,
+  filter: BulkJobFilter,
+  statuses: readonly JobStatus[],
+  limit: number,
+): Promise<{ ids: string[]; more: boolean }> {
+  const ids: string[] = [];
+  for (const status of statuses) {
+    let after: string | null = null;
+    do {
+      const page: { items: Job[]; next: string | null } = await jobs.list(
+        { ...filter, status },
+        { limit: Math.min(1_000, limit - ids.length + 1), after },
+      );
+      for (const job of page.items) {
+        if (ids.length === limit) return { ids, more: true };
+        ids.push(job.id);
+      }
+      after = page.next;
+    } while (after !== null);
+  }
+  return { ids, more: false };
+}
