@@ -86,6 +86,29 @@ export class JobsClient {
     return answer.body;
   }
 
+  /**
+   * Adds many jobs in one request (up to 1,000), all of them or none; one answer per job, in
+   * order. Each may carry its own `idempotencyKey`; when every one does, a network error is
+   * retried (a repeat answers the same jobs).
+   */
+  async addBatch(
+    jobs: readonly { type: string; payload?: unknown; options?: AddJobOptions }[],
+  ): Promise<JobAccepted[]> {
+    const answer = await this.http.call<{ jobs: JobAccepted[] }>({
+      method: 'POST',
+      path: '/v1/jobs/batch',
+      body: {
+        jobs: jobs.map(({ type, payload, options = {} }) => ({
+          type,
+          ...(payload === undefined ? {} : { payload }),
+          ...options,
+        })),
+      },
+      retryOnNetworkError: jobs.every((job) => job.options?.idempotencyKey !== undefined),
+    });
+    return answer.body.jobs;
+  }
+
   /** A job record (`SPOOL_JOB_NOT_FOUND` if there is none). */
   async get(id: string): Promise<Job> {
     return (await this.#get(id)).body;

@@ -6,11 +6,14 @@ import { InvalidArgumentError } from './errors.js';
  */
 const namePattern = /^[A-Za-z0-9._:-]{1,200}$/;
 
-export function validateName(kind: 'queue' | 'topic' | 'group' | 'consumer', name: unknown): string {
+export function validateName(
+  kind: 'queue' | 'topic' | 'group' | 'consumer' | 'job type',
+  name: unknown,
+): string {
   if (typeof name !== 'string' || !namePattern.test(name)) {
     throw new InvalidArgumentError(
       `${kind} name ${JSON.stringify(name)} is invalid: use 1-200 characters of letters, digits, '.', '_', '-' or ':'`,
-      { field: kind },
+      { field: kind === 'job type' ? 'type' : kind },
     );
   }
   return name;

@@ -15,6 +15,7 @@ import {
   errorCatalogue,
 } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import { validateName } from '../core/names.js';
 import { encodeJson, type JsonValue } from '../core/message.js';
 import type { Spool } from '../engine/spool.js';
 import { currentTransaction, type SpoolTransaction } from '../engine/transaction.js';
@@ -137,6 +138,32 @@ interface TypeEntry {
   worker: JobWorker | null;
 }
 
+/** One job of `Jobs.addBatch`. */
+export interface BatchJob {
+  readonly type: string;
+  readonly payload?: JsonValue;
+  readonly options?: AddJobOptions;
+}
+
+/**
+ * Runs `work` for item `index` of a batch, so a validation error names the item: its field
+ * becomes `jobs.<index>.<field>` (the path of the item in a `POST /v1/jobs/batch` body).
+ */
+async function withItemIndex<T>(index: number, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) {
+      const field = typeof error.details.field === 'string' ? `.${error.details.field}` : '';
+      throw new InvalidArgumentError(`jobs[${index}]: ${error.message}`, {
+        ...error.details,
+        field: `jobs.${index}${field}`,
+      });
+    }
+    throw error;
+  }
+}
+
 export class Jobs {
   readonly events: JobEvents;
   readonly #attempts: JobAttempts;
@@ -230,6 +257,7 @@ export class Jobs {
     options: AddJobOptions = {},
   ): Promise<Job<P>> {
     await this.#open();
+    validateName('job type', type);
     await this.#ensureTicketQueues([type, ...(options.children ?? []).map((child) => child.type)]);
     const requestHash = hashRequest(type, payload, options);
     // The add's span context rides on the job's ticket (and its children's) to the worker.
@@ -255,6 +283,55 @@ export class Jobs {
       throw new IdempotencyConflictError(options.idempotencyKey!);
     }
     return toJob<P>(created.job);
+  }
+
+  /**
+   * Adds several jobs in one transaction — all of them or none: a bad item (its index is in the
+   * error's `field`, `jobs.3.type`) or an idempotency conflict adds nothing. Each item has its
+   * own options, idempotency key included; an item whose key was used before with the same
+   * request answers that job again. Resolves with one job per item, in order. One producer span
+   * covers the batch; every job's ticket carries it.
+   */
+  async addBatch(items: readonly BatchJob[]): Promise<Job[]> {
+    await this.#open();
+    if (items.length === 0) return [];
+    for (const [index, item] of items.entries()) {
+      await withItemIndex(index, () => Promise.resolve(validateName('job type', item.type)));
+    }
+    await this.#ensureTicketQueues([
+      ...new Set(
+        items.flatMap((item) => [item.type, ...(item.options?.children ?? []).map((child) => child.type)]),
+      ),
+    ]);
+    const hashes = items.map((item) => hashRequest(item.type, item.payload ?? null, item.options ?? {}));
+    const created = await traceProducer(
+      {
+        operation: 'add',
+        destination: jobQueueName(items[0]!.type),
+        count: items.length,
+        attributes: { [SpoolAttributes.jobType]: items[0]!.type },
+      },
+      (traceHeaders) => {
+        const work = async (tx: SpoolTransaction) => {
+          const results: JobRecord[] = [];
+          for (const [index, item] of items.entries()) {
+            const options = item.options ?? {};
+            const inserted = await withItemIndex(index, () =>
+              this.#insert(tx, item.type, item.payload ?? null, options, hashes[index]!, null, traceHeaders),
+            );
+            // Thrown inside the transaction, so nothing of the batch stays.
+            if (!inserted.created && inserted.job.requestHash !== hashes[index]) {
+              throw new IdempotencyConflictError(options.idempotencyKey!);
+            }
+            results.push(inserted.job);
+          }
+          return results;
+        };
+        const joined = currentTransaction();
+        return joined ? work(joined) : this.spool.transaction(work);
+      },
+    );
+    return created.map((record) => toJob(record));
   }
 
   async get(id: string): Promise<Job> {

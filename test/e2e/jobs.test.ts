@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { Jobs } from '../../src/jobs/jobs.js';
-import { BulkJobsResult, Job, JobAccepted, JobPage } from '../../src/server/schemas/jobs.js';
+import { AddJobsResponse, BulkJobsResult, Job, JobAccepted, JobPage } from '../../src/server/schemas/jobs.js';
 import { assertProblem, startTestServer, type TestServer } from './helpers.js';
 
 describe('jobs over HTTP', () => {
@@ -93,6 +93,60 @@ describe('jobs over HTTP', () => {
       'SPOOL_INVALID_ARGUMENT',
     );
     assert.ok(JSON.stringify(invalid.errors).includes('type'));
+  });
+
+  it('POST /v1/jobs/batch adds many jobs, all or none, each with its own idempotency key', async () => {
+    t = await startTestServer();
+    const batch = (jobs: unknown[]) => t.call('POST', '/v1/jobs/batch', { body: { jobs } });
+    const first = await t.call('POST', '/v1/jobs/batch', {
+      body: {
+        jobs: [
+          { type: 'invoice', payload: { n: 1 }, idempotencyKey: 'inv-1', delayMs: 60_000 },
+          { type: 'invoice', payload: { n: 2 }, delayMs: 60_000 },
+          { type: 'receipt', payload: { n: 3 }, key: 'c-7', delayMs: 60_000 },
+        ],
+      },
+      returns: AddJobsResponse,
+    });
+    assert.equal(first.status, 202);
+    assert.deepEqual(
+      first.body.jobs.map((accepted) => [accepted.job.type, accepted.status, accepted.job.key]),
+      [
+        ['invoice', 'scheduled', null],
+        ['invoice', 'scheduled', null],
+        ['receipt', 'scheduled', 'c-7'],
+      ],
+    );
+    // A repeat of a keyed item answers the first job; the unkeyed one is added again.
+    const again = await t.call('POST', '/v1/jobs/batch', {
+      body: { jobs: [{ type: 'invoice', payload: { n: 1 }, idempotencyKey: 'inv-1', delayMs: 60_000 }] },
+      returns: AddJobsResponse,
+    });
+    assert.equal(again.body.jobs[0]?.id, first.body.jobs[0]?.id);
+
+    // All or none: a bad item, or an item reusing a key with another body, adds nothing.
+    const count = async () =>
+      (await t.call('GET', '/v1/jobs?limit=1000', { returns: JobPage })).body.items.length;
+    const before = await count();
+    const bad = assertProblem(
+      await batch([
+        { type: 'invoice', payload: { n: 4 } },
+        { type: 'no spaces allowed', payload: { n: 5 } },
+      ]),
+      400,
+      'SPOOL_INVALID_ARGUMENT',
+    );
+    assert.match(JSON.stringify(bad), /jobs\.1/);
+    assertProblem(
+      await batch([
+        { type: 'invoice', payload: { n: 6 } },
+        { type: 'invoice', payload: { n: 999 }, idempotencyKey: 'inv-1' },
+      ]),
+      422,
+      'SPOOL_IDEMPOTENCY_CONFLICT',
+    );
+    assert.equal(await count(), before, 'nothing of a refused batch was added');
+    assertProblem(await batch([]), 400, 'SPOOL_INVALID_ARGUMENT');
   });
 
   it('POST /v1/jobs/bulk counts (dryRun), cancels and retries every matching job, up to a limit', async () => {

@@ -43,6 +43,7 @@ const contract = [
   'delete /v1/jobs/{id}',
   'post /v1/jobs/{id}/retry',
   'post /v1/jobs/bulk',
+  'post /v1/jobs/batch',
   'post /v1/jobs/claim',
   'post /v1/jobs/{id}/heartbeat',
   'post /v1/jobs/{id}/progress',

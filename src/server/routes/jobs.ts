@@ -3,6 +3,7 @@
  * webhook, or follow live events. Plus the remote-worker protocol (claim, heartbeat, progress,
  * complete, fail) that lets a worker in any language run jobs, and schedules.
  */
+import type { Static } from '@sinclair/typebox';
 import { jobDefaults } from '../../core/options.js';
 import type { JsonValue } from '../../core/message.js';
 import type { Job } from '../../jobs/job.js';
@@ -25,6 +26,8 @@ import {
   JobParams,
   JobSearchQuery,
   ProgressBody,
+  AddJobsBody,
+  AddJobsResponse,
   BulkJobsBody,
   BulkJobsResult,
   LogBody,
@@ -56,32 +59,41 @@ export const jobRoutes: RouteModule = (app, { jobs, closing, webhooks }) => {
       config: { access: 'produce' },
     },
     async (request, reply) => {
-      const { type, payload, runAt, children, ...rest } = request.body;
-      // This server's SSRF guard judges the URL now, so a refused one is a 400 to the caller
-      // rather than a dead delivery after the work is done.
-      if (rest.callbackUrl !== undefined) webhooks.checkUrl(rest.callbackUrl, 'callbackUrl');
-      const options: AddJobOptions = {
-        ...(stripUndefined(rest) as Omit<AddJobOptions, 'runAt' | 'children' | 'idempotencyKey'>),
-        ...(runAt === undefined ? {} : { runAt: Date.parse(runAt) }),
-        ...(children === undefined
-          ? {}
-          : {
-              children: children.map(({ type: childType, payload: childPayload, ...childOptions }) => ({
-                type: childType,
-                payload: (childPayload ?? null) as JsonValue,
-                options: stripUndefined(childOptions) as Omit<AddJobOptions, 'children'>,
-              })),
-            }),
-        ...(request.headers['idempotency-key'] === undefined
-          ? {}
-          : { idempotencyKey: request.headers['idempotency-key'] }),
-      };
-      const job = await jobs.add(type, (payload ?? null) as JsonValue, options);
+      const { type, payload, options } = addRequest(request.body, request.headers['idempotency-key'], (url) =>
+        webhooks.checkUrl(url, 'callbackUrl'),
+      );
+      const job = await jobs.add(type, payload, options);
       return reply
         .code(202)
         .header('location', `/v1/jobs/${encodeURIComponent(job.id)}`)
         .header('retry-after', String(pollAfterSeconds))
         .send({ id: job.id, status: job.status, job: wireJob(job) });
+    },
+  );
+
+  app.post(
+    '/v1/jobs/batch',
+    {
+      schema: {
+        operationId: 'addJobs',
+        tags,
+        summary: 'Add many jobs in one request: all of them or none',
+        description:
+          'One transaction: a bad item (its index in the problem: `jobs.3.type`) or an idempotency conflict adds nothing. Each item may carry its own `idempotencyKey`; a repeat of an item with the same key and body answers the first job again.',
+        body: AddJobsBody,
+        response: { 202: AddJobsResponse },
+      },
+      config: { access: 'produce' },
+    },
+    async (request, reply) => {
+      const items = request.body.jobs.map(({ idempotencyKey, ...item }, index) =>
+        addRequest(item, idempotencyKey, (url) => webhooks.checkUrl(url, `jobs.${index}.callbackUrl`)),
+      );
+      const added = await jobs.addBatch(items);
+      return reply
+        .code(202)
+        .header('retry-after', String(pollAfterSeconds))
+        .send({ jobs: added.map((job) => ({ id: job.id, status: job.status, job: wireJob(job) })) });
     },
   );
 
@@ -419,5 +431,37 @@ function wireSchedule(schedule: ScheduleRecord) {
 function stripUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
     [K in keyof T]: Exclude<T[K], undefined>;
+  };
+}
+
+/**
+ * The engine's arguments for one add, from its body (`POST /v1/jobs`, or an item of
+ * `POST /v1/jobs/batch`). `checkUrl` is the server's SSRF guard: a refused `callbackUrl` is a
+ * 400 to the caller now rather than a dead delivery after the work is done.
+ */
+function addRequest(
+  body: Static<typeof AddJobBody>,
+  idempotencyKey: string | undefined,
+  checkUrl: (url: string) => void,
+): { type: string; payload: JsonValue; options: AddJobOptions } {
+  const { type, payload, runAt, children, ...rest } = body;
+  if (rest.callbackUrl !== undefined) checkUrl(rest.callbackUrl);
+  return {
+    type,
+    payload: (payload ?? null) as JsonValue,
+    options: {
+      ...(stripUndefined(rest) as Omit<AddJobOptions, 'runAt' | 'children' | 'idempotencyKey'>),
+      ...(runAt === undefined ? {} : { runAt: Date.parse(runAt) }),
+      ...(children === undefined
+        ? {}
+        : {
+            children: children.map(({ type: childType, payload: childPayload, ...childOptions }) => ({
+              type: childType,
+              payload: (childPayload ?? null) as JsonValue,
+              options: stripUndefined(childOptions) as Omit<AddJobOptions, 'children'>,
+            })),
+          }),
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+    },
   };
 }

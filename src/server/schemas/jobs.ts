@@ -76,6 +76,29 @@ export const AddJobBody = Type.Object(
   { additionalProperties: false },
 );
 
+export const AddJobsBody = Type.Object(
+  {
+    jobs: Type.Array(
+      Type.Object(
+        {
+          ...AddJobBody.properties,
+          idempotencyKey: Type.Optional(
+            Type.String({
+              minLength: 1,
+              maxLength: 256,
+              description:
+                "This item's Idempotency-Key: a repeat with the same key and body answers the first job",
+            }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 1000 },
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const IdempotencyKeyHeaders = Type.Object({
   'idempotency-key': Type.Optional(
     Type.String({
@@ -130,6 +153,10 @@ export const JobAccepted = Type.Object({
   id: Type.String(),
   status: JobStatus,
   job: Job,
+});
+
+export const AddJobsResponse = Type.Object({
+  jobs: Type.Array(JobAccepted, { description: 'One per item, in order' }),
 });
 
 export const JobSearchQuery = Type.Composite([
