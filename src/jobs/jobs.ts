@@ -6,14 +6,7 @@
  *
  * States and transitions: see job-states.ts. One attempt's transitions: job-attempts.ts.
  */
-import { createHash } from 'node:crypto';
-import {
-  ClosedError,
-  InvalidArgumentError,
-  SpoolError,
-  WaitTimeoutError,
-  errorCatalogue,
-} from '../core/errors.js';
+import { ClosedError, InvalidArgumentError, WaitTimeoutError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { validateName } from '../core/names.js';
 import { encodeJson, type JsonValue } from '../core/message.js';
@@ -29,7 +22,16 @@ import type {
   Page,
   ScheduleRecord,
 } from '../store/port.js';
+import {
+  type AddJobOptions,
+  type BatchJob,
+  hashRequest,
+  resolveRunAt,
+  validateRecord,
+  withItemIndex,
+} from './add-request.js';
 import { type ActiveAttempt, JobAttempts, type JobTicket, jobQueueName } from './job-attempts.js';
+import { IdempotencyConflictError, JobNotFoundError, JobStateError } from './job-errors.js';
 import {
   type BulkJobAction,
   type BulkJobFilter,
@@ -44,61 +46,8 @@ import { type JobTypeOptions, type ResolvedJobType, resolveJobType } from './job
 import { type JobHandler, JobCancelledError, JobWorker } from './job-worker.js';
 import { type Job, toJob } from './job.js';
 import { SpoolAttributes, traceContextHeaders, traceProducer } from '../telemetry/tracing.js';
-import { assertWebhookUrl } from '../webhooks/message.js';
 import { RateLimiter } from './rate-limiter.js';
 import { Scheduler, type ScheduleOptions, toScheduleRecord } from './scheduler.js';
-
-/** A job is unknown (never added, or pruned by retention). */
-export class JobNotFoundError extends SpoolError {
-  constructor(readonly jobId: string) {
-    super(errorCatalogue.JOB_NOT_FOUND, `job ${jobId} does not exist (or was pruned by retention)`, {
-      jobId,
-    });
-  }
-}
-
-/** The operation does not apply to the job in its current status. */
-export class JobStateError extends SpoolError {
-  constructor(jobId: string, status: JobStatus, operation: string) {
-    super(errorCatalogue.JOB_STATE_CONFLICT, `job ${jobId} is ${status}: it cannot be ${operation}`, {
-      jobId,
-      status,
-      operation,
-    });
-  }
-}
-
-/** A repeat of an idempotent add with a different request. */
-export class IdempotencyConflictError extends SpoolError {
-  constructor(key: string) {
-    super(
-      errorCatalogue.IDEMPOTENCY_CONFLICT,
-      `Idempotency-Key "${key}" was already used with a different request; use a new key for a new job`,
-      { idempotencyKey: key },
-    );
-  }
-}
-
-export interface AddJobOptions {
-  /** Run no earlier than this many ms from now. */
-  delayMs?: number;
-  /** Run no earlier than this time. Wins over `delayMs`. */
-  runAt?: Date | number;
-  /** @defaultValue the type's priority */
-  priority?: number;
-  /** @defaultValue the type's maxAttempts */
-  maxAttempts?: number;
-  /** A grouping key: search by it, rate-limit per it. */
-  key?: string;
-  /** Your own data, returned with the job. */
-  metadata?: Record<string, JsonValue>;
-  /** A URL that receives a signed webhook when the job finishes. */
-  callbackUrl?: string;
-  /** Makes the add idempotent: a repeat returns the first job (a different payload is refused). */
-  idempotencyKey?: string;
-  /** Jobs that must complete before this one runs; their results are in `context.children()`. */
-  children?: { type: string; payload?: JsonValue; options?: Omit<AddJobOptions, 'children'> }[];
-}
 
 /** A job leased to a remote worker: settle it with its `lease`. */
 export interface LeasedJob {
@@ -136,32 +85,6 @@ interface TypeEntry {
   readonly type: ResolvedJobType;
   readonly handler: JobHandler | null;
   worker: JobWorker | null;
-}
-
-/** One job of `Jobs.addBatch`. */
-export interface BatchJob {
-  readonly type: string;
-  readonly payload?: JsonValue;
-  readonly options?: AddJobOptions;
-}
-
-/**
- * Runs `work` for item `index` of a batch, so a validation error names the item: its field
- * becomes `jobs.<index>.<field>` (the path of the item in a `POST /v1/jobs/batch` body).
- */
-async function withItemIndex<T>(index: number, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof InvalidArgumentError) {
-      const field = typeof error.details.field === 'string' ? `.${error.details.field}` : '';
-      throw new InvalidArgumentError(`jobs[${index}]: ${error.message}`, {
-        ...error.details,
-        field: `jobs.${index}${field}`,
-      });
-    }
-    throw error;
-  }
 }
 
 export class Jobs {
@@ -847,41 +770,6 @@ export class Jobs {
   }
 }
 
-function resolveRunAt(options: AddJobOptions, now: number): number {
-  if (options.runAt !== undefined) {
-    const at = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt;
-    if (!Number.isFinite(at))
-      throw new InvalidArgumentError('runAt must be a valid time', { field: 'runAt' });
-    return Math.max(now, at);
-  }
-  if (options.delayMs !== undefined) {
-    if (!Number.isFinite(options.delayMs) || options.delayMs < 0) {
-      throw new InvalidArgumentError('delayMs must be a number >= 0', { field: 'delayMs' });
-    }
-    return now + Math.trunc(options.delayMs);
-  }
-  return now;
-}
-
-function validateRecord(record: JobRecord): void {
-  if (!Number.isInteger(record.maxAttempts) || record.maxAttempts < 1) {
-    throw new InvalidArgumentError('maxAttempts must be an integer >= 1', { field: 'maxAttempts' });
-  }
-  if (!Number.isInteger(record.priority)) {
-    throw new InvalidArgumentError('priority must be an integer', { field: 'priority' });
-  }
-  // Checked here, at the door: a URL no delivery can be made to must never reach the transaction
-  // that finishes the job.
-  if (record.callbackUrl !== null) assertWebhookUrl(record.callbackUrl, 'callbackUrl');
-}
-
-/** What makes two adds "the same request" for idempotency. */
-function hashRequest(type: string, payload: JsonValue, options: AddJobOptions): string | null {
-  if (options.idempotencyKey === undefined) return null;
-  const { idempotencyKey: _key, ...rest } = options;
-  return createHash('sha256')
-    .update(encodeJson([type, payload, rest], 'job add request'))
-    .digest('base64url');
-}
-
 export { JobCancelledError };
+export { IdempotencyConflictError, JobNotFoundError, JobStateError } from './job-errors.js';
+export type { AddJobOptions, BatchJob } from './add-request.js';

@@ -1,0 +1,34 @@
+/** The errors of the jobs layer, each a SpoolError with its code from the catalogue. */
+import { SpoolError, errorCatalogue } from '../core/errors.js';
+import type { JobStatus } from '../store/port.js';
+
+/** A job is unknown (never added, or pruned by retention). */
+export class JobNotFoundError extends SpoolError {
+  constructor(readonly jobId: string) {
+    super(errorCatalogue.JOB_NOT_FOUND, `job ${jobId} does not exist (or was pruned by retention)`, {
+      jobId,
+    });
+  }
+}
+
+/** The operation does not apply to the job in its current status. */
+export class JobStateError extends SpoolError {
+  constructor(jobId: string, status: JobStatus, operation: string) {
+    super(errorCatalogue.JOB_STATE_CONFLICT, `job ${jobId} is ${status}: it cannot be ${operation}`, {
+      jobId,
+      status,
+      operation,
+    });
+  }
+}
+
+/** A repeat of an idempotent add with a different request. */
+export class IdempotencyConflictError extends SpoolError {
+  constructor(key: string) {
+    super(
+      errorCatalogue.IDEMPOTENCY_CONFLICT,
+      `Idempotency-Key "${key}" was already used with a different request; use a new key for a new job`,
+      { idempotencyKey: key },
+    );
+  }
+}
