@@ -159,7 +159,7 @@ export function lifecycleTests(suite: JobsSuite): void {
       await env.until(async () => (await jobs.get(added.id)).status === 'retrying', 5_000, 'status retrying');
       const job = await jobs.get(added.id);
       assert.equal(job.attempts, 1);
-      assert.deepEqual(job.error, { name: 'Error', message: 'try later' });
+      assertFailure(job.error, 'Error', 'try later');
       assert.equal(job.finishedAt, null);
       const lastEnd = job.history[0]!.finishedAt!;
       assert.equal(job.runAt.getTime() - lastEnd, 60_000, 'runAt is the end of the attempt plus the backoff');
@@ -182,10 +182,10 @@ export function lifecycleTests(suite: JobsSuite): void {
       const dead = await env.finished(jobs, added.id, 5_000);
       assert.equal(dead.status, 'dead');
       assert.equal(dead.attempts, 1);
-      assert.deepEqual(dead.error, { name: 'NonRetryableError', message: 'card stolen' });
+      assertFailure(dead.error, 'NonRetryableError', 'card stolen');
       assert.equal(dead.result, null);
       assert.deepEqual(
-        dead.history.map((h) => h.error),
+        dead.history.map((h) => h.error && { name: h.error.name, message: h.error.message }),
         [{ name: 'NonRetryableError', message: 'card stolen' }],
       );
       assert.ok(dead.finishedAt);
@@ -213,7 +213,7 @@ export function lifecycleTests(suite: JobsSuite): void {
       await env.until(async () => (await jobs.get(added.id)).status === 'retrying', 5_000, 'status retrying');
       const retrying = await jobs.get(added.id);
       assert.equal(retrying.runAt.getTime() - retrying.history[0]!.finishedAt!, 600);
-      assert.deepEqual(retrying.error, { name: 'RetryAfterError', message: 'rate limited upstream' });
+      assertFailure(retrying.error, 'RetryAfterError', 'rate limited upstream');
       const done = await env.finished(jobs, added.id, 5_000);
       assert.equal(done.status, 'completed');
       assert.equal(done.attempts, 2);
@@ -239,7 +239,7 @@ export function lifecycleTests(suite: JobsSuite): void {
       const dead = await env.finished(jobs, added.id, 5_000);
       assert.equal(dead.status, 'dead');
       assert.equal(dead.attempts, 3);
-      assert.deepEqual(dead.error, { name: 'TypeError', message: 'failure 3' });
+      assertFailure(dead.error, 'TypeError', 'failure 3');
       assert.deepEqual(
         dead.history.map((h) => [h.attempt, h.error?.message]),
         [
@@ -324,7 +324,7 @@ export function lifecycleTests(suite: JobsSuite): void {
       assert.equal(done.attempts, 2);
       assert.equal(done.progress, 100);
       assert.deepEqual(
-        done.history.map((h) => h.error),
+        done.history.map((h) => h.error && { name: h.error.name, message: h.error.message }),
         [{ name: 'Error', message: 'disk full (attempt 1)' }, null],
         'the first attempt failed with its own error, not a lost lease',
       );
@@ -344,7 +344,7 @@ export function lifecycleTests(suite: JobsSuite): void {
       const dead = await env.finished(jobs, failing.id, 4_000);
       assert.equal(dead.status, 'dead');
       assert.equal(dead.attempts, 2);
-      assert.deepEqual(dead.error, { name: 'Error', message: 'disk full (attempt 2)' });
+      assertFailure(dead.error, 'Error', 'disk full (attempt 2)');
       assert.deepEqual(
         dead.history.map((h) => h.error?.message),
         ['disk full (attempt 1)', 'disk full (attempt 2)'],
@@ -394,4 +394,21 @@ export function lifecycleTests(suite: JobsSuite): void {
       },
     );
   });
+}
+
+/**
+ * A job's failure: its name and message, and the stack of the handler that threw it (its first
+ * frame is in this suite's own code).
+ */
+function assertFailure(
+  error: { name: string; message: string; stack?: string } | null,
+  name: string,
+  message: string,
+): void {
+  assert.deepEqual({ name: error?.name, message: error?.message }, { name, message });
+  assert.match(
+    error?.stack ?? '',
+    /^\s+at .*jobs-conformance[\\/]lifecycle\.(ts|js):\d+/,
+    'the stack starts in the handler',
+  );
 }
