@@ -1,0 +1,197 @@
+/**
+ * Jobs throughput, at the doors users take, and the embedded store's ceiling:
+ *
+ * - `http-single`: `POST /v1/jobs`, one job per request, from `--clients` keep-alive clients
+ *   (`SpoolClient`, one connection pool) against a `spool serve` child process;
+ * - `http-batch`: `POST /v1/jobs/batch` with `--batch` jobs per request (all-or-nothing), from
+ *   8 clients in flight;
+ * - `embedded-e2e`: `jobs.add` → an in-process worker (concurrency 50, no-op handler) →
+ *   `completed`, timed from the first add until the last job is completed;
+ * - `sqlite-limit`: the ceiling of the embedded store on this machine — a raw better-sqlite3
+ *   loop on the same schema idea (insert a row, then claim 50 and delete them, each step its own
+ *   transaction with `synchronous=FULL`), no Spool code at all. Spool's queue process rate is
+ *   compared with it in docs/benchmarks.md.
+ *
+ *   npm run bench:jobs -- [--jobs 20000] [--rounds 3] [--clients 50] [--batch 1000]
+ *                         [--only http-single,http-batch,embedded-e2e,sqlite-limit]
+ *
+ * Each measurement runs on a fresh data directory, durability `full`; rounds rotate the order;
+ * the report gives medians and min – max over the rounds.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import { SpoolClient } from '../src/client/index.js';
+import type { JsonValue } from '../src/core/message.js';
+import { Jobs } from '../src/jobs/index.js';
+import { openSpool } from '../src/open-spool.js';
+import { order } from './payload.js';
+import { median } from './report/stats.js';
+import { concurrently, secondsSince } from './scenarios/support.js';
+import { startServer } from './systems/spool-http.js';
+
+const allMeasures = ['http-single', 'http-batch', 'embedded-e2e', 'sqlite-limit'] as const;
+type Measure = (typeof allMeasures)[number];
+
+const { values } = parseArgs({
+  options: {
+    jobs: { type: 'string', default: '20000' },
+    rounds: { type: 'string', default: '3' },
+    clients: { type: 'string', default: '50' },
+    batch: { type: 'string', default: '1000' },
+    only: { type: 'string', default: allMeasures.join(',') },
+  },
+});
+const count = Number(values.jobs);
+const rounds = Number(values.rounds);
+const clients = Number(values.clients);
+const batch = Number(values.batch);
+const measures = values.only.split(',').map((name) => name.trim()) as Measure[];
+for (const measure of measures) {
+  if (!allMeasures.includes(measure))
+    throw new Error(`unknown measure ${measure}: ${allMeasures.join(', ')}`);
+}
+
+/** One measurement: jobs (or rows) per second. */
+type Run = (dir: string) => Promise<number>;
+
+const runs: Record<Measure, Run> = {
+  'http-single': async (dir) =>
+    overHttp(dir, async (client) => {
+      await warm(client);
+      const started = process.hrtime.bigint();
+      await concurrently(count, clients, async (i) => void (await client.jobs.add('bench.job', order(i))));
+      return count / secondsSince(started);
+    }),
+  'http-batch': async (dir) =>
+    overHttp(dir, async (client) => {
+      await warm(client);
+      const requests = Math.ceil(count / batch);
+      const started = process.hrtime.bigint();
+      await concurrently(requests, 8, async (r) => {
+        const size = Math.min(batch, count - r * batch);
+        await client.jobs.addBatch(
+          Array.from({ length: size }, (_, i) => ({ type: 'bench.job', payload: order(r * batch + i) })),
+        );
+      });
+      return count / secondsSince(started);
+    }),
+  'embedded-e2e': async (dir) => {
+    const spool = await openSpool({ path: join(dir, 'spool.db') });
+    const jobs = new Jobs(spool);
+    try {
+      let completed = 0;
+      let allDone: () => void = () => {};
+      const done = new Promise<void>((resolve) => (allDone = resolve));
+      jobs.define(
+        'bench.job',
+        () => {
+          if (++completed === count) allDone();
+          return null;
+        },
+        { concurrency: 50 },
+      );
+      await jobs.start();
+      const started = process.hrtime.bigint();
+      await concurrently(
+        count,
+        100,
+        async (i) => void (await jobs.add('bench.job', order(i) as unknown as JsonValue)),
+      );
+      await done;
+      return count / secondsSince(started);
+    } finally {
+      await jobs.close();
+      await spool.close();
+    }
+  },
+  'sqlite-limit': (dir) => Promise.resolve(sqliteLimit(join(dir, 'limit.db'))),
+};
+
+/** A fresh server and client for one HTTP measurement. */
+async function overHttp(dir: string, measure: (client: SpoolClient) => Promise<number>): Promise<number> {
+  const server = await startServer(dir, 'full');
+  const client = new SpoolClient({ url: server.url, retries: { maxAttempts: 1 } });
+  try {
+    return await measure(client);
+  } finally {
+    await client.close();
+    await server.stop();
+  }
+}
+
+/** Unmeasured adds, so the timed ones do not pay for the first queue creation and JIT warm-up. */
+async function warm(client: SpoolClient): Promise<void> {
+  await concurrently(1_000, clients, async (i) => void (await client.jobs.add('bench.warm', order(i))));
+}
+
+/**
+ * The raw loop: `count` rows inserted one transaction each by a producer step, and claimed 50 at
+ * a time (select + delete in one transaction) by a consumer step, interleaved as a queue under
+ * load runs them — with WAL and `synchronous=FULL`, what durability `full` asks of SQLite. Rows
+ * per second, counting each row once (inserted and claimed).
+ */
+function sqliteLimit(path: string): number {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec(
+    'CREATE TABLE q (id INTEGER PRIMARY KEY, body TEXT NOT NULL, visible_at INTEGER NOT NULL); CREATE INDEX q_visible ON q (visible_at, id)',
+  );
+  const insert = db.prepare('INSERT INTO q (body, visible_at) VALUES (?, 0)');
+  const claim = db.prepare('SELECT id FROM q WHERE visible_at <= ? ORDER BY visible_at, id LIMIT 50');
+  const remove = db.prepare('DELETE FROM q WHERE id = ?');
+  const produce = db.transaction((bodies: string[]) => {
+    for (const body of bodies) insert.run(body);
+  });
+  const consume = db.transaction(() => {
+    const rows = claim.all(Date.now()) as { id: number }[];
+    for (const row of rows) remove.run(row.id);
+    return rows.length;
+  });
+  const body = JSON.stringify(order(0));
+  const started = process.hrtime.bigint();
+  let produced = 0;
+  let consumed = 0;
+  // Producers commit in groups of 50, as Spool's group commit does for concurrent sends.
+  while (consumed < count) {
+    if (produced < count) {
+      const n = Math.min(50, count - produced);
+      produce(Array.from({ length: n }, () => body));
+      produced += n;
+    }
+    consumed += consume();
+  }
+  const rate = count / secondsSince(started);
+  db.close();
+  return rate;
+}
+
+const results = new Map<Measure, number[]>(measures.map((measure) => [measure, []]));
+console.log(
+  `jobs benchmark: ${count.toLocaleString('en')} jobs per measurement, ${rounds} rounds, ${clients} HTTP clients, batches of ${batch}; ${cpus().length} cores, Node ${process.version}, load ${loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' ')}`,
+);
+for (let round = 0; round < rounds; round++) {
+  const order_ = measures.map((_, i) => measures[(i + round) % measures.length]!);
+  for (const measure of order_) {
+    const dir = mkdtempSync(join(tmpdir(), `spool-bench-jobs-${measure}-`));
+    try {
+      const rate = await runs[measure](dir);
+      results.get(measure)!.push(rate);
+      console.log(`  round ${round + 1} ${measure.padEnd(13)} ${Math.round(rate).toLocaleString('en')}/s`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+console.log('\nmedian (min – max) per second:');
+for (const [measure, rates] of results) {
+  const fmt = (n: number) => Math.round(n).toLocaleString('en');
+  console.log(
+    `  ${measure.padEnd(13)} ${fmt(median(rates)).padStart(9)} (${fmt(Math.min(...rates))} – ${fmt(Math.max(...rates))})`,
+  );
+}
