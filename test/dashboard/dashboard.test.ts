@@ -158,6 +158,26 @@ describe('dashboard in Chromium', { skip: browserSkip }, () => {
     await page.close();
   });
 
+  it("names dead letters of Spool's own queues on the overview, though those queues are hidden", async () => {
+    // A webhook delivery given up on, as the webhook layer would leave it.
+    const deliveries = await t.spool.queue('spool.webhooks', { maxAttempts: 1 });
+    await deliveries.send({ url: 'https://hooks.example.com/x', event: 'job.completed' });
+    const [delivery] = await deliveries.receive({ max: 1 });
+    await delivery!.nack({ error: new Error('no signing secret') });
+    const page = await open('/');
+    const notice = page.locator('[data-system-dead]');
+    await notice.waitFor();
+    assert.match(await text(notice), /spool\.webhooks \(1\)/);
+    assert.equal(
+      await page.locator('tr[data-queue="spool.webhooks"]').count(),
+      0,
+      'the queue itself stays hidden',
+    );
+    await notice.getByRole('link', { name: 'spool.webhooks' }).click();
+    await page.waitForURL(`${t.url}/queues/spool.webhooks/dlq`);
+    await page.close();
+  });
+
   it('opens a DLQ from the overview, shows each error and attempts, and redrives messages out of it', async () => {
     const ids = await deadLetter(api(), 'payments', 3);
     const page = await open('/');

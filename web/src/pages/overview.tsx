@@ -23,6 +23,33 @@ export function isSystem(name: string): boolean {
   return name.startsWith('spool.') || name.startsWith('jobs.');
 }
 
+/**
+ * Dead letters in Spool's own queues — webhook deliveries given up on, job tickets — would hide
+ * with those queues: they are named here, with a link to each dead-letter queue, whatever the
+ * toggle says.
+ */
+function HiddenDeadLetters({ queues }: { queues: readonly QueueRow[] }) {
+  const withDead = queues.filter((queue) => queue.deadLettered > 0);
+  if (withDead.length === 0) return null;
+  return (
+    <p class="panel system-dead" role="status" data-system-dead>
+      Spool's own queues have dead letters:{' '}
+      {withDead.map((queue, index) => (
+        <span key={queue.name}>
+          {index > 0 ? ', ' : null}
+          <Link href={paths.queue(queue.name, 'dlq')} class="mono">
+            {queue.name}
+          </Link>{' '}
+          ({formatCount(queue.deadLettered)})
+        </span>
+      ))}
+      {withDead.some((queue) => queue.name === 'spool.webhooks')
+        ? ' — undelivered webhooks (a receiver that kept failing, or no SPOOL_WEBHOOK_SECRET to sign with).'
+        : '.'}
+    </p>
+  );
+}
+
 interface QueueRow {
   readonly name: string;
   readonly ready: number;
@@ -152,6 +179,9 @@ export function OverviewPage() {
       ) : (
         <>
           {overview.alerts ? <Alerts alerts={overview.alerts} /> : null}
+          {!showSystem ? (
+            <HiddenDeadLetters queues={all!.queues.filter((queue) => isSystem(queue.name))} />
+          ) : null}
           <QueuesTable queues={overview.queues} live={!unsupported} alerts={overview.alerts ?? []} />
           <TopicsTable topics={overview.topics} alerts={overview.alerts ?? []} />
           {overview.jobs ? <JobsSummary jobs={overview.jobs} /> : null}
