@@ -84,3 +84,25 @@ export const StatsStreamQuery = Type.Object({
     }),
   ),
 });
+
+export const StatsHistoryQuery = Type.Object({
+  windowMs: Type.Optional(
+    Type.Integer({
+      minimum: 1000,
+      maximum: 3_600_000,
+      default: 3_600_000,
+      description: 'How far back: the samples of the last windowMs (the server keeps one hour)',
+    }),
+  ),
+});
+
+export const StatsHistorySchema = Type.Object({
+  intervalMs: Type.Integer({ description: 'Time between two samples' }),
+  samples: Type.Array(
+    Type.Object({
+      at: Type.String({ format: 'date-time', description: 'When the sample was taken' }),
+      stats: StatsSchema,
+    }),
+    { description: 'Oldest first; empty right after a start (counters begin at startedAt)' },
+  ),
+});

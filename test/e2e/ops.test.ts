@@ -8,6 +8,7 @@ const contract = [
   'get /readyz',
   'get /metrics',
   'get /v1/stats',
+  'get /v1/stats/history',
   'get /v1/stats/stream',
   'put /v1/queues/{name}',
   'get /v1/queues',

@@ -11,12 +11,52 @@
 import type { RouteModule } from '../context.js';
 import { openEventStream } from '../context.js';
 import { eventStreamResponse } from '../schemas/common.js';
-import { StatsSchema, StatsStreamQuery } from '../../observability/stats-schema.js';
+import {
+  StatsHistoryQuery,
+  StatsHistorySchema,
+  StatsSchema,
+  StatsStreamQuery,
+} from '../../observability/stats-schema.js';
+import { StatsHistory } from '../../observability/stats-history.js';
 
 const heartbeatMs = 15_000;
 
-export const statsRoutes: RouteModule = (app, { metrics, alerts, closing }) => {
+export const statsRoutes: RouteModule = (app, { spool, metrics, alerts, closing }) => {
   const snapshot = () => metrics.stats.snapshot({ alerts: alerts.firing() });
+  const history = new StatsHistory(snapshot, spool.clock);
+  app.addHook('onReady', (done) => {
+    history.start();
+    done();
+  });
+  app.addHook('onClose', (_instance, done) => {
+    history.close();
+    done();
+  });
+
+  app.get(
+    '/v1/stats/history',
+    {
+      schema: {
+        operationId: 'getStatsHistory',
+        tags: ['operations'],
+        summary: 'The stats document every 10 s over the last hour, for charts that start from history',
+        description:
+          'Samples this server process took since it started (kept one hour); `*Total` counters are cumulative, so a rate is the difference of two samples over their time apart.',
+        querystring: StatsHistoryQuery,
+        response: { 200: StatsHistorySchema },
+      },
+      config: { access: 'token' },
+    },
+    (request) => {
+      const windowMs = request.query.windowMs ?? history.keepMs;
+      return {
+        intervalMs: history.intervalMs,
+        samples: history
+          .since(spool.clock.now() - windowMs)
+          .map((sample) => ({ at: new Date(sample.at).toISOString(), stats: sample.stats })),
+      };
+    },
+  );
 
   app.get(
     '/v1/stats',

@@ -5,7 +5,7 @@
  * its screens.
  */
 import type { Static } from '@sinclair/typebox';
-import type { StatsWire } from '../../../src/observability/stats-schema.js';
+import type { StatsHistorySchema, StatsWire } from '../../../src/observability/stats-schema.js';
 import type { Schedule as ScheduleSchema } from '../../../src/server/schemas/jobs.js';
 
 export type {
@@ -34,6 +34,7 @@ export type Schedule = Static<typeof ScheduleSchema>;
 
 /** `GET /v1/stats`, and each `stats` event of `GET /v1/stats/stream`. */
 export type Stats = StatsWire;
+export type StatsHistory = Static<typeof StatsHistorySchema>;
 export type QueueStats = Stats['queues'][number];
 export type TopicStats = Stats['topics'][number];
 /** A firing alert (`GET /v1/alerts`, and the `alerts` of the stats). */

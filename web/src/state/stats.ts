@@ -9,7 +9,7 @@ import { useEffect } from 'preact/hooks';
 import { auth } from '../api/auth.js';
 import { api, type ApiError } from '../api/http.js';
 import { followStream, type StreamStatus } from '../api/sse.js';
-import type { QueueStats, Stats } from '../api/types.js';
+import type { QueueStats, Stats, StatsHistory } from '../api/types.js';
 import { createStore, useStore } from './store.js';
 
 /** How much history the charts show. */
@@ -62,11 +62,26 @@ function receive(snapshot: Stats, at: number): void {
   });
 }
 
+/**
+ * Seeds the charts with the server's samples of the last {@link historyMs} (every 10 s), so a
+ * page load starts from history rather than from empty. A server without the route, or an
+ * error, just leaves the charts to fill live.
+ */
+async function loadHistory(signal: AbortSignal): Promise<void> {
+  try {
+    const { samples } = await api<StatsHistory>('GET', `/v1/stats/history?windowMs=${historyMs}`, { signal });
+    for (const sample of samples) receive(sample.stats, Date.parse(sample.at));
+  } catch {
+    // The live stream below reports what is wrong, if anything is.
+  }
+}
+
 function open(): void {
   const controller = new AbortController();
   connection = controller;
   const { signal } = controller;
   void (async () => {
+    await loadHistory(signal);
     try {
       const first = await api<Stats>('GET', '/v1/stats', { signal });
       receive(first, Date.parse(first.time));
