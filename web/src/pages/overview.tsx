@@ -184,7 +184,7 @@ export function OverviewPage() {
           ) : null}
           <QueuesTable queues={overview.queues} live={!unsupported} alerts={overview.alerts ?? []} />
           <TopicsTable topics={overview.topics} alerts={overview.alerts ?? []} />
-          {overview.jobs ? <JobsSummary jobs={overview.jobs} /> : null}
+          {overview.jobs ? <JobsSummary jobs={overview.jobs} queues={all!.queues} /> : null}
         </>
       )}
     </>
@@ -404,7 +404,31 @@ const shownStates: readonly JobState[] = [
 ];
 const stateTone: Record<string, string> = { active: 'info', retrying: 'warn', dead: 'bad', completed: 'ok' };
 
-function JobsSummary({ jobs }: { jobs: Stats['jobs'] }) {
+/** How long queued jobs of a type may wait, none running, before the overview asks for a worker. */
+const unservedAfterSeconds = 30;
+
+/**
+ * Job types that look unserved: jobs queued, none running, and the type's oldest ticket waiting
+ * for {@link unservedAfterSeconds} or more — the usual cause is that no worker handles the type.
+ */
+function unservedTypes(jobs: Stats['jobs'], queues: readonly QueueRow[]): Map<string, number> {
+  const waiting = new Map<string, number>();
+  for (const entry of jobs.byType) {
+    const age = queues.find((queue) => queue.name === `jobs.${entry.type}`)?.oldestSeconds ?? null;
+    if (
+      entry.byState.queued > 0 &&
+      entry.byState.active === 0 &&
+      age !== null &&
+      age >= unservedAfterSeconds
+    ) {
+      waiting.set(entry.type, age);
+    }
+  }
+  return waiting;
+}
+
+function JobsSummary({ jobs, queues }: { jobs: Stats['jobs']; queues: readonly QueueRow[] }) {
+  const unserved = unservedTypes(jobs, queues);
   return (
     <section aria-labelledby="jobs-title" class="panel">
       <h2 id="jobs-title">Jobs by state</h2>
@@ -437,6 +461,12 @@ function JobsSummary({ jobs }: { jobs: Stats['jobs'] }) {
                 <tr key={entry.type}>
                   <th scope="row">
                     <Link href={paths.jobs({ type: entry.type })}>{entry.type}</Link>
+                    {unserved.has(entry.type) ? (
+                      <span class="badge tone-warn unserved" data-unserved={entry.type}>
+                        no worker? {entry.byState.queued} queued, none running for{' '}
+                        {formatSeconds(unserved.get(entry.type)!)}
+                      </span>
+                    ) : null}
                   </th>
                   {shownStates.map((state) => (
                     <td key={state} class="num">
