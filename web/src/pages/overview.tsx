@@ -464,7 +464,7 @@ function JobsSummary({ jobs, queues }: { jobs: Stats['jobs']; queues: readonly Q
                     {unserved.has(entry.type) ? (
                       <span class="badge tone-warn unserved" data-unserved={entry.type}>
                         no worker? {entry.byState.queued} queued, none running for{' '}
-                        {formatSeconds(unserved.get(entry.type)!)}
+                        {formatSeconds(unserved.get(entry.type))}
                       </span>
                     ) : null}
                   </th>
