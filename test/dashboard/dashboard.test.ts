@@ -22,6 +22,9 @@ import { parseTokenList } from '../../src/server/auth.js';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
 import { assertProblem, call, startTestServer, type TestServer } from '../e2e/helpers.js';
 import { tempDir, until } from '../helpers.js';
+import { Webhooks } from '../../src/webhooks/delivery.js';
+import { generateSecret } from '../../src/webhooks/signature.js';
+import { startReceiver } from '../webhooks/receiver.js';
 import { addJob, addSchedule, deadLetter, fillQueue, fillTopic, runJob } from './fixtures.js';
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -379,6 +382,56 @@ describe('dashboard in Chromium', { skip: browserSkip }, () => {
     const page2 = await t.call('GET', '/v1/jobs?type=bulk.report&status=queued');
     assert.equal((page2.body as { items: unknown[] }).items.length, 3);
     await page.close();
+  });
+
+  it('lists failed webhook deliveries with their errors, and enables an endpoint that answered 410', async () => {
+    const failing = await startReceiver((request) => ({
+      status: request.body.includes('"n":2') ? 410 : 500,
+    }));
+    let webhooks: Webhooks | undefined;
+    const hooked = await startTestServer({
+      webhooks: async (spool) => {
+        webhooks = new Webhooks(spool, {
+          secret: generateSecret(),
+          allowPrivateNetworks: true,
+          maxAttempts: 2,
+          backoff: { baseMs: 20, capMs: 50 },
+        });
+        await webhooks.start();
+        return webhooks;
+      },
+    });
+    try {
+      await webhooks!.enqueue({ url: `${failing.url}/broken`, event: 'job.completed', payload: { n: 1 } });
+      await webhooks!.enqueue({ url: `${failing.url}/gone`, event: 'job.dead', payload: { n: 2 } });
+      await until(
+        async () =>
+          ((await hooked.call('GET', '/v1/webhooks/endpoints/disabled')).body as { items: unknown[] }).items
+            .length === 1,
+        10_000,
+        'the 410 endpoint disabled',
+      );
+      const page = await context.newPage();
+      page.on('pageerror', (error) => pageErrors.push(`/webhooks: ${error.message}`));
+      await page.goto(`${hooked.url}/webhooks`);
+      const rows = page.locator('tbody tr[data-delivery]');
+      await eventually(() => rows.count(), 1, 'the dead-lettered delivery (failures shown first)');
+      assert.match(await text(rows.first()), /job\.completed.*\/broken.*2.*dead-lettered.*500/);
+      await page.getByLabel('Outcome').selectOption('all');
+      await page.waitForURL(/outcome=all/);
+      await eventually(async () => (await rows.count()) >= 3, true, 'every attempt');
+      await page.screenshot({ path: join(screenshotDir, 'webhooks.png'), fullPage: true });
+
+      const gone = page.locator(`li[data-disabled="${failing.url}/gone"]`);
+      assert.match(await text(gone), /410/);
+      await gone.getByRole('button', { name: 'Enable' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Enable endpoint' }).click();
+      await page.locator('[data-empty="disabled"]').waitFor();
+      await page.close();
+    } finally {
+      await hooked.dispose();
+      await failing.close();
+    }
   });
 
   it('cancels a waiting job after a confirmation', async () => {

@@ -13,6 +13,7 @@ import { NotFoundPage } from './pages/not-found.js';
 import { OverviewPage } from './pages/overview.js';
 import { QueuePage } from './pages/queue.js';
 import { SchedulesPage } from './pages/schedules.js';
+import { WebhooksPage } from './pages/webhooks.js';
 import { TopicPage } from './pages/topic.js';
 import { dismiss, notices } from './state/notices.js';
 import { location, match, paths, type Route } from './state/router.js';
@@ -61,6 +62,8 @@ function Screen({ route, query }: { route: Route; query: URLSearchParams }) {
       return <JobPage key={route.id} id={route.id} />;
     case 'schedules':
       return <SchedulesPage />;
+    case 'webhooks':
+      return <WebhooksPage query={query} />;
     case 'not-found':
       return <NotFoundPage />;
   }
@@ -78,6 +81,7 @@ const sections = [
     active: (route: Route) => route.screen === 'jobs' || route.screen === 'job',
   },
   { label: 'Schedules', href: paths.schedules(), active: (route: Route) => route.screen === 'schedules' },
+  { label: 'Webhooks', href: paths.webhooks(), active: (route: Route) => route.screen === 'webhooks' },
 ];
 
 function Header({ route }: { route: Route }) {

@@ -7,6 +7,10 @@
 import type { Static } from '@sinclair/typebox';
 import type { StatsHistorySchema, StatsWire } from '../../../src/observability/stats-schema.js';
 import type { Schedule as ScheduleSchema } from '../../../src/server/schemas/jobs.js';
+import type {
+  DeliveryPage as DeliveryPageSchema,
+  DisabledEndpointList,
+} from '../../../src/server/schemas/webhooks.js';
 
 export type {
   BulkJobsResult,
@@ -34,6 +38,9 @@ export type Schedule = Static<typeof ScheduleSchema>;
 
 /** `GET /v1/stats`, and each `stats` event of `GET /v1/stats/stream`. */
 export type Stats = StatsWire;
+export type DeliveryPage = Static<typeof DeliveryPageSchema>;
+export type DeliveryAttempt = DeliveryPage['items'][number];
+export type DisabledEndpoint = Static<typeof DisabledEndpointList>['items'][number];
 export type StatsHistory = Static<typeof StatsHistorySchema>;
 export type QueueStats = Stats['queues'][number];
 export type TopicStats = Stats['topics'][number];

@@ -32,6 +32,7 @@ export type Route =
   | { readonly screen: 'jobs' }
   | { readonly screen: 'job'; readonly id: string }
   | { readonly screen: 'schedules' }
+  | { readonly screen: 'webhooks' }
   | { readonly screen: 'not-found' };
 
 export function match(path: string): Route {
@@ -57,6 +58,7 @@ export function match(path: string): Route {
   if (first === 'jobs' && third === undefined)
     return second === undefined ? { screen: 'jobs' } : { screen: 'job', id: second };
   if (first === 'schedules' && second === undefined) return { screen: 'schedules' };
+  if (first === 'webhooks' && second === undefined) return { screen: 'webhooks' };
   return { screen: 'not-found' };
 }
 
@@ -72,4 +74,8 @@ export const paths = {
   },
   job: (id: string) => `/jobs/${encodeURIComponent(id)}`,
   schedules: () => '/schedules',
+  webhooks: (query?: Record<string, string>) => {
+    const text = new URLSearchParams(query).toString();
+    return text === '' ? '/webhooks' : `/webhooks?${text}`;
+  },
 };
