@@ -312,6 +312,8 @@ describe('dashboard in Chromium', { skip: browserSkip }, () => {
       false,
       'the error column folds away',
     );
+    const menu = await page.getByRole('navigation', { name: 'Main' }).getByRole('link').last().boundingBox();
+    assert.ok(menu && menu.x + menu.width <= 375, 'every section of the menu is on screen');
     await page.screenshot({ path: join(screenshotDir, 'jobs-phone.png') });
     await page.setViewportSize({ width: 1280, height: 900 });
 
@@ -415,8 +417,13 @@ describe('dashboard in Chromium', { skip: browserSkip }, () => {
       page.on('pageerror', (error) => pageErrors.push(`/webhooks: ${error.message}`));
       await page.goto(`${hooked.url}/webhooks`);
       const rows = page.locator('tbody tr[data-delivery]');
-      await eventually(() => rows.count(), 1, 'the dead-lettered delivery (failures shown first)');
-      assert.match(await text(rows.first()), /job\.completed.*\/broken.*2.*dead-lettered.*500/);
+      // Failures first: both endpoints' deliveries failed for good (a 410 is not retried).
+      await eventually(() => rows.count(), 2, 'the two dead-lettered deliveries');
+      assert.match(
+        await text(rows.filter({ hasText: '/broken' })),
+        /job\.completed.*2.*dead-lettered.*500.*endpoint answered 500/,
+      );
+      assert.match(await text(rows.filter({ hasText: '/gone' })), /job\.dead.*410/);
       await page.getByLabel('Outcome').selectOption('all');
       await page.waitForURL(/outcome=all/);
       await eventually(async () => (await rows.count()) >= 3, true, 'every attempt');
