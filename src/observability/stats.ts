@@ -110,8 +110,10 @@ export class StatsCollector {
    * The whole document: store state (cached up to `cacheMs`) and current counters, with the
    * firing `alerts` given (the server passes its alert evaluator's; none without one).
    */
-  async snapshot(options: { alerts?: readonly AlertWire[] } = {}): Promise<StatsSnapshot> {
-    const state = await this.storeState();
+  async snapshot(options: { alerts?: readonly AlertWire[]; fresh?: boolean } = {}): Promise<StatsSnapshot> {
+    // `fresh` (the history's samples) reads the store now and leaves the cache alone, so a
+    // background sample never makes a caller's next read a second stale.
+    const state = options.fresh ? await this.#read() : await this.storeState();
     const now = this.#recorder.now();
     const recorder = this.#recorder;
     return {

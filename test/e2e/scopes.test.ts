@@ -132,6 +132,7 @@ describe('scopes: every route answers as it declares', () => {
       'POST /v1/queues/{name}/messages',
       'POST /v1/topics/{name}/events',
       'POST /v1/jobs',
+      'POST /v1/jobs/batch',
     ]);
     assert.ok(
       open('consume').every((route) => route.startsWith('POST ')),
@@ -157,6 +158,11 @@ describe('scopes: every route answers as it declares', () => {
     }
     assert.ok(
       open('admin').includes('DELETE /v1/jobs/{id}') && open('admin').includes('POST /v1/jobs/{id}/retry'),
+    );
+    assert.deepEqual(
+      routes.find((route) => route.path === '/v1/jobs/bulk')?.access,
+      'admin',
+      'bulk retry and cancel are an operator action',
     );
   });
 

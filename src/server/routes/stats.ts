@@ -23,7 +23,10 @@ const heartbeatMs = 15_000;
 
 export const statsRoutes: RouteModule = (app, { spool, metrics, alerts, closing }) => {
   const snapshot = () => metrics.stats.snapshot({ alerts: alerts.firing() });
-  const history = new StatsHistory(snapshot, spool.clock);
+  const history = new StatsHistory(
+    () => metrics.stats.snapshot({ alerts: alerts.firing(), fresh: true }),
+    spool.clock,
+  );
   app.addHook('onReady', (done) => {
     history.start();
     done();
