@@ -22,7 +22,7 @@ describe('stats history', () => {
           return Promise.reject(new Error('store busy'));
         }
         taken++;
-        return Promise.resolve({ time: new Date(clock.now()).toISOString() } as StatsSnapshot);
+        return Promise.resolve(snapshotOf(3));
       },
       clock,
       { intervalMs: 10_000, keepMs: 60_000 },
@@ -48,6 +48,23 @@ describe('stats history', () => {
     assert.equal(taken, count, 'no sample after close');
   });
 
+  it('keeps at most maxEntries queues, topics and job types over its samples', async () => {
+    const clock = new TestClock();
+    let queues = 10;
+    const history = new StatsHistory(() => Promise.resolve(snapshotOf(queues)), clock, {
+      intervalMs: 10_000,
+      maxEntries: 100,
+    });
+    history.start();
+    await clock.advance(0);
+    await clock.advance(200_000);
+    assert.equal(history.since(0).length, 9, '9 samples of 11 entries fit in 100');
+    queues = 199; // one sample alone is over the budget: the newest is kept
+    await clock.advance(10_000);
+    assert.equal(history.since(0).length, 1);
+    history.close();
+  });
+
   it('GET /v1/stats/history answers the samples of the window, each a whole stats document', async () => {
     const t = await startTestServer();
     try {
@@ -65,3 +82,12 @@ describe('stats history', () => {
     }
   });
 });
+
+/** A stats document with `queues` queues (and nothing else). */
+function snapshotOf(queues: number): StatsSnapshot {
+  return {
+    queues: Array.from({ length: queues }, (_, i) => ({ name: `q${i}` })),
+    topics: [],
+    jobs: { byType: [] },
+  } as unknown as StatsSnapshot;
+}
