@@ -39,6 +39,7 @@ export { SpoolTransaction } from './engine/transaction.js';
 export {
   Jobs,
   JobNotFoundError,
+  ScheduleNotFoundError,
   JobStateError,
   IdempotencyConflictError,
   JobCancelledError,

@@ -217,6 +217,15 @@ export const errorCatalogue = catalogue({
     className: 'JobNotFoundError',
     description: 'unknown job id (or one pruned by retention)',
   },
+  SCHEDULE_NOT_FOUND: {
+    code: 'SPOOL_SCHEDULE_NOT_FOUND',
+    httpStatus: 404,
+    title: 'Schedule not found',
+    retryable: false,
+    exitCode: exitCodes.notFound,
+    className: 'ScheduleNotFoundError',
+    description: 'running a schedule that does not exist',
+  },
   JOB_STATE_CONFLICT: {
     code: 'SPOOL_JOB_STATE_CONFLICT',
     httpStatus: 409,

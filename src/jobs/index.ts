@@ -1,6 +1,7 @@
 export {
   Jobs,
   JobNotFoundError,
+  ScheduleNotFoundError,
   JobStateError,
   IdempotencyConflictError,
   JobCancelledError,

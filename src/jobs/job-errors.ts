@@ -22,6 +22,13 @@ export class JobStateError extends SpoolError {
   }
 }
 
+/** A schedule is unknown (never saved, or deleted). */
+export class ScheduleNotFoundError extends SpoolError {
+  constructor(readonly schedule: string) {
+    super(errorCatalogue.SCHEDULE_NOT_FOUND, `schedule "${schedule}" does not exist`, { schedule });
+  }
+}
+
 /** A repeat of an idempotent add with a different request. */
 export class IdempotencyConflictError extends SpoolError {
   constructor(key: string) {

@@ -31,7 +31,12 @@ import {
   withItemIndex,
 } from './add-request.js';
 import { type ActiveAttempt, JobAttempts, type JobTicket, jobQueueName } from './job-attempts.js';
-import { IdempotencyConflictError, JobNotFoundError, JobStateError } from './job-errors.js';
+import {
+  IdempotencyConflictError,
+  JobNotFoundError,
+  JobStateError,
+  ScheduleNotFoundError,
+} from './job-errors.js';
 import {
   type BulkJobAction,
   type BulkJobFilter,
@@ -453,6 +458,19 @@ export class Jobs {
     return this.spool.store.listSchedules();
   }
 
+  /**
+   * Adds the job of schedule `name` now, as its next slot would (its type and payload), without
+   * moving the schedule: the slots fire as before. Throws `ScheduleNotFoundError` for an unknown
+   * schedule (`SPOOL_SCHEDULE_NOT_FOUND`, 404).
+   */
+  async runScheduleNow(name: string): Promise<Job> {
+    const schedule = await this.spool.store.getSchedule(name);
+    if (!schedule) throw new ScheduleNotFoundError(name);
+    return this.add(schedule.jobType, JSON.parse(schedule.payload) as JsonValue, {
+      metadata: { schedule: name, runNow: true },
+    });
+  }
+
   unschedule(name: string): Promise<boolean> {
     return this.spool.store.deleteSchedule(name);
   }
@@ -771,5 +789,10 @@ export class Jobs {
 }
 
 export { JobCancelledError };
-export { IdempotencyConflictError, JobNotFoundError, JobStateError } from './job-errors.js';
+export {
+  IdempotencyConflictError,
+  JobNotFoundError,
+  JobStateError,
+  ScheduleNotFoundError,
+} from './job-errors.js';
 export type { AddJobOptions, BatchJob } from './add-request.js';

@@ -487,6 +487,15 @@ describe('dashboard in Chromium', { skip: browserSkip }, () => {
     await row.waitFor();
     assert.match(await text(row), /0 \* \* \* \* \(UTC\)/);
     assert.match(await text(row), /in \d+ (min|s|h)/);
+
+    // Run now adds the schedule's job; Delete asks first.
+    await row.getByRole('button', { name: 'Run now' }).click();
+    await page.getByText(/Schedule hourly-cleanup ran now: job /).waitFor();
+    const added = await t.call('GET', '/v1/jobs?type=cleanup.run');
+    assert.equal((added.body as { items: unknown[] }).items.length, 1);
+    await row.getByRole('button', { name: 'Delete…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete schedule' }).click();
+    await row.waitFor({ state: 'detached' });
     await page.close();
   });
 

@@ -56,6 +56,7 @@ const contract = [
   'get /v1/schedules',
   'put /v1/schedules/{name}',
   'delete /v1/schedules/{name}',
+  'post /v1/schedules/{name}/run',
   'get /v1/webhooks/deliveries',
   'get /v1/webhooks/endpoints/disabled',
   'get /v1/alerts',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Jobs } from '../../src/jobs/jobs.js';
-import { Schedule, ScheduleList } from '../../src/server/schemas/jobs.js';
+import { JobAccepted, Schedule, ScheduleList } from '../../src/server/schemas/jobs.js';
 import { assertProblem, startTestServer, type TestServer } from './helpers.js';
 
 describe('PUT /v1/schedules/{name}: bad schedules are 400 problems naming the field', () => {
@@ -69,5 +69,23 @@ describe('PUT /v1/schedules/{name}: bad schedules are 400 problems naming the fi
     assert.equal(listed.status, 200);
     assert.deepEqual(listed.body.items.map((s) => s.name).sort(), ['berlin-nine', 'centennial']);
     for (const schedule of listed.body.items) assert.ok(!Number.isNaN(Date.parse(schedule.nextRunAt)));
+  });
+
+  it('POST /v1/schedules/{name}/run adds its job now and leaves its slots alone; 404 for an unknown one', async () => {
+    const saved = await t.call('PUT', '/v1/schedules/nightly-report', {
+      body: { type: 'report.nightly', cron: '0 3 * * *', payload: { scope: 'all' } },
+      returns: Schedule,
+    });
+    const ran = await t.call('POST', '/v1/schedules/nightly-report/run', { returns: JobAccepted });
+    assert.equal(ran.status, 202);
+    assert.equal(ran.body.job.type, 'report.nightly');
+    assert.deepEqual(ran.body.job.payload, { scope: 'all' });
+    assert.deepEqual(ran.body.job.metadata, { schedule: 'nightly-report', runNow: true });
+    assert.equal(ran.headers.get('location'), `/v1/jobs/${ran.body.id}`);
+    const listed = await t.call('GET', '/v1/schedules', { returns: ScheduleList });
+    const after = listed.body.items.find((schedule) => schedule.name === 'nightly-report');
+    assert.equal(after?.nextRunAt, saved.body.nextRunAt, 'the next slot did not move');
+    assert.equal(after?.lastRunAt, null);
+    assertProblem(await t.call('POST', '/v1/schedules/no-such/run'), 404, 'SPOOL_SCHEDULE_NOT_FOUND');
   });
 });

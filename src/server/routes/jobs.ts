@@ -375,6 +375,29 @@ export const jobRoutes: RouteModule = (app, { jobs, closing, webhooks }) => {
     },
   );
 
+  app.post(
+    '/v1/schedules/:name/run',
+    {
+      schema: {
+        operationId: 'runScheduleNow',
+        tags: ['schedules'],
+        summary: "Add the schedule's job now, without moving its slots",
+        description:
+          "The job is the schedule's type and payload, with metadata { schedule, runNow: true }; the schedule keeps firing at its slots. 404 SPOOL_SCHEDULE_NOT_FOUND for an unknown schedule.",
+        params: ScheduleParams,
+        response: { 202: JobAccepted },
+      },
+      config: { access: 'admin' },
+    },
+    async (request, reply) => {
+      const job = await jobs.runScheduleNow(request.params.name);
+      return reply
+        .code(202)
+        .header('location', `/v1/jobs/${encodeURIComponent(job.id)}`)
+        .send({ id: job.id, status: job.status, job: wireJob(job) });
+    },
+  );
+
   app.delete(
     '/v1/schedules/:name',
     {

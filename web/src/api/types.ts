@@ -18,6 +18,7 @@ export type {
   DeadLetterPage,
   GroupInfo,
   Job,
+  JobAccepted,
   JobEventData,
   JobPage,
   JobStatus,

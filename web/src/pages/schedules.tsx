@@ -1,6 +1,11 @@
-/** Schedules: what fires when — cron or interval, the job it adds, next and last fire times. */
-import { api } from '../api/http.js';
-import type { Schedule } from '../api/types.js';
+/**
+ * Schedules: what fires when — cron or interval, the job it adds, next and last fire times —
+ * with Run now (adds the schedule's job at once; the slots are unchanged) and a confirmed Delete.
+ */
+import { api, type ApiError, seg } from '../api/http.js';
+import type { JobAccepted, Schedule } from '../api/types.js';
+import { useConfirm } from '../components/dialog.js';
+import { notify } from '../state/notices.js';
 import { ErrorBox, Loading, Time } from '../components/bits.js';
 import { Link } from '../components/link.js';
 import { formatRelative, formatSeconds, preview } from '../format.js';
@@ -16,12 +21,39 @@ export function SchedulesPage() {
   const now = useNow(1000);
   // Next fire times move on once a slot fires.
   useInterval(() => void schedules.reload(), 10_000);
+  const [dialog, confirm] = useConfirm();
+  const run = async (name: string) => {
+    try {
+      const accepted = await api<JobAccepted>('POST', `/v1/schedules/${seg(name)}/run`);
+      notify(`Schedule ${name} ran now: job ${accepted.id}.`);
+      await schedules.reload();
+    } catch (error) {
+      notify(`Could not run schedule ${name}: ${(error as ApiError).message}`, 'error');
+    }
+  };
+  const remove = async (name: string) => {
+    const ok = await confirm({
+      title: `Delete schedule ${name}?`,
+      body: <p>It fires no more jobs; jobs it already added are kept.</p>,
+      confirmLabel: 'Delete schedule',
+      danger: true,
+    });
+    if (!ok) return;
+    try {
+      await api('DELETE', `/v1/schedules/${seg(name)}`);
+      notify(`Deleted schedule ${name}.`);
+      await schedules.reload();
+    } catch (error) {
+      notify(`Could not delete schedule ${name}: ${(error as ApiError).message}`, 'error');
+    }
+  };
   const items = schedules.data
     ? [...schedules.data.items].sort((a, b) => Date.parse(a.nextRunAt) - Date.parse(b.nextRunAt))
     : null;
   return (
     <>
       <PageTitle>Schedules</PageTitle>
+      {dialog}
       {schedules.error ? <ErrorBox error={schedules.error} /> : null}
       {items === null ? (
         schedules.error ? null : (
@@ -42,6 +74,9 @@ export function SchedulesPage() {
                 <th scope="col">Missed slots</th>
                 <th scope="col">Next run</th>
                 <th scope="col">Last run</th>
+                <th scope="col">
+                  <span class="visually-hidden">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -68,6 +103,14 @@ export function SchedulesPage() {
                   </td>
                   <td>
                     <Time at={schedule.lastRunAt} />
+                  </td>
+                  <td class="actions">
+                    <button type="button" onClick={() => void run(schedule.name)}>
+                      Run now
+                    </button>{' '}
+                    <button type="button" class="danger" onClick={() => void remove(schedule.name)}>
+                      Delete…
+                    </button>
                   </td>
                 </tr>
               ))}
