@@ -181,6 +181,44 @@ describe('dashboard in Chromium', { skip: browserSkip }, () => {
     await page.close();
   });
 
+  it('creates a queue and a topic from the overview, and sends and publishes test messages to them', async () => {
+    const page = await open('/');
+    await page.getByText('Create a queue or topic').click();
+    await page.getByLabel('Name').fill('made-in-ui');
+    await page.getByLabel('Max attempts').fill('3');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.waitForURL(`${t.url}/queues/made-in-ui`);
+    const queue = await t.call('GET', '/v1/queues/made-in-ui');
+    assert.equal((queue.body as { maxAttempts: number }).maxAttempts, 3);
+
+    await page.getByText('Send a test message').click();
+    await page.getByLabel('Body (JSON, or text)').fill('{"hello": "from the dashboard"}');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    await page.getByText('Sent a message to made-in-ui.').waitFor();
+    const browsed = await t.call('GET', '/v1/queues/made-in-ui/messages');
+    const [message] = (browsed.body as { items: { body: unknown }[] }).items;
+    assert.deepEqual(message?.body, { hello: 'from the dashboard' });
+
+    await page.goto(t.url + '/');
+    await page.getByText('Create a queue or topic').click();
+    await page.getByLabel('Kind').selectOption('topic');
+    await page.getByLabel('Name').fill('made-in-ui-events');
+    await page.getByLabel('Partitions').fill('2');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.waitForURL(`${t.url}/topics/made-in-ui-events`);
+    await page.getByText('Publish a test event').click();
+    await page.getByLabel(/^Key/).fill('customer-1');
+    await page.getByRole('button', { name: 'Publish', exact: true }).click();
+    await page.getByText('Published an event to made-in-ui-events.').waitFor();
+    const topic = await t.call('GET', '/v1/topics/made-in-ui-events');
+    const partitions = (topic.body as { stats: { partitions: { endOffset: number }[] } }).stats.partitions;
+    assert.equal(
+      partitions.reduce((sum, p) => sum + p.endOffset, 0),
+      1,
+    );
+    await page.close();
+  });
+
   it('opens a DLQ from the overview, shows each error and attempts, and redrives messages out of it', async () => {
     const ids = await deadLetter(api(), 'payments', 3);
     const page = await open('/');

@@ -7,6 +7,7 @@ import { useState } from 'preact/hooks';
 import { api, seg } from '../api/http.js';
 import type { Alert, QueueWithStats, Stats, TopicConfig, TopicWithStats } from '../api/types.js';
 import { ErrorBox, Loading, Stat, Time } from '../components/bits.js';
+import { CreateForms } from '../components/create-forms.js';
 import { Link } from '../components/link.js';
 import { formatCount, formatRate, formatSeconds } from '../format.js';
 import { useInterval, useResource } from '../state/resource.js';
@@ -185,6 +186,7 @@ export function OverviewPage() {
           <QueuesTable queues={overview.queues} live={!unsupported} alerts={overview.alerts ?? []} />
           <TopicsTable topics={overview.topics} alerts={overview.alerts ?? []} />
           {overview.jobs ? <JobsSummary jobs={overview.jobs} queues={all!.queues} /> : null}
+          <CreateForms />
         </>
       )}
     </>

@@ -7,6 +7,7 @@ import { api, seg } from '../api/http.js';
 import type { QueueWithStats } from '../api/types.js';
 import { ErrorBox, Loading, Stat } from '../components/bits.js';
 import { LineChart } from '../components/line-chart.js';
+import { TestMessageForm } from '../components/test-message.js';
 import { Link } from '../components/link.js';
 import { formatCount, formatRate, formatSeconds } from '../format.js';
 import { useInterval, useResource } from '../state/resource.js';
@@ -99,6 +100,7 @@ export function QueuePage({ name, tab }: { name: string; tab: QueueTab }) {
         <QueueMessages name={name} depth={counts ? counts.ready + counts.delayed + counts.inFlight : null} />
       ) : null}
       {tab === 'dlq' ? <DeadLetters name={name} deadLettered={counts?.deadLettered ?? null} /> : null}
+      <TestMessageForm kind="queue" name={name} onSent={() => void queue.reload()} />
     </>
   );
 }

@@ -9,6 +9,7 @@ import type { ReadResult, SeekResult, SeekTarget, TopicEvent, TopicWithStats } f
 import { ErrorBox, Loading, Time } from '../components/bits.js';
 import { Modal } from '../components/dialog.js';
 import { Link } from '../components/link.js';
+import { TestMessageForm } from '../components/test-message.js';
 import { bodyPreview, MessageDetail } from '../components/message-detail.js';
 import { formatCount, fromLocalInput, plural, toLocalInput } from '../format.js';
 import { notify } from '../state/notices.js';
@@ -84,6 +85,7 @@ export function TopicPage({ name }: { name: string }) {
           ) : null}
         </>
       )}
+      <TestMessageForm kind="topic" name={name} onSent={() => void topic.reload()} />
     </>
   );
 }
