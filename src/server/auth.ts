@@ -41,6 +41,18 @@ export type Scope = (typeof scopes)[number];
  */
 export type RouteAccess = 'public' | 'token' | Scope | readonly [Scope, ...Scope[]];
 
+/** The scopes of the token each request presented, once the authenticator let it through. */
+const grantedScopes = new WeakMap<FastifyRequest, ReadonlySet<Scope>>();
+
+/**
+ * The scopes `request` may use: those of its token, or every scope on a server without tokens
+ * (it is open). Only meaningful on a route that needs a token (`'token'` or a scope).
+ */
+export function requestScopes(request: FastifyRequest): Scope[] {
+  const granted = grantedScopes.get(request);
+  return granted ? scopes.filter((scope) => granted.has(scope)) : [...scopes];
+}
+
 /** The scopes that open a route, or what else opens it. */
 export function accessScopes(access: RouteAccess): 'public' | 'token' | readonly Scope[] {
   return access === 'public' || access === 'token' ? access : typeof access === 'string' ? [access] : access;
@@ -135,6 +147,7 @@ export function createAuthenticator(
         'www-authenticate': 'Bearer realm="spool", error="invalid_token"',
       });
     }
+    grantedScopes.set(request, granted);
     if (access === 'token' || access.some((scope) => granted.has(scope))) return;
     const needed = access.map((scope) => `"${scope}"`).join(' or ');
     throw new HttpError(

@@ -4,6 +4,7 @@ import { assertProblem, startTestServer } from './helpers.js';
 
 /** Every route of the HTTP contract, as `METHOD path` in OpenAPI form. */
 const contract = [
+  'get /v1/auth/scopes',
   'get /healthz',
   'get /readyz',
   'get /metrics',

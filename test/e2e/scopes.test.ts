@@ -94,6 +94,26 @@ describe('scopes: every route answers as it declares', () => {
   });
   after(() => t.dispose());
 
+  it('GET /v1/auth/scopes tells each token its scopes (for a console to offer only those actions)', async () => {
+    for (const [name, token] of Object.entries(tokens)) {
+      const answer = await t.call('GET', '/v1/auth/scopes', { token });
+      assert.equal(answer.status, 200, name);
+      assert.deepEqual((answer.body as { scopes: string[] }).scopes, name === 'no scope' ? [] : [name]);
+    }
+    assertProblem(await t.call('GET', '/v1/auth/scopes'), 401, 'SPOOL_UNAUTHORIZED');
+    const open = await startTestServer();
+    try {
+      const answer = await open.call('GET', '/v1/auth/scopes');
+      assert.deepEqual(
+        (answer.body as { scopes: string[] }).scopes,
+        [...scopes],
+        'an open server: every scope',
+      );
+    } finally {
+      await open.dispose();
+    }
+  });
+
   it('each token gets past the token check exactly on the routes its scopes open', async () => {
     assert.ok(routes.length > 50, `${routes.length} routes`);
     const wrong: string[] = [];

@@ -1,6 +1,7 @@
 /** Operations: liveness, readiness and the OpenAPI document. None of them needs a token. */
 import { Type } from '@sinclair/typebox';
 import { errorCatalogue, SpoolError } from '../../core/errors.js';
+import { requestScopes, scopes } from '../auth.js';
 import type { RouteModule } from '../context.js';
 
 const tags = ['operations'];
@@ -72,6 +73,26 @@ export const opsRoutes: RouteModule = (app, { spool, alerts }) => {
         },
       };
     },
+  );
+
+  app.get(
+    '/v1/auth/scopes',
+    {
+      schema: {
+        operationId: 'tokenScopes',
+        tags,
+        summary: 'The scopes of the token this request presents (every scope on a server without tokens)',
+        description:
+          'For a console to offer only the actions its token may take (the dashboard hides the others). 401 without a valid token when the server has tokens.',
+        response: {
+          200: Type.Object({
+            scopes: Type.Array(Type.Union(scopes.map((scope) => Type.Literal(scope)))),
+          }),
+        },
+      },
+      config: { access: 'token' },
+    },
+    (request) => ({ scopes: requestScopes(request) }),
   );
 
   app.get(

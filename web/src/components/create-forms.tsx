@@ -7,6 +7,7 @@ import { useState } from 'preact/hooks';
 import { api, type ApiError, seg } from '../api/http.js';
 import { notify } from '../state/notices.js';
 import { navigate, paths } from '../state/router.js';
+import { useCan } from '../state/scopes.js';
 
 export function CreateForms() {
   const [kind, setKind] = useState<'queue' | 'topic'>('queue');
@@ -14,6 +15,7 @@ export function CreateForms() {
   const [maxAttempts, setMaxAttempts] = useState('5');
   const [partitions, setPartitions] = useState('4');
   const [busy, setBusy] = useState(false);
+  const canAdmin = useCan('admin');
 
   const create = async (event: Event) => {
     event.preventDefault();
@@ -44,6 +46,7 @@ export function CreateForms() {
     }
   };
 
+  if (!canAdmin) return null;
   return (
     <details class="panel create-forms">
       <summary>Create a queue or topic</summary>

@@ -7,6 +7,7 @@
 import { useState } from 'preact/hooks';
 import { api, type ApiError, seg } from '../api/http.js';
 import { notify } from '../state/notices.js';
+import { useCan } from '../state/scopes.js';
 
 export function TestMessageForm({
   kind,
@@ -20,7 +21,8 @@ export function TestMessageForm({
   const [body, setBody] = useState('{"test": true}');
   const [key, setKey] = useState('');
   const [busy, setBusy] = useState(false);
-  if (name.startsWith('spool.') || name.startsWith('jobs.')) return null;
+  const canProduce = useCan('produce');
+  if (!canProduce || name.startsWith('spool.') || name.startsWith('jobs.')) return null;
   const what = kind === 'queue' ? 'Send a test message' : 'Publish a test event';
 
   const send = async (event: Event) => {

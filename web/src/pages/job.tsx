@@ -16,6 +16,7 @@ import { notify } from '../state/notices.js';
 import { useResource } from '../state/resource.js';
 import { paths } from '../state/router.js';
 import { PageTitle } from './page-title.js';
+import { useCan } from '../state/scopes.js';
 
 const cancellable = new Set(['waiting', 'scheduled', 'queued', 'retrying', 'active']);
 const retryable = new Set(['dead', 'cancelled']);
@@ -84,6 +85,7 @@ export function JobPage({ id }: { id: string }) {
   };
 
   const data = job.data;
+  const canAdmin = useCan('admin');
   return (
     <>
       <nav aria-label="Breadcrumb" class="crumbs">
@@ -96,12 +98,12 @@ export function JobPage({ id }: { id: string }) {
           data ? (
             <div class="head-actions">
               <StatusBadge status={data.status} />
-              {cancellable.has(data.status) ? (
+              {canAdmin && cancellable.has(data.status) ? (
                 <button type="button" class="danger" disabled={busy} onClick={() => void act('cancel')}>
                   Cancel job…
                 </button>
               ) : null}
-              {retryable.has(data.status) ? (
+              {canAdmin && retryable.has(data.status) ? (
                 <button type="button" class="primary" disabled={busy} onClick={() => void act('retry')}>
                   Retry
                 </button>

@@ -16,6 +16,7 @@ import { useNow, useResource } from '../state/resource.js';
 import { navigate, paths } from '../state/router.js';
 import { useLiveStats } from '../state/stats.js';
 import { PageTitle } from './page-title.js';
+import { useCan } from '../state/scopes.js';
 
 const statuses: readonly JobStatus[] = [
   'waiting',
@@ -63,10 +64,11 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
   useNow(5000); // relative times ("12 s ago") move on
   const [dialog, confirm] = useConfirm();
   const [busy, setBusy] = useState(false);
+  const canAdmin = useCan('admin');
   // Bulk actions take the search's filters; a state outside what an action applies to hides it.
   const canRetry = filters.status === '' || bulkStatuses.retry.includes(filters.status as JobStatus);
   const canCancel = filters.status === '' || bulkStatuses.cancel.includes(filters.status as JobStatus);
-  const filtered = filterNames.some((name) => filters[name] !== '');
+  const filtered = filterNames.some((name) => filters[name] !== '') && canAdmin;
 
   const bulk = async (action: 'retry' | 'cancel') => {
     const filter = Object.fromEntries(

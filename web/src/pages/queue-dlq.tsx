@@ -14,6 +14,7 @@ import { PagerNav, usePager } from '../components/pager.js';
 import { plural } from '../format.js';
 import { notify } from '../state/notices.js';
 import { useResource } from '../state/resource.js';
+import { useCan } from '../state/scopes.js';
 
 const pageSize = 50;
 
@@ -115,6 +116,7 @@ export function DeadLetters({ name, deadLettered }: { name: string; deadLettered
   const allOnPage = items.length > 0 && items.every((item) => selected.has(item.id));
   const chosen = { ids: [...selected] };
 
+  const canAdmin = useCan('admin');
   return (
     <section aria-labelledby="dlq-title">
       <div class="toolbar">
@@ -123,28 +125,32 @@ export function DeadLetters({ name, deadLettered }: { name: string; deadLettered
           Refresh
         </button>
         <span class="toolbar-gap" />
-        <button type="button" disabled={busy || selected.size === 0} onClick={() => void redrive(chosen)}>
-          Redrive selected{selected.size > 0 ? ` (${selected.size})` : ''}
-        </button>
-        <button
-          type="button"
-          class="danger"
-          disabled={busy || selected.size === 0}
-          onClick={() => void purge(chosen)}
-        >
-          Purge selected…
-        </button>
-        <button type="button" disabled={busy || items.length === 0} onClick={() => void redrive('all')}>
-          Redrive all…
-        </button>
-        <button
-          type="button"
-          class="danger"
-          disabled={busy || items.length === 0}
-          onClick={() => void purge('all')}
-        >
-          Purge all…
-        </button>
+        {canAdmin ? (
+          <>
+            <button type="button" disabled={busy || selected.size === 0} onClick={() => void redrive(chosen)}>
+              Redrive selected{selected.size > 0 ? ` (${selected.size})` : ''}
+            </button>
+            <button
+              type="button"
+              class="danger"
+              disabled={busy || selected.size === 0}
+              onClick={() => void purge(chosen)}
+            >
+              Purge selected…
+            </button>
+            <button type="button" disabled={busy || items.length === 0} onClick={() => void redrive('all')}>
+              Redrive all…
+            </button>
+            <button
+              type="button"
+              class="danger"
+              disabled={busy || items.length === 0}
+              onClick={() => void purge('all')}
+            >
+              Purge all…
+            </button>
+          </>
+        ) : null}
       </div>
       {page.error ? <ErrorBox error={page.error} /> : null}
       {!page.data ? (
@@ -222,14 +228,16 @@ export function DeadLetters({ name, deadLettered }: { name: string; deadLettered
                       </td>
                       <td class="mono clip">{bodyPreview(letter)}</td>
                       <td>
-                        <button
-                          type="button"
-                          disabled={busy}
-                          aria-label={`Redrive ${letter.id}`}
-                          onClick={() => void redrive({ ids: [letter.id] })}
-                        >
-                          Redrive
-                        </button>
+                        {canAdmin ? (
+                          <button
+                            type="button"
+                            disabled={busy}
+                            aria-label={`Redrive ${letter.id}`}
+                            onClick={() => void redrive({ ids: [letter.id] })}
+                          >
+                            Redrive
+                          </button>
+                        ) : null}
                       </td>
                     </tr>
                     {open.has(letter.id) ? (

@@ -13,6 +13,7 @@ import { PagerNav, usePager } from '../components/pager.js';
 import { plural } from '../format.js';
 import { notify } from '../state/notices.js';
 import { useResource } from '../state/resource.js';
+import { useCan } from '../state/scopes.js';
 
 const pageSize = 50;
 
@@ -67,6 +68,7 @@ export function QueueMessages({ name, depth }: { name: string; depth: number | n
       return next;
     });
 
+  const canAdmin = useCan('admin');
   return (
     <section aria-labelledby="messages-title">
       <div class="toolbar">
@@ -74,9 +76,11 @@ export function QueueMessages({ name, depth }: { name: string; depth: number | n
         <button type="button" onClick={() => void page.reload()} disabled={page.loading}>
           Refresh
         </button>
-        <button type="button" class="danger" onClick={() => void purge()} disabled={depth === 0}>
-          Purge queue…
-        </button>
+        {canAdmin ? (
+          <button type="button" class="danger" onClick={() => void purge()} disabled={depth === 0}>
+            Purge queue…
+          </button>
+        ) : null}
       </div>
       {page.error ? <ErrorBox error={page.error} /> : null}
       {!page.data ? (

@@ -12,6 +12,7 @@ import { formatRelative, formatSeconds, preview } from '../format.js';
 import { useInterval, useNow, useResource } from '../state/resource.js';
 import { paths } from '../state/router.js';
 import { PageTitle } from './page-title.js';
+import { useCan } from '../state/scopes.js';
 
 export function SchedulesPage() {
   const schedules = useResource(
@@ -22,6 +23,7 @@ export function SchedulesPage() {
   // Next fire times move on once a slot fires.
   useInterval(() => void schedules.reload(), 10_000);
   const [dialog, confirm] = useConfirm();
+  const canAdmin = useCan('admin');
   const run = async (name: string) => {
     try {
       const accepted = await api<JobAccepted>('POST', `/v1/schedules/${seg(name)}/run`);
@@ -105,12 +107,16 @@ export function SchedulesPage() {
                     <Time at={schedule.lastRunAt} />
                   </td>
                   <td class="actions">
-                    <button type="button" onClick={() => void run(schedule.name)}>
-                      Run now
-                    </button>{' '}
-                    <button type="button" class="danger" onClick={() => void remove(schedule.name)}>
-                      Delete…
-                    </button>
+                    {canAdmin ? (
+                      <>
+                        <button type="button" onClick={() => void run(schedule.name)}>
+                          Run now
+                        </button>{' '}
+                        <button type="button" class="danger" onClick={() => void remove(schedule.name)}>
+                          Delete…
+                        </button>
+                      </>
+                    ) : null}
                   </td>
                 </tr>
               ))}

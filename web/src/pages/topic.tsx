@@ -16,6 +16,7 @@ import { notify } from '../state/notices.js';
 import { useInterval, useResource } from '../state/resource.js';
 import { useLiveStats } from '../state/stats.js';
 import { PageTitle } from './page-title.js';
+import { useCan } from '../state/scopes.js';
 
 type Group = TopicWithStats['stats']['groups'][number];
 
@@ -127,6 +128,7 @@ function Partitions({ topic }: { topic: TopicWithStats }) {
 }
 
 function Groups({ topic, onSeek }: { topic: TopicWithStats; onSeek: (group: Group) => void }) {
+  const canAdmin = useCan('admin');
   const groups = topic.stats.groups;
   return (
     <section aria-labelledby="groups-title" class="panel">
@@ -167,13 +169,15 @@ function Groups({ topic, onSeek }: { topic: TopicWithStats; onSeek: (group: Grou
                     </span>
                   </td>
                   <td>
-                    <button
-                      type="button"
-                      onClick={() => onSeek(group)}
-                      aria-label={`Seek group ${group.group}`}
-                    >
-                      Seek…
-                    </button>
+                    {canAdmin ? (
+                      <button
+                        type="button"
+                        onClick={() => onSeek(group)}
+                        aria-label={`Seek group ${group.group}`}
+                      >
+                        Seek…
+                      </button>
+                    ) : null}
                   </td>
                 </tr>
                 {group.partitions.map((partition) => (

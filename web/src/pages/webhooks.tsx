@@ -14,6 +14,7 @@ import { notify } from '../state/notices.js';
 import { useResource } from '../state/resource.js';
 import { navigate, paths } from '../state/router.js';
 import { PageTitle } from './page-title.js';
+import { useCan } from '../state/scopes.js';
 
 const outcomes = ['dead-lettered', 'retrying', 'skipped', 'delivered'] as const;
 
@@ -39,6 +40,7 @@ export function WebhooksPage({ query }: { query: URLSearchParams }) {
     [],
   );
   const [dialog, confirm] = useConfirm();
+  const canAdmin = useCan('admin');
 
   const enable = async (endpoint: DisabledEndpoint) => {
     const ok = await confirm({
@@ -76,9 +78,11 @@ export function WebhooksPage({ query }: { query: URLSearchParams }) {
             {disabled.data.items.map((endpoint) => (
               <li key={endpoint.url} data-disabled={endpoint.url}>
                 <span class="mono">{endpoint.url}</span> — {endpoint.reason}, <Time at={endpoint.at} />{' '}
-                <button type="button" onClick={() => void enable(endpoint)}>
-                  Enable
-                </button>
+                {canAdmin ? (
+                  <button type="button" onClick={() => void enable(endpoint)}>
+                    Enable
+                  </button>
+                ) : null}
               </li>
             ))}
           </ul>
