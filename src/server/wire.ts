@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../core/errors.js';
 import type { AttemptError, JsonValue, MessageBody } from '../core/message.js';
 import type { DeadLetterView, QueuedMessageView } from '../engine/queue.js';
 import type { Message } from '../engine/received-message.js';
-import type { PublishResult, TopicEvent } from '../engine/topic.js';
+import type { PublishResult, TopicEvent, TopicReadResult } from '../engine/topic.js';
 
 /** A body as a request carries it: exactly one of the two fields. */
 export interface WireBodyInput {
@@ -109,6 +109,21 @@ export function wireEvent(event: TopicEvent) {
     ...toWireBody(event.body),
     headers: event.headers,
     key: event.key,
+  };
+}
+
+/**
+ * A partition read from offset `from`: its events, and `nextOffset`, where the next read goes —
+ * after the last event, or at the first kept offset when the read started below it.
+ */
+export function wireReadResult(result: TopicReadResult, from: number) {
+  const last = result.events.at(-1);
+  return {
+    partition: result.partition,
+    startOffset: result.startOffset,
+    endOffset: result.endOffset,
+    nextOffset: last ? last.offset + 1 : Math.max(from, result.startOffset),
+    events: result.events.map(wireEvent),
   };
 }
 

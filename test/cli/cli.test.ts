@@ -9,37 +9,14 @@ import { NonRetryableError } from '../../src/core/errors.js';
 import { Jobs } from '../../src/jobs/jobs.js';
 import { startTestServer, type TestServer } from '../e2e/helpers.js';
 import { tempDir } from '../helpers.js';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { json, type Run, runSpool } from './run.js';
 
 let t: TestServer;
 let client: SpoolClient;
 
 /** Runs `spool …` against the test server (SPOOL_URL) and collects its output. */
-async function spool(
-  args: string[],
-  options: { stdin?: string; env?: Record<string, string> } = {},
-): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    env: { ...process.env, SPOOL_URL: t.url, SPOOL_TOKEN: '', SPOOL_DATA: '', ...options.env },
-    stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-  });
-  if (options.stdin !== undefined) child.stdin!.end(options.stdin);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const [code] = (await once(child, 'close')) as [number | null];
-  return { code, stdout, stderr };
-}
-
-function json<T>(run: Run): T {
-  assert.equal(run.code, 0, run.stderr);
-  return JSON.parse(run.stdout) as T;
+function spool(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<Run> {
+  return runSpool(args, { SPOOL_URL: t.url, ...options.env }, options.stdin);
 }
 
 describe('spool CLI against a server', () => {

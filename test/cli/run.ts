@@ -25,9 +25,20 @@ export function startSpool(args: readonly string[], env: Record<string, string> 
   });
 }
 
-/** Runs `spool …` to its end and collects its output. */
-export async function runSpool(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
-  const child = startSpool(args, env);
+/** Runs `spool …` to its end and collects its output; `stdin`, when given, is piped to it. */
+export async function runSpool(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  stdin?: string,
+): Promise<Run> {
+  const child =
+    stdin === undefined
+      ? startSpool(args, env)
+      : spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+          env: environment(env),
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+  if (stdin !== undefined) child.stdin!.end(stdin);
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

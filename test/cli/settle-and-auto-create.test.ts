@@ -3,34 +3,13 @@
  * auto-create setting: on by default, off with --no-auto-create or SPOOL_AUTO_CREATE=false.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { startTestServer, type TestServer } from '../e2e/helpers.js';
 import { tempDir } from '../helpers.js';
+import { type Run, runSpool, startSpool } from './run.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    env: { ...process.env, SPOOL_TOKEN: '', SPOOL_DATA: '', SPOOL_AUTO_CREATE: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-async function spool(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const child = start(args, env);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const [code] = (await once(child, 'close')) as [number | null];
-  return { code, stdout, stderr };
-}
+const spool = (args: string[], env: Record<string, string> = {}): Promise<Run> => runSpool(args, env);
 
 describe('spool ack and spool nack', () => {
   let t: TestServer;
@@ -96,7 +75,7 @@ describe('spool ack and spool nack', () => {
 /** Starts `spool serve` on a free port; resolves its URL once it listens. */
 async function serve(args: string[], env: Record<string, string> = {}) {
   const { dir, cleanup } = tempDir('spool-serve-auto-');
-  const child = start(['serve', '--port', '0', '--data', dir, ...args], env);
+  const child = startSpool(['serve', '--port', '0', '--data', dir, ...args], env);
   let stdout = '';
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));

@@ -18,7 +18,7 @@ import {
   TopicParams,
   TopicWithStats,
 } from '../schemas/topics.js';
-import { fromWireMessage, wireEvent, wirePublishResult } from '../wire.js';
+import { fromWireMessage, wirePublishResult, wireReadResult } from '../wire.js';
 
 const tags = ['topics'];
 
@@ -146,15 +146,7 @@ export const topicRoutes: RouteModule = (app, { spool, handles }) => {
     async (request) => {
       const topic = await handles.topic(request.params.name);
       const { from = replayDefaults.from, limit = replayDefaults.limit } = request.query;
-      const result = await topic.read(request.params.partition, from, limit);
-      const last = result.events.at(-1);
-      return {
-        partition: result.partition,
-        startOffset: result.startOffset,
-        endOffset: result.endOffset,
-        nextOffset: last ? last.offset + 1 : Math.max(from, result.startOffset),
-        events: result.events.map(wireEvent),
-      };
+      return wireReadResult(await topic.read(request.params.partition, from, limit), from);
     },
   );
 };

@@ -27,6 +27,7 @@ import {
   fromWireMessage,
   wireDeadLetter,
   wireEvent,
+  wireReadResult,
   wirePublishResult,
   wireReceivedMessage,
 } from '../../../server/wire.js';
@@ -149,17 +150,8 @@ function topicBackend(spool: Spool): TopicBackend {
     delete: async (topic) => {
       if (!(await spool.deleteTopic(topic))) throw new TopicNotFoundError(topic);
     },
-    read: async (topic, partition, { from, limit }) => {
-      const result = await (await spool.openTopic(topic)).read(partition, from, limit);
-      const last = result.events.at(-1);
-      return {
-        partition: result.partition,
-        startOffset: result.startOffset,
-        endOffset: result.endOffset,
-        nextOffset: last ? last.offset + 1 : Math.max(from, result.startOffset),
-        events: result.events.map(wireEvent),
-      };
-    },
+    read: async (topic, partition, { from, limit }) =>
+      wireReadResult(await (await spool.openTopic(topic)).read(partition, from, limit), from),
     publish: async (topic, body, options) => {
       const [result] = await (await spool.topic(topic)).publishBatch([fromWireMessage({ ...options, body })]);
       return wirePublishResult(result!);
