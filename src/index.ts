@@ -20,6 +20,12 @@ export {
   type ProcessOptions,
 } from './engine/queue-consumer.js';
 export {
+  LeaseStream,
+  type LeaseStreamOptions,
+  type LeaseStreamEnd,
+  type SettleOutcome,
+} from './engine/lease-stream.js';
+export {
   Topic,
   type PublishResult,
   type TopicEvent,

@@ -3,9 +3,9 @@
  * share an event loop), driven over loopback by the TypeScript client (`spool/client`, fetch with
  * keep-alive). A new server on a fresh data directory for every measurement.
  *
- * Consumers are remote consumers as the HTTP guide describes them: queue receivers long-poll
- * `receive` and ack their receipts in one batch call; topic group members poll with the cursor
- * and commit the offsets they processed.
+ * Consumers are remote consumers as the guides describe them: a queue consumer is the client's
+ * streaming consumer (one WebSocket, messages pushed under credit, acks batched back); topic
+ * group members poll with the cursor and commit the offsets they processed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -26,8 +26,8 @@ import { spoolVersion } from './spool-engine.js';
 import { packageVersion } from './versions.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-/** Receive loops per consumer; each leases up to concurrency / receivers messages at a time. */
-const receivers = 5;
+/** Messages granted to the streaming consumer at once: leased ahead of its handlers. */
+const streamPrefetch = 1000;
 const flashPartitions = 4;
 
 export interface RunningServer {
@@ -90,8 +90,8 @@ export class SpoolHttpSystem implements BenchSystem {
       version: `${spoolVersion()}, spool serve (Fastify ${packageVersion('fastify')}), Node ${process.version}`,
       durability: 'spool serve --durability full: SQLite WAL, synchronous=FULL, fsync before every answer',
       settings:
-        `loopback HTTP/1.1 keep-alive via spool/client; receive: ${receivers} long-polling receivers × max 10, ` +
-        `acks batched per receive; group members poll max 1000 and commit per poll`,
+        `loopback HTTP/1.1 keep-alive via spool/client; consume: client.queues.consume (one WebSocket, ` +
+        `prefetch ${streamPrefetch}, acks batched per event-loop turn); group members poll max 1000 and commit per poll`,
       spool: true,
       network: true,
     });
@@ -121,27 +121,13 @@ export class SpoolHttpSystem implements BenchSystem {
           name,
           bodies.map((body) => ({ body })),
         )),
-      consume: (handler, options) => {
-        const max = Math.max(1, Math.floor(options.concurrency / receivers));
-        const controller = new AbortController();
-        const loops = Array.from({ length: receivers }, async () => {
-          while (!controller.signal.aborted) {
-            let messages;
-            try {
-              messages = await client.queues.receive(name, { max, waitMs: 1000, signal: controller.signal });
-            } catch (error) {
-              if (controller.signal.aborted && isAbort(error)) return;
-              throw error;
-            }
-            if (messages.length === 0) continue;
-            for (const message of messages) handler(message.body as OrderEvent);
-            await client.queues.ack(
-              name,
-              messages.map((message) => message.receipt),
-            );
-          }
+      consume: async (handler, options) => {
+        // The streaming consume: one connection, the server pushing under credit, acks batched back.
+        const consumer = await client.queues.consume(name, (message) => handler(message.body as OrderEvent), {
+          concurrency: options.concurrency,
+          prefetch: streamPrefetch,
         });
-        return Promise.resolve(stopper(controller, loops));
+        return { stop: () => consumer.close() };
       },
       close,
     };

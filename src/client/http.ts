@@ -167,6 +167,18 @@ export class Transport {
     }
   }
 
+  /**
+   * @internal Where a WebSocket route is (`ws:` or `wss:` for the base URL's scheme) and the
+   * headers to open it with (the bearer token).
+   */
+  webSocketTarget(
+    path: string,
+    query: CallOptions['query'],
+  ): { url: string; headers: Record<string, string> } {
+    const url = this.url(path, query).replace(/^http/i, 'ws');
+    return { url, headers: this.#authorization === undefined ? {} : { authorization: this.#authorization } };
+  }
+
   /** The Node pool, loaded on the first call; the global fetch if undici cannot be loaded. */
   #load(): Promise<Exchange> {
     this.#loading ??= import('./http-node.js')

@@ -13,6 +13,14 @@
 export { type EventsOptions, SpoolClient, type SpoolClientOptions } from './client.js';
 export type { RetryOptions, TransportOptions } from './http.js';
 export { QueuesClient, type NackOptions, type ReleaseOptions, type ReceivedMessage } from './queues.js';
+export {
+  type ConsumeOptions,
+  type ConsumerCloseOptions,
+  StreamConsumer,
+  type StreamedMessage,
+  type StreamHandler,
+  type StreamHandlerContext,
+} from './stream-consumer.js';
 export { TopicsClient } from './topics.js';
 export { finishedJobStatuses, JobsClient, type JobEventsOptions, type WaitOptions } from './jobs.js';
 export {

@@ -9,6 +9,7 @@
  * `deadLetter`, `delete`, `redrive`, `purge`, `purgeDeadLetters`.
  */
 import { segment, type Transport } from './http.js';
+import { type ConsumeOptions, StreamConsumer, type StreamHandler } from './stream-consumer.js';
 import type {
   DeadLetterPage,
   OutgoingMessage,
@@ -71,6 +72,28 @@ export class QueuesClient {
       retryOnNetworkError: true,
     });
     return answer.body;
+  }
+
+  /**
+   * Consumes the queue over one streaming connection (a WebSocket; see docs/streaming.md): the
+   * server pushes leased messages as handler slots free up, and each message is acked when its
+   * handler resolves, nacked when it throws (dead-lettered for a `NonRetryableError`). Resolves
+   * once the stream is open; rejects if the server refuses it (401, 403, …). A lost connection
+   * is reopened by itself. Stop it with `close()`.
+   *
+   * @example
+   * ```ts
+   * const consumer = await client.queues.consume('emails', async (message) => {
+   *   await deliver(message.body);
+   * }, { concurrency: 10 });
+   * // …
+   * await consumer.close();
+   * ```
+   */
+  async consume(name: string, handler: StreamHandler, options: ConsumeOptions = {}): Promise<StreamConsumer> {
+    const consumer = new StreamConsumer(this.http, name, handler, options);
+    await consumer.start();
+    return consumer;
   }
 
   /** Every queue with its configuration and message counts. */

@@ -26,6 +26,7 @@ import type { QueueEvent } from './events-log.js';
 import { toEnqueueMessage, type OutgoingMessage, type SendOptions } from './outgoing.js';
 import { traceMessageHandler } from './traced-handlers.js';
 import { sentAttributes, traceProducer, tracingEnabled } from '../telemetry/tracing.js';
+import { LeaseStream, type LeaseStreamOptions } from './lease-stream.js';
 import { QueueConsumer, type MessageHandler, type ProcessOptions } from './queue-consumer.js';
 import { Message, type LeaseSettler } from './received-message.js';
 import { assertNotReserved } from './reserved-names.js';
@@ -252,6 +253,35 @@ export class Queue<T = MessageBody> implements LeaseSettler {
     this.context.register(consumer);
     consumer.start(() => this.context.unregister(consumer));
     return consumer;
+  }
+
+  /**
+   * Opens a lease stream for a remote consumer: it leases messages as the consumer grants
+   * credit and hands them to `options.deliver`, takes acks back in batches (committed with the
+   * next claim), and releases what is unsettled when it closes. The server runs one per
+   * streaming-consume connection; see {@link LeaseStream}.
+   */
+  openLeaseStream(options: LeaseStreamOptions<T>): LeaseStream<T> {
+    this.context.assertOpen();
+    const stream = new LeaseStream<T>(this.context, this, options);
+    this.context.register(stream);
+    stream.start(() => this.context.unregister(stream));
+    return stream;
+  }
+
+  /**
+   * Acks a batch of receipts in one store write. Each receipt is its own lease: resolves with
+   * the receipts whose lease was lost (the others are acked).
+   */
+  async ackMany(receipts: readonly string[]): Promise<string[]> {
+    if (receipts.length === 0) return [];
+    const { stale } = await this.context.store.ackAndClaim(this.name, receipts, {
+      max: 0,
+      visibilityTimeoutMs: this.config.visibilityTimeoutMs,
+    });
+    for (let i = stale.length; i < receipts.length; i++) this.acked();
+    if (stale.length < receipts.length) this.#signal().notify();
+    return [...stale];
   }
 
   /** Message counts by state and the oldest message's age. */

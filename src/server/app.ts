@@ -15,6 +15,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import swagger from '@fastify/swagger';
+import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
   type FastifyBaseLogger,
@@ -41,6 +42,7 @@ import { errorCatalogue } from '../core/errors.js';
 import { HttpError, type ProblemResponse, problemType, toProblem } from './problems.js';
 import { opsRoutes } from './routes/ops.js';
 import { queueMessageRoutes } from './routes/queue-messages.js';
+import { queueStreamRoutes, streamCloseCodes } from './routes/queue-stream.js';
 import { queueRoutes } from './routes/queues.js';
 import { topicGroupRoutes } from './routes/topic-groups.js';
 import { topicRoutes } from './routes/topics.js';
@@ -57,6 +59,7 @@ const routeModules: readonly RouteModule[] = [
   statsRoutes,
   queueRoutes,
   queueMessageRoutes,
+  queueStreamRoutes,
   topicRoutes,
   topicGroupRoutes,
   jobRoutes,
@@ -125,6 +128,20 @@ export async function buildServer(options: BuildServerOptions): Promise<SpoolApp
     clientErrorHandler: answerMalformedRequest,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // First: its onRequest hook marks upgrade requests, so that a refused one (401, 403) has its
+  // socket ended after the answer — a hook registered before it would skip that.
+  await app.register(websocket, {
+    // Client frames are settle batches (at most 1,000 receipts); anything near this is not one.
+    options: { maxPayload: 4 * 1024 * 1024 },
+    // Every open stream is told the server is going away (1001); the stream routes then wait for
+    // their leases to be released (see routes/queue-stream.ts).
+    preClose(done) {
+      for (const client of this.websocketServer.clients) {
+        client.close(streamCloseCodes.goingAway, 'server shutting down');
+      }
+      this.websocketServer.close(() => done());
+    },
+  });
   const closing = createClosingController();
   app.addHook('preClose', (done) => {
     closing.abort();

@@ -24,6 +24,9 @@ export function continueIncomingTraces(app: FastifyInstance): void {
     done();
   });
   app.addHook('onRoute', (route: RouteOptions) => {
+    // A WebSocket route's handler gets (socket, request) and lives as long as its connection:
+    // not one request's trace.
+    if ((route as { websocket?: boolean }).websocket) return;
     const handler = route.handler;
     route.handler = function (this: FastifyInstance, request, reply) {
       const incoming = incomingContext(request.headers);

@@ -18,6 +18,7 @@ const contract = [
   'post /v1/queues/{name}/messages',
   'get /v1/queues/{name}/messages',
   'post /v1/queues/{name}/receive',
+  'get /v1/queues/{name}/stream',
   'post /v1/queues/{name}/ack',
   'post /v1/queues/{name}/nack',
   'post /v1/queues/{name}/release',

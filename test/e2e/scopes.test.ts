@@ -155,8 +155,8 @@ describe('scopes: every route answers as it declares', () => {
       'POST /v1/jobs/batch',
     ]);
     assert.ok(
-      open('consume').every((route) => route.startsWith('POST ')),
-      `consume opens only the work-taking POSTs: ${open('consume').join(', ')}`,
+      open('consume').every((route) => route.startsWith('POST ') || route === 'GET /v1/queues/{name}/stream'),
+      `consume opens only the work-taking POSTs and the streaming consume: ${open('consume').join(', ')}`,
     );
     assert.ok(
       open('read').every((route) => route.startsWith('GET ')),

@@ -6,7 +6,7 @@
  * each receipt is its own lease, so the answer says per receipt what happened.
  */
 import { Type } from '@sinclair/typebox';
-import { InvalidArgumentError, SpoolError } from '../../core/errors.js';
+import { InvalidArgumentError, SpoolError, StaleReceiptError } from '../../core/errors.js';
 import { type RouteModule, startLongPoll } from '../context.js';
 import { NoContent } from '../schemas/common.js';
 import {
@@ -140,7 +140,15 @@ export const queueMessageRoutes: RouteModule = (app, { handles, closing }) => {
         await queue.ack(body.receipt);
         return reply.code(204).send(null);
       }
-      return { results: await settleEach(body.receipts, async (receipt) => queue.ack(receipt)) };
+      // One store write for the batch; each receipt is still its own lease with its own result.
+      const stale = new Set(await queue.ackMany(body.receipts));
+      return {
+        results: body.receipts.map((receipt) => {
+          if (!stale.has(receipt)) return { receipt, ok: true };
+          const error = new StaleReceiptError(queue.name, receipt);
+          return { receipt, ok: false, code: error.code, detail: error.message };
+        }),
+      };
     },
   );
 
