@@ -5,6 +5,9 @@
  *   (`SpoolClient`, one connection pool) against a `spool serve` child process;
  * - `http-batch`: `POST /v1/jobs/batch` with `--batch` jobs per request (all-or-nothing), from
  *   8 clients in flight;
+ * - `worker-stream` / `worker-poll`: jobs added in batches beforehand, then run by a remote
+ *   `Worker` (spool/client, concurrency 50, no-op handler) over the job stream or over HTTP
+ *   claims, timed from the worker's start until the last job is completed;
  * - `embedded-e2e`: `jobs.add` → an in-process worker (concurrency 50, no-op handler) →
  *   `completed`, timed from the first add until the last job is completed;
  * - `sqlite-limit`: the ceiling of the embedded store on this machine — a raw better-sqlite3
@@ -13,7 +16,7 @@
  *   compared with it in docs/benchmarks.md.
  *
  *   npm run bench:jobs -- [--jobs 20000] [--rounds 3] [--clients 50] [--batch 1000]
- *                         [--only http-single,http-batch,embedded-e2e,sqlite-limit]
+ *                         [--only http-single,http-batch,worker-stream,worker-poll,embedded-e2e,sqlite-limit]
  *
  * Each measurement runs on a fresh data directory, durability `full`; rounds rotate the order;
  * the report gives medians and min – max over the rounds.
@@ -23,7 +26,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
-import { SpoolClient } from '../src/client/index.js';
+import { SpoolClient, Worker } from '../src/client/index.js';
 import type { JsonValue } from '../src/core/message.js';
 import { Jobs } from '../src/jobs/index.js';
 import { openSpool } from '../src/open-spool.js';
@@ -32,7 +35,14 @@ import { median } from './report/stats.js';
 import { concurrently, secondsSince } from './scenarios/support.js';
 import { startServer } from './systems/spool-http.js';
 
-const allMeasures = ['http-single', 'http-batch', 'embedded-e2e', 'sqlite-limit'] as const;
+const allMeasures = [
+  'http-single',
+  'http-batch',
+  'worker-stream',
+  'worker-poll',
+  'embedded-e2e',
+  'sqlite-limit',
+] as const;
 type Measure = (typeof allMeasures)[number];
 
 const { values } = parseArgs({
@@ -78,6 +88,8 @@ const runs: Record<Measure, Run> = {
       });
       return count / secondsSince(started);
     }),
+  'worker-stream': (dir) => remoteWorker(dir, 'stream'),
+  'worker-poll': (dir) => remoteWorker(dir, 'poll'),
   'embedded-e2e': async (dir) => {
     const spool = await openSpool({ path: join(dir, 'spool.db') });
     const jobs = new Jobs(spool);
@@ -120,6 +132,37 @@ async function overHttp(dir: string, measure: (client: SpoolClient) => Promise<n
     await client.close();
     await server.stop();
   }
+}
+
+/** A remote Worker draining `count` jobs added beforehand; jobs completed per second. */
+function remoteWorker(dir: string, transport: 'stream' | 'poll'): Promise<number> {
+  return overHttp(dir, async (client) => {
+    for (let start = 0; start < count; start += 1000) {
+      await client.jobs.addBatch(
+        Array.from({ length: Math.min(1000, count - start) }, (_, i) => ({
+          type: 'bench.job',
+          payload: order(start + i),
+        })),
+      );
+    }
+    let completed = 0;
+    let allDone: () => void = () => {};
+    const done = new Promise<void>((resolve) => (allDone = resolve));
+    const started = process.hrtime.bigint();
+    const worker = new Worker(client, {
+      types: ['bench.job'],
+      concurrency: 50,
+      transport,
+      handler: () => {
+        if (++completed === count) setImmediate(allDone);
+        return null;
+      },
+    }).start();
+    await done;
+    // The last outcome is on the wire when its handler returns: close() waits for it.
+    await worker.close();
+    return count / secondsSince(started);
+  });
 }
 
 /** Unmeasured adds, so the timed ones do not pay for the first queue creation and JIT warm-up. */

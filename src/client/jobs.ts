@@ -10,6 +10,7 @@
 import { JobWaitTimeoutError } from './errors.js';
 import { parseRetryAfter, segment, sleep, type Transport } from './http.js';
 import { readEventStream } from './sse.js';
+import { StreamConnection, type StreamConnectionOptions } from './stream-connection.js';
 import type {
   AddJobOptions,
   BulkJobsRequest,
@@ -238,6 +239,14 @@ export class JobsClient {
   }
 
   // --- the remote-worker protocol ---------------------------------------------------------------
+
+  /**
+   * @internal The job stream (`GET /v1/jobs/stream`) a remote {@link Worker} runs on: claimed
+   * jobs pushed under credit, completes, fails and heartbeats answered on the same connection.
+   */
+  openStream(options: Omit<StreamConnectionOptions, 'path'>): Promise<StreamConnection> {
+    return StreamConnection.open(this.http, { ...options, path: '/v1/jobs/stream' });
+  }
 
   /** Leases up to `max` (default 1) runnable jobs of `types`, waiting up to `waitMs` for one. */
   async claim(options: ClaimOptions): Promise<LeasedJob[]> {

@@ -13,11 +13,10 @@
  *   reconnects with backoff and carries on. Handlers still running then finish, but their
  *   settles are dropped (their messages are delivered again: at-least-once).
  */
-import type { ClientRequest, IncomingMessage } from 'node:http';
-import type { WebSocket } from 'ws';
-import { SpoolClientError, SpoolHttpError, SpoolNetworkError } from './errors.js';
-import { sleep, type Transport } from './http.js';
-import type { ProblemDocument, ReceivedMessageData } from './types.js';
+import { SpoolClientError } from './errors.js';
+import type { Transport } from './http.js';
+import { type ServerFrame, type SettledResult, StreamConnection } from './stream-connection.js';
+import type { ReceivedMessageData } from './types.js';
 
 /** A message delivered by a streaming consumer; it is settled by what its handler does. */
 export interface StreamedMessage extends ReceivedMessageData {
@@ -73,19 +72,10 @@ interface Settle {
 /** A message this consumer holds: waiting for a handler, or running. */
 interface Held {
   readonly data: StreamedMessage;
-  readonly session: Session;
+  /** The connection that delivered it (its generation): only that one can settle it. */
+  readonly generation: number;
   /** Date.now() of delivery or the last extend. */
   leasedAt: number;
-}
-
-interface Session {
-  readonly socket: WebSocket;
-  readonly visibilityMs: number;
-  /** Settle frames sent and not yet answered, by id. */
-  readonly waiting: Set<number>;
-  /** Called once `waiting` is empty or the session has closed. */
-  readonly drained: (() => void)[];
-  open: boolean;
 }
 
 const maxBatch = 1000;
@@ -101,9 +91,7 @@ export class StreamConsumer {
   readonly #running = new Set<Held>();
   #settles: Settle[] = [];
   #flushScheduled = false;
-  #session: Session | undefined;
-  #nextId = 1;
-  #loop: Promise<void> = Promise.resolve();
+  #connection: StreamConnection | undefined;
   #extender: ReturnType<typeof setInterval> | undefined;
   #idleWaiters: (() => void)[] = [];
   #closing: Promise<void> | undefined;
@@ -153,8 +141,15 @@ export class StreamConsumer {
 
   /** @internal Connects; rejects when the first connection is refused (401, 403, 404, …). */
   async start(): Promise<void> {
-    this.#session = await this.#connect();
-    this.#loop = this.#reconnectLoop();
+    this.#connection = await StreamConnection.open(this.transport, {
+      path: `/v1/queues/${encodeURIComponent(this.queue)}/stream`,
+      label: `stream of "${this.queue}"`,
+      // Each connection starts with the whole window: the server released what a lost one held.
+      query: () => ({ credit: this.#prefetch, visibilityMs: this.options.visibilityMs }),
+      onReady: (frame, generation) => this.#ready(frame, generation),
+      onFrame: (frame, generation) => this.#frame(frame, generation),
+      onError: (error) => this.#onError(error),
+    });
   }
 
   /**
@@ -177,153 +172,42 @@ export class StreamConsumer {
       if (!(await within(idle, timeoutMs))) this.#abortHandlers.abort();
     }
     this.#flush();
-    const session = this.#session;
     // The server answers settles at once; a silent one is not waited for long.
-    if (session?.open) await within(this.#answered(session), 5000);
+    if (this.#connection) await within(this.#connection.answered(), 5000);
     clearInterval(this.#extender);
-    session?.socket.close(1000, 'consumer closed');
-    await this.#loop;
+    await this.#connection?.close();
   }
 
-  /** Resolves when every settle frame sent on `session` is answered, or the session has closed. */
-  #answered(session: Session): Promise<void> {
-    if (!session.open || session.waiting.size === 0) return Promise.resolve();
-    return new Promise((resolve) => session.drained.push(resolve));
-  }
-
-  /** Opens a connection and resolves once the server says `ready`. */
-  async #connect(): Promise<Session> {
-    const { WebSocket } = await import('ws');
-    const { url, headers } = this.transport.webSocketTarget(
-      `/v1/queues/${encodeURIComponent(this.queue)}/stream`,
-      { credit: this.#prefetch, visibilityMs: this.options.visibilityMs },
-    );
-    const socket = new WebSocket(url, { headers, perMessageDeflate: false });
-    return new Promise<Session>((resolve, reject) => {
-      let session: Session | undefined;
-      socket.on('unexpected-response', (request: ClientRequest, response: IncomingMessage) => {
-        // With this listener ws leaves the refused request to us: read the problem, then end it.
-        readProblem(response)
-          .catch(reject)
-          .finally(() => request.destroy());
-      });
-      socket.on('error', (error) => {
-        if (session === undefined) {
-          reject(
-            new SpoolNetworkError(
-              'SPOOL_NETWORK_ERROR',
-              `stream of "${this.queue}": ${error.message}`,
-              error,
-            ),
-          );
-        }
-      });
-      socket.on('close', (code, reason) => {
-        if (session === undefined) {
-          reject(
-            new SpoolNetworkError(
-              'SPOOL_NETWORK_ERROR',
-              `stream of "${this.queue}" closed before it was ready (${code} ${reason.toString()})`,
-            ),
-          );
-          return;
-        }
-        session.open = false;
-        session.waiting.clear();
-        for (const resolve of session.drained.splice(0)) resolve();
-      });
-      socket.on('message', (data) => {
-        let frame: ServerFrame;
-        try {
-          frame = JSON.parse((data as Buffer).toString()) as ServerFrame;
-        } catch (error) {
-          this.#onError(error);
-          return;
-        }
-        if (frame.type === 'ready') {
-          session = { socket, visibilityMs: frame.visibilityMs, waiting: new Set(), drained: [], open: true };
-          this.#startExtender(frame.visibilityMs);
-          resolve(session);
-        } else if (session !== undefined) {
-          this.#frame(session, frame);
-        }
-      });
-    });
-  }
-
-  /** Keeps reconnecting after a lost connection until the consumer closes. */
-  async #reconnectLoop(): Promise<void> {
-    let backoffMs = 100;
-    while (!this.#stop.signal.aborted) {
-      const session = this.#session!;
-      if (session.open) {
-        await new Promise<void>((resolve) => {
-          session.socket.once('close', () => resolve());
-          this.#stop.signal.addEventListener('abort', () => resolve(), { once: true });
-        });
-        if (this.#stop.signal.aborted) return;
-      }
-      // Lost: the server released what the connection held; what waited here goes with it.
+  #ready(frame: ServerFrame, generation: number): void {
+    if (generation > 1) {
+      // A reconnect: what waited here was released with the lost connection; running handlers
+      // finish, but their settles are dropped (the messages come again).
       this.#waiting.length = 0;
-      if (this.#running.size > 0) {
-        this.#onError(
-          new SpoolNetworkError(
-            'SPOOL_NETWORK_ERROR',
-            `stream of "${this.queue}" lost its connection; ${this.#running.size} running messages will be delivered again`,
-          ),
-        );
-      }
-      try {
-        await sleep(backoffMs, this.#stop.signal);
-        this.#session = await this.#connect();
-        backoffMs = 100;
-      } catch (error) {
-        if (this.#stop.signal.aborted) return;
-        this.#onError(error);
-        if (error instanceof SpoolHttpError && !error.retryable && error.status !== 404) {
-          // Refused for good (a token revoked, a scope removed): stop rather than hammer.
-          this.#stop.abort();
-          return;
-        }
-        backoffMs = Math.min(backoffMs * 2, 5000);
-      }
     }
+    this.#startExtender(typeof frame.visibilityMs === 'number' ? frame.visibilityMs : 30_000);
   }
 
-  #frame(session: Session, frame: ServerFrame): void {
-    switch (frame.type) {
-      case 'messages':
-        for (const data of frame.messages) {
-          this.#waiting.push({ data: { ...data, queue: this.queue }, session, leasedAt: Date.now() });
-        }
-        this.#pump();
-        return;
-      case 'settled':
-        for (const result of frame.results) {
-          if (!result.ok) {
-            this.#onError(
-              new SpoolClientError(
-                result.code ?? 'SPOOL_INTERNAL',
-                `${result.code}: ${result.detail}`,
-                false,
-              ),
-            );
-          }
-        }
-        this.#answer(session, frame.id);
-        return;
-      case 'error': {
-        const problem = frame.problem;
-        this.#onError(SpoolHttpError.from(problem.status ?? 400, problem));
-        if (frame.id !== undefined) this.#answer(session, frame.id);
-        return;
-      }
+  #frame(frame: ServerFrame, generation: number): void {
+    if (frame.type !== 'messages') return;
+    const now = Date.now();
+    for (const data of frame.messages as ReceivedMessageData[]) {
+      this.#waiting.push({ data: { ...data, queue: this.queue }, generation, leasedAt: now });
     }
+    this.#pump();
   }
 
-  #answer(session: Session, id: number): void {
-    session.waiting.delete(id);
-    if (session.waiting.size === 0) for (const resolve of session.drained.splice(0)) resolve();
+  /** Reports the items a settle frame could not settle (a lease that was lost, …). */
+  #check(sent: Promise<SettledResult[]>): void {
+    sent.then(
+      (results) => {
+        for (const result of results) {
+          if (result.ok) continue;
+          const code = result.code ?? 'SPOOL_INTERNAL';
+          this.#onError(new SpoolClientError(code, `${code}: ${result.detail ?? 'not settled'}`, false));
+        }
+      },
+      (error: unknown) => this.#onError(error),
+    );
   }
 
   /** Starts handlers while there are free slots and messages waiting. */
@@ -354,7 +238,8 @@ export class StreamConsumer {
 
   #settle(settle: Settle): void {
     // A message of a lost connection was released by the server; settling it now would only be refused.
-    if (settle.message.session !== this.#session || !settle.message.session.open) return;
+    const connection = this.#connection;
+    if (!connection?.open || settle.message.generation !== connection.generation) return;
     this.#settles.push(settle);
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
@@ -364,16 +249,16 @@ export class StreamConsumer {
   /** Sends the settles gathered this turn: one frame per kind, each granting the credit it frees. */
   #flush(): void {
     this.#flushScheduled = false;
-    const session = this.#session;
-    const settles = this.#settles;
+    const connection = this.#connection;
+    const settles = this.#settles.filter((settle) => settle.message.generation === connection?.generation);
     this.#settles = [];
-    if (session === undefined || !session.open || settles.length === 0) return;
+    if (connection === undefined || !connection.open || settles.length === 0) return;
     // While closing, freed slots are not refilled.
     const regrant = !this.#stop.signal.aborted;
     const byKind = (kind: Settle['kind']) => settles.filter((settle) => settle.kind === kind);
     for (let start = 0, acks = byKind('ack'); start < acks.length; start += maxBatch) {
       const batch = acks.slice(start, start + maxBatch);
-      this.#send(session, {
+      this.#send(connection, {
         type: 'ack',
         receipts: batch.map((settle) => settle.message.data.receipt),
         ...(regrant ? { credit: batch.length } : {}),
@@ -383,7 +268,7 @@ export class StreamConsumer {
       const all = byKind(kind);
       for (let start = 0; start < all.length; start += maxBatch) {
         const batch = all.slice(start, start + maxBatch);
-        this.#send(session, {
+        this.#send(connection, {
           type: kind,
           items: batch.map((settle) => settleItem(settle)),
           ...(regrant ? { credit: batch.length } : {}),
@@ -392,11 +277,8 @@ export class StreamConsumer {
     }
   }
 
-  /** Sends a settle frame with the next id; the `settled` answer clears it. */
-  #send(session: Session, frame: Record<string, unknown>): void {
-    const id = this.#nextId++;
-    session.waiting.add(id);
-    session.socket.send(JSON.stringify({ ...frame, id }));
+  #send(connection: StreamConnection, frame: Record<string, unknown>): void {
+    this.#check(connection.request(frame));
   }
 
   /** Every third of the lease, extends the leases of messages held longer than that. */
@@ -404,16 +286,16 @@ export class StreamConsumer {
     clearInterval(this.#extender);
     const every = Math.max(100, Math.floor(visibilityMs / 3));
     this.#extender = setInterval(() => {
-      const session = this.#session;
-      if (session === undefined || !session.open) return;
+      const connection = this.#connection;
+      if (connection === undefined || !connection.open) return;
       const now = Date.now();
       const due = [...this.#running, ...this.#waiting].filter(
-        (held) => held.session === session && now - held.leasedAt >= every,
+        (held) => held.generation === connection.generation && now - held.leasedAt >= every,
       );
       for (let start = 0; start < due.length; start += maxBatch) {
         const batch = due.slice(start, start + maxBatch);
         for (const held of batch) held.leasedAt = now;
-        this.#send(session, {
+        this.#send(connection, {
           type: 'extend',
           items: batch.map((held) => ({ receipt: held.data.receipt, visibilityMs })),
         });
@@ -470,33 +352,3 @@ function describe(error: unknown): string {
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return text.slice(0, 1000) || 'Error';
 }
-
-/** The problem+json of a refused upgrade, as the error a call would have thrown. */
-async function readProblem(response: IncomingMessage): Promise<never> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of response) chunks.push(chunk as Buffer);
-  const status = response.statusCode ?? 500;
-  let problem: ProblemDocument;
-  try {
-    problem = JSON.parse(Buffer.concat(chunks).toString()) as ProblemDocument;
-  } catch {
-    problem = {
-      type: 'about:blank',
-      title: response.statusMessage ?? 'error',
-      status,
-      detail: `the server refused the stream with ${status}`,
-      code: status >= 500 ? 'SPOOL_UNEXPECTED_RESPONSE' : 'SPOOL_BAD_REQUEST',
-    } as ProblemDocument;
-  }
-  throw SpoolHttpError.from(status, problem);
-}
-
-type ServerFrame =
-  | { type: 'ready'; queue: string; visibilityMs: number }
-  | { type: 'messages'; messages: ReceivedMessageData[] }
-  | {
-      type: 'settled';
-      id: number;
-      results: { receipt: string; ok: boolean; code?: string; detail?: string }[];
-    }
-  | { type: 'error'; id?: number; problem: ProblemDocument };

@@ -1,8 +1,12 @@
 /**
  * A remote job worker: runs jobs of the given types in this process, talking to the server only
- * over HTTP (claim → heartbeat → complete | fail).
+ * over the network (claim → heartbeat → complete | fail).
  *
- * - **Claims** with a long poll, as many jobs as there are free slots (`concurrency`).
+ * - **Takes jobs** over the job stream (`GET /v1/jobs/stream`, one WebSocket; docs/streaming.md):
+ *   the server pushes a job as soon as a slot is free (`concurrency` slots), and completes,
+ *   fails and heartbeats go back on the same connection. With `transport: 'poll'` (or against a
+ *   server without the stream) it claims with HTTP long polls instead. A lost connection is
+ *   reopened; jobs running meanwhile keep their leases and finish over HTTP.
  * - **Heartbeats** every `leaseMs / 3` while the handler runs, so the lease never runs out. A
  *   heartbeat answered 409 means the job was cancelled (or is otherwise no longer this worker's):
  *   the handler's `signal` is aborted and its outcome is discarded.
@@ -19,12 +23,14 @@ import {
   traceProcess,
   tracingEnabled,
 } from '../telemetry/tracing.js';
+import { injectActiveContext } from '../telemetry/tracing-http.js';
 import { boundStack } from '../core/message.js';
 import { jobDefaults } from '../core/options.js';
 import { SpoolHttpError } from './errors.js';
 import { sleep } from './http.js';
 import type { SpoolClient } from './client.js';
-import type { Job, LeasedJob } from './types.js';
+import type { StreamConnection, SettledResult } from './stream-connection.js';
+import type { Job, LeasedJob, ProblemDocument } from './types.js';
 
 /** What a handler gets besides the job. */
 export interface JobContext {
@@ -50,8 +56,14 @@ export interface WorkerOptions {
   concurrency?: number;
   /** The lease per claim and heartbeat (at least 1000); heartbeats go every third of it. @defaultValue 30000 */
   leaseMs?: number;
-  /** How long a claim waits for a job (at most 20000). @defaultValue 20000 */
+  /** How long a claim waits for a job (at most 20000; `poll` only). @defaultValue 20000 */
   waitMs?: number;
+  /**
+   * `stream`: one WebSocket on which jobs are pushed and settled. `poll`: HTTP long polls
+   * (`POST /v1/jobs/claim`) and one request per heartbeat, complete and fail.
+   * @defaultValue 'stream'
+   */
+  transport?: 'stream' | 'poll';
   /**
    * Called with errors the worker handles itself: a failing claim (retried with backoff), a
    * heartbeat, complete or fail that did not go through. @defaultValue logs with `console.error`
@@ -96,6 +108,8 @@ export class Worker {
   readonly #options: Required<Omit<WorkerOptions, 'onError'>> & Pick<WorkerOptions, 'onError'>;
   readonly #running = new Map<string, Running>();
   #loop: Promise<void> | undefined;
+  /** The job stream, while the worker runs on one. */
+  #stream: StreamConnection | undefined;
   #closing = false;
   #claimAbort = new AbortController();
   #slotFreed: (() => void) | undefined;
@@ -107,6 +121,7 @@ export class Worker {
       concurrency: 1,
       leaseMs: jobDefaults.leaseMs,
       waitMs: 20_000,
+      transport: 'stream',
       ...options,
     };
   }
@@ -119,7 +134,7 @@ export class Worker {
   /** Starts claiming and running jobs; does nothing if already started. */
   start(): this {
     if (this.#closing) throw new Error('Worker: closed workers cannot start again');
-    this.#loop ??= this.#claimLoop();
+    this.#loop ??= this.#options.transport === 'stream' ? this.#streamOrPoll() : this.#claimLoop();
     return this;
   }
 
@@ -133,15 +148,17 @@ export class Worker {
     this.#slotFreed?.();
     await this.#loop;
     const timeoutMs = options.timeoutMs ?? 10_000;
-    const running = [...this.#running.values()];
-    const finished = Promise.all(running.map((entry) => entry.done));
+    const finished = this.#drained();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       finished.then(() => false),
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
     ]);
     clearTimeout(timer);
-    if (!timedOut) return;
+    if (!timedOut) {
+      await this.#stream?.close();
+      return;
+    }
     await Promise.all(
       [...this.#running.values()].map(async (entry) => {
         entry.lost = true;
@@ -154,6 +171,37 @@ export class Worker {
           .catch((error: unknown) => this.#report(error, entry.job));
       }),
     );
+    await this.#stream?.close();
+  }
+
+  /** Resolves once no job runs (jobs the stream pushed while closing run too). */
+  async #drained(): Promise<void> {
+    while (this.#running.size > 0) await Promise.all([...this.#running.values()].map((entry) => entry.done));
+  }
+
+  /** Runs on the job stream; falls back to polling against a server that has none (404). */
+  async #streamOrPoll(): Promise<void> {
+    const { types, concurrency, leaseMs } = this.#options;
+    try {
+      this.#stream = await this.#client.jobs.openStream({
+        label: `job stream of ${types.join(', ')}`,
+        // A (re)connection grants a slot per job not running now.
+        query: () => ({ types: types.join(','), credit: concurrency - this.#running.size, leaseMs }),
+        onReady: () => {},
+        onFrame: (frame) => {
+          if (frame.type !== 'jobs') return;
+          for (const entry of frame.jobs as LeasedJob[]) this.#run(entry);
+        },
+        onError: (error) => this.#report(error),
+      });
+    } catch (error) {
+      if (this.#closing) return;
+      if (error instanceof SpoolHttpError && error.status === 404) return this.#claimLoop();
+      this.#report(error);
+      // Refused (a token without the consume scope, …) or unreachable: polling reports the same
+      // errors with its own backoff, and keeps trying.
+      return this.#claimLoop();
+    }
   }
 
   async #claimLoop(): Promise<void> {
@@ -215,16 +263,8 @@ export class Worker {
       }
       clearInterval(heartbeat);
       if (entry.lost) return;
-      if (outcome.ok) {
-        await this.#client.jobs.complete(job.id, lease, outcome.result ?? null);
-      } else {
-        await this.#client.jobs.fail(
-          job.id,
-          lease,
-          describeError(outcome.error),
-          !isNonRetryable(outcome.error),
-        );
-      }
+      if (outcome.ok) await this.#complete(entry, outcome.result ?? null);
+      else await this.#fail(entry, describeError(outcome.error), !isNonRetryable(outcome.error));
     };
     entry.done = (async () => {
       try {
@@ -258,10 +298,57 @@ export class Worker {
     })();
   }
 
+  /** Completes over the stream when it is open (granting the freed slot), else over HTTP. */
+  async #complete(entry: Running, result: unknown): Promise<void> {
+    const stream = this.#stream;
+    if (!stream?.open) {
+      await this.#client.jobs.complete(entry.job.id, entry.lease, result);
+      return;
+    }
+    const [answer] = await stream.request({
+      type: 'complete',
+      items: [{ job: entry.job.id, lease: entry.lease, result, ...traceHeaders() }],
+      ...this.#regrant(),
+    });
+    if (!answer?.ok) throw settleError(answer, entry.job.id, 'complete');
+  }
+
+  async #fail(
+    entry: Running,
+    error: { name: string; message: string; stack?: string },
+    retryable: boolean,
+  ): Promise<void> {
+    const stream = this.#stream;
+    if (!stream?.open) {
+      await this.#client.jobs.fail(entry.job.id, entry.lease, error, retryable);
+      return;
+    }
+    const [answer] = await stream.request({
+      type: 'fail',
+      items: [{ job: entry.job.id, lease: entry.lease, error, retryable, ...traceHeaders() }],
+      ...this.#regrant(),
+    });
+    if (!answer?.ok) throw settleError(answer, entry.job.id, 'fail');
+  }
+
+  /** The credit a settle gives back: its slot, unless the worker is closing. */
+  #regrant(): { credit?: number } {
+    return this.#closing ? {} : { credit: 1 };
+  }
+
   async #heartbeat(entry: Running): Promise<void> {
     if (entry.lost) return;
+    const stream = this.#stream;
     try {
-      await this.#client.jobs.heartbeat(entry.job.id, entry.lease, this.#options.leaseMs);
+      if (stream?.open) {
+        const [answer] = await stream.request({
+          type: 'heartbeat',
+          items: [{ job: entry.job.id, lease: entry.lease, leaseMs: this.#options.leaseMs }],
+        });
+        if (!answer?.ok) throw settleError(answer, entry.job.id, 'heartbeat');
+      } else {
+        await this.#client.jobs.heartbeat(entry.job.id, entry.lease, this.#options.leaseMs);
+      }
     } catch (error) {
       if (error instanceof SpoolHttpError && (error.status === 409 || error.status === 404)) {
         // Cancelled (or gone): stop the handler; its outcome can no longer be recorded.
@@ -280,6 +367,29 @@ export class Worker {
         `spool worker: ${job ? `job ${job.id}: ` : ''}${error instanceof Error ? error.message : String(error)}`,
       );
   }
+}
+
+/**
+ * A job stream's refusal of one item, as the HTTP route would have thrown it: 409 for a job no
+ * longer this worker's (cancelled), 404 for an unknown one.
+ */
+function settleError(answer: SettledResult | undefined, jobId: string, action: string): SpoolHttpError {
+  const code = answer?.code ?? 'SPOOL_INTERNAL';
+  const status = code === 'SPOOL_JOB_NOT_FOUND' ? 404 : code === 'SPOOL_INTERNAL' ? 500 : 409;
+  return SpoolHttpError.from(status, {
+    type: 'about:blank',
+    title: code,
+    status,
+    code,
+    detail: answer?.detail ?? `${action} of job ${jobId} was not answered`,
+  } as ProblemDocument);
+}
+
+/** The active span's context, for a settle item (what an HTTP call would carry in headers). */
+function traceHeaders(): Record<string, string> {
+  const headers: Record<string, string> = {};
+  injectActiveContext(headers);
+  return headers;
 }
 
 function isNonRetryable(error: unknown): boolean {

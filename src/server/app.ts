@@ -35,6 +35,7 @@ import { alertRoutes } from './routes/alerts.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
+import { jobStreamRoutes } from './routes/job-stream.js';
 import { accessScopes, type AuthOptions, createAuthenticator, scopes } from './auth.js';
 import { createClosingController, type RouteModule, type ServerContext, type SpoolApp } from './context.js';
 import { Handles } from './handles.js';
@@ -42,7 +43,8 @@ import { errorCatalogue } from '../core/errors.js';
 import { HttpError, type ProblemResponse, problemType, toProblem } from './problems.js';
 import { opsRoutes } from './routes/ops.js';
 import { queueMessageRoutes } from './routes/queue-messages.js';
-import { queueStreamRoutes, streamCloseCodes } from './routes/queue-stream.js';
+import { queueStreamRoutes } from './routes/queue-stream.js';
+import { streamCloseCodes } from './stream-socket.js';
 import { queueRoutes } from './routes/queues.js';
 import { topicGroupRoutes } from './routes/topic-groups.js';
 import { topicRoutes } from './routes/topics.js';
@@ -63,6 +65,7 @@ const routeModules: readonly RouteModule[] = [
   topicRoutes,
   topicGroupRoutes,
   jobRoutes,
+  jobStreamRoutes,
   eventRoutes,
   webhookRoutes,
   alertRoutes,

@@ -48,6 +48,7 @@ const contract = [
   'post /v1/jobs/bulk',
   'post /v1/jobs/batch',
   'post /v1/jobs/claim',
+  'get /v1/jobs/stream',
   'post /v1/jobs/{id}/heartbeat',
   'post /v1/jobs/{id}/progress',
   'post /v1/jobs/{id}/complete',

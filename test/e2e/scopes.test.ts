@@ -155,8 +155,13 @@ describe('scopes: every route answers as it declares', () => {
       'POST /v1/jobs/batch',
     ]);
     assert.ok(
-      open('consume').every((route) => route.startsWith('POST ') || route === 'GET /v1/queues/{name}/stream'),
-      `consume opens only the work-taking POSTs and the streaming consume: ${open('consume').join(', ')}`,
+      open('consume').every(
+        (route) =>
+          route.startsWith('POST ') ||
+          route === 'GET /v1/queues/{name}/stream' ||
+          route === 'GET /v1/jobs/stream',
+      ),
+      `consume opens only the work-taking POSTs and the two streams: ${open('consume').join(', ')}`,
     );
     assert.ok(
       open('read').every((route) => route.startsWith('GET ')),

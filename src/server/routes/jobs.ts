@@ -8,6 +8,7 @@ import { jobDefaults } from '../../core/options.js';
 import type { JsonValue } from '../../core/message.js';
 import type { Job } from '../../jobs/job.js';
 import type { AddJobOptions } from '../../jobs/jobs.js';
+import type { LeasedJob } from '../../jobs/index.js';
 import type { ScheduleRecord } from '../../store/port.js';
 import { maxWaitMs, type RouteModule, startLongPoll } from '../context.js';
 import { defaultPageLimit } from '../schemas/common.js';
@@ -224,15 +225,7 @@ export const jobRoutes: RouteModule = (app, { jobs, closing, webhooks }) => {
         leaseMs,
         ...(poll ? { signal: poll.signal } : {}),
       });
-      return {
-        jobs: leased.map((entry) => ({
-          job: wireJob(entry.job),
-          lease: entry.lease,
-          leaseExpiresAt: entry.leaseExpiresAt.toISOString(),
-          ...(entry.traceparent === undefined ? {} : { traceparent: entry.traceparent }),
-          ...(entry.tracestate === undefined ? {} : { tracestate: entry.tracestate }),
-        })),
-      };
+      return { jobs: leased.map(wireLeasedJob) };
     },
   );
 
@@ -418,6 +411,17 @@ export const jobRoutes: RouteModule = (app, { jobs, closing, webhooks }) => {
 };
 
 /** A job as JSON: times as ISO 8601 strings. */
+/** A claimed job as claim answers it and the job stream pushes it. */
+export function wireLeasedJob(entry: LeasedJob) {
+  return {
+    job: wireJob(entry.job),
+    lease: entry.lease,
+    leaseExpiresAt: entry.leaseExpiresAt.toISOString(),
+    ...(entry.traceparent === undefined ? {} : { traceparent: entry.traceparent }),
+    ...(entry.tracestate === undefined ? {} : { tracestate: entry.tracestate }),
+  };
+}
+
 export function wireJob(job: Job) {
   const iso = (date: Date | null) => (date === null ? null : date.toISOString());
   return {

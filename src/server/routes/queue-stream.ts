@@ -9,35 +9,21 @@
  * message it held and did not settle, untried.
  */
 import type { Static } from '@sinclair/typebox';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import { errorCatalogue, InvalidArgumentError, SpoolError } from '../../core/errors.js';
+import { errorCatalogue } from '../../core/errors.js';
 import type { MessageBody } from '../../core/message.js';
-import type { LeaseStream, LeaseStreamEnd, SettleOutcome } from '../../engine/lease-stream.js';
+import type { LeaseStream, LeaseStreamEnd } from '../../engine/lease-stream.js';
 import type { Queue } from '../../engine/queue.js';
 import type { Message } from '../../engine/received-message.js';
 import type { RouteModule } from '../context.js';
-import { HttpError, toProblem } from '../problems.js';
+import { HttpError } from '../problems.js';
 import { QueueParams } from '../schemas/queues.js';
 import { ClientFrame, StreamQuery } from '../schemas/queue-stream.js';
+import { eachItem, FrameChecker, FrameSocket, streamCloseCodes } from '../stream-socket.js';
 import { wireReceivedMessage } from '../wire.js';
 
-const checkFrame = TypeCompiler.Compile(ClientFrame);
-/** Each frame type's own checker, to name the first wrong field of a frame of that type. */
-const checkByType = new Map(
-  ClientFrame.anyOf.map((schema) => [schema.properties.type.const as string, TypeCompiler.Compile(schema)]),
-);
-
-/** WebSocket close codes the server uses (4000–4999 are the application's own). */
-export const streamCloseCodes = {
-  /** The server is shutting down: reconnect (to another instance). */
-  goingAway: 1001,
-  /** The queue was deleted while the stream was open. */
-  queueDeleted: 4404,
-  /** Something failed on the server; reconnect. */
-  internal: 1011,
-} as const;
+const frames = new FrameChecker(ClientFrame);
 
 export const queueStreamRoutes: RouteModule = (app, { handles, closing }) => {
   const sessions = new Set<StreamSession>();
@@ -80,25 +66,17 @@ type StreamQueryValues = Static<typeof StreamQuery>;
 
 /** One connection: frames in, frames out, one lease stream. */
 class StreamSession {
+  readonly #frames: FrameSocket<ClientFrame>;
   #stream: LeaseStream<MessageBody> | undefined;
-  /** Frames that arrived while the queue was being opened, handled once it is. */
-  #early: string[] | null = [];
 
   constructor(
     private readonly socket: WebSocket,
-    private readonly request: FastifyRequest,
+    request: FastifyRequest,
     private readonly closing: AbortSignal,
+    private readonly log: FastifyRequest['log'] = request.log,
   ) {
-    // Listeners first, synchronously: frames may arrive before the queue is open.
-    socket.on('message', (data, isBinary) => {
-      const text = isBinary ? null : (data as Buffer).toString();
-      if (text === null) {
-        this.#error(new InvalidArgumentError('frames are JSON text messages, not binary'));
-      } else if (this.#early) this.#early.push(text);
-      else this.#frame(text);
-    });
+    this.#frames = new FrameSocket(socket, request, frames);
     socket.on('close', () => void this.#stream?.close());
-    socket.on('error', (error) => request.log.debug({ err: error }, 'stream socket error'));
   }
 
   /** Ends the connection (the server is going away) and resolves once the stream has ended. */
@@ -114,11 +92,11 @@ class StreamSession {
       this.#stream = queue.openLeaseStream({
         ...(query.visibilityMs === undefined ? {} : { visibilityTimeoutMs: query.visibilityMs }),
         deliver: (messages) => this.#deliver(messages),
-        onError: (error) => this.request.log.warn({ err: error, queue: queue.name }, 'stream round failed'),
+        onError: (error) => this.log.warn({ err: error, queue: queue.name }, 'stream round failed'),
         onEnd: (reason) => this.#ended(reason),
       });
     } catch (error) {
-      this.#error(error);
+      this.#frames.error(error);
       this.socket.close(streamCloseCodes.internal, 'could not open the queue');
       return;
     }
@@ -126,23 +104,18 @@ class StreamSession {
     if (this.closing.aborted) return onClosing();
     this.closing.addEventListener('abort', onClosing, { once: true });
     this.socket.once('close', () => this.closing.removeEventListener('abort', onClosing));
-    if (this.socket.readyState !== this.socket.OPEN) {
+    if (!this.#frames.open) {
       await this.#stream.close();
       return;
     }
-    this.#send({
-      type: 'ready',
-      queue: queue.name,
-      visibilityMs: this.#stream.visibilityTimeoutMs,
-    });
+    this.#frames.send({ type: 'ready', queue: queue.name, visibilityMs: this.#stream.visibilityTimeoutMs });
     if (query.credit) this.#stream.grant(query.credit);
-    const early = this.#early ?? [];
-    this.#early = null;
-    for (const text of early) this.#frame(text);
+    const stream = this.#stream;
+    this.#frames.ready((frame) => this.#frame(stream, frame));
   }
 
   #deliver(messages: Message[]): void {
-    this.#send({ type: 'messages', messages: messages.map(wireReceivedMessage) });
+    this.#frames.send({ type: 'messages', messages: messages.map(wireReceivedMessage) });
   }
 
   #ended(reason: LeaseStreamEnd): void {
@@ -151,135 +124,58 @@ class StreamSession {
       this.socket.close(streamCloseCodes.goingAway, 'server shutting down');
   }
 
-  #frame(text: string): void {
-    const stream = this.#stream!;
-    let frame: unknown;
-    try {
-      frame = JSON.parse(text);
-    } catch {
-      return this.#error(
-        new InvalidArgumentError('a frame must be one JSON object; this one does not parse'),
-      );
+  #frame(stream: LeaseStream<MessageBody>, frame: ClientFrame): void {
+    const receipts = 'items' in frame ? frame.items.map((item) => item.receipt) : [];
+    switch (frame.type) {
+      case 'credit':
+        stream.grant(frame.n);
+        return;
+      case 'ack':
+        this.#frames.settled(frame.id, 'receipt', frame.receipts, stream.ack(frame.receipts));
+        break;
+      case 'nack':
+        this.#frames.settled(
+          frame.id,
+          'receipt',
+          receipts,
+          eachItem(frame.items, async ({ receipt, delayMs, error }) => ({
+            outcome: await stream.nack(receipt, {
+              ...(delayMs === undefined ? {} : { delayMs }),
+              ...(error === undefined ? {} : { error }),
+            }),
+          })),
+        );
+        break;
+      case 'release':
+        this.#frames.settled(
+          frame.id,
+          'receipt',
+          receipts,
+          eachItem(frame.items, ({ receipt, delayMs }) =>
+            stream.release(receipt, delayMs === undefined ? {} : { delayMs }),
+          ),
+        );
+        break;
+      case 'dead-letter':
+        this.#frames.settled(
+          frame.id,
+          'receipt',
+          receipts,
+          eachItem(frame.items, ({ receipt, reason }) => stream.deadLetter(receipt, reason)),
+        );
+        break;
+      case 'extend':
+        this.#frames.settled(
+          frame.id,
+          'receipt',
+          receipts,
+          eachItem(frame.items, async ({ receipt, visibilityMs }) => ({
+            leaseExpiresAt: new Date(await stream.extend(receipt, visibilityMs)).toISOString(),
+          })),
+        );
+        return;
     }
-    if (!checkFrame.Check(frame)) return this.#error(frameError(frame));
-    try {
-      switch (frame.type) {
-        case 'credit':
-          stream.grant(frame.n);
-          return;
-        case 'ack':
-          this.#settled(frame.id, frame.receipts, stream.ack(frame.receipts));
-          break;
-        case 'nack':
-          this.#settled(
-            frame.id,
-            frame.items.map((item) => item.receipt),
-            eachItem(frame.items, async ({ receipt, delayMs, error }) => ({
-              outcome: await stream.nack(receipt, {
-                ...(delayMs === undefined ? {} : { delayMs }),
-                ...(error === undefined ? {} : { error }),
-              }),
-            })),
-          );
-          break;
-        case 'release':
-          this.#settled(
-            frame.id,
-            frame.items.map((item) => item.receipt),
-            eachItem(frame.items, ({ receipt, delayMs }) =>
-              stream.release(receipt, delayMs === undefined ? {} : { delayMs }),
-            ),
-          );
-          break;
-        case 'dead-letter':
-          this.#settled(
-            frame.id,
-            frame.items.map((item) => item.receipt),
-            eachItem(frame.items, ({ receipt, reason }) => stream.deadLetter(receipt, reason)),
-          );
-          break;
-        case 'extend':
-          this.#settled(
-            frame.id,
-            frame.items.map((item) => item.receipt),
-            eachItem(frame.items, async ({ receipt, visibilityMs }) => ({
-              leaseExpiresAt: new Date(await stream.extend(receipt, visibilityMs)).toISOString(),
-            })),
-          );
-          return;
-      }
-      // A settle frame may grant credit for the slots it frees, saving a frame per batch.
-      if (frame.credit) stream.grant(frame.credit);
-    } catch (error) {
-      this.#error(error, 'id' in frame ? frame.id : undefined);
-    }
+    // A settle frame may grant credit for the slots it frees, saving a frame per batch.
+    if (frame.credit) stream.grant(frame.credit);
   }
-
-  /** Answers a settle frame once its outcomes are known: one result per receipt, in order. */
-  #settled(id: number, receipts: readonly string[], outcomes: Promise<SettleOutcome[]>): void {
-    outcomes.then(
-      (results) =>
-        this.#send({
-          type: 'settled',
-          id,
-          results: results.map((result, index) => {
-            const receipt = receipts[index]!;
-            if (result.ok) {
-              const { ok: _ok, ...facts } = result;
-              return { receipt, ok: true, ...facts };
-            }
-            if (!(result.error instanceof SpoolError)) throw result.error;
-            return { receipt, ok: false, code: result.error.code, detail: result.error.message };
-          }),
-        }),
-      (error: unknown) => this.#error(error, id),
-    );
-  }
-
-  #error(error: unknown, id?: number): void {
-    const problem = toProblem(error, this.request);
-    if (problem.unexpected) this.request.log.error({ err: error }, 'stream frame failed');
-    this.#send({ type: 'error', ...(id === undefined ? {} : { id }), problem: problem.body });
-  }
-
-  #send(frame: object): void {
-    if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(frame));
-  }
-}
-
-/** Settles each item on its own: a stale receipt is that item's result, not the frame's failure. */
-function eachItem<I>(
-  items: readonly I[],
-  settle: (item: I) => Promise<object | void>,
-): Promise<SettleOutcome[]> {
-  return Promise.all(
-    items.map(async (item): Promise<SettleOutcome> => {
-      try {
-        return { ok: true, ...(await settle(item)) };
-      } catch (error) {
-        if (!(error instanceof SpoolError)) throw error;
-        return { ok: false, error };
-      }
-    }),
-  );
-}
-
-/** The first schema violation of a frame, as a typed error naming the field. */
-function frameError(frame: unknown): InvalidArgumentError {
-  const type = (frame as { type?: unknown } | null)?.type;
-  if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) {
-    return new InvalidArgumentError('a frame must be a JSON object with a "type"');
-  }
-  const check = typeof type === 'string' ? checkByType.get(type) : undefined;
-  if (check === undefined) {
-    const known = [...checkByType.keys()].join(', ');
-    return new InvalidArgumentError(`unknown frame type ${JSON.stringify(type)}; expected one of ${known}`, {
-      field: 'type',
-    });
-  }
-  const first = check.Errors(frame).First();
-  const field = first?.path.replace(/^\//, '').replaceAll('/', '.') || 'frame';
-  return new InvalidArgumentError(`${String(type)} frame: ${field} ${first?.message ?? 'is invalid'}`, {
-    field,
-  });
 }
