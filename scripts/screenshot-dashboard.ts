@@ -97,6 +97,8 @@ try {
     await shot('job');
     await visit(page, '/schedules');
     await shot('schedules');
+    await visit(page, '/workers');
+    await shot('workers');
     await page.close();
   }
 } finally {

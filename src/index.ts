@@ -43,6 +43,16 @@ export {
 } from './engine/subscription.js';
 export { SpoolTransaction } from './engine/transaction.js';
 export {
+  Workers,
+  staleAfterIntervals,
+  type WorkerHandle,
+  type WorkerInfo,
+  type WorkerKind,
+  type WorkerRegistration,
+  type WorkerServes,
+  type WorkerStats,
+} from './engine/workers.js';
+export {
   Jobs,
   JobNotFoundError,
   ScheduleNotFoundError,
@@ -122,6 +132,7 @@ export {
   NotPartitionOwnerError,
   UnknownMemberError,
   GroupNotEmptyError,
+  WorkerNotFoundError,
   ReservedNameError,
   OffsetOutOfRangeError,
   WaitTimeoutError,

@@ -24,6 +24,7 @@ import { registerStats } from './commands/stats.js';
 import { registerTail } from './commands/tail.js';
 import { exitCodeOf, exitCodesHelp } from './commands/support/exit-codes.js';
 import { registerTopics } from './commands/topics.js';
+import { registerWorkers } from './commands/workers.js';
 
 const commands: ReadonlyArray<(program: Command) => void> = [
   registerServe,
@@ -37,6 +38,7 @@ const commands: ReadonlyArray<(program: Command) => void> = [
   registerQueues,
   registerTopics,
   registerGroups,
+  registerWorkers,
   registerStats,
 ];
 

@@ -2,6 +2,7 @@
 import { Transport, type TransportOptions } from './http.js';
 import { JobsClient } from './jobs.js';
 import { QueuesClient } from './queues.js';
+import { WorkersClient } from './workers.js';
 import { readEventStream } from './sse.js';
 import { TopicsClient } from './topics.js';
 import type { ServerAlerts, ServerStats, SpoolEventData, SpoolEventMessage } from './types.js';
@@ -49,6 +50,8 @@ export class SpoolClient {
   readonly topics: TopicsClient;
   /** Jobs: add, get, search, cancel, retry, wait, live events, and the remote-worker protocol. */
   readonly jobs: JobsClient;
+  /** The workers registry: who consumes what, in every process; remove stale records. */
+  readonly workers: WorkersClient;
   /** The server's base URL, without a trailing slash. */
   readonly url: string;
 
@@ -61,6 +64,7 @@ export class SpoolClient {
     this.queues = new QueuesClient(http);
     this.topics = new TopicsClient(http);
     this.jobs = new JobsClient(http);
+    this.workers = new WorkersClient(http);
   }
 
   /**

@@ -11,6 +11,7 @@ import type { JobEvent, SpoolEvent } from '../jobs/job-events.js';
 import type { AlertsResponseSchema } from '../observability/alerts-schema.js';
 import type { StatsSchema } from '../observability/stats-schema.js';
 import type { PageQuery as PageQuerySchema, Problem } from '../server/schemas/common.js';
+import type { Worker as WorkerSchema } from '../server/schemas/workers.js';
 import type {
   AddJobBody,
   ClaimBody,
@@ -217,3 +218,6 @@ export interface SpoolEventMessage {
 export type ServerStats = Static<typeof StatsSchema>;
 /** What `GET /v1/alerts` answers: the configured rules and the firing alerts. */
 export type ServerAlerts = Static<typeof AlertsResponseSchema>;
+
+/** A worker in the registry (`GET /v1/workers`): what it serves, its counters, whether it is stale. */
+export type WorkerRecord = Static<typeof WorkerSchema>;

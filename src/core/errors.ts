@@ -358,6 +358,15 @@ export const errorCatalogue = catalogue({
     exitCode: exitCodes.notFound,
     description: 'a consumer group the topic does not have',
   },
+  WORKER_NOT_FOUND: {
+    code: 'SPOOL_WORKER_NOT_FOUND',
+    httpStatus: 404,
+    title: 'Worker not found',
+    retryable: false,
+    exitCode: exitCodes.notFound,
+    className: 'WorkerNotFoundError',
+    description: 'removing a worker the registry does not have (it closed, or was swept or removed)',
+  },
   PAYLOAD_TOO_LARGE: {
     code: 'SPOOL_PAYLOAD_TOO_LARGE',
     httpStatus: 413,
@@ -494,6 +503,12 @@ export class QueueNotFoundError extends SpoolError {
 export class TopicNotFoundError extends SpoolError {
   constructor(readonly topic: string) {
     super(errorCatalogue.TOPIC_NOT_FOUND, `topic "${topic}" does not exist; create it first`, { topic });
+  }
+}
+
+export class WorkerNotFoundError extends SpoolError {
+  constructor(readonly workerId: string) {
+    super(errorCatalogue.WORKER_NOT_FOUND, `worker "${workerId}" is not in the registry`, { workerId });
   }
 }
 

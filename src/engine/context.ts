@@ -7,6 +7,7 @@ import { InstrumentationHub } from './instrumentation.js';
 import { Partitioner } from './outgoing.js';
 import { PolledMembers } from './polled-members.js';
 import { WakeSignals } from './wake-signal.js';
+import { Workers } from './workers.js';
 
 /** Something that must be stopped before the store closes: a consumer or a subscription. */
 export interface Closeable {
@@ -27,6 +28,8 @@ export class EngineContext {
   readonly instrumentation = new InstrumentationHub();
   /** Group members in other processes that poll (`Topic.poll`; see polled-members.ts). */
   readonly polledMembers: PolledMembers;
+  /** Who consumes what, heartbeated to the store (see workers.ts). */
+  readonly workers: Workers;
   readonly #running = new Set<Closeable>();
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   /** Long polls in progress: they keep the process alive like running consumers. */
@@ -40,12 +43,15 @@ export class EngineContext {
     readonly safetyPollMs: number,
     /** Where consumers and upkeep log (JSON lines; see telemetry/logging.ts). */
     readonly logger: SpoolLogger,
+    /** How often the workers registry heartbeats (ms). */
+    workerHeartbeatMs = 5_000,
   ) {
     this.clock = store.clock;
     this.queueSignals = new WakeSignals(this.clock);
     this.topicSignals = new WakeSignals(this.clock);
     this.events = new EventsLog(store, this.topicSignals);
-    this.polledMembers = new PolledMembers(store, this.topicSignals, safetyPollMs);
+    this.workers = new Workers(store, logger, workerHeartbeatMs);
+    this.polledMembers = new PolledMembers(store, this.topicSignals, safetyPollMs, this.workers);
   }
 
   /**

@@ -25,12 +25,14 @@
  * shares the store can answer any poll, and a restart loses nothing. Commits are fenced by the
  * store: only the partition's owner may commit, and a commit never moves an offset backwards.
  */
+import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../core/errors.js';
 import { validateName } from '../core/names.js';
 import type { MessageBody } from '../core/message.js';
 import type { CommittedOffset, GroupMembership, StartPosition, Store } from '../store/port.js';
 import type { TopicEvent } from './topic-event.js';
 import type { WakeSignals } from './wake-signal.js';
+import type { WorkerHandle, Workers } from './workers.js';
 
 /** Reads a partition of the topic being polled (`Topic.read`, which decodes the events). */
 export type PartitionReader<T> = (
@@ -97,11 +99,19 @@ export class PolledMembers {
   /** Per group: the generation last seen, and a counter of changes waiting polls react to. */
   readonly #groups = new Map<string, { generation: number; changes: number }>();
   #rotation = 0;
+  readonly #workers: Workers;
+  /**
+   * The registrations of the members polling through this process (workers.ts), by
+   * `topic\ngroup\nmember`: each closes itself when its member has not polled for its session
+   * timeout, and on leave.
+   */
+  readonly #registered = new Map<string, { handle: WorkerHandle; processed: number }>();
 
-  constructor(store: Store, signals: WakeSignals, recheckMs: number) {
+  constructor(store: Store, signals: WakeSignals, recheckMs: number, workers: Workers) {
     this.#store = store;
     this.#signals = signals;
     this.#recheckMs = recheckMs;
+    this.#workers = workers;
   }
 
   /** Heartbeats the member and returns its next events, waiting for some up to `waitMs`. */
@@ -118,6 +128,7 @@ export class PolledMembers {
       const events = await this.#read(read, view, request.max);
       const now = clock.now();
       if (events.length > 0 || now >= deadline || request.signal?.aborted) {
+        this.#seen(topic, request, events.length);
         return {
           memberId: request.memberId,
           generation: view.membership.generation,
@@ -158,6 +169,10 @@ export class PolledMembers {
   /** Removes the member so its partitions move to the others at once. */
   async leave(topic: string, group: string, memberId: string): Promise<void> {
     await this.#store.leaveGroup(topic, group, memberId);
+    const key = `${topic}\n${group}\n${memberId}`;
+    const registered = this.#registered.get(key);
+    this.#registered.delete(key);
+    await registered?.handle.close();
     this.#changed(topic, group);
   }
 
@@ -171,6 +186,33 @@ export class PolledMembers {
     for (const key of this.#groups.keys()) {
       if (key.startsWith(`${topic}\n`)) this.#groups.delete(key);
     }
+  }
+
+  /**
+   * Registers the member in the workers registry on its first poll here, and keeps it there
+   * while it polls (one heartbeat write per interval for all of them, not one per poll).
+   * Every process answering its polls writes the same record: its id comes from the member's.
+   */
+  #seen(topic: string, request: PollRequest, events: number): void {
+    const key = `${topic}\n${request.group}\n${request.memberId}`;
+    let registered = this.#registered.get(key);
+    if (!registered?.handle.active) {
+      // Forget the members whose registrations closed themselves (they stopped polling).
+      for (const [other, entry] of this.#registered) if (!entry.handle.active) this.#registered.delete(other);
+      const handle = this.#workers.register({
+        id: `member-${createHash('sha256').update(key).digest('hex').slice(0, 24)}`,
+        kind: 'group-member',
+        serves: { topic, group: request.group, member: request.memberId },
+        concurrency: 1,
+        // A member is dropped by its group after its session timeout without a poll; a poll may
+        // wait up to waitMs before it answers.
+        idleTimeoutMs: request.sessionTimeoutMs + request.waitMs,
+      });
+      registered = { handle, processed: 0 };
+      this.#registered.set(key, registered);
+    }
+    registered.processed += events;
+    registered.handle.update({ processed: registered.processed });
   }
 
   async #heartbeat(topic: string, request: PollRequest, carried: Positions | null): Promise<MemberView> {

@@ -36,6 +36,7 @@ import type { Closeable, EngineContext } from './context.js';
 import { type LeaseSettler, Message } from './received-message.js';
 import { runTransaction, type SpoolTransaction } from './transaction.js';
 import type { WakeSignal } from './wake-signal.js';
+import type { WorkerHandle, WorkerKind, WorkerServes } from './workers.js';
 
 export interface HandlerContext {
   /** Aborted when the lease is lost or the consumer's close timeout runs out. */
@@ -74,6 +75,11 @@ export interface ProcessOptions<T = MessageBody> {
   onError?: (error: unknown, message?: Message<T>) => void;
   /** Called after a message was dead-lettered: the final-failure hook. */
   onDeadLetter?: (message: Message<T>, error: unknown) => void;
+  /**
+   * How the consumer appears in the workers registry (`spool.workers`).
+   * @defaultValue `{ kind: 'queue-consumer', serves: { queue } }`; the jobs layer's workers say `job-worker`
+   */
+  worker?: { readonly kind: WorkerKind; readonly serves: WorkerServes };
 }
 
 /** The queue a consumer serves, as the consumer needs it (`Queue` is one): it settles leases too. */
@@ -106,6 +112,7 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
   #onStopped: () => void = () => {};
   #processed = 0;
   #failed = 0;
+  #registration: WorkerHandle | undefined;
 
   constructor(
     private readonly context: EngineContext,
@@ -145,6 +152,12 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
   /** @internal */
   start(onStopped: () => void): void {
     this.#onStopped = onStopped;
+    this.#registration = this.context.workers.register({
+      kind: this.options.worker?.kind ?? 'queue-consumer',
+      serves: this.options.worker?.serves ?? { queue: this.queue.name },
+      concurrency: this.#concurrency,
+      stats: () => ({ inFlight: this.inFlight, processed: this.#processed }),
+    });
     this.#loop = this.#run().catch((error: unknown) => this.#report(error));
   }
 
@@ -167,6 +180,7 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
       const timedOut = await Promise.race([drained.then(() => false), delay(timeoutMs).then(() => true)]);
       if (timedOut) for (const controller of this.#inFlight.values()) controller.abort();
     }
+    await this.#registration?.close();
     this.#onStopped();
   }
 

@@ -17,6 +17,7 @@ import { defaultLogger, type SpoolLogger } from '../telemetry/logging.js';
 import { EngineContext } from './context.js';
 import type { Instrumentation, InstrumentationHub } from './instrumentation.js';
 import { WakeSignal } from './wake-signal.js';
+import type { Workers } from './workers.js';
 import { Queue } from './queue.js';
 import { Topic } from './topic.js';
 import { runTransaction, type SpoolTransaction } from './transaction.js';
@@ -38,6 +39,14 @@ export interface SpoolOptions {
   /** How long {@link Spool.once} remembers a processed message id. @defaultValue 604800000 (7 days) */
   processedRetentionMs?: number;
   /**
+   * How often this process heartbeats its workers to the store (one write for all of them; see
+   * {@link Spool.workers}). A worker unseen for three intervals is listed as stale.
+   * @defaultValue 5000
+   */
+  workerHeartbeatMs?: number;
+  /** How long a stale worker's record is kept before upkeep deletes it. @defaultValue 3600000 (1 hour) */
+  workerRetentionMs?: number;
+  /**
    * Receives counts and timings as the engine works (sends, acks, retries, dead letters,
    * handler durations, store commits): e.g. `new SpoolMetrics()` from the observability module.
    * More can be attached later with {@link Spool.instrument}. @defaultValue none
@@ -58,6 +67,7 @@ export type OnceResult<T> = { readonly ran: true; readonly result: T } | { reado
 export class Spool {
   readonly #context: EngineContext;
   readonly #processedRetentionMs: number;
+  readonly #workerRetentionMs: number;
   readonly #maintenanceIntervalMs: number;
   readonly #leadership: Leadership;
   /** Leaderships taken with {@link Spool.compete}, given up on close. */
@@ -73,16 +83,25 @@ export class Spool {
     const safetyPollMs = options.safetyPollMs ?? 1000;
     this.#maintenanceIntervalMs = options.maintenanceIntervalMs ?? 60_000;
     this.#processedRetentionMs = options.processedRetentionMs ?? 7 * 24 * 3_600_000;
+    this.#workerRetentionMs = options.workerRetentionMs ?? 3_600_000;
+    const workerHeartbeatMs = options.workerHeartbeatMs ?? 5_000;
     for (const [field, value] of Object.entries({
       safetyPollMs,
       maintenanceIntervalMs: this.#maintenanceIntervalMs,
       processedRetentionMs: this.#processedRetentionMs,
+      workerHeartbeatMs,
+      workerRetentionMs: this.#workerRetentionMs,
     })) {
       if (!Number.isInteger(value) || value < 1) {
         throw new InvalidArgumentError(`${field} must be a whole number of milliseconds >= 1`, { field });
       }
     }
-    this.#context = new EngineContext(options.store, safetyPollMs, options.logger ?? defaultLogger());
+    this.#context = new EngineContext(
+      options.store,
+      safetyPollMs,
+      options.logger ?? defaultLogger(),
+      workerHeartbeatMs,
+    );
     if (options.instrumentation) this.instrument(options.instrumentation);
     this.#leadership = options.store.leadership?.('spool') ?? soleLeadership;
     this.#listening = this.#listenToOtherProcesses();
@@ -92,6 +111,16 @@ export class Spool {
   /** The store this instance runs on. */
   get store(): Store {
     return this.#context.store;
+  }
+
+  /**
+   * The workers registry: every consumer, subscription, job worker and polled group member of
+   * every process sharing the store, with its host, pid, what it serves, concurrency, in-flight
+   * and processed counts and when it was last seen (`list()`); `remove(id)` deletes a stale one;
+   * `register(…)` adds a worker this process serves remotely (see {@link Workers}).
+   */
+  get workers(): Workers {
+    return this.#context.workers;
   }
 
   /**
@@ -323,9 +352,12 @@ export class Spool {
     return leadership;
   }
 
-  /** Sweeps expired dedup ids and processed markers and applies topic retention now. */
+  /** Sweeps expired dedup ids and processed markers, stale workers, and applies topic retention now. */
   maintain(): Promise<void> {
-    return this.#context.store.maintain({ processedRetentionMs: this.#processedRetentionMs });
+    return this.#context.store.maintain({
+      processedRetentionMs: this.#processedRetentionMs,
+      workerRetentionMs: this.#workerRetentionMs,
+    });
   }
 
   /**
@@ -341,6 +373,8 @@ export class Spool {
     if (this.#maintenanceTimer) this.#context.clock.clearTimer(this.#maintenanceTimer);
     const running = this.#context.running;
     await Promise.all(running.map((closeable) => closeable.close({ timeoutMs })));
+    // Before the store closes: removes what is still registered (remote workers of a server).
+    await this.#context.workers.close();
     this.#context.markClosed();
     this.#context.queueSignals.notifyAll();
     this.#context.topicSignals.notifyAll();

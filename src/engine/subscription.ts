@@ -38,6 +38,7 @@ import { eventFields } from '../telemetry/logging.js';
 import type { Closeable, EngineContext } from './context.js';
 import { toTopicEvent, type TopicEvent } from './topic-event.js';
 import { runTransaction, type SpoolTransaction } from './transaction.js';
+import type { WorkerHandle } from './workers.js';
 
 export interface EventContext {
   /** Aborted when the member loses the partition or closes past its timeout. */
@@ -105,6 +106,9 @@ export class Subscription<T = MessageBody> implements Closeable {
   #closing: Promise<void> | undefined;
   #onStopped: () => void = () => {};
   #processed = 0;
+  /** Events whose handler runs now (one per partition at most). */
+  #handling = 0;
+  #registration: WorkerHandle | undefined;
 
   constructor(
     readonly context: EngineContext,
@@ -134,6 +138,17 @@ export class Subscription<T = MessageBody> implements Closeable {
   /** @internal */
   start(onStopped: () => void): void {
     this.#onStopped = onStopped;
+    this.#registration = this.context.workers.register({
+      kind: 'subscription',
+      serves: { topic: this.topic.name, group: this.group, member: this.memberId },
+      concurrency: 0,
+      // One event at a time per partition read: its concurrency is the partitions it owns.
+      stats: () => ({
+        inFlight: this.#handling,
+        processed: this.#processed,
+        concurrency: this.#workers.size,
+      }),
+    });
     this.#started = this.#join().catch((error: unknown) => this.report(error));
   }
 
@@ -178,6 +193,7 @@ export class Subscription<T = MessageBody> implements Closeable {
     } catch (error) {
       if (!this.context.closed) this.report(error);
     }
+    await this.#registration?.close();
     this.#onStopped();
   }
 
@@ -195,6 +211,11 @@ export class Subscription<T = MessageBody> implements Closeable {
 
   countProcessed(): void {
     this.#processed++;
+  }
+
+  /** Counts a handler starting (+1) or ending (-1), for the workers registry. */
+  countHandling(delta: 1 | -1): void {
+    this.#handling += delta;
   }
 
   report(error: unknown, event?: TopicEvent<T>): void {
@@ -431,6 +452,7 @@ class PartitionWorker<T> {
     const { context, topic, group, memberId, options, handler } = this.member;
     const event = toTopicEvent<T>(record);
     for (let attempt = 1; ; attempt++) {
+      this.member.countHandling(1);
       try {
         if (options.transactional) {
           if (this.#fenced) return false;
@@ -444,9 +466,11 @@ class PartitionWorker<T> {
         } else {
           await handler(event, { signal: this.#handlerAbort.signal, attempt });
         }
+        this.member.countHandling(-1);
         this.member.countProcessed();
         return true;
       } catch (error) {
+        this.member.countHandling(-1);
         if (error instanceof NotPartitionOwnerError || error instanceof UnknownMemberError) {
           this.fence();
           return false;

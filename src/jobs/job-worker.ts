@@ -81,6 +81,7 @@ export class JobWorker {
       concurrency: this.type.concurrency,
       ack: 'manual',
       visibilityTimeoutMs: this.type.leaseMs,
+      worker: { kind: 'job-worker', serves: { jobTypes: [this.type.name] } },
       onError: (error, message) => {
         if (error instanceof RetryAfterError) return;
         this.spool.logger.error(

@@ -32,6 +32,7 @@ import { SpoolMetrics } from '../observability/metrics.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { statsRoutes } from './routes/stats.js';
 import { alertRoutes } from './routes/alerts.js';
+import { workerRoutes } from './routes/workers.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -69,6 +70,7 @@ const routeModules: readonly RouteModule[] = [
   eventRoutes,
   webhookRoutes,
   alertRoutes,
+  workerRoutes,
   dashboardRoutes,
 ];
 
@@ -356,6 +358,7 @@ async function describeApi(app: SpoolApp): Promise<void> {
         { name: 'consumer groups', description: 'Poll and commit as a remote group member; seek' },
         { name: 'operations', description: 'Health and readiness' },
         { name: 'webhooks', description: 'The webhook delivery log and disabled endpoints' },
+        { name: 'workers', description: 'Who consumes what: the workers registry of every process' },
       ],
     },
   });

@@ -338,6 +338,46 @@ export interface ScheduleRecord {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Workers: the registry of who consumes what (src/engine/workers.ts)
+
+/** What kind of worker a {@link WorkerRecord} is. */
+export type WorkerKind =
+  'queue-consumer' | 'subscription' | 'job-worker' | 'remote-worker' | 'stream-consumer' | 'group-member';
+
+/** What a worker serves: a queue, a topic's consumer group, or job types. */
+export interface WorkerServes {
+  readonly queue?: string;
+  readonly topic?: string;
+  readonly group?: string;
+  /** The consumer group member id (subscriptions, polled group members). */
+  readonly member?: string;
+  readonly jobTypes?: readonly string[];
+}
+
+/** One heartbeat of a worker, as the engine writes it ({@link Store.saveWorkers}). */
+export interface WorkerHeartbeat {
+  readonly id: string;
+  readonly kind: WorkerKind;
+  readonly host: string;
+  readonly pid: number;
+  readonly serves: WorkerServes;
+  /** Work it may hold at once. */
+  readonly concurrency: number;
+  /** Work it holds now. */
+  readonly inFlight: number;
+  /** Work it finished since it started. */
+  readonly processed: number;
+  readonly startedAt: number;
+  /** How often it heartbeats (ms): it is stale when unseen for three of them. */
+  readonly heartbeatIntervalMs: number;
+}
+
+/** A worker as stored: its last heartbeat, and when the store received it. */
+export interface WorkerRecord extends WorkerHeartbeat {
+  readonly lastSeenAt: number;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The port
 
 /**
@@ -648,6 +688,20 @@ export interface Store extends StoreWrites {
   /** Resolves false if unknown. */
   deleteSchedule(name: string): Promise<boolean>;
 
+  // --- workers ------------------------------------------------------------------------------
+
+  /**
+   * Records heartbeats of workers, all in one write: a new id is inserted, a known one has every
+   * field replaced. `lastSeenAt` of each becomes now (the store's clock).
+   */
+  saveWorkers(workers: readonly WorkerHeartbeat[]): Promise<void>;
+
+  /** Every recorded worker, ordered by `startedAt`, then id. */
+  listWorkers(): Promise<WorkerRecord[]>;
+
+  /** Deletes the workers with these ids; unknown ids are ignored. Resolves with the count deleted. */
+  deleteWorkers(ids: readonly string[]): Promise<number>;
+
   // --- transactions and upkeep --------------------------------------------------------------
 
   /**
@@ -664,10 +718,10 @@ export interface Store extends StoreWrites {
 
   /**
    * Background upkeep that does not change what consumers see: forgets dedup ids and processed
-   * markers older than their windows and applies every topic's retention. The engine calls it
-   * periodically.
+   * markers older than their windows, applies every topic's retention, and deletes workers last
+   * seen more than `workerRetentionMs` ago (default one hour). The engine calls it periodically.
    */
-  maintain(options: { processedRetentionMs: number }): Promise<void>;
+  maintain(options: MaintainOptions): Promise<void>;
 
   /**
    * With `capabilities.notifications`: calls `listener` when a queue or topic may have new work
@@ -696,6 +750,17 @@ export interface Store extends StoreWrites {
   /** Flushes pending writes and releases the storage. Later calls reject with `ClosedError`. */
   close(): Promise<void>;
 }
+
+/** What {@link Store.maintain} forgets. */
+export interface MaintainOptions {
+  /** Processed markers older than this (ms) are forgotten. */
+  readonly processedRetentionMs: number;
+  /** Workers last seen longer ago than this (ms) are deleted. @defaultValue 3600000 (one hour) */
+  readonly workerRetentionMs?: number;
+}
+
+/** The default of {@link MaintainOptions.workerRetentionMs}. */
+export const defaultWorkerRetentionMs = 3_600_000;
 
 /** How {@link Store.release} ends a lease. */
 export interface ReleaseOptions {

@@ -33,6 +33,7 @@ import { queueOrderingTests } from './conformance/queue-ordering.js';
 import { topicTests } from './conformance/topics.js';
 import { transactionTests } from './conformance/transactions.js';
 import { upkeepTests } from './conformance/upkeep.js';
+import { workerTests } from './conformance/workers.js';
 
 export interface ConformanceOptions {
   /**
@@ -71,6 +72,7 @@ export function runStoreConformance(
     externalTransactionTests(suite, options.externalTransaction);
     jobTests(suite);
     upkeepTests(suite);
+    workerTests(suite);
     void it('skip list names only tests of this suite', () => {
       assert.deepEqual(suite.unknownSkips, []);
     });

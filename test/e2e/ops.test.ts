@@ -64,6 +64,8 @@ const contract = [
   'get /v1/webhooks/endpoints/disabled',
   'get /v1/alerts',
   'post /v1/webhooks/endpoints/enable',
+  'get /v1/workers',
+  'delete /v1/workers/{id}',
 ];
 
 /** The parts of the OpenAPI document these tests read. */

@@ -14,6 +14,7 @@ import { OverviewPage } from './pages/overview.js';
 import { QueuePage } from './pages/queue.js';
 import { SchedulesPage } from './pages/schedules.js';
 import { WebhooksPage } from './pages/webhooks.js';
+import { WorkersPage } from './pages/workers.js';
 import { TopicPage } from './pages/topic.js';
 import { dismiss, notices } from './state/notices.js';
 import { location, match, paths, type Route } from './state/router.js';
@@ -64,6 +65,8 @@ function Screen({ route, query }: { route: Route; query: URLSearchParams }) {
       return <SchedulesPage />;
     case 'webhooks':
       return <WebhooksPage query={query} />;
+    case 'workers':
+      return <WorkersPage />;
     case 'not-found':
       return <NotFoundPage />;
   }
@@ -82,6 +85,7 @@ const sections = [
   },
   { label: 'Schedules', href: paths.schedules(), active: (route: Route) => route.screen === 'schedules' },
   { label: 'Webhooks', href: paths.webhooks(), active: (route: Route) => route.screen === 'webhooks' },
+  { label: 'Workers', href: paths.workers(), active: (route: Route) => route.screen === 'workers' },
 ];
 
 function Header({ route }: { route: Route }) {

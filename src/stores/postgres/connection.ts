@@ -95,6 +95,7 @@ export class SchemaNames {
   readonly dropped: string;
   readonly jobs: string;
   readonly schedules: string;
+  readonly workers: string;
   readonly migrations: string;
 
   constructor(schema: string) {
@@ -117,6 +118,7 @@ export class SchemaNames {
     this.dropped = table('dropped');
     this.jobs = table('jobs');
     this.schedules = table('schedules');
+    this.workers = table('workers');
     this.migrations = table('schema_migrations');
   }
 }

@@ -269,6 +269,29 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE jobs ADD COLUMN logs json NOT NULL DEFAULT '[]';
     `,
   },
+  {
+    version: 4,
+    description: 'workers registry',
+    sql: `
+      -- Every running consumer, subscription, job worker and polled group member, heartbeated by
+      -- its process (engine/workers.ts).
+      CREATE TABLE workers (
+        id                    text PRIMARY KEY,
+        kind                  text NOT NULL,
+        host                  text NOT NULL,
+        pid                   integer NOT NULL,
+        serves                json NOT NULL,
+        concurrency           integer NOT NULL,
+        in_flight             integer NOT NULL,
+        processed             bigint NOT NULL,
+        started_at            bigint NOT NULL,
+        heartbeat_interval_ms integer NOT NULL,
+        last_seen_at          bigint NOT NULL
+      );
+      -- the sweep of workers unseen for long
+      CREATE INDEX workers_by_last_seen ON workers (last_seen_at);
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -34,6 +34,7 @@ import type {
   JobStatus,
   JoinGroupRequest,
   Leadership,
+  MaintainOptions,
   Page,
   PageRequest,
   PartitionOffsets,
@@ -47,7 +48,10 @@ import type {
   StoreCapabilities,
   StoreWrites,
   TransactionOptions,
+  WorkerHeartbeat,
+  WorkerRecord,
 } from '../../store/port.js';
+import { defaultWorkerRetentionMs } from '../../store/port.js';
 import { CommitMeter } from './commit-meter.js';
 import type { PostgresPool, SchemaNames } from './connection.js';
 import { DatabaseClock } from './database-clock.js';
@@ -65,6 +69,7 @@ import { toStoreError } from './store-errors.js';
 import { TransactionScope, asQueryable, inCallerTransaction } from './transaction-scope.js';
 import { UpkeepOps } from './upkeep-ops.js';
 import { Vacuum } from './vacuum.js';
+import { WorkerOps } from './worker-ops.js';
 
 /** A {@link Store} on PostgreSQL, with cross-process wake-ups (not part of the port). */
 export interface PostgresStore extends Store {
@@ -109,6 +114,7 @@ export class PostgresStoreImpl implements PostgresStore {
   readonly #groups: GroupOps;
   readonly #upkeep: UpkeepOps;
   readonly #jobs: JobOps;
+  readonly #workers: WorkerOps;
   readonly #notifier: Notifier;
   readonly #vacuum: Vacuum;
   readonly #leaderships = new Set<AdvisoryLeadership>();
@@ -157,6 +163,7 @@ export class PostgresStoreImpl implements PostgresStore {
     this.#groups = new GroupOps(names, clock, this.#logs);
     this.#upkeep = new UpkeepOps(names, clock);
     this.#jobs = new JobOps(names, clock);
+    this.#workers = new WorkerOps(names, clock);
     this.#writes = this.#writesVia((operation) => operation(this.#sql), true);
   }
 
@@ -467,11 +474,26 @@ export class PostgresStoreImpl implements PostgresStore {
     return this.#call(() => this.#jobs.deleteSchedule(this.#sql, name));
   }
 
+  // --- workers ------------------------------------------------------------------------------
+
+  saveWorkers(workers: readonly WorkerHeartbeat[]): Promise<void> {
+    return this.#call(() => this.#workers.save(this.#sql, workers));
+  }
+
+  listWorkers(): Promise<WorkerRecord[]> {
+    return this.#call(() => this.#workers.list(this.#sql));
+  }
+
+  deleteWorkers(ids: readonly string[]): Promise<number> {
+    return this.#call(() => this.#workers.delete(this.#sql, ids));
+  }
+
   // --- upkeep -------------------------------------------------------------------------------
 
-  maintain(options: { processedRetentionMs: number }): Promise<void> {
+  maintain(options: MaintainOptions): Promise<void> {
     return this.#call(async () => {
       await this.#upkeep.forgetExpired(this.#sql, options.processedRetentionMs);
+      await this.#workers.sweep(this.#sql, options.workerRetentionMs ?? defaultWorkerRetentionMs);
       await this.#upkeep.sweepDropped(this.#sql);
       for (const topic of await this.#logs.list(this.#sql)) await this.#logs.trim(this.#sql, topic.name);
     });

@@ -256,6 +256,29 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE jobs ADD COLUMN logs TEXT NOT NULL DEFAULT '[]';
     `,
   },
+  {
+    version: 4,
+    description: 'workers registry',
+    sql: `
+      -- Every running consumer, subscription, job worker and polled group member, heartbeated by
+      -- its process (engine/workers.ts); serves is JSON text.
+      CREATE TABLE workers (
+        id                    TEXT PRIMARY KEY,
+        kind                  TEXT NOT NULL,
+        host                  TEXT NOT NULL,
+        pid                   INTEGER NOT NULL,
+        serves                TEXT NOT NULL,
+        concurrency           INTEGER NOT NULL,
+        in_flight             INTEGER NOT NULL,
+        processed             INTEGER NOT NULL,
+        started_at            INTEGER NOT NULL,
+        heartbeat_interval_ms INTEGER NOT NULL,
+        last_seen_at          INTEGER NOT NULL
+      ) STRICT;
+      -- the sweep of workers unseen for long
+      CREATE INDEX workers_by_last_seen ON workers (last_seen_at);
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -25,6 +25,7 @@ import type {
   JobRecord,
   JobStatus,
   JoinGroupRequest,
+  MaintainOptions,
   Page,
   PageRequest,
   PartitionOffsets,
@@ -38,7 +39,10 @@ import type {
   StoreCapabilities,
   StoreWrites,
   TransactionOptions,
+  WorkerHeartbeat,
+  WorkerRecord,
 } from '../../store/port.js';
+import { defaultWorkerRetentionMs } from '../../store/port.js';
 import { DeadLetterOps } from './dead-letter-ops.js';
 import { GroupOps } from './group-ops.js';
 import { JobOps } from './job-ops.js';
@@ -47,6 +51,7 @@ import { LogOps } from './log-ops.js';
 import { QueueOps } from './queue-ops.js';
 import { UpkeepOps } from './upkeep-ops.js';
 import type { WalSync } from './wal-sync.js';
+import { WorkerOps } from './worker-ops.js';
 import { type CommitStats, WriteBatcher } from './write-batcher.js';
 
 /** A {@link Store} on SQLite, with group-commit statistics (not part of the port). */
@@ -75,6 +80,7 @@ export class SqliteStoreImpl implements SqliteStore {
   readonly #groups: GroupOps;
   readonly #upkeep: UpkeepOps;
   readonly #jobs: JobOps;
+  readonly #workers: WorkerOps;
   /** The transactional writes, batched. */
   readonly #batched: StoreWrites;
 
@@ -89,6 +95,7 @@ export class SqliteStoreImpl implements SqliteStore {
     this.#groups = new GroupOps(db, clock);
     this.#upkeep = new UpkeepOps(db, clock);
     this.#jobs = new JobOps(db, clock);
+    this.#workers = new WorkerOps(db, clock);
     this.#batched = this.#writes((operation, atomic) => this.#batcher.write(operation, atomic));
   }
 
@@ -176,6 +183,20 @@ export class SqliteStoreImpl implements SqliteStore {
 
   deleteSchedule(name: string): Promise<boolean> {
     return this.#batcher.write(() => this.#jobs.deleteSchedule(name), true);
+  }
+
+  // --- workers ------------------------------------------------------------------------------
+
+  saveWorkers(workers: readonly WorkerHeartbeat[]): Promise<void> {
+    return this.#batcher.write(() => this.#workers.save(workers));
+  }
+
+  listWorkers(): Promise<WorkerRecord[]> {
+    return this.#batcher.read(() => this.#workers.list());
+  }
+
+  deleteWorkers(ids: readonly string[]): Promise<number> {
+    return this.#batcher.write(() => this.#workers.delete(ids));
   }
 
   markProcessed(consumer: string, messageId: string): Promise<boolean> {
@@ -376,9 +397,10 @@ export class SqliteStoreImpl implements SqliteStore {
 
   // --- upkeep -------------------------------------------------------------------------------
 
-  maintain(options: { processedRetentionMs: number }): Promise<void> {
+  maintain(options: MaintainOptions): Promise<void> {
     return this.#batcher.write(() => {
       this.#upkeep.forgetExpired(options.processedRetentionMs);
+      this.#workers.sweep(options.workerRetentionMs ?? defaultWorkerRetentionMs);
       for (const topic of this.#logs.list()) this.#logs.trim(topic.name);
     });
   }

@@ -123,6 +123,9 @@ export function upkeepTests(suite: Suite): void {
         listGroups: () => store.listGroups(t),
         commitOffset: () => store.commitOffset(t, 'g', 'member-a', 0, 0),
         markProcessed: () => store.markProcessed('mailer', 'message-1'),
+        saveWorkers: () => store.saveWorkers([]),
+        listWorkers: () => store.listWorkers(),
+        deleteWorkers: () => store.deleteWorkers(['w']),
         maintain: () => store.maintain({ processedRetentionMs: 1_000 }),
         ...(transactions ? { transaction: () => store.transaction(() => Promise.resolve()) } : {}),
       };

@@ -32,6 +32,7 @@ export type {
   TopicConfig,
   TopicEvent,
   TopicWithStats,
+  WorkerRecord,
 } from '../../../src/client/types.js';
 
 /** A recurring job, with when it fires next. */

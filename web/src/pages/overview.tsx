@@ -12,7 +12,10 @@ import { Link } from '../components/link.js';
 import { formatCount, formatRate, formatSeconds } from '../format.js';
 import { useInterval, useResource } from '../state/resource.js';
 import { paths } from '../state/router.js';
+import { useCan } from '../state/scopes.js';
 import { queueRates, type Sample, useLiveStats } from '../state/stats.js';
+import { servesJobType, servesQueue, useWorkers } from '../state/workers.js';
+import type { WorkerRecord } from '../api/types.js';
 import { PageTitle } from './page-title.js';
 
 /**
@@ -139,6 +142,10 @@ export function OverviewPage() {
   useInterval(() => void fallback.reload(), unsupported ? 5000 : null);
 
   const [showSystem, setShowSystem] = useState(false);
+  // The workers registry, when the token may read it: flags queues and job types nobody serves.
+  const canRead = useCan('read');
+  const canAdmin = useCan('admin');
+  const workers = useWorkers(canRead || canAdmin).items;
 
   const all = live.latest ? fromStats(live.latest, live.history) : (fallback.data ?? null);
   const error = unsupported ? fallback.error : live.latest ? null : live.error;
@@ -183,9 +190,14 @@ export function OverviewPage() {
           {!showSystem ? (
             <HiddenDeadLetters queues={all!.queues.filter((queue) => isSystem(queue.name))} />
           ) : null}
-          <QueuesTable queues={overview.queues} live={!unsupported} alerts={overview.alerts ?? []} />
+          <QueuesTable
+            queues={overview.queues}
+            live={!unsupported}
+            alerts={overview.alerts ?? []}
+            workers={workers}
+          />
           <TopicsTable topics={overview.topics} alerts={overview.alerts ?? []} />
-          {overview.jobs ? <JobsSummary jobs={overview.jobs} queues={all!.queues} /> : null}
+          {overview.jobs ? <JobsSummary jobs={overview.jobs} queues={all!.queues} workers={workers} /> : null}
           <CreateForms />
         </>
       )}
@@ -240,10 +252,13 @@ function QueuesTable({
   queues,
   live,
   alerts,
+  workers,
 }: {
   queues: readonly QueueRow[];
   live: boolean;
   alerts: readonly Alert[];
+  /** The workers registry; null when unknown (no flag then). */
+  workers: readonly WorkerRecord[] | null;
 }) {
   return (
     <section aria-labelledby="queues-title" class="panel">
@@ -294,6 +309,16 @@ function QueuesTable({
                   <th scope="row">
                     <Link href={paths.queue(queue.name)}>{queue.name}</Link>{' '}
                     <AlertBadge alerts={alerts.filter((alert) => alert.target.queue === queue.name)} />
+                    {workers !== null && queue.ready > 0 && !servesQueue(workers, queue.name) ? (
+                      <Link
+                        href={paths.workers()}
+                        class="badge tone-warn unserved"
+                        data-unconsumed={queue.name}
+                        title="Messages are ready and no live consumer of this queue is registered"
+                      >
+                        no consumer
+                      </Link>
+                    ) : null}
                   </th>
                   <td class="num" data-col="ready">
                     {formatCount(queue.ready)}
@@ -410,13 +435,24 @@ const stateTone: Record<string, string> = { active: 'info', retrying: 'warn', de
 const unservedAfterSeconds = 30;
 
 /**
- * Job types that look unserved: jobs queued, none running, and the type's oldest ticket waiting
- * for {@link unservedAfterSeconds} or more — the usual cause is that no worker handles the type.
+ * Job types that look unserved: jobs queued and none running, and — with the workers registry —
+ * no live worker (in process or remote) registered for the type, or — without it — the type's
+ * oldest ticket waiting for {@link unservedAfterSeconds} or more.
  */
-function unservedTypes(jobs: Stats['jobs'], queues: readonly QueueRow[]): Map<string, number> {
+function unservedTypes(
+  jobs: Stats['jobs'],
+  queues: readonly QueueRow[],
+  workers: readonly WorkerRecord[] | null,
+): Map<string, number> {
   const waiting = new Map<string, number>();
   for (const entry of jobs.byType) {
     const age = queues.find((queue) => queue.name === `jobs.${entry.type}`)?.oldestSeconds ?? null;
+    if (workers !== null) {
+      if (entry.byState.queued > 0 && entry.byState.active === 0 && !servesJobType(workers, entry.type)) {
+        waiting.set(entry.type, age ?? 0);
+      }
+      continue;
+    }
     if (
       entry.byState.queued > 0 &&
       entry.byState.active === 0 &&
@@ -429,8 +465,16 @@ function unservedTypes(jobs: Stats['jobs'], queues: readonly QueueRow[]): Map<st
   return waiting;
 }
 
-function JobsSummary({ jobs, queues }: { jobs: Stats['jobs']; queues: readonly QueueRow[] }) {
-  const unserved = unservedTypes(jobs, queues);
+function JobsSummary({
+  jobs,
+  queues,
+  workers,
+}: {
+  jobs: Stats['jobs'];
+  queues: readonly QueueRow[];
+  workers: readonly WorkerRecord[] | null;
+}) {
+  const unserved = unservedTypes(jobs, queues, workers);
   return (
     <section aria-labelledby="jobs-title" class="panel">
       <h2 id="jobs-title">Jobs by state</h2>
@@ -465,8 +509,9 @@ function JobsSummary({ jobs, queues }: { jobs: Stats['jobs']; queues: readonly Q
                     <Link href={paths.jobs({ type: entry.type })}>{entry.type}</Link>
                     {unserved.has(entry.type) ? (
                       <span class="badge tone-warn unserved" data-unserved={entry.type}>
-                        no worker? {entry.byState.queued} queued, none running for{' '}
-                        {formatSeconds(unserved.get(entry.type))}
+                        {workers !== null
+                          ? `no worker: ${entry.byState.queued} queued, no live worker registered`
+                          : `no worker? ${entry.byState.queued} queued, none running for ${formatSeconds(unserved.get(entry.type))}`}
                       </span>
                     ) : null}
                   </th>

@@ -33,6 +33,7 @@ export type Route =
   | { readonly screen: 'job'; readonly id: string }
   | { readonly screen: 'schedules' }
   | { readonly screen: 'webhooks' }
+  | { readonly screen: 'workers' }
   | { readonly screen: 'not-found' };
 
 export function match(path: string): Route {
@@ -59,6 +60,7 @@ export function match(path: string): Route {
     return second === undefined ? { screen: 'jobs' } : { screen: 'job', id: second };
   if (first === 'schedules' && second === undefined) return { screen: 'schedules' };
   if (first === 'webhooks' && second === undefined) return { screen: 'webhooks' };
+  if (first === 'workers' && second === undefined) return { screen: 'workers' };
   return { screen: 'not-found' };
 }
 
@@ -74,6 +76,7 @@ export const paths = {
   },
   job: (id: string) => `/jobs/${encodeURIComponent(id)}`,
   schedules: () => '/schedules',
+  workers: () => '/workers',
   webhooks: (query?: Record<string, string>) => {
     const text = new URLSearchParams(query).toString();
     return text === '' ? '/webhooks' : `/webhooks?${text}`;

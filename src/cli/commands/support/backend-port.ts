@@ -32,6 +32,7 @@ import type {
   TopicConfig,
   TopicOptions,
   TopicWithStats,
+  WorkerRecord,
 } from '../../../client/index.js';
 
 /** Queue operations of the commands. */
@@ -106,6 +107,13 @@ export interface JobBackend {
   ): Promise<BulkJobsResult>;
 }
 
+/** The workers registry of the commands. */
+export interface WorkerBackend {
+  list(): Promise<WorkerRecord[]>;
+  /** Removes a worker's record (`SPOOL_WORKER_NOT_FOUND` if unknown). */
+  remove(id: string): Promise<void>;
+}
+
 /** A backend, opened for one command run. */
 export interface SpoolBackend {
   /** `server <url>` or `data <dir>`, for messages. */
@@ -113,6 +121,7 @@ export interface SpoolBackend {
   readonly queues: QueueBackend;
   readonly topics: TopicBackend;
   readonly jobs: JobBackend;
+  readonly workers: WorkerBackend;
   /** Releases what the backend holds (in direct mode: closes the store). Safe to call twice. */
   close(): Promise<void>;
 }

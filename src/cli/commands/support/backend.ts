@@ -40,7 +40,7 @@ export async function openBackend(flags: ClientFlags): Promise<SpoolBackend> {
 
 /** The HTTP client as a backend. */
 export function httpBackend(client: SpoolClient): SpoolBackend {
-  const { queues, topics, jobs } = client;
+  const { queues, topics, jobs, workers } = client;
   return {
     description: `server ${client.url}`,
     queues: {
@@ -88,6 +88,10 @@ export function httpBackend(client: SpoolClient): SpoolBackend {
       cancel: (id) => jobs.cancel(id),
       retry: (id) => jobs.retry(id),
       bulk: (action, filter, options) => jobs.bulk(action, filter, options),
+    },
+    workers: {
+      list: () => workers.list(),
+      remove: (id) => workers.remove(id),
     },
     close: async () => {},
   };

@@ -23,6 +23,7 @@ import {
   type AddJobOptions,
 } from '../../../index.js';
 import { wireJob } from '../../../server/routes/jobs.js';
+import { wireWorker } from '../../../server/routes/workers.js';
 import {
   fromWireMessage,
   wireDeadLetter,
@@ -56,6 +57,10 @@ export async function openEngineBackend(dir: string): Promise<SpoolBackend> {
     queues: guardAll(queueBackend(spool)),
     topics: guardAll(topicBackend(spool)),
     jobs: guardAll(jobBackend(jobsApi)),
+    workers: guardAll({
+      list: async () => (await spool.workers.list()).map(wireWorker),
+      remove: (id: string) => spool.workers.remove(id),
+    }),
     close: () =>
       (closing ??= (async () => {
         try {
