@@ -62,6 +62,7 @@ export class LeaseStream<T> implements Closeable {
   /** Delivered and not yet settled, by receipt. */
   readonly #held = new Map<string, HeldMessage<T>>();
   #credit = 0;
+  #settled = 0;
   #pendingAcks: PendingAcks[] = [];
   /** Aborted to wake the loop when credit or acks arrive while it sleeps. */
   #kick = new AbortController();
@@ -93,6 +94,11 @@ export class LeaseStream<T> implements Closeable {
   /** Messages delivered and not yet settled. */
   get held(): number {
     return this.#held.size;
+  }
+
+  /** Messages delivered and then settled (acked, nacked, released or dead-lettered) so far. */
+  get settled(): number {
+    return this.#settled;
   }
 
   /** The lease each delivery gets. */
@@ -195,6 +201,7 @@ export class LeaseStream<T> implements Closeable {
   }
 
   #measure(held: HeldMessage<T>): void {
+    this.#settled++;
     this.context.instrumentation.messageProcessed(
       this.queue.name,
       (performance.now() - held.deliveredAt) / 1000,
@@ -245,7 +252,26 @@ export class LeaseStream<T> implements Closeable {
     const request = { max: want, visibilityTimeoutMs: this.#visibilityTimeoutMs };
     if (acks.length === 0) return this.context.store.claim(this.queue.name, request);
     const receipts = acks.flatMap((pending) => pending.receipts);
-    const { stale, claimed } = await this.context.store.ackAndClaim(this.queue.name, receipts, request);
+    const { stale, claimed, durable } = await this.context.store.ackAndClaim(
+      this.queue.name,
+      receipts,
+      request,
+    );
+    // The claimed messages may come before the acks are durable: the acks are answered when they are.
+    if (durable) {
+      durable.then(
+        () => this.#settleAcks(acks, stale),
+        (error: unknown) => {
+          for (const pending of acks) pending.reject(error);
+        },
+      );
+    } else {
+      this.#settleAcks(acks, stale);
+    }
+    return claimed;
+  }
+
+  #settleAcks(acks: readonly PendingAcks[], stale: readonly string[]): void {
     const staleReceipts = new Set(stale);
     let keyed = false;
     for (const pending of acks) {
@@ -269,7 +295,6 @@ export class LeaseStream<T> implements Closeable {
     }
     // Other consumers of this queue may wait for the next message of an acked key.
     if (keyed) this.queue.wake();
-    return claimed;
   }
 
   #deliver(claimed: readonly ClaimedMessage[]): void {

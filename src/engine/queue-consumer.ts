@@ -228,11 +228,26 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
   async #round(acks: readonly PendingAck<T>[], free: number): Promise<ClaimedMessage[]> {
     const request = { max: free, visibilityTimeoutMs: this.#visibilityTimeoutMs };
     if (acks.length === 0) return this.context.store.claim(this.queue.name, request);
-    const { stale, claimed } = await this.context.store.ackAndClaim(
+    const { stale, claimed, durable } = await this.context.store.ackAndClaim(
       this.queue.name,
       acks.map((ack) => ack.message.receipt),
       request,
     );
+    // The claimed messages may come before the acks are durable: the acks resolve when they are.
+    if (durable) {
+      durable.then(
+        () => this.#settleAcks(acks, stale),
+        (error: unknown) => {
+          for (const ack of acks) ack.reject(error);
+        },
+      );
+    } else {
+      this.#settleAcks(acks, stale);
+    }
+    return claimed;
+  }
+
+  #settleAcks(acks: readonly PendingAck<T>[], stale: readonly string[]): void {
     const staleReceipts = stale.length > 0 ? new Set(stale) : null;
     let keyed = false;
     for (const { message, resolve, reject } of acks) {
@@ -246,7 +261,6 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
     }
     // Other consumers of the queue in this process may wait for the next message of an acked key.
     if (keyed) this.queue.wake();
-    return claimed;
   }
 
   /** Acks each of `acks` with its own store write (when no round can take them). */

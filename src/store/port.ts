@@ -790,6 +790,12 @@ export interface AckAndClaimResult {
   readonly stale: readonly string[];
   /** The newly leased messages, in delivery order. */
   readonly claimed: ClaimedMessage[];
+  /**
+   * Set when the claimed messages are handed out before the acks are durable (a store whose
+   * claims need not wait for their own fsync): the acks are durable once it resolves, and it
+   * rejects if they never will be. Absent: the acks were durable when the call resolved.
+   */
+  readonly durable?: Promise<void>;
 }
 
 /**

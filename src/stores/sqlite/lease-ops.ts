@@ -149,11 +149,18 @@ export class LeaseOps {
     visibilityTimeoutMs: number,
   ): AckAndClaimResult {
     const { maxAttempts } = this.#queues.require(queue).config;
+    const stale = this.ackMany(queue, receipts);
+    return { stale, claimed: max > 0 ? this.#claimFrom(queue, maxAttempts, max, visibilityTimeoutMs) : [] };
+  }
+
+  /** Acks each of `receipts` on its own; returns the stale ones (their messages stay). */
+  ackMany(queue: string, receipts: readonly string[]): string[] {
+    this.#queues.require(queue);
     const stale: string[] = [];
     for (const receipt of receipts) {
       if (!this.#deleteLeased(queue, receipt)) stale.push(receipt);
     }
-    return { stale, claimed: max > 0 ? this.#claimFrom(queue, maxAttempts, max, visibilityTimeoutMs) : [] };
+    return stale;
   }
 
   #claimFrom(queue: string, maxAttempts: number, max: number, visibilityTimeoutMs: number): ClaimedMessage[] {

@@ -52,7 +52,7 @@ import { QueueOps } from './queue-ops.js';
 import { UpkeepOps } from './upkeep-ops.js';
 import type { WalSync } from './wal-sync.js';
 import { WorkerOps } from './worker-ops.js';
-import { type CommitStats, WriteBatcher } from './write-batcher.js';
+import { type CommitStats, WriteBatcher, type WriteKind } from './write-batcher.js';
 
 /** A {@link Store} on SQLite, with group-commit statistics (not part of the port). */
 export interface SqliteStore extends Store {
@@ -61,7 +61,7 @@ export interface SqliteStore extends Store {
 }
 
 /** How a write gets executed: batched on the store, at once inside a transaction. */
-type Runner = <T>(operation: () => T, atomic?: boolean) => Promise<T>;
+type Runner = <T>(operation: () => T, atomic?: boolean, kind?: WriteKind) => Promise<T>;
 
 export class SqliteStoreImpl implements SqliteStore {
   readonly backend = 'sqlite';
@@ -96,7 +96,7 @@ export class SqliteStoreImpl implements SqliteStore {
     this.#upkeep = new UpkeepOps(db, clock);
     this.#jobs = new JobOps(db, clock);
     this.#workers = new WorkerOps(db, clock);
-    this.#batched = this.#writes((operation, atomic) => this.#batcher.write(operation, atomic));
+    this.#batched = this.#writes((operation, atomic, kind) => this.#batcher.write(operation, atomic, kind));
   }
 
   commitStats(): CommitStats {
@@ -229,7 +229,7 @@ export class SqliteStoreImpl implements SqliteStore {
           messages.length === 1 && messages[0]!.dedupId === null,
         ),
       // One DELETE: atomic by itself (see WriteBatcher).
-      ack: (queue, receipt) => run(() => this.#leases.ack(queue, receipt), true),
+      ack: (queue, receipt) => run(() => this.#leases.ack(queue, receipt), true, 'lease'),
       append: (topic, events) => run(() => this.#logs.append(topic, events)),
       getTopic: (name) => run(() => this.#logs.get(name), true),
       commitOffset: (topic, group, memberId, partition, offset) =>
@@ -265,31 +265,56 @@ export class SqliteStoreImpl implements SqliteStore {
     return this.#batcher.write(() => this.#queues.delete(name));
   }
 
+  // Claims settle without waiting for their own fsync (see WriteKind in write-batcher.ts): a
+  // claim lost to a power cut is a redelivery. Acks and other lease changes wait for theirs.
+
   claim(queue: string, request: { max: number; visibilityTimeoutMs: number }): Promise<ClaimedMessage[]> {
-    return this.#batcher.write(() => this.#leases.claim(queue, request.max, request.visibilityTimeoutMs));
+    return this.#batcher.write(
+      () => this.#leases.claim(queue, request.max, request.visibilityTimeoutMs),
+      false,
+      'claim',
+    );
   }
 
-  ackAndClaim(
+  /**
+   * The acks and the claim are two writes of the same group commit, acks first: the claimed
+   * messages come back as soon as the claim may settle, and `durable` says when the acks are.
+   */
+  async ackAndClaim(
     queue: string,
     receipts: readonly string[],
     request: { max: number; visibilityTimeoutMs: number },
   ): Promise<AckAndClaimResult> {
-    return this.#batcher.write(() =>
-      this.#leases.ackAndClaim(queue, receipts, request.max, request.visibilityTimeoutMs),
+    if (receipts.length === 0) return { stale: [], claimed: await this.claim(queue, request) };
+    let stale: string[] = [];
+    const acked = this.#batcher.write(
+      () => {
+        stale = this.#leases.ackMany(queue, receipts);
+      },
+      false,
+      'lease',
     );
+    if (request.max === 0) {
+      await acked;
+      return { stale, claimed: [] };
+    }
+    // Awaited by the caller through `durable`, or not at all if the claim fails first.
+    acked.catch(() => {});
+    const claimed = await this.claim(queue, request);
+    return { stale, claimed, durable: acked };
   }
 
   release(queue: string, receipt: string, options: ReleaseOptions): Promise<ReleaseOutcome> {
     // Not atomic: a nack of the last attempt moves the message in two statements.
-    return this.#batcher.write(() => this.#leases.release(queue, receipt, options));
+    return this.#batcher.write(() => this.#leases.release(queue, receipt, options), false, 'lease');
   }
 
   extend(queue: string, receipt: string, visibilityTimeoutMs: number): Promise<number> {
-    return this.#batcher.write(() => this.#leases.extend(queue, receipt, visibilityTimeoutMs), true);
+    return this.#batcher.write(() => this.#leases.extend(queue, receipt, visibilityTimeoutMs), true, 'lease');
   }
 
   deadLetter(queue: string, receipt: string, error: { name: string; message: string }): Promise<void> {
-    return this.#batcher.write(() => this.#leases.deadLetter(queue, receipt, error));
+    return this.#batcher.write(() => this.#leases.deadLetter(queue, receipt, error), false, 'lease');
   }
 
   queueStats(queue: string): Promise<QueueStats> {

@@ -70,20 +70,28 @@ export class WalSync {
     return !this.#syncing && this.#waiters.length === 0;
   }
 
+  /** Commits recorded so far: pass it to {@link WalSync.whenDurable} to wait for just those. */
+  get commits(): number {
+    return this.#committed;
+  }
+
   /**
-   * Calls `callback` once every commit recorded so far is on disk: at once if it already is,
-   * otherwise after the fsync that covers it.
+   * Calls `callback` once every commit recorded so far (or the first `upTo` of them) is on disk:
+   * at once if they already are, otherwise after the fsync that covers them.
    */
-  whenDurable(callback: DurableCallback): void {
+  whenDurable(callback: DurableCallback, upTo = this.#committed): void {
     if (this.#failure) {
       callback(this.#failure);
       return;
     }
-    if (!this.behind) {
+    if (this.#durable >= upTo) {
       callback(null);
       return;
     }
-    this.#waiters.push({ upTo: this.#committed, callback });
+    // upTo never decreases along the queue: a waiter for fewer commits goes before later ones.
+    let index = this.#waiters.length;
+    while (index > 0 && this.#waiters[index - 1]!.upTo > upTo) index--;
+    this.#waiters.splice(index, 0, { upTo, callback });
     this.#sync();
   }
 

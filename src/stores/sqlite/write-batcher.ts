@@ -35,6 +35,16 @@
  *
  * Reads run directly (outside exclusive mode): they only ever see committed state, because
  * batches never leave a transaction open across a turn of the event loop.
+ *
+ * Claims need less (see {@link WriteKind}): a claim must only hand out messages that are on
+ * disk, and a claim lost to a power cut means those messages are delivered again, which
+ * at-least-once allows. Messages are stored by `data` commits only, so in a batch of nothing but
+ * lease changes (claims, acks, extends, releases) a claim settles once every `data` commit
+ * before it is durable — usually at once, since a consumer working through a backlog commits
+ * nothing but leases — without waiting for its own fsync or for those of earlier lease changes.
+ * Everything else — sends, acks, every read — still settles only after its own commit is
+ * durable, and a batch that also stores something new (a send) holds its claims to that rule too,
+ * since they may have read what it stored.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type Database from 'better-sqlite3';
@@ -66,11 +76,22 @@ export interface TransactionScope {
   run<T>(operation: () => T): Promise<T>;
 }
 
+/**
+ * What a write does, for when it may settle (see the header):
+ * - `data` (the default): stores something new (a send, a publish, a job, configuration);
+ * - `lease`: only changes leases of messages already stored (ack, extend, release, dead-letter);
+ *   settles after its own commit is durable, like `data`;
+ * - `claim`: leases messages; in a batch with no `data` it settles once the commits before its
+ *   batch are durable.
+ */
+export type WriteKind = 'data' | 'lease' | 'claim';
+
 interface PendingWrite {
   readonly kind: 'write';
   readonly operation: () => unknown;
   /** True when the operation needs no savepoint (see the header). */
   readonly atomic: boolean;
+  readonly writeKind: WriteKind;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -112,6 +133,8 @@ export class WriteBatcher {
   #closing: Promise<void> | null = null;
   #onIdle: (() => void) | null = null;
   #stats = { commits: 0, operations: 0, largestBatch: 0 };
+  /** The commit count right after the last commit that may have stored messages (see WriteKind). */
+  #lastDataCommit = 0;
   /** Makes commits durable off the event loop (durability `full` on a file); null: COMMIT suffices. */
   readonly #walSync: WalSync | null;
   /** Sees every commit (metrics); null when nobody observes, so nothing is timed. */
@@ -152,7 +175,7 @@ export class WriteBatcher {
    * Runs `operation` in the next group commit; settles after that commit. Pass `atomic` only for
    * an operation that writes with one statement or fails before writing anything.
    */
-  write<T>(operation: () => T, atomic = false): Promise<T> {
+  write<T>(operation: () => T, atomic = false, writeKind: WriteKind = 'data'): Promise<T> {
     const refused = this.#refuseWrite();
     if (refused) return Promise.reject(refused);
     return new Promise<T>((resolve, reject) => {
@@ -160,6 +183,7 @@ export class WriteBatcher {
         kind: 'write',
         operation,
         atomic,
+        writeKind,
         resolve: resolve as (value: unknown) => void,
         reject,
       });
@@ -280,29 +304,50 @@ export class WriteBatcher {
       for (const entry of batch) entry.reject(failure);
       return;
     }
-    this.#record(batch.length);
+    const stored = batch.some((entry) => entry.writeKind === 'data');
+    this.#record(batch.length, stored);
     this.onCommit?.((performance.now() - started) / 1000, batch.length);
+    if (stored || !batch.some((entry) => entry.writeKind === 'claim')) {
+      this.#settle(batch, outcomes, () => true);
+      return;
+    }
+    // Claims read only messages of earlier data commits: those must be durable, nothing more.
+    this.#settle(batch, outcomes, (entry) => entry.writeKind === 'claim', this.#lastDataCommit);
+    this.#settle(batch, outcomes, (entry) => entry.writeKind !== 'claim');
+  }
+
+  /** Settles the entries of `batch` that `which` picks once the first `upTo` commits are durable. */
+  #settle(
+    batch: readonly PendingWrite[],
+    outcomes: readonly Outcome[],
+    which: (entry: PendingWrite) => boolean,
+    upTo?: number,
+  ): void {
+    // Nobody to tell: no fsync is asked for (a later write's covers the commit).
+    if (!batch.some(which)) return;
     this.#whenDurable(
       () => {
         for (let index = 0; index < batch.length; index++) {
           const entry = batch[index]!;
+          if (!which(entry)) continue;
           const outcome = outcomes[index]!;
           if (outcome.ok) entry.resolve(outcome.value);
           else entry.reject(toStoreError(outcome.error));
         }
       },
       (failure) => {
-        for (const entry of batch) entry.reject(failure);
+        for (const entry of batch) if (which(entry)) entry.reject(failure);
       },
+      upTo,
     );
   }
 
   /**
-   * Runs `settle` once every commit made so far is durable (at once without a WAL sync), or
+   * Runs `settle` once every commit made so far (or the first `upTo`) is durable (at once without a WAL sync), or
    * `fail` with a `StoreUnavailable` error if it cannot be made so; then checks for idleness,
    * since a close may be waiting for that sync.
    */
-  #whenDurable(settle: () => void, fail: (failure: Error) => void): void {
+  #whenDurable(settle: () => void, fail: (failure: Error) => void, upTo?: number): void {
     if (!this.#walSync) {
       settle();
       return;
@@ -311,7 +356,7 @@ export class WriteBatcher {
       if (error) fail(storeUnavailable(`sqlite store: ${error.message}`, error));
       else settle();
       this.#afterUnit();
-    });
+    }, upTo);
   }
 
   #openExclusive(entry: PendingTransaction): void {
@@ -373,7 +418,7 @@ export class WriteBatcher {
       const committing = this.onCommit ? performance.now() : 0;
       this.#commit.run();
       this.onCommit?.((performance.now() - committing) / 1000, operations);
-      this.#record(operations);
+      this.#record(operations, true);
       this.#whenDurable(
         () => {
           for (const { entry: settled, value } of done) settled.resolve(value);
@@ -403,8 +448,9 @@ export class WriteBatcher {
     }
   }
 
-  #record(operations: number): void {
+  #record(operations: number, stored: boolean): void {
     this.#walSync?.committed();
+    if (stored) this.#lastDataCommit = this.#walSync?.commits ?? 0;
     const stats = this.#stats;
     stats.commits++;
     stats.operations += operations;

@@ -150,6 +150,56 @@ void describe('sqlite store: background fsync (durability full)', () => {
     await store.close();
   });
 
+  it('a claim of durable messages settles without waiting for its own fsync; its acks do wait', async () => {
+    const gate = gatedSync();
+    const store = openGated(newFile(), gate.sync);
+    await saveQueueReleasing(store, gate);
+    const sent = store.enqueue('orders', [message(), message(), message()]);
+    await turn();
+    gate.release();
+    await sent;
+    const request = { max: 2, visibilityTimeoutMs: 30_000 };
+    const claimed = store.claim('orders', request);
+    await turn();
+    assert.equal(await settled(claimed), true, 'the claimed messages are on disk: handed out at once');
+    const [first, second] = await claimed;
+    assert.equal(gate.waiting, 0, 'nobody waits for the claim’s own fsync');
+
+    const round = store.ackAndClaim('orders', [first!.receipt, second!.receipt], request);
+    await turn();
+    assert.equal(await settled(round), true, 'the next claim comes before the acks are durable');
+    const { stale, claimed: next, durable } = await round;
+    assert.deepEqual(stale, []);
+    assert.equal(next.length, 1);
+    assert.ok(durable, 'the acks say when they are durable');
+    assert.equal(await settled(durable), false, 'the acks wait for their fsync');
+    gate.release();
+    await durable;
+    await closeReleasing(store, gate);
+  });
+
+  it('a claim waits while the messages it may read are not on disk yet', async () => {
+    const gate = gatedSync();
+    const store = openGated(newFile(), gate.sync);
+    await saveQueueReleasing(store, gate);
+    const request = { max: 5, visibilityTimeoutMs: 30_000 };
+    // In one batch with a send: it may read the send, so it waits for that batch's fsync.
+    const sameBatch = [store.enqueue('orders', [message()]), store.claim('orders', request)] as const;
+    await turn();
+    assert.equal(await settled(sameBatch[1]), false, 'claimed with a send not yet durable');
+    gate.release();
+    assert.equal((await sameBatch[1]).length, 1);
+    // In a batch of its own after a send whose fsync is pending: waits for that fsync too.
+    void store.enqueue('orders', [message()]);
+    await turn();
+    const later = store.claim('orders', request);
+    await turn();
+    assert.equal(await settled(later), false, 'the message it read is not on disk yet');
+    gate.release();
+    assert.equal((await later).length, 1);
+    await closeReleasing(store, gate);
+  });
+
   it("openSqliteStore syncs in the background by default and inside COMMIT with fsync 'inline'", async () => {
     const background = await openSqliteStore({ path: newFile() });
     await background.saveQueue(resolveQueueConfig('orders'));
