@@ -22,6 +22,8 @@ export interface SystemInfo {
   readonly spool: boolean;
   /** Whether the client reaches the system over a network socket (HTTP, AMQP, RESP, …). */
   readonly network: boolean;
+  /** A ceiling to read the others against (the raw SQLite loop), never an anchor of a ratio. */
+  readonly reference?: boolean;
 }
 
 /** Why an operation or a whole system was not measured; recorded as "n/a" with the reason. */

@@ -7,6 +7,7 @@ import { PgBossSystem } from './pg-boss.js';
 import { RabbitMqSystem } from './rabbitmq.js';
 import { SpoolPostgresSystem, SpoolSqliteSystem } from './spool-engine.js';
 import { SpoolHttpSystem } from './spool-http.js';
+import { SqliteLimitSystem } from './sqlite-limit.js';
 
 export const systems: readonly SystemEntry[] = [
   {
@@ -29,6 +30,13 @@ export const systems: readonly SystemEntry[] = [
     spool: true,
     services: [],
     create: (context) => new SpoolHttpSystem(context),
+  },
+  {
+    id: 'limit-sqlite',
+    label: 'SQLite limit (raw loop, no Spool)',
+    spool: false,
+    services: [],
+    create: (context) => new SqliteLimitSystem(context),
   },
   {
     id: 'spool-postgres',

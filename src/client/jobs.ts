@@ -243,9 +243,10 @@ export class JobsClient {
   /**
    * @internal The job stream (`GET /v1/jobs/stream`) a remote {@link Worker} runs on: claimed
    * jobs pushed under credit, completes, fails and heartbeats answered on the same connection.
+   * Not connected until its `start()`.
    */
-  openStream(options: Omit<StreamConnectionOptions, 'path'>): Promise<StreamConnection> {
-    return StreamConnection.open(this.http, { ...options, path: '/v1/jobs/stream' });
+  openStream(options: Omit<StreamConnectionOptions, 'path'>): StreamConnection {
+    return new StreamConnection(this.http, { ...options, path: '/v1/jobs/stream' });
   }
 
   /** Leases up to `max` (default 1) runnable jobs of `types`, waiting up to `waitMs` for one. */

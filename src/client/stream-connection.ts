@@ -57,17 +57,19 @@ export class StreamConnection {
   #nextId = 1;
   #loop: Promise<void> = Promise.resolve();
 
-  private constructor(
+  /**
+   * Not connected yet: keep the object where the callbacks can reach it, then {@link start} it —
+   * frames may arrive (and callbacks run) before `start()` resolves.
+   */
+  constructor(
     private readonly transport: Transport,
     private readonly options: StreamConnectionOptions,
   ) {}
 
   /** Opens the first connection; rejects if the server refuses it (401, 403, …). */
-  static async open(transport: Transport, options: StreamConnectionOptions): Promise<StreamConnection> {
-    const connection = new StreamConnection(transport, options);
-    connection.#live = await connection.#connect();
-    connection.#loop = connection.#reconnecting();
-    return connection;
+  async start(): Promise<void> {
+    this.#live = await this.#connect();
+    this.#loop = this.#reconnecting();
   }
 
   /** The current connection's number (1 for the first); a reconnect raises it. */
@@ -119,8 +121,10 @@ export class StreamConnection {
   }
 
   async #connect(): Promise<Live> {
-    const { WebSocket } = await import('ws');
-    const { url, headers } = this.transport.webSocketTarget(this.options.path, this.options.query());
+    const [{ WebSocket }, { hostname }] = await Promise.all([import('ws'), import('node:os')]);
+    // Who this is, for the server's workers registry (GET /v1/workers).
+    const query = { ...this.options.query(), host: hostname(), pid: process.pid };
+    const { url, headers } = this.transport.webSocketTarget(this.options.path, query);
     const socket = new WebSocket(url, { headers, perMessageDeflate: false });
     const generation = ++this.#generation;
     return new Promise<Live>((resolve, reject) => {

@@ -141,7 +141,7 @@ export class StreamConsumer {
 
   /** @internal Connects; rejects when the first connection is refused (401, 403, 404, …). */
   async start(): Promise<void> {
-    this.#connection = await StreamConnection.open(this.transport, {
+    this.#connection = new StreamConnection(this.transport, {
       path: `/v1/queues/${encodeURIComponent(this.queue)}/stream`,
       label: `stream of "${this.queue}"`,
       // Each connection starts with the whole window: the server released what a lost one held.
@@ -150,6 +150,7 @@ export class StreamConsumer {
       onFrame: (frame, generation) => this.#frame(frame, generation),
       onError: (error) => this.#onError(error),
     });
+    await this.#connection.start();
   }
 
   /**

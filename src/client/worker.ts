@@ -183,7 +183,8 @@ export class Worker {
   async #streamOrPoll(): Promise<void> {
     const { types, concurrency, leaseMs } = this.#options;
     try {
-      this.#stream = await this.#client.jobs.openStream({
+      // Kept before it connects: jobs may arrive (and finish) before start() resolves.
+      this.#stream = this.#client.jobs.openStream({
         label: `job stream of ${types.join(', ')}`,
         // A (re)connection grants a slot per job not running now.
         query: () => ({ types: types.join(','), credit: concurrency - this.#running.size, leaseMs }),
@@ -194,7 +195,9 @@ export class Worker {
         },
         onError: (error) => this.#report(error),
       });
+      await this.#stream.start();
     } catch (error) {
+      this.#stream = undefined;
       if (this.#closing) return;
       if (error instanceof SpoolHttpError && error.status === 404) return this.#claimLoop();
       this.#report(error);

@@ -143,6 +143,45 @@ describe('the job stream', () => {
     }
   });
 
+  it('lists a streaming Worker and a streaming consumer in the workers registry while they run', async () => {
+    const worker = new Worker(client, { types: ['w.listed'], concurrency: 3, handler: () => null }).start();
+    const consumer = await client.queues.consume('listed-queue', () => {}, { concurrency: 2, prefetch: 4 });
+    try {
+      const listed = async () =>
+        (await client.workers.list()).filter(
+          (w) => w.kind === 'remote-worker' || w.kind === 'stream-consumer',
+        );
+      let found = await listed();
+      for (let i = 0; i < 50 && found.length < 2; i++) {
+        await sleep(20);
+        found = await listed();
+      }
+      const remote = found.find((w) => w.kind === 'remote-worker');
+      const streaming = found.find((w) => w.kind === 'stream-consumer');
+      assert.deepEqual(remote?.serves.jobTypes, ['w.listed']);
+      assert.equal(remote?.pid, process.pid, 'the worker says who it is');
+      assert.equal(streaming?.serves.queue, 'listed-queue');
+      assert.equal(streaming?.stale, false);
+    } finally {
+      await worker.close();
+      await consumer.close();
+    }
+    let left = await client.workers.list();
+    for (
+      let i = 0;
+      i < 50 && left.some((w) => w.kind === 'remote-worker' || w.kind === 'stream-consumer');
+      i++
+    ) {
+      await sleep(20);
+      left = await client.workers.list();
+    }
+    assert.equal(
+      left.filter((w) => w.kind === 'remote-worker' || w.kind === 'stream-consumer').length,
+      0,
+      'removed when their connections close',
+    );
+  });
+
   it('Worker with transport: poll runs the same jobs over HTTP claims', async () => {
     const worker = new Worker(client, {
       types: ['w.poll'],

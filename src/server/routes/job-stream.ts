@@ -15,6 +15,7 @@ import type { WebSocket } from 'ws';
 import { errorCatalogue, InvalidArgumentError } from '../../core/errors.js';
 import type { JsonValue } from '../../core/message.js';
 import { jobDefaults } from '../../core/options.js';
+import type { WorkerHandle, Workers } from '../../engine/workers.js';
 import type { Jobs } from '../../jobs/jobs.js';
 import { incomingContext } from '../../telemetry/tracing-http.js';
 import type { RouteModule } from '../context.js';
@@ -27,7 +28,7 @@ const frames = new FrameChecker(JobClientFrame);
 /** Longest a claim waits before it looks again (a fresh wait also picks up new credit). */
 const claimWaitMs = 20_000;
 
-export const jobStreamRoutes: RouteModule = (app, { jobs, closing }) => {
+export const jobStreamRoutes: RouteModule = (app, { spool, jobs, closing }) => {
   const sessions = new Set<JobStreamSession>();
   app.addHook('preClose', async () => {
     await Promise.all([...sessions].map((session) => session.close()));
@@ -52,7 +53,7 @@ export const jobStreamRoutes: RouteModule = (app, { jobs, closing }) => {
       );
     },
     wsHandler: (socket, request) => {
-      const session = new JobStreamSession(socket, request, jobs, closing);
+      const session = new JobStreamSession(socket, request, jobs, closing, spool.workers);
       sessions.add(session);
       socket.once('close', () => sessions.delete(session));
       session.open(request.query);
@@ -73,10 +74,19 @@ class JobStreamSession {
     private readonly request: FastifyRequest,
     private readonly jobs: Jobs,
     private readonly closing: AbortSignal,
+    private readonly workers: Workers,
   ) {
     this.#frames = new FrameSocket(socket, request, frames);
-    socket.on('close', () => this.#stop.abort());
+    socket.on('close', () => {
+      this.#stop.abort();
+      void this.#worker?.close();
+    });
   }
+
+  #worker: WorkerHandle | undefined;
+  /** Jobs pushed and not yet completed or failed here, and those finished. */
+  #running = 0;
+  #finished = 0;
 
   async close(): Promise<void> {
     this.socket.close(streamCloseCodes.goingAway, 'server shutting down');
@@ -84,7 +94,7 @@ class JobStreamSession {
     await this.#loop;
   }
 
-  open(query: { types: string; credit?: number; leaseMs?: number }): void {
+  open(query: { types: string; credit?: number; leaseMs?: number; host?: string; pid?: number }): void {
     const types = [...new Set(query.types.split(',').map((type) => type.trim()))].filter(Boolean);
     if (types.length === 0 || types.length > 100 || types.some((type) => type.length > 190)) {
       this.#frames.error(
@@ -104,6 +114,18 @@ class JobStreamSession {
     this.closing.addEventListener('abort', onClosing, { once: true });
     this.socket.once('close', () => this.closing.removeEventListener('abort', onClosing));
     this.#frames.send({ type: 'ready', types, leaseMs });
+    this.#worker = this.workers.register({
+      kind: 'remote-worker',
+      serves: { jobTypes: types },
+      concurrency: 0,
+      host: query.host ?? this.request.ip,
+      pid: query.pid ?? 0,
+      stats: () => ({
+        inFlight: this.#running,
+        processed: this.#finished,
+        concurrency: this.#running + this.#credit,
+      }),
+    });
     this.#credit = query.credit ?? 0;
     this.#frames.ready((frame) => this.#frame(frame));
     this.#loop = this.#run(types, leaseMs).catch((error: unknown) => {
@@ -149,10 +171,19 @@ class JobStreamSession {
       }
       if (leased.length === 0) continue;
       this.#credit -= leased.length;
+      this.#running += leased.length;
       // Claimed as the connection closed: nobody takes them now; their leases run out and they
       // run again, as a claim whose answer was lost would.
       this.#frames.send({ type: 'jobs', jobs: leased.map(wireLeasedJob) });
     }
+  }
+
+  /** Counts a job finished by this worker (for the registry), once its outcome is stored. */
+  async #finish<T>(outcome: Promise<T>): Promise<T> {
+    const value = await outcome;
+    this.#running = Math.max(0, this.#running - 1);
+    this.#finished++;
+    return value;
   }
 
   #frame(frame: JobClientFrame): void {
@@ -167,7 +198,9 @@ class JobStreamSession {
           eachItem(frame.items, (item) =>
             inTrace(item, async () => ({
               status: wireJob(
-                await this.jobs.complete(item.job, item.lease, (item.result ?? null) as JsonValue),
+                await this.#finish(
+                  this.jobs.complete(item.job, item.lease, (item.result ?? null) as JsonValue),
+                ),
               ).status,
             })),
           ),
@@ -181,8 +214,9 @@ class JobStreamSession {
           eachItem(frame.items, (item) =>
             // In the worker's span: a retry's ticket stays in the job's trace, as over HTTP.
             inTrace(item, async () => ({
-              status: wireJob(await this.jobs.fail(item.job, item.lease, item.error, item.retryable ?? true))
-                .status,
+              status: wireJob(
+                await this.#finish(this.jobs.fail(item.job, item.lease, item.error, item.retryable ?? true)),
+              ).status,
             })),
           ),
         );

@@ -15,6 +15,7 @@ import { errorCatalogue } from '../../core/errors.js';
 import type { MessageBody } from '../../core/message.js';
 import type { LeaseStream, LeaseStreamEnd } from '../../engine/lease-stream.js';
 import type { Queue } from '../../engine/queue.js';
+import type { WorkerHandle, Workers } from '../../engine/workers.js';
 import type { Message } from '../../engine/received-message.js';
 import type { RouteModule } from '../context.js';
 import { HttpError } from '../problems.js';
@@ -25,7 +26,7 @@ import { wireReceivedMessage } from '../wire.js';
 
 const frames = new FrameChecker(ClientFrame);
 
-export const queueStreamRoutes: RouteModule = (app, { handles, closing }) => {
+export const queueStreamRoutes: RouteModule = (app, { spool, handles, closing }) => {
   const sessions = new Set<StreamSession>();
   // Before the engine closes under it: each stream commits the acks it has and releases what
   // its consumer held, so those messages are delivered again at once, not after their leases.
@@ -54,7 +55,7 @@ export const queueStreamRoutes: RouteModule = (app, { handles, closing }) => {
     wsHandler: (socket, request) => {
       const { name } = request.params;
       const { query } = request;
-      const session = new StreamSession(socket, request, closing);
+      const session = new StreamSession(socket, request, closing, spool.workers);
       sessions.add(session);
       socket.once('close', () => sessions.delete(session));
       void session.open(query, () => handles.queueOnFirstUse(name));
@@ -71,13 +72,19 @@ class StreamSession {
 
   constructor(
     private readonly socket: WebSocket,
-    request: FastifyRequest,
+    private readonly request: FastifyRequest,
     private readonly closing: AbortSignal,
+    private readonly workers: Workers,
     private readonly log: FastifyRequest['log'] = request.log,
   ) {
     this.#frames = new FrameSocket(socket, request, frames);
-    socket.on('close', () => void this.#stream?.close());
+    socket.on('close', () => {
+      void this.#worker?.close();
+      void this.#stream?.close();
+    });
   }
+
+  #worker: WorkerHandle | undefined;
 
   /** Ends the connection (the server is going away) and resolves once the stream has ended. */
   async close(): Promise<void> {
@@ -109,8 +116,21 @@ class StreamSession {
       return;
     }
     this.#frames.send({ type: 'ready', queue: queue.name, visibilityMs: this.#stream.visibilityTimeoutMs });
-    if (query.credit) this.#stream.grant(query.credit);
     const stream = this.#stream;
+    // In the workers registry while connected: what it holds, and its window (held + credit).
+    this.#worker = this.workers.register({
+      kind: 'stream-consumer',
+      serves: { queue: queue.name },
+      concurrency: 0,
+      host: query.host ?? this.request.ip,
+      pid: query.pid ?? 0,
+      stats: () => ({
+        inFlight: stream.held,
+        processed: stream.settled,
+        concurrency: stream.held + stream.credit,
+      }),
+    });
+    if (query.credit) this.#stream.grant(query.credit);
     this.#frames.ready((frame) => this.#frame(stream, frame));
   }
 

@@ -6,6 +6,7 @@
  */
 import { Type, type Static, type TObject } from '@sinclair/typebox';
 import { CompleteBody, FailBody, HeartbeatBody } from './jobs.js';
+import { workerIdentity } from './queue-stream.js';
 
 const JobRef = Type.Object({
   job: Type.String({ minLength: 1, description: 'The job id' }),
@@ -68,6 +69,7 @@ export const JobStreamQuery = Type.Object(
         description: 'The lease of each pushed job; heartbeat within it. Default 30000',
       }),
     ),
+    ...workerIdentity,
   },
   { additionalProperties: false },
 );

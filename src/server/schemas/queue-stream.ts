@@ -83,6 +83,14 @@ export const ClientFrame = Type.Union([
 ]);
 export type ClientFrame = Static<typeof ClientFrame>;
 
+/** Who the consumer is, for the workers registry (GET /v1/workers): its host and process id. */
+export const workerIdentity = {
+  host: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: "The consumer's host name" })),
+  pid: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, description: "The consumer's process id" }),
+  ),
+};
+
 export const StreamQuery = Type.Object(
   {
     credit: Type.Optional(
@@ -99,6 +107,7 @@ export const StreamQuery = Type.Object(
         description: "The lease of each delivered message; default the queue's visibilityTimeoutMs",
       }),
     ),
+    ...workerIdentity,
   },
   { additionalProperties: false },
 );
