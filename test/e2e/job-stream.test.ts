@@ -197,6 +197,29 @@ describe('the job stream', () => {
     }
   });
 
+  it('lists a polling Worker by its address and job types while it calls', async () => {
+    const worker = new Worker(client, {
+      types: ['w.polled', 'w.also'],
+      transport: 'poll',
+      concurrency: 2,
+      waitMs: 500,
+      handler: () => null,
+    }).start();
+    try {
+      const { id } = await client.jobs.add('w.polled', null);
+      await client.jobs.wait(id, { timeoutMs: 10_000 });
+      const polled = (await client.workers.list()).find(
+        (w) => w.kind === 'remote-worker' && w.serves.jobTypes?.includes('w.polled'),
+      );
+      assert.ok(polled, 'registered by its claims');
+      assert.deepEqual(polled.serves.jobTypes, ['w.also', 'w.polled']);
+      assert.equal(polled.host, '127.0.0.1');
+      assert.equal(polled.stale, false);
+    } finally {
+      await worker.close();
+    }
+  });
+
   it('Worker processes a burst of jobs exactly once each at its concurrency', async () => {
     const added = await client.jobs.addBatch(
       Array.from({ length: 300 }, (_, n) => ({ type: 'w.burst', payload: { n } })),

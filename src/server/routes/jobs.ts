@@ -11,6 +11,7 @@ import type { AddJobOptions } from '../../jobs/jobs.js';
 import type { LeasedJob } from '../../jobs/index.js';
 import type { ScheduleRecord } from '../../store/port.js';
 import { maxWaitMs, type RouteModule, startLongPoll } from '../context.js';
+import { PolledWorkers } from '../polled-workers.js';
 import { defaultPageLimit } from '../schemas/common.js';
 import {
   AddJobBody,
@@ -43,7 +44,9 @@ const tags = ['jobs'];
 /** How long a client should wait before its first poll of a new job (seconds). */
 const pollAfterSeconds = 1;
 
-export const jobRoutes: RouteModule = (app, { jobs, closing, webhooks }) => {
+export const jobRoutes: RouteModule = (app, { spool, jobs, closing, webhooks }) => {
+  // Polling remote workers in the workers registry (streaming ones register themselves).
+  const polled = new PolledWorkers(spool.workers);
   app.post(
     '/v1/jobs',
     {
@@ -225,6 +228,8 @@ export const jobRoutes: RouteModule = (app, { jobs, closing, webhooks }) => {
         leaseMs,
         ...(poll ? { signal: poll.signal } : {}),
       });
+      // Present while it calls: a claim, or a heartbeat every third of a lease while it works.
+      polled.claimed(request.ip, types, max, leased.length, leaseMs + Math.min(waitMs, maxWaitMs) + 5_000);
       return { jobs: leased.map(wireLeasedJob) };
     },
   );
@@ -244,6 +249,7 @@ export const jobRoutes: RouteModule = (app, { jobs, closing, webhooks }) => {
     },
     async (request) => {
       const expiresAt = await jobs.heartbeat(request.params.id, request.body.lease, request.body.leaseMs);
+      polled.touched(request.ip);
       return { leaseExpiresAt: expiresAt.toISOString() };
     },
   );
@@ -298,14 +304,15 @@ export const jobRoutes: RouteModule = (app, { jobs, closing, webhooks }) => {
       },
       config: { access: 'consume' },
     },
-    async (request) =>
-      wireJob(
-        await jobs.complete(
-          request.params.id,
-          request.body.lease,
-          (request.body.result ?? null) as JsonValue,
-        ),
-      ),
+    async (request) => {
+      const completed = await jobs.complete(
+        request.params.id,
+        request.body.lease,
+        (request.body.result ?? null) as JsonValue,
+      );
+      polled.finished(request.ip);
+      return wireJob(completed);
+    },
   );
 
   app.post(
@@ -324,7 +331,9 @@ export const jobRoutes: RouteModule = (app, { jobs, closing, webhooks }) => {
     },
     async (request) => {
       const { lease, error, retryable = true } = request.body;
-      return wireJob(await jobs.fail(request.params.id, lease, error, retryable));
+      const failed = await jobs.fail(request.params.id, lease, error, retryable);
+      polled.finished(request.ip);
+      return wireJob(failed);
     },
   );
 
