@@ -5,8 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SpoolClient } from '../../src/client/index.js';
-import { startTestServer, type TestServer } from '../e2e/helpers.js';
+import { serverWithClient, startTestServer, type TestServer } from '../e2e/helpers.js';
 import { tempDir } from '../helpers.js';
 import { json, type Run, runSpool, runSpoolOnTerminal } from './run.js';
 
@@ -195,41 +194,34 @@ for (const mode of modes) {
 }
 
 describe('spool groups delete and confirmations against a server', () => {
-  let t: TestServer;
-  let client: SpoolClient;
-  before(async () => {
-    t = await startTestServer();
-    client = new SpoolClient({ url: t.url });
-  });
-  after(async () => {
-    await client.close();
-    await t.dispose();
-  });
-  const env = () => ({ SPOOL_URL: t.url });
+  const fixture = serverWithClient();
+  const env = () => ({ SPOOL_URL: fixture.t.url });
 
   it('a group with a live member is not deleted (SPOOL_GROUP_NOT_EMPTY); once it left, it is', async () => {
-    await client.topics.put('payments', { partitions: 1 });
-    await client.topics.poll('payments', 'ledger', { member: 'worker-1', sessionTimeoutMs: 30_000 });
+    await fixture.client.topics.put('payments', { partitions: 1 });
+    await fixture.client.topics.poll('payments', 'ledger', { member: 'worker-1', sessionTimeoutMs: 30_000 });
     const refused = await runSpool(['groups', 'delete', 'payments', 'ledger', '--yes'], env());
     assert.equal(refused.code, 4);
     assert.match(refused.stderr, /SPOOL_GROUP_NOT_EMPTY: .*1 live member \(worker-1\)/);
-    assert.ok(await client.topics.group('payments', 'ledger'), 'still there');
-    await client.topics.leave('payments', 'ledger', 'worker-1');
+    assert.ok(await fixture.client.topics.group('payments', 'ledger'), 'still there');
+    await fixture.client.topics.leave('payments', 'ledger', 'worker-1');
     const deleted = await runSpool(['groups', 'delete', 'payments', 'ledger', '--yes'], env());
     assert.equal(deleted.code, 0, deleted.stderr);
-    await assert.rejects(client.topics.group('payments', 'ledger'), { code: 'SPOOL_GROUP_NOT_FOUND' });
+    await assert.rejects(fixture.client.topics.group('payments', 'ledger'), {
+      code: 'SPOOL_GROUP_NOT_FOUND',
+    });
   });
 
   it('on a terminal, delete asks: n keeps the queue (exit 1), y deletes it', async () => {
-    await client.queues.put('scratch');
+    await fixture.client.queues.put('scratch');
     const prompt = /Delete queue "scratch" with 0 messages and 0 dead letters\? \[y\/N\]/;
     const no = await runSpoolOnTerminal(['queues', 'delete', 'scratch'], env(), prompt, 'n');
     assert.equal(no.code, 1, no.screen);
     assert.match(no.screen, /nothing changed/);
-    assert.ok(await client.queues.get('scratch'));
+    assert.ok(await fixture.client.queues.get('scratch'));
     const yes = await runSpoolOnTerminal(['queues', 'delete', 'scratch'], env(), prompt, 'y');
     assert.equal(yes.code, 0, yes.screen);
     assert.match(yes.screen, /deleted queue scratch/);
-    await assert.rejects(client.queues.get('scratch'), { code: 'SPOOL_QUEUE_NOT_FOUND' });
+    await assert.rejects(fixture.client.queues.get('scratch'), { code: 'SPOOL_QUEUE_NOT_FOUND' });
   });
 });

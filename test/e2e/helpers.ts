@@ -4,8 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import type { Static, TSchema, TUnknown } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { SpoolClient } from '../../src/client/index.js';
 import type { Spool } from '../../src/engine/spool.js';
 import type { Jobs } from '../../src/jobs/jobs.js';
 import type { Webhooks } from '../../src/webhooks/delivery.js';
@@ -149,4 +151,24 @@ export function assertProblem(
   if (instance !== undefined) assert.equal(problem.instance, instance);
   assert.ok(!JSON.stringify(problem).includes('    at '), 'no stack trace');
   return problem;
+}
+
+/**
+ * A test server and a client of it for the tests of the calling `describe` block: started in its
+ * `before`, closed in its `after`. Read `fixture.t` and `fixture.client` inside the tests.
+ */
+export function serverWithClient(options: Parameters<typeof startTestServer>[0] = {}): {
+  readonly t: TestServer;
+  readonly client: SpoolClient;
+} {
+  const fixture = {} as { t: TestServer; client: SpoolClient };
+  before(async () => {
+    fixture.t = await startTestServer(options);
+    fixture.client = new SpoolClient({ url: fixture.t.url });
+  });
+  after(async () => {
+    await fixture.client.close();
+    await fixture.t.dispose();
+  });
+  return fixture;
 }

@@ -3,9 +3,9 @@
  * worker in any language speaks, and the TypeScript `Worker` on it (its default transport).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { SpoolClient, Worker } from '../../src/client/index.js';
-import { startTestServer, type TestServer } from './helpers.js';
+import { describe, it } from 'node:test';
+import { Worker } from '../../src/client/index.js';
+import { serverWithClient } from './helpers.js';
 import { RawStream } from './raw-stream.js';
 
 interface WireLeasedJob {
@@ -17,21 +17,15 @@ interface WireLeasedJob {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('the job stream', () => {
-  let t: TestServer;
-  let client: SpoolClient;
-  before(async () => {
-    t = await startTestServer();
-    client = new SpoolClient({ url: t.url });
-  });
-  after(async () => {
-    await client.close();
-    await t.dispose();
-  });
+  const fixture = serverWithClient();
 
   it('pushes no more jobs than the credit; complete and fail are answered per job', async () => {
     const ids = [];
-    for (let n = 0; n < 3; n++) ids.push((await client.jobs.add('raw.work', { n })).id);
-    const stream = await RawStream.open(t.url, '/v1/jobs/stream?types=raw.work&credit=2&leaseMs=5000');
+    for (let n = 0; n < 3; n++) ids.push((await fixture.client.jobs.add('raw.work', { n })).id);
+    const stream = await RawStream.open(
+      fixture.t.url,
+      '/v1/jobs/stream?types=raw.work&credit=2&leaseMs=5000',
+    );
     const ready = await stream.next('ready');
     assert.deepEqual(ready.types, ['raw.work']);
     assert.equal(ready.leaseMs, 5000);
@@ -84,24 +78,24 @@ describe('the job stream', () => {
     assert.equal(failed[0]!.ok, true);
     assert.equal(failed[0]!.status, 'dead');
     assert.equal(failed[1]!.ok, false, 'a wrong lease is its own result');
-    assert.equal((await client.jobs.get(pushed[0]!.job.id)).status, 'completed');
-    assert.equal((await client.jobs.get(pushed[1]!.job.id)).status, 'dead');
+    assert.equal((await fixture.client.jobs.get(pushed[0]!.job.id)).status, 'completed');
+    assert.equal((await fixture.client.jobs.get(pushed[1]!.job.id)).status, 'dead');
     stream.socket.close();
     await stream.closed;
     // The third's lease outlives the connection: it can still be finished over HTTP.
-    await client.jobs.complete(third[0]!.job.id, third[0]!.lease, null);
-    assert.equal((await client.jobs.get(third[0]!.job.id)).status, 'completed');
+    await fixture.client.jobs.complete(third[0]!.job.id, third[0]!.lease, null);
+    assert.equal((await fixture.client.jobs.get(third[0]!.job.id)).status, 'completed');
   });
 
   it('answers a bad frame with an error frame and bad types by closing with the reason', async () => {
-    const stream = await RawStream.open(t.url, '/v1/jobs/stream?types=raw.bad');
+    const stream = await RawStream.open(fixture.t.url, '/v1/jobs/stream?types=raw.bad');
     await stream.next('ready');
     stream.send({ type: 'complete', id: 1, items: [{ job: 'j', result: 1 }] });
     const error = await stream.next('error');
     assert.match((error.problem as { detail: string }).detail, /complete frame: items\.0\.lease/);
     stream.socket.close();
 
-    const empty = await RawStream.open(t.url, '/v1/jobs/stream?types=,');
+    const empty = await RawStream.open(fixture.t.url, '/v1/jobs/stream?types=,');
     const refused = await empty.next('error');
     assert.equal((refused.problem as { code: string }).code, 'SPOOL_INVALID_ARGUMENT');
     assert.equal((await empty.closed).code, 1011);
@@ -110,7 +104,7 @@ describe('the job stream', () => {
   it('Worker runs jobs over the stream: results, retries, a cancelled job’s signal', async () => {
     let attempts = 0;
     let cancelledSignal: AbortSignal | undefined;
-    const worker = new Worker(client, {
+    const worker = new Worker(fixture.client, {
       types: ['w.ok', 'w.flaky', 'w.slow'],
       concurrency: 4,
       leaseMs: 1500,
@@ -125,30 +119,39 @@ describe('the job stream', () => {
       },
     }).start();
     try {
-      const ok = await client.jobs.add('w.ok', null);
-      const flaky = await client.jobs.add('w.flaky', null, { maxAttempts: 3 });
-      const slow = await client.jobs.add('w.slow', null);
-      assert.deepEqual((await client.jobs.wait(ok.id, { timeoutMs: 10_000 })).result, { done: 'w.ok' });
-      const retried = await client.jobs.wait(flaky.id, { timeoutMs: 10_000 });
+      const ok = await fixture.client.jobs.add('w.ok', null);
+      const flaky = await fixture.client.jobs.add('w.flaky', null, { maxAttempts: 3 });
+      const slow = await fixture.client.jobs.add('w.slow', null);
+      assert.deepEqual((await fixture.client.jobs.wait(ok.id, { timeoutMs: 10_000 })).result, {
+        done: 'w.ok',
+      });
+      const retried = await fixture.client.jobs.wait(flaky.id, { timeoutMs: 10_000 });
       assert.equal(retried.status, 'completed');
       assert.equal(retried.attempts, 2);
       while (cancelledSignal === undefined) await sleep(20);
-      await client.jobs.cancel(slow.id);
+      await fixture.client.jobs.cancel(slow.id);
       // The next heartbeat (every third of 1.5 s) is refused: the handler's signal aborts.
       for (let i = 0; i < 100 && !cancelledSignal.aborted; i++) await sleep(50);
       assert.equal(cancelledSignal.aborted, true);
-      assert.equal((await client.jobs.get(slow.id)).status, 'cancelled');
+      assert.equal((await fixture.client.jobs.get(slow.id)).status, 'cancelled');
     } finally {
       await worker.close();
     }
   });
 
   it('lists a streaming Worker and a streaming consumer in the workers registry while they run', async () => {
-    const worker = new Worker(client, { types: ['w.listed'], concurrency: 3, handler: () => null }).start();
-    const consumer = await client.queues.consume('listed-queue', () => {}, { concurrency: 2, prefetch: 4 });
+    const worker = new Worker(fixture.client, {
+      types: ['w.listed'],
+      concurrency: 3,
+      handler: () => null,
+    }).start();
+    const consumer = await fixture.client.queues.consume('listed-queue', () => {}, {
+      concurrency: 2,
+      prefetch: 4,
+    });
     try {
       const listed = async () =>
-        (await client.workers.list()).filter(
+        (await fixture.client.workers.list()).filter(
           (w) => w.kind === 'remote-worker' || w.kind === 'stream-consumer',
         );
       let found = await listed();
@@ -166,14 +169,14 @@ describe('the job stream', () => {
       await worker.close();
       await consumer.close();
     }
-    let left = await client.workers.list();
+    let left = await fixture.client.workers.list();
     for (
       let i = 0;
       i < 50 && left.some((w) => w.kind === 'remote-worker' || w.kind === 'stream-consumer');
       i++
     ) {
       await sleep(20);
-      left = await client.workers.list();
+      left = await fixture.client.workers.list();
     }
     assert.equal(
       left.filter((w) => w.kind === 'remote-worker' || w.kind === 'stream-consumer').length,
@@ -183,22 +186,24 @@ describe('the job stream', () => {
   });
 
   it('Worker with transport: poll runs the same jobs over HTTP claims', async () => {
-    const worker = new Worker(client, {
+    const worker = new Worker(fixture.client, {
       types: ['w.poll'],
       transport: 'poll',
       waitMs: 500,
       handler: (job) => ({ echoed: job.payload }),
     }).start();
     try {
-      const { id } = await client.jobs.add('w.poll', { x: 1 });
-      assert.deepEqual((await client.jobs.wait(id, { timeoutMs: 10_000 })).result, { echoed: { x: 1 } });
+      const { id } = await fixture.client.jobs.add('w.poll', { x: 1 });
+      assert.deepEqual((await fixture.client.jobs.wait(id, { timeoutMs: 10_000 })).result, {
+        echoed: { x: 1 },
+      });
     } finally {
       await worker.close();
     }
   });
 
   it('lists a polling Worker by its address and job types while it calls', async () => {
-    const worker = new Worker(client, {
+    const worker = new Worker(fixture.client, {
       types: ['w.polled', 'w.also'],
       transport: 'poll',
       concurrency: 2,
@@ -206,9 +211,9 @@ describe('the job stream', () => {
       handler: () => null,
     }).start();
     try {
-      const { id } = await client.jobs.add('w.polled', null);
-      await client.jobs.wait(id, { timeoutMs: 10_000 });
-      const polled = (await client.workers.list()).find(
+      const { id } = await fixture.client.jobs.add('w.polled', null);
+      await fixture.client.jobs.wait(id, { timeoutMs: 10_000 });
+      const polled = (await fixture.client.workers.list()).find(
         (w) => w.kind === 'remote-worker' && w.serves.jobTypes?.includes('w.polled'),
       );
       assert.ok(polled, 'registered by its claims');
@@ -221,13 +226,13 @@ describe('the job stream', () => {
   });
 
   it('Worker processes a burst of jobs exactly once each at its concurrency', async () => {
-    const added = await client.jobs.addBatch(
+    const added = await fixture.client.jobs.addBatch(
       Array.from({ length: 300 }, (_, n) => ({ type: 'w.burst', payload: { n } })),
     );
     const seen = new Map<number, number>();
     let running = 0;
     let most = 0;
-    const worker = new Worker(client, {
+    const worker = new Worker(fixture.client, {
       types: ['w.burst'],
       concurrency: 10,
       handler: async (job) => {
@@ -240,7 +245,7 @@ describe('the job stream', () => {
       },
     }).start();
     try {
-      for (const { id } of added) await client.jobs.wait(id, { timeoutMs: 20_000 });
+      for (const { id } of added) await fixture.client.jobs.wait(id, { timeoutMs: 20_000 });
     } finally {
       await worker.close();
     }

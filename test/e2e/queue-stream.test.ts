@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SpoolClient, SpoolHttpError } from '../../src/client/index.js';
-import { startTestServer, type TestServer } from './helpers.js';
+import { serverWithClient, startTestServer, type TestServer } from './helpers.js';
 import { RawStream } from './raw-stream.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -226,23 +226,14 @@ describe('streaming consume over a WebSocket', () => {
   });
 });
 
-describe('client.queues.consume', () => {
-  let t: TestServer;
-  let client: SpoolClient;
-  before(async () => {
-    t = await startTestServer();
-    client = new SpoolClient({ url: t.url });
-  });
-  after(async () => {
-    await client.close();
-    await t.dispose();
-  });
+describe('fixture.client.queues.consume', () => {
+  const fixture = serverWithClient();
 
   it('processes every message once at the concurrency asked, and leaves the queue empty', async () => {
-    await client.queues.put('c-all');
+    await fixture.client.queues.put('c-all');
     const total = 2000;
     for (let i = 0; i < total; i += 500) {
-      await client.queues.sendBatch(
+      await fixture.client.queues.sendBatch(
         'c-all',
         Array.from({ length: 500 }, (_, j) => ({ body: { n: i + j } })),
       );
@@ -252,7 +243,7 @@ describe('client.queues.consume', () => {
     let most = 0;
     let resolveDone: () => void;
     const done = new Promise<void>((resolve) => (resolveDone = resolve));
-    const consumer = await client.queues.consume(
+    const consumer = await fixture.client.queues.consume(
       'c-all',
       async (message) => {
         running++;
@@ -269,17 +260,20 @@ describe('client.queues.consume', () => {
     assert.equal(seen.size, total);
     assert.ok(most <= 8, `at most 8 handlers at once (saw ${most})`);
     assert.equal(consumer.processed, total);
-    const [queue] = (await client.queues.list()).filter((q) => q.name === 'c-all');
+    const [queue] = (await fixture.client.queues.list()).filter((q) => q.name === 'c-all');
     assert.deepEqual(queue!.stats, { ready: 0, delayed: 0, inFlight: 0, deadLettered: 0, oldestAgeMs: 0 });
   });
 
   it('retries a throwing handler with attempt + 1, and dead-letters a NonRetryableError at once', async () => {
-    await client.queues.put('c-fail', { maxAttempts: 5, backoff: { baseMs: 10, capMs: 10, jitter: 'none' } });
-    await client.queues.send('c-fail', 'flaky');
-    await client.queues.send('c-fail', 'poison');
+    await fixture.client.queues.put('c-fail', {
+      maxAttempts: 5,
+      backoff: { baseMs: 10, capMs: 10, jitter: 'none' },
+    });
+    await fixture.client.queues.send('c-fail', 'flaky');
+    await fixture.client.queues.send('c-fail', 'poison');
     const attempts: Record<string, number[]> = { flaky: [], poison: [] };
     const errors: unknown[] = [];
-    const consumer = await client.queues.consume(
+    const consumer = await fixture.client.queues.consume(
       'c-fail',
       (message) => {
         const body = message.body as string;
@@ -293,7 +287,7 @@ describe('client.queues.consume', () => {
     await consumer.close();
     assert.deepEqual(attempts.flaky, [1, 2, 3]);
     assert.deepEqual(attempts.poison, [1]);
-    const letters = await client.queues.deadLetters('c-fail');
+    const letters = await fixture.client.queues.deadLetters('c-fail');
     assert.equal(letters.items.length, 1);
     assert.equal(letters.items[0]!.body, 'poison');
     assert.match(letters.items[0]!.errors.at(-1)!.message, /never/);
@@ -301,29 +295,29 @@ describe('client.queues.consume', () => {
   });
 
   it('keeps the lease of a handler that runs longer than it', async () => {
-    await client.queues.put('c-long', { visibilityTimeoutMs: 600 });
-    await client.queues.send('c-long', 'slow');
+    await fixture.client.queues.put('c-long', { visibilityTimeoutMs: 600 });
+    await fixture.client.queues.send('c-long', 'slow');
     let deliveries = 0;
-    const consumer = await client.queues.consume('c-long', async () => {
+    const consumer = await fixture.client.queues.consume('c-long', async () => {
       deliveries++;
       await sleep(1800);
     });
     await sleep(2500);
     await consumer.close();
     assert.equal(deliveries, 1, 'extended every third of the lease: never redelivered meanwhile');
-    const [queue] = (await client.queues.list()).filter((q) => q.name === 'c-long');
+    const [queue] = (await fixture.client.queues.list()).filter((q) => q.name === 'c-long');
     assert.equal(queue!.stats.ready + queue!.stats.inFlight, 0);
   });
 
   it('close() waits for running handlers and confirms their acks; what waited is released', async () => {
-    await client.queues.put('c-close');
-    await client.queues.sendBatch(
+    await fixture.client.queues.put('c-close');
+    await fixture.client.queues.sendBatch(
       'c-close',
       Array.from({ length: 20 }, (_, n) => ({ body: n })),
     );
     let started = 0;
     let finished = 0;
-    const consumer = await client.queues.consume(
+    const consumer = await fixture.client.queues.consume(
       'c-close',
       async () => {
         started++;
@@ -335,7 +329,7 @@ describe('client.queues.consume', () => {
     while (started < 2) await sleep(10);
     await consumer.close();
     assert.equal(finished, started);
-    const [queue] = (await client.queues.list()).filter((q) => q.name === 'c-close');
+    const [queue] = (await fixture.client.queues.list()).filter((q) => q.name === 'c-close');
     assert.equal(queue!.stats.inFlight, 0, 'nothing stays leased');
     assert.equal(queue!.stats.ready, 20 - finished);
   });

@@ -16,13 +16,14 @@ import { errorCatalogue, InvalidArgumentError } from '../../core/errors.js';
 import type { JsonValue } from '../../core/message.js';
 import { jobDefaults } from '../../core/options.js';
 import type { WorkerHandle, Workers } from '../../engine/workers.js';
+import type { Job } from '../../jobs/job.js';
 import type { Jobs } from '../../jobs/jobs.js';
 import { incomingContext } from '../../telemetry/tracing-http.js';
 import type { RouteModule } from '../context.js';
 import { HttpError } from '../problems.js';
 import { JobClientFrame, JobStreamQuery } from '../schemas/job-stream.js';
 import { eachItem, FrameChecker, FrameSocket, streamCloseCodes } from '../stream-socket.js';
-import { wireJob, wireLeasedJob } from './jobs.js';
+import { wireLeasedJob } from './jobs.js';
 
 const frames = new FrameChecker(JobClientFrame);
 /** Longest a claim waits before it looks again (a fresh wait also picks up new credit). */
@@ -178,58 +179,43 @@ class JobStreamSession {
     }
   }
 
-  /** Counts a job finished by this worker (for the registry), once its outcome is stored. */
-  async #finish<T>(outcome: Promise<T>): Promise<T> {
-    const value = await outcome;
+  /**
+   * Stores a job's outcome in the worker's trace context (a retry's ticket stays in the job's
+   * trace, as over HTTP) and counts it for the registry; answers the job's new status.
+   */
+  async #outcome(item: { traceparent?: string; tracestate?: string }, store: () => Promise<Job>) {
+    const job = await inTrace(item, store);
     this.#running = Math.max(0, this.#running - 1);
     this.#finished++;
-    return value;
+    return { status: job.status };
   }
 
   #frame(frame: JobClientFrame): void {
     if (frame.type === 'credit') return this.#grant(frame.n);
-    const jobIds = frame.items.map((item) => item.job);
+    const answer = <I extends { job: string }>(items: readonly I[], settle: (item: I) => Promise<object>) =>
+      this.#frames.settled(
+        frame.id,
+        'job',
+        items.map((item) => item.job),
+        eachItem(items, settle),
+      );
     switch (frame.type) {
       case 'complete':
-        this.#frames.settled(
-          frame.id,
-          'job',
-          jobIds,
-          eachItem(frame.items, (item) =>
-            inTrace(item, async () => ({
-              status: wireJob(
-                await this.#finish(
-                  this.jobs.complete(item.job, item.lease, (item.result ?? null) as JsonValue),
-                ),
-              ).status,
-            })),
+        answer(frame.items, (item) =>
+          this.#outcome(item, () =>
+            this.jobs.complete(item.job, item.lease, (item.result ?? null) as JsonValue),
           ),
         );
         break;
       case 'fail':
-        this.#frames.settled(
-          frame.id,
-          'job',
-          jobIds,
-          eachItem(frame.items, (item) =>
-            // In the worker's span: a retry's ticket stays in the job's trace, as over HTTP.
-            inTrace(item, async () => ({
-              status: wireJob(
-                await this.#finish(this.jobs.fail(item.job, item.lease, item.error, item.retryable ?? true)),
-              ).status,
-            })),
-          ),
+        answer(frame.items, (item) =>
+          this.#outcome(item, () => this.jobs.fail(item.job, item.lease, item.error, item.retryable ?? true)),
         );
         break;
       case 'heartbeat':
-        this.#frames.settled(
-          frame.id,
-          'job',
-          jobIds,
-          eachItem(frame.items, async ({ job, lease, leaseMs }) => ({
-            leaseExpiresAt: (await this.jobs.heartbeat(job, lease, leaseMs)).toISOString(),
-          })),
-        );
+        answer(frame.items, async ({ job, lease, leaseMs }) => ({
+          leaseExpiresAt: (await this.jobs.heartbeat(job, lease, leaseMs)).toISOString(),
+        }));
         return;
     }
     if (frame.credit) this.#grant(frame.credit);
