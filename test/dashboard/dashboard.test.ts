@@ -479,6 +479,23 @@ describe('dashboard in Chromium', { skip: browserSkip }, () => {
     }
   });
 
+  it('shows a running job’s new log lines without a reload', async () => {
+    const id = await addJob(api(), 'live.log', {});
+    const claimed = await t.call('POST', '/v1/jobs/claim', { body: { types: ['live.log'] } });
+    const { lease } = (claimed.body as { jobs: { lease: string }[] }).jobs[0]!;
+    const page = await open(`/jobs/${id}`);
+    await page.locator('[data-job-status="active"]').waitFor();
+    const logged = await t.call('POST', `/v1/jobs/${id}/log`, {
+      body: { lease, lines: [{ message: 'halfway through the warehouse' }] },
+    });
+    assert.equal(logged.status, 200);
+    // No event announces a log line: the page looks again while the job runs.
+    await page.getByText('halfway through the warehouse').waitFor({ timeout: 5_000 });
+    await t.call('POST', `/v1/jobs/${id}/complete`, { body: { lease, result: null } });
+    await page.locator('[data-job-status="completed"]').waitFor();
+    await page.close();
+  });
+
   it('cancels a waiting job after a confirmation', async () => {
     const id = await addJob(api(), 'cancel.me', {}, { delayMs: 3_600_000 });
     const page = await open(`/jobs/${id}`);

@@ -53,6 +53,14 @@ export function JobPage({ id }: { id: string }) {
     };
   }, [id, runs]);
 
+  // A running job's log lines are not events: while it is active, look again every 2 s.
+  const active = job.data?.status === 'active';
+  useEffect(() => {
+    if (!active) return;
+    const timer = setInterval(() => void job.reload(), 2000);
+    return () => clearInterval(timer);
+  }, [id, active]);
+
   const act = async (action: 'cancel' | 'retry') => {
     if (action === 'cancel') {
       const ok = await confirm({
