@@ -81,6 +81,20 @@ describe('options', () => {
   it('rejects names that would need escaping', () => {
     assert.throws(() => resolveTopicConfig('has space'), InvalidArgumentError);
     assert.throws(() => resolveQueueConfig(''), InvalidArgumentError);
+    assert.throws(() => resolveQueueConfig('x'.repeat(201)), InvalidArgumentError);
+  });
+
+  it("refuses '.' and '..' alone, which a URL path cannot carry, and keeps other dotted names", () => {
+    for (const name of ['.', '..']) {
+      assert.throws(
+        () => resolveQueueConfig(name),
+        (error: InvalidArgumentError) => /not '\.' or '\.\.' alone/.test(error.message),
+      );
+      assert.throws(() => resolveTopicConfig(name), InvalidArgumentError);
+    }
+    for (const name of ['...', '.hidden', 'orders.v2', 'a..b']) {
+      assert.equal(resolveQueueConfig(name).name, name);
+    }
   });
 });
 

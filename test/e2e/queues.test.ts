@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { QueueConfigSchema } from '../../src/core/options.js';
 import {
@@ -33,6 +34,40 @@ describe('queues over HTTP', () => {
     t = await startTestServer();
   });
   after(() => t.dispose());
+
+  it("answers 400 for a queue named '.' or '..' (percent-encoded; fetch would rewrite them as dot segments)", async () => {
+    for (const encoded of ['%2E', '%2E%2E']) {
+      // node:http with a path sends it as written; a WHATWG URL (fetch, or a URL string) makes it /v1/.
+      const answer = await new Promise<{ status: number; body: { code: string; detail: string } }>(
+        (resolve, reject) => {
+          const { hostname, port } = new URL(t.url);
+          const request = httpRequest(
+            {
+              hostname,
+              port,
+              path: `/v1/queues/${encoded}`,
+              method: 'PUT',
+              headers: { 'content-type': 'application/json' },
+            },
+            (response) => {
+              let text = '';
+              response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+              response.on('end', () =>
+                resolve({
+                  status: response.statusCode!,
+                  body: JSON.parse(text) as { code: string; detail: string },
+                }),
+              );
+            },
+          );
+          request.on('error', reject);
+          request.end('{}');
+        },
+      );
+      assert.equal(answer.status, 400);
+      assert.equal(answer.body.code, 'SPOOL_INVALID_ARGUMENT');
+    }
+  });
 
   it('creates a queue with PUT (201, then 200), shows, lists and deletes it', async () => {
     const created = await t.call('PUT', '/v1/queues/config-q', {

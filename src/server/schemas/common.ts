@@ -3,13 +3,15 @@
  * requests (see `validation.ts`), type the handlers and become the OpenAPI document.
  */
 import { type TSchema, Type } from '@sinclair/typebox';
+import { namePatternSource } from '../../core/names.js';
 
 /** A queue, topic, group or member name, as the engine accepts it. */
 export const Name = Type.String({
   minLength: 1,
   maxLength: 200,
-  pattern: '^[A-Za-z0-9._:-]+$',
-  description: "1-200 characters of letters, digits, '.', '_', '-' or ':'",
+  pattern: namePatternSource,
+  description:
+    "1-200 characters of letters, digits, '.', '_', '-' or ':' ('.' and '..' alone are refused: a URL cannot carry them)",
 });
 
 /** An RFC 9457 problem document, as every error is answered. */
