@@ -2,6 +2,7 @@
 import { Transport, type TransportOptions } from './http.js';
 import { JobsClient } from './jobs.js';
 import { QueuesClient } from './queues.js';
+import { SchedulesClient } from './schedules.js';
 import { WorkersClient } from './workers.js';
 import { readEventStream } from './sse.js';
 import { TopicsClient } from './topics.js';
@@ -50,6 +51,8 @@ export class SpoolClient {
   readonly topics: TopicsClient;
   /** Jobs: add, get, search, cancel, retry, wait, live events, and the remote-worker protocol. */
   readonly jobs: JobsClient;
+  /** Schedules: cron or interval rules that add jobs; list, put, delete, run now. */
+  readonly schedules: SchedulesClient;
   /** The workers registry: who consumes what, in every process; remove stale records. */
   readonly workers: WorkersClient;
   /** The server's base URL, without a trailing slash. */
@@ -64,6 +67,7 @@ export class SpoolClient {
     this.queues = new QueuesClient(http);
     this.topics = new TopicsClient(http);
     this.jobs = new JobsClient(http);
+    this.schedules = new SchedulesClient(http);
     this.workers = new WorkersClient(http);
   }
 

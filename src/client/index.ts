@@ -13,6 +13,7 @@
 export { type EventsOptions, SpoolClient, type SpoolClientOptions } from './client.js';
 export type { RetryOptions, TransportOptions } from './http.js';
 export { QueuesClient, type NackOptions, type ReleaseOptions, type ReceivedMessage } from './queues.js';
+export { SchedulesClient } from './schedules.js';
 export { WorkersClient } from './workers.js';
 export {
   type ConsumeOptions,

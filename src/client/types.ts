@@ -24,6 +24,8 @@ import type {
   JobPage as JobPageSchema,
   JobSearchQuery,
   LeasedJob as LeasedJobSchema,
+  Schedule as ScheduleSchema,
+  ScheduleBody,
 } from '../server/schemas/jobs.js';
 import type {
   DeadLetter as DeadLetterSchema,
@@ -218,6 +220,11 @@ export interface SpoolEventMessage {
 export type ServerStats = Static<typeof StatsSchema>;
 /** What `GET /v1/alerts` answers: the configured rules and the firing alerts. */
 export type ServerAlerts = Static<typeof AlertsResponseSchema>;
+
+/** A schedule as the server lists it: its rule, job type and payload, next and last run (ISO 8601). */
+export type Schedule = Static<typeof ScheduleSchema>;
+/** A schedule's definition (`PUT /v1/schedules/{name}`): `cron` (with `timezone`) or `everyMs`. */
+export type ScheduleOptions = Static<typeof ScheduleBody>;
 
 /** A worker in the registry (`GET /v1/workers`): what it serves, its counters, whether it is stale. */
 export type WorkerRecord = Static<typeof WorkerSchema>;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Jobs } from '../../src/jobs/jobs.js';
 import { JobAccepted, Schedule, ScheduleList } from '../../src/server/schemas/jobs.js';
-import { assertProblem, startTestServer, type TestServer } from './helpers.js';
+import { assertProblem, serverWithClient, startTestServer, type TestServer } from './helpers.js';
 
 describe('PUT /v1/schedules/{name}: bad schedules are 400 problems naming the field', () => {
   let t: TestServer;
@@ -87,5 +87,41 @@ describe('PUT /v1/schedules/{name}: bad schedules are 400 problems naming the fi
     assert.equal(after?.nextRunAt, saved.body.nextRunAt, 'the next slot did not move');
     assert.equal(after?.lastRunAt, null);
     assertProblem(await t.call('POST', '/v1/schedules/no-such/run'), 404, 'SPOOL_SCHEDULE_NOT_FOUND');
+  });
+});
+
+describe('client.schedules', () => {
+  const fixture = serverWithClient();
+
+  it('puts, lists, runs now and deletes a schedule; typed errors for an unknown one', async () => {
+    const { client } = fixture;
+    const saved = await client.schedules.put('nightly-report', {
+      type: 'report.build',
+      cron: '0 3 * * *',
+      timezone: 'Europe/Berlin',
+      payload: { kind: 'nightly' },
+    });
+    assert.equal(saved.name, 'nightly-report');
+    assert.equal(saved.timezone, 'Europe/Berlin');
+    assert.ok(Date.parse(saved.nextRunAt) > Date.now());
+    const listed = await client.schedules.list();
+    assert.deepEqual(
+      listed.map((schedule) => [schedule.name, schedule.type]),
+      [['nightly-report', 'report.build']],
+    );
+
+    const accepted = await client.schedules.runNow('nightly-report');
+    const job = await client.jobs.get(accepted.id);
+    assert.equal(job.type, 'report.build');
+    assert.deepEqual(job.payload, { kind: 'nightly' });
+    assert.equal((await client.schedules.list())[0]!.nextRunAt, saved.nextRunAt, 'slots not moved');
+
+    await client.schedules.delete('nightly-report');
+    assert.deepEqual(await client.schedules.list(), []);
+    await assert.rejects(client.schedules.delete('nightly-report'), { code: 'SPOOL_SCHEDULE_NOT_FOUND' });
+    await assert.rejects(client.schedules.runNow('nightly-report'), { code: 'SPOOL_SCHEDULE_NOT_FOUND' });
+    await assert.rejects(client.schedules.put('bad', { type: 'x', cron: 'not a cron' }), {
+      code: 'SPOOL_INVALID_ARGUMENT',
+    });
   });
 });

@@ -12,6 +12,7 @@ import type { LeasedJob } from '../../jobs/index.js';
 import type { ScheduleRecord } from '../../store/port.js';
 import { maxWaitMs, type RouteModule, startLongPoll } from '../context.js';
 import { PolledWorkers } from '../polled-workers.js';
+import { ScheduleNotFoundError } from '../../jobs/job-errors.js';
 import { defaultPageLimit } from '../schemas/common.js';
 import {
   AddJobBody,
@@ -406,14 +407,15 @@ export const jobRoutes: RouteModule = (app, { spool, jobs, closing, webhooks }) 
       schema: {
         operationId: 'deleteSchedule',
         tags: ['schedules'],
-        summary: 'Delete a schedule',
+        summary: 'Delete a schedule; 404 SPOOL_SCHEDULE_NOT_FOUND when there is none',
         params: ScheduleParams,
         response: { 204: { type: 'null' } },
       },
       config: { access: 'admin' },
     },
     async (request, reply) => {
-      await jobs.unschedule(request.params.name);
+      // As for queues, topics and workers: deleting what is not there is a 404, not a silent 204.
+      if (!(await jobs.unschedule(request.params.name))) throw new ScheduleNotFoundError(request.params.name);
       return reply.code(204).send();
     },
   );
