@@ -345,17 +345,11 @@ export class LeaseStream<T> implements Closeable {
 
   /** Acks without a round (the stream has ended): one store write for the batch. */
   async #ackAlone(receipts: readonly string[]): Promise<SettleOutcome[]> {
-    const { stale } = await this.context.store.ackAndClaim(this.queue.name, receipts, {
-      max: 0,
-      visibilityTimeoutMs: this.#visibilityTimeoutMs,
-    });
-    const staleReceipts = new Set(stale);
-    return receipts.map((receipt) => {
-      if (staleReceipts.has(receipt)) {
-        return { ok: false, error: new StaleReceiptError(this.queue.name, receipt) };
-      }
-      this.queue.acked();
-      return { ok: true };
-    });
+    const stale = new Set(await this.queue.ackMany(receipts));
+    return receipts.map((receipt) =>
+      stale.has(receipt)
+        ? { ok: false, error: new StaleReceiptError(this.queue.name, receipt) }
+        : { ok: true },
+    );
   }
 }

@@ -90,6 +90,8 @@ export interface ConsumedQueue extends LeaseSettler {
   acked(enqueuedAt?: number): void;
   /** How long an idle consumer may wait before polling again. */
   idleWaitMs(deadline?: number): Promise<number>;
+  /** Acks a batch in one store write; resolves with the stale receipts. */
+  ackMany(receipts: readonly string[]): Promise<string[]>;
 }
 
 export class QueueConsumer<T = MessageBody> implements Closeable {

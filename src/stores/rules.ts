@@ -5,7 +5,16 @@
  * changed here changes on every backend, and the conformance suite checks them all.
  */
 import type { QueueConfig } from '../core/options.js';
-import type { EnqueueMessage, EnqueueResult, JobRecord, JobStatus, ScheduleRecord } from '../store/port.js';
+import type {
+  EnqueueMessage,
+  EnqueueResult,
+  JobRecord,
+  JobStatus,
+  ScheduleRecord,
+  WorkerKind,
+  WorkerRecord,
+  WorkerServes,
+} from '../store/port.js';
 
 /** The `retryAfterMs` hint of `QueueFullError`: about how long consumers need to make room. */
 export const queueFullRetryAfterMs = 1_000;
@@ -186,5 +195,36 @@ export function scheduleFromRow<I>(row: ScheduleRow<I>, int: (value: I) => numbe
     nextRunAt: int(row.next_run_at),
     lastRunAt: row.last_run_at === null ? null : int(row.last_run_at),
     createdAt: int(row.created_at),
+  };
+}
+
+/** A workers-registry row; `I` as for {@link JobRow}, `J` the `serves` column (JSON text or jsonb). */
+export interface WorkerRow<I, J> {
+  id: string;
+  kind: string;
+  host: string;
+  pid: number;
+  serves: J;
+  concurrency: number;
+  in_flight: number;
+  processed: I;
+  started_at: I;
+  heartbeat_interval_ms: number;
+  last_seen_at: I;
+}
+
+export function workerFromRow<I, J>(row: WorkerRow<I, J>, read: ColumnReaders<I, J>): WorkerRecord {
+  return {
+    id: row.id,
+    kind: row.kind as WorkerKind,
+    host: row.host,
+    pid: row.pid,
+    serves: read.json<WorkerServes>(row.serves),
+    concurrency: row.concurrency,
+    inFlight: row.in_flight,
+    processed: read.int(row.processed),
+    startedAt: read.int(row.started_at),
+    heartbeatIntervalMs: row.heartbeat_interval_ms,
+    lastSeenAt: read.int(row.last_seen_at),
   };
 }

@@ -9,11 +9,9 @@
  * tests are skipped — except in CI (`CI` set), where a missing browser fails them.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import { type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { buildDashboard } from '../../scripts/build-dashboard.mjs';
 import type { Spool } from '../../src/engine/spool.js';
 import { AlertEvaluator } from '../../src/observability/alerts-evaluator.js';
@@ -25,14 +23,8 @@ import { tempDir, until } from '../helpers.js';
 import { Webhooks } from '../../src/webhooks/delivery.js';
 import { generateSecret } from '../../src/webhooks/signature.js';
 import { startReceiver } from '../webhooks/receiver.js';
+import { browserSkip, launchBrowser, screenshotDir } from './browser.js';
 import { addJob, addSchedule, deadLetter, fillQueue, fillTopic, runJob } from './fixtures.js';
-
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const browserSkip =
-  !existsSync(chromiumPath) && !process.env.CI
-    ? `no Chromium at ${chromiumPath} (install the Debian "chromium" package or set CHROMIUM_PATH); CI runs these tests`
-    : false;
-const screenshotDir = join('test-results', 'dashboard');
 
 let bundle: { files: string[] };
 before(async () => {
@@ -101,32 +93,17 @@ describe('dashboard: serving the bundle', () => {
 describe('dashboard in Chromium', { skip: browserSkip }, () => {
   let t: TestServer;
   let context: BrowserContext;
-  let profile: string;
+  let browser: Awaited<ReturnType<typeof launchBrowser>> | undefined;
   const pageErrors: string[] = [];
 
   before(async () => {
     t = await startTestServer();
-    mkdirSync(screenshotDir, { recursive: true });
-    profile = mkdtempSync(join(tmpdir(), 'spool-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: chromiumPath,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
+    browser = await launchBrowser();
+    context = browser.context;
   });
   after(async () => {
-    await context?.close();
+    await browser?.close();
     await t?.dispose();
-    if (profile) rmSync(profile, { recursive: true, force: true });
     assert.deepEqual(pageErrors, [], 'the page threw or logged errors');
   });
 

@@ -7,30 +7,22 @@
  * Screenshots land in test-results/dashboard/ (workers.png is copied to docs/images by hand).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type BrowserContext, type Page } from 'playwright-core';
 import { buildDashboard } from '../../scripts/build-dashboard.mjs';
 import type { QueueConsumer } from '../../src/engine/queue-consumer.js';
 import { Jobs } from '../../src/jobs/jobs.js';
 import { parseTokenList } from '../../src/server/auth.js';
 import { startTestServer, type TestServer } from '../e2e/helpers.js';
 import { until } from '../helpers.js';
+import { browserSkip, launchBrowser, screenshotDir } from './browser.js';
 import { addJob, fillQueue } from './fixtures.js';
-
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const browserSkip =
-  !existsSync(chromiumPath) && !process.env.CI
-    ? `no Chromium at ${chromiumPath} (install the Debian "chromium" package or set CHROMIUM_PATH); CI runs these tests`
-    : false;
-const screenshotDir = join('test-results', 'dashboard');
 
 describe('dashboard: workers', { skip: browserSkip }, () => {
   let t: TestServer;
   let context: BrowserContext;
-  let profile: string;
+  let browser: Awaited<ReturnType<typeof launchBrowser>> | undefined;
   let consumer: QueueConsumer;
   const pageErrors: string[] = [];
   const admin = { url: '', token: 'admin-token' };
@@ -69,28 +61,13 @@ describe('dashboard: workers', { skip: browserSkip }, () => {
       },
     ]);
     await t.spool.workers.heartbeat();
-    mkdirSync(screenshotDir, { recursive: true });
-    profile = mkdtempSync(join(tmpdir(), 'spool-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: chromiumPath,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
+    browser = await launchBrowser();
+    context = browser.context;
   });
   after(async () => {
-    await context?.close();
+    await browser?.close();
     await consumer?.close();
     await t?.dispose();
-    if (profile) rmSync(profile, { recursive: true, force: true });
     assert.deepEqual(pageErrors, [], 'the page threw or logged errors');
   });
 

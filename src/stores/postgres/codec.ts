@@ -10,6 +10,7 @@
  * here (ms since the epoch, counters) stays far below 2^53.
  */
 import type { AttemptError, Headers, Payload } from '../../core/message.js';
+import type { ColumnReaders } from '../rules.js';
 
 /** A payload split into its two columns. */
 export interface PayloadColumns {
@@ -43,6 +44,9 @@ export function toInt(value: number | string | bigint): number {
 export function fromJson<T>(value: unknown): T {
   return (typeof value === 'string' ? JSON.parse(value) : value) as T;
 }
+
+/** How the shared row mappers (stores/rules.ts) read this backend's columns: bigint text, jsonb. */
+export const readColumns: ColumnReaders<number | string, unknown> = { int: toInt, json: fromJson };
 
 export function decodeHeaders(value: unknown): Headers {
   return fromJson<Headers>(value);

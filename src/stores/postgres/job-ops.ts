@@ -9,7 +9,6 @@
  * exactly one updates a row (the others wait for its lock, then find the slot moved).
  */
 import {
-  type ColumnReaders,
   jobFromRow,
   type JobRow as SharedJobRow,
   scheduleFromRow,
@@ -26,7 +25,7 @@ import type {
   ScheduleRecord,
 } from '../../store/port.js';
 import { decodeJobCursor, encodeJobCursor } from '../page-cursors.js';
-import { fromJson, toInt } from './codec.js';
+import { readColumns, toInt } from './codec.js';
 import type { SchemaNames } from './connection.js';
 import type { Sql } from './sql.js';
 
@@ -251,8 +250,6 @@ export class JobOps {
     return (await sql.count(this.#sql.deleteSchedule, [name])) === 1;
   }
 }
-
-const readColumns: ColumnReaders<Int, unknown> = { int: toInt, json: fromJson };
 
 function toJob(row: JobRow): JobRecord {
   return jobFromRow(row, readColumns);

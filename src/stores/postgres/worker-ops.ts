@@ -4,24 +4,13 @@
  * `json_to_recordset` and upserted together.
  */
 import type { Clock } from '../../core/clock.js';
-import type { WorkerHeartbeat, WorkerKind, WorkerRecord, WorkerServes } from '../../store/port.js';
-import { toInt } from './codec.js';
+import type { WorkerHeartbeat, WorkerRecord } from '../../store/port.js';
+import { type WorkerRow as SharedWorkerRow, workerFromRow } from '../rules.js';
+import { readColumns } from './codec.js';
 import type { SchemaNames } from './connection.js';
 import type { Sql } from './sql.js';
 
-interface WorkerRow {
-  id: string;
-  kind: string;
-  host: string;
-  pid: number;
-  serves: WorkerServes;
-  concurrency: number;
-  in_flight: number;
-  processed: number | string;
-  started_at: number | string;
-  heartbeat_interval_ms: number;
-  last_seen_at: number | string;
-}
+type WorkerRow = SharedWorkerRow<number | string, unknown>;
 
 const columns =
   'id, kind, host, pid, serves, concurrency, in_flight, processed, started_at, heartbeat_interval_ms, last_seen_at';
@@ -86,17 +75,5 @@ export class WorkerOps {
 }
 
 function toWorker(row: WorkerRow): WorkerRecord {
-  return {
-    id: row.id,
-    kind: row.kind as WorkerKind,
-    host: row.host,
-    pid: row.pid,
-    serves: row.serves,
-    concurrency: row.concurrency,
-    inFlight: row.in_flight,
-    processed: toInt(row.processed),
-    startedAt: toInt(row.started_at),
-    heartbeatIntervalMs: row.heartbeat_interval_ms,
-    lastSeenAt: toInt(row.last_seen_at),
-  };
+  return workerFromRow(row, readColumns);
 }

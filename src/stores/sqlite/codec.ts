@@ -6,6 +6,7 @@
  * bytes. So the `Payload` union round-trips without a type tag column.
  */
 import type { AttemptError, Headers, Payload } from '../../core/message.js';
+import type { ColumnReaders } from '../rules.js';
 
 /** A payload as better-sqlite3 returns it. */
 export type PayloadColumn = string | Buffer;
@@ -52,5 +53,11 @@ export function parseReceipt(receipt: string): { seq: number; token: string } | 
   if (!Number.isSafeInteger(seq)) return null;
   return { seq, token: receipt.slice(dot + 1) };
 }
+
+/** How the shared row mappers (stores/rules.ts) read this backend's columns: integers, JSON text. */
+export const readColumns: ColumnReaders<number, string> = {
+  int: (value) => value,
+  json: <T>(value: string) => JSON.parse(value) as T,
+};
 
 export { decodeCursor, encodeCursor } from '../page-cursors.js';

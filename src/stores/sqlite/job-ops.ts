@@ -3,12 +3,12 @@
  * optional version check); which status follows which is the jobs layer's business.
  */
 import {
-  type ColumnReaders,
   jobFromRow,
   type JobRow as SharedJobRow,
   scheduleFromRow,
   type ScheduleRow as SharedScheduleRow,
 } from '../rules.js';
+import { readColumns } from './codec.js';
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
 import type {
@@ -221,11 +221,6 @@ export class JobOps {
     return this.#deleteSchedule.run(name).changes === 1;
   }
 }
-
-const readColumns: ColumnReaders<number, string> = {
-  int: (value) => value,
-  json: <T>(value: string) => JSON.parse(value) as T,
-};
 
 function toJob(row: JobRow): JobRecord {
   return jobFromRow(row, readColumns);

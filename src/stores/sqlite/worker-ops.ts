@@ -4,21 +4,11 @@
  */
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
-import type { WorkerHeartbeat, WorkerKind, WorkerRecord, WorkerServes } from '../../store/port.js';
+import { type WorkerRow as SharedWorkerRow, workerFromRow } from '../rules.js';
+import { readColumns } from './codec.js';
+import type { WorkerHeartbeat, WorkerRecord } from '../../store/port.js';
 
-interface WorkerRow {
-  id: string;
-  kind: string;
-  host: string;
-  pid: number;
-  serves: string;
-  concurrency: number;
-  in_flight: number;
-  processed: number;
-  started_at: number;
-  heartbeat_interval_ms: number;
-  last_seen_at: number;
-}
+type WorkerRow = SharedWorkerRow<number, string>;
 
 const columns =
   'id, kind, host, pid, serves, concurrency, in_flight, processed, started_at, heartbeat_interval_ms, last_seen_at';
@@ -82,17 +72,5 @@ export class WorkerOps {
 }
 
 function toWorker(row: WorkerRow): WorkerRecord {
-  return {
-    id: row.id,
-    kind: row.kind as WorkerKind,
-    host: row.host,
-    pid: row.pid,
-    serves: JSON.parse(row.serves) as WorkerServes,
-    concurrency: row.concurrency,
-    inFlight: row.in_flight,
-    processed: row.processed,
-    startedAt: row.started_at,
-    heartbeatIntervalMs: row.heartbeat_interval_ms,
-    lastSeenAt: row.last_seen_at,
-  };
+  return workerFromRow(row, readColumns);
 }
