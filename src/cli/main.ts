@@ -17,6 +17,7 @@ import { registerJobs } from './commands/jobs.js';
 import { registerPublish } from './commands/publish.js';
 import { registerQueues } from './commands/queues.js';
 import { registerReceive } from './commands/receive.js';
+import { registerSchedules } from './commands/schedules.js';
 import { registerSend } from './commands/send.js';
 import { registerServe } from './commands/serve.js';
 import { registerSettle } from './commands/settle.js';
@@ -34,6 +35,7 @@ const commands: ReadonlyArray<(program: Command) => void> = [
   registerPublish,
   registerTail,
   registerJobs,
+  registerSchedules,
   registerDlq,
   registerQueues,
   registerTopics,

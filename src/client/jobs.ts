@@ -5,7 +5,7 @@
  *
  * Retried after a network error (see `http.ts`): `get`, `list`, `wait`'s polls, `heartbeat`,
  * `progress`, and `add` when it carries an `idempotencyKey` (a repeat answers the first job).
- * Not retried: `add` without a key, `cancel`, `retry`, `claim`, `complete`, `fail`.
+ * Not retried: `add` without a key, `cancel`, `delete`, `retry`, `bulk`, `claim`, `complete`, `fail`.
  */
 import { JobWaitTimeoutError } from './errors.js';
 import { parseRetryAfter, segment, sleep, type Transport } from './http.js';
@@ -156,6 +156,18 @@ export class JobsClient {
       retryOnNetworkError: false,
     });
     return answer.body;
+  }
+
+  /**
+   * Deletes a finished job's record (completed, dead or cancelled): `DELETE /v1/jobs/{id}?purge=true`.
+   * A job still in flight is a `SPOOL_JOB_STATE_CONFLICT` (cancel it first).
+   */
+  async delete(id: string): Promise<void> {
+    await this.http.call<null>({
+      method: 'DELETE',
+      path: `/v1/jobs/${segment(id)}?purge=true`,
+      retryOnNetworkError: false,
+    });
   }
 
   /** Runs a dead or cancelled job again from its first attempt. */

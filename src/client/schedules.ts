@@ -1,7 +1,8 @@
 /**
  * Schedules over HTTP: cron expressions (with a time zone) or fixed intervals that add a job of
- * a type each time they fire. `list` and `put` (a whole replacement) are retried after a network
- * error; `delete` and `runNow` (which adds a job each time) are not.
+ * a type each time they fire. `list`, `get`, `put` (a whole replacement), `pause` and `resume`
+ * (idempotent) are retried after a network error; `delete` and `runNow` (which adds a job each
+ * time) are not.
  */
 import { segment, type Transport } from './http.js';
 import type { JobAccepted, Schedule, ScheduleOptions } from './types.js';
@@ -18,6 +19,41 @@ export class SchedulesClient {
       retryOnNetworkError: true,
     });
     return answer.body.items;
+  }
+
+  /** The schedule `name` (`GET /v1/schedules/{name}`); `SPOOL_SCHEDULE_NOT_FOUND` when there is none. */
+  async get(name: string): Promise<Schedule> {
+    const answer = await this.http.call<Schedule>({
+      method: 'GET',
+      path: `/v1/schedules/${segment(name)}`,
+      retryOnNetworkError: true,
+    });
+    return answer.body;
+  }
+
+  /**
+   * Pauses the schedule `name`: it fires nothing until resumed, and saving it again (`put`) keeps
+   * it paused (`POST /v1/schedules/{name}/pause`; needs `admin`).
+   */
+  async pause(name: string): Promise<Schedule> {
+    return this.#toggle(name, 'pause');
+  }
+
+  /**
+   * Resumes the schedule `name` from its first slot after now; slots that passed while it was
+   * paused are skipped (`POST /v1/schedules/{name}/resume`; needs `admin`).
+   */
+  async resume(name: string): Promise<Schedule> {
+    return this.#toggle(name, 'resume');
+  }
+
+  async #toggle(name: string, action: 'pause' | 'resume'): Promise<Schedule> {
+    const answer = await this.http.call<Schedule>({
+      method: 'POST',
+      path: `/v1/schedules/${segment(name)}/${action}`,
+      retryOnNetworkError: true,
+    });
+    return answer.body;
   }
 
   /**

@@ -1,25 +1,30 @@
 /**
- * Retry or cancel every job matching a filter — what an operator does after an outage ("retry
- * all dead email jobs") — through `Jobs.bulk`, `POST /v1/jobs/bulk`, `spool jobs retry|cancel
- * --type …` and the dashboard's jobs page.
+ * Retry, cancel or delete every job matching a filter — what an operator does after an outage
+ * ("retry all dead email jobs", "delete last week's completed imports") — through `Jobs.bulk`,
+ * `POST /v1/jobs/bulk`, `spool jobs retry|cancel|delete --type …` and the dashboard's jobs page.
  *
- * Each job changes in its own transaction, exactly as `retry(id)` or `cancel(id)` would change
- * it (children, events, webhooks and all), so a bulk action is a convenience, not a second set of
- * rules. It is not all-or-nothing: a job that moved on since it was listed (finished, retried by
- * someone else, cancelled with its parent) is skipped, and any other failure is reported per job.
+ * A retry or cancel changes each job in its own transaction, exactly as `retry(id)` or
+ * `cancel(id)` would change it (children, events, webhooks and all), so a bulk action is a
+ * convenience, not a second set of rules. A delete removes finished jobs a page at a time, one
+ * store write per page. None is all-or-nothing: a job that moved on since it was listed
+ * (finished, retried by someone else, cancelled with its parent) is skipped, and any other
+ * failure is reported per job.
  */
 import { InvalidArgumentError, SpoolError } from '../core/errors.js';
 import type { JobQuery, JobStatus } from '../store/port.js';
-import { cancellableStatuses, retryableStatuses } from './job-states.js';
+import { cancellableStatuses, finishedStatuses, retryableStatuses } from './job-states.js';
 import type { Job } from './job.js';
 
 /** What a bulk action does to each matching job. */
-export type BulkJobAction = 'retry' | 'cancel';
+export type BulkJobAction = 'retry' | 'cancel' | 'delete';
 
 /** Which jobs a bulk action matches: every given field must match; `since`/`until` bound creation. */
 export interface BulkJobFilter {
   readonly type?: string;
-  /** One status the action applies to; by default all of them (retry: dead and cancelled). */
+  /**
+   * One status the action applies to; by default all of them (retry: dead and cancelled; cancel:
+   * every unfinished one; delete: completed, dead and cancelled).
+   */
   readonly status?: JobStatus;
   readonly key?: string;
   readonly since?: number;
@@ -53,13 +58,26 @@ export interface BulkJobTarget {
   ): Promise<{ items: Job[]; next: string | null }>;
   retry(id: string): Promise<Job>;
   cancel(id: string): Promise<Job>;
+  /** Deletes those of `ids` that are finished; resolves with the ids deleted. */
+  deleteMany(ids: readonly string[]): Promise<string[]>;
 }
 
-export const bulkLimits = Object.freeze({ defaultLimit: 10_000, maxLimit: 100_000, concurrency: 8 });
+export const bulkLimits = Object.freeze({
+  defaultLimit: 10_000,
+  maxLimit: 100_000,
+  concurrency: 8,
+  deletePage: 500,
+});
+
+const statusesOf: Record<BulkJobAction, ReadonlySet<JobStatus>> = {
+  retry: retryableStatuses,
+  cancel: cancellableStatuses,
+  delete: finishedStatuses,
+};
 
 /** The statuses `action` applies to. */
 export function bulkStatuses(action: BulkJobAction): readonly JobStatus[] {
-  return [...(action === 'retry' ? retryableStatuses : cancellableStatuses)];
+  return [...statusesOf[action]];
 }
 
 export async function runBulkAction(
@@ -83,6 +101,7 @@ export async function runBulkAction(
   }
   const { ids, more } = await matching(jobs, filter, filter.status ? [filter.status] : statuses, limit);
   if (options.dryRun) return { matched: ids.length, changed: 0, skipped: [], failed: [], more };
+  if (action === 'delete') return { ...(await deleteAll(jobs, ids)), matched: ids.length, more };
 
   const skipped: string[] = [];
   const failed: { id: string; code: string; message: string }[] = [];
@@ -103,6 +122,28 @@ export async function runBulkAction(
   };
   await Promise.all(Array.from({ length: Math.min(bulkLimits.concurrency, ids.length) }, lane));
   return { matched: ids.length, changed, skipped, failed, more };
+}
+
+async function deleteAll(
+  jobs: BulkJobTarget,
+  ids: readonly string[],
+): Promise<Pick<BulkJobResult, 'changed' | 'skipped' | 'failed'>> {
+  const skipped: string[] = [];
+  const failed: { id: string; code: string; message: string }[] = [];
+  let changed = 0;
+  for (let from = 0; from < ids.length; from += bulkLimits.deletePage) {
+    const page = ids.slice(from, from + bulkLimits.deletePage);
+    try {
+      const deleted = new Set(await jobs.deleteMany(page));
+      changed += deleted.size;
+      for (const id of page) if (!deleted.has(id)) skipped.push(id);
+    } catch (error) {
+      const code = error instanceof SpoolError ? error.code : 'SPOOL_INTERNAL';
+      const message = error instanceof Error ? error.message : String(error);
+      for (const id of page) failed.push({ id, code, message });
+    }
+  }
+  return { changed, skipped, failed };
 }
 
 /** The ids of the jobs matching `filter` in any of `statuses`, at most `limit`. */

@@ -46,13 +46,20 @@ import {
 } from './bulk-actions.js';
 import { ensureCallbackQueue, sendJobCallback } from './job-callbacks.js';
 import { JobEvents } from './job-events.js';
-import { cancellableStatuses, finishedStatuses, isFinished, retryableStatuses } from './job-states.js';
+import { cancellableStatuses, isFinished, retryableStatuses } from './job-states.js';
 import { type JobTypeOptions, type ResolvedJobType, resolveJobType } from './job-types.js';
 import { type JobHandler, JobCancelledError, JobWorker } from './job-worker.js';
 import { type Job, toJob } from './job.js';
 import { SpoolAttributes, traceContextHeaders, traceProducer } from '../telemetry/tracing.js';
 import { RateLimiter } from './rate-limiter.js';
-import { Scheduler, type ScheduleOptions, toScheduleRecord } from './scheduler.js';
+import { JobRetention } from './job-retention.js';
+import {
+  requireSchedule,
+  Scheduler,
+  type ScheduleOptions,
+  setSchedulePaused,
+  toScheduleRecord,
+} from './scheduler.js';
 
 /** A job leased to a remote worker: settle it with its `lease`. */
 export interface LeasedJob {
@@ -102,7 +109,7 @@ export class Jobs {
   readonly #ticketQueues = new Set<string>();
   #started = false;
   #closed = false;
-  #pruneTimer: ReturnType<Spool['clock']['setTimer']> | undefined;
+  #retention: JobRetention | undefined;
   /** Leadership of the scheduler and retention among the processes that run `Jobs`. */
   #leadership: Leadership | undefined;
 
@@ -171,7 +178,13 @@ export class Jobs {
     // starts Jobs (a producer-only app), and then no schedule would ever fire.
     this.#leadership = this.spool.compete('spool.jobs');
     this.#scheduler.start(this.#leadership);
-    this.#schedulePrune();
+    this.#retention = new JobRetention(
+      this.spool,
+      this.#leadership,
+      this.#options.retentionMs,
+      this.#options.retainFinished,
+    );
+    this.#retention.start();
   }
 
   /**
@@ -471,6 +484,30 @@ export class Jobs {
     });
   }
 
+  /** Schedule `name`, or `ScheduleNotFoundError`. */
+  getSchedule(name: string): Promise<ScheduleRecord> {
+    return requireSchedule(this.spool, name);
+  }
+
+  /**
+   * Pauses schedule `name`: it fires nothing until resumed, in every process on the store. Saving
+   * it again keeps it paused, so a deployment re-registering its schedules does not undo an
+   * operator's pause. Idempotent; `ScheduleNotFoundError` for an unknown name.
+   */
+  pauseSchedule(name: string): Promise<ScheduleRecord> {
+    return setSchedulePaused(this.spool, name, true);
+  }
+
+  /**
+   * Resumes schedule `name` from its first slot after now; the slots that passed while it was
+   * paused are skipped, whatever its missed policy (a pause is on purpose). Idempotent.
+   */
+  async resumeSchedule(name: string): Promise<ScheduleRecord> {
+    const resumed = await setSchedulePaused(this.spool, name, false);
+    if (this.#started) void this.#scheduler.tick();
+    return resumed;
+  }
+
   unschedule(name: string): Promise<boolean> {
     return this.spool.store.deleteSchedule(name);
   }
@@ -566,8 +603,23 @@ export class Jobs {
   }
 
   /**
-   * Retries or cancels every job matching `filter` (`dryRun`: only counts them), each as
-   * `retry(id)` / `cancel(id)` would; see bulk-actions.ts.
+   * Deletes a finished job's record (`completed`, `dead` or `cancelled`): its payload, result,
+   * history and logs are gone, and its idempotency key may be used again. A job still in flight is
+   * a `JobStateError` (cancel it first); an unknown id is a `JobNotFoundError`.
+   */
+  async delete(id: string): Promise<void> {
+    const [deleted] = await this.deleteMany([id]);
+    if (deleted === undefined) throw new JobStateError(id, (await this.#require(id)).status, 'deleted');
+  }
+
+  /** Deletes those of `ids` that are finished jobs, in one write; resolves with the ids deleted. */
+  deleteMany(ids: readonly string[]): Promise<string[]> {
+    return ids.length === 0 ? Promise.resolve([]) : this.spool.store.deleteJobs(ids);
+  }
+
+  /**
+   * Retries, cancels or deletes every job matching `filter` (`dryRun`: only counts them), each as
+   * `retry(id)`, `cancel(id)` or `delete(id)` would; see bulk-actions.ts.
    */
   bulk(action: BulkJobAction, filter: BulkJobFilter, options: BulkJobOptions = {}): Promise<BulkJobResult> {
     return runBulkAction(this, action, filter, options);
@@ -586,7 +638,7 @@ export class Jobs {
   /** Stops workers (letting running jobs finish, at most `timeoutMs`), the scheduler and pruning. */
   async close(options: { timeoutMs?: number } = {}): Promise<void> {
     this.#closed = true;
-    if (this.#pruneTimer) this.spool.clock.clearTimer(this.#pruneTimer);
+    this.#retention?.stop();
     await this.#scheduler.stop();
     await Promise.all(
       [...this.#types.values()].map((entry) => entry.worker?.close(options) ?? Promise.resolve()),
@@ -726,65 +778,6 @@ export class Jobs {
       throw new JobStateError(id, job.status, 'settled with this lease');
     }
     return { job, message: { queue: queue.name, receipt, ack: () => queue.ack(receipt) } };
-  }
-
-  #schedulePrune(): void {
-    if (this.#closed) return;
-    this.#pruneTimer = this.spool.clock.setTimer(() => {
-      void this.#prune()
-        .catch((error: unknown) => this.spool.logger.error({ err: error }, 'job retention failed'))
-        .finally(() => this.#schedulePrune());
-    }, 60_000);
-  }
-
-  /** One retention sweep: by age, then by count per type (`retainFinished`). */
-  async #prune(): Promise<void> {
-    // One process prunes for all that share the store (the others would race it for the same rows).
-    if (!this.#leadership?.held) return;
-    const finishedBefore = this.spool.clock.now() - this.#options.retentionMs;
-    // Batches of 1,000, each its own short transaction, until the backlog is gone: a busy system
-    // finishes far more than 1,000 jobs a minute, and one unbounded DELETE would hold its locks
-    // (and bloat) for as long as it runs.
-    let deleted: number;
-    do {
-      deleted = await this.spool.store.deleteFinishedJobs({ finishedBefore, limit: 1_000 });
-    } while (deleted === 1_000 && !this.#closed);
-    const keep = this.#options.retainFinished;
-    if (keep === null) return;
-    const finishedPerType = new Map<string, number>();
-    for (const { type, status, count } of await this.spool.store.countJobs()) {
-      if (isFinished(status)) finishedPerType.set(type, (finishedPerType.get(type) ?? 0) + count);
-    }
-    for (const [type, count] of finishedPerType) {
-      if (this.#closed) return;
-      if (count <= keep) continue;
-      const cutoff = await this.#keptFinishedAfter(type, keep);
-      if (cutoff !== null) {
-        await this.spool.store.deleteFinishedJobs({ finishedBefore: cutoff, type, limit: 1_000 });
-      }
-    }
-  }
-
-  /**
-   * The `finishedAt` of the `keep`-th most recently finished job of `type` (null if there are
-   * not that many): deleting the jobs that finished before it leaves `keep` (plus ties).
-   */
-  async #keptFinishedAfter(type: string, keep: number): Promise<number | null> {
-    const finishedAt: number[] = [];
-    for (const status of finishedStatuses) {
-      let after: string | null = null;
-      do {
-        const page: Page<JobRecord> = await this.spool.store.listJobs(
-          { type, status },
-          { limit: 1_000, after },
-        );
-        for (const job of page.items) if (job.finishedAt !== null) finishedAt.push(job.finishedAt);
-        after = page.next;
-      } while (after !== null);
-    }
-    if (finishedAt.length < keep) return null;
-    finishedAt.sort((a, b) => b - a);
-    return finishedAt[keep - 1] ?? null;
   }
 }
 

@@ -12,6 +12,9 @@
  *
  * After downtime (`nextRunAt` long past): policy `skip` fires nothing for the missed slots and
  * moves on to the next future slot; `catch-up-once` fires one job for all of them, then moves on.
+ *
+ * A paused schedule fires nothing. Resuming it moves `nextRunAt` to the first slot after now:
+ * slots that passed while it was paused were skipped on purpose, whatever the missed policy.
  */
 import { Cron } from 'croner';
 import { InvalidArgumentError } from '../core/errors.js';
@@ -20,6 +23,7 @@ import type { JsonValue } from '../core/message.js';
 import type { Spool } from '../engine/spool.js';
 import type { SpoolTransaction } from '../engine/transaction.js';
 import type { Leadership, ScheduleRecord } from '../store/port.js';
+import { ScheduleNotFoundError } from './job-errors.js';
 import { validateScheduleOptions } from './schedule-validation.js';
 
 export interface ScheduleOptions {
@@ -72,7 +76,31 @@ export function toScheduleRecord(name: string, options: ScheduleOptions, now: nu
     nextRunAt: nextSlot(base, now, now),
     lastRunAt: null,
     createdAt: now,
+    pausedAt: null,
   };
+}
+
+/** Schedule `name`, or `ScheduleNotFoundError`. */
+export async function requireSchedule(spool: Spool, name: string): Promise<ScheduleRecord> {
+  const schedule = await spool.store.getSchedule(name);
+  if (!schedule) throw new ScheduleNotFoundError(name);
+  return schedule;
+}
+
+/** Pauses or resumes schedule `name` (see the module comment); unchanged if already so. */
+export async function setSchedulePaused(
+  spool: Spool,
+  name: string,
+  paused: boolean,
+): Promise<ScheduleRecord> {
+  const schedule = await requireSchedule(spool, name);
+  if ((schedule.pausedAt !== null) === paused) return schedule;
+  const now = spool.clock.now();
+  const updated = paused
+    ? await spool.store.pauseSchedule(name, now)
+    : await spool.store.pauseSchedule(name, null, nextSlot(schedule, now, schedule.nextRunAt));
+  if (!updated) throw new ScheduleNotFoundError(name);
+  return updated;
 }
 
 export class Scheduler {
@@ -123,9 +151,10 @@ export class Scheduler {
     let nextDue = now + this.pollMs;
     try {
       for (const schedule of await this.spool.store.listSchedules()) {
+        if (schedule.pausedAt !== null) continue;
         if (schedule.nextRunAt <= now) await this.#fireDue(schedule, now);
         const stored = await this.spool.store.getSchedule(schedule.name);
-        if (stored) nextDue = Math.min(nextDue, stored.nextRunAt);
+        if (stored && stored.pausedAt === null) nextDue = Math.min(nextDue, stored.nextRunAt);
       }
     } catch (error) {
       if (!this.#stopped) this.spool.logger.error({ err: error }, 'scheduler: firing due schedules failed');

@@ -335,6 +335,11 @@ export interface ScheduleRecord {
   /** The last slot fired, or null. */
   readonly lastRunAt: number | null;
   readonly createdAt: number;
+  /**
+   * When the schedule was paused (ms since epoch), or null while it fires. A paused schedule
+   * fires nothing; saving it again (same name) keeps it paused.
+   */
+  readonly pausedAt: number | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -683,10 +688,23 @@ export interface Store extends StoreWrites {
    */
   deleteFinishedJobs(options: { finishedBefore: number; type?: string; limit: number }): Promise<number>;
 
+  /**
+   * Deletes the jobs with these ids that are in a finished status, in one write. A job that is
+   * unknown or not finished (it may have been retried meanwhile) is left alone. Resolves with the
+   * ids deleted.
+   */
+  deleteJobs(ids: readonly string[]): Promise<string[]>;
+
   listSchedules(): Promise<ScheduleRecord[]>;
   getSchedule(name: string): Promise<ScheduleRecord | null>;
   /** Resolves false if unknown. */
   deleteSchedule(name: string): Promise<boolean>;
+
+  /**
+   * Pauses schedule `name` (`pausedAt` a time) or resumes it (`pausedAt` null, with the slot to
+   * fire next in `nextRunAt`). Resolves with the record, or null for an unknown name.
+   */
+  pauseSchedule(name: string, pausedAt: number | null, nextRunAt?: number): Promise<ScheduleRecord | null>;
 
   // --- workers ------------------------------------------------------------------------------
 

@@ -143,6 +143,7 @@ export interface ScheduleRow<I> {
   next_run_at: I;
   last_run_at: I | null;
   created_at: I;
+  paused_at: I | null;
 }
 
 /** How a backend reads its integer and JSON columns. */
@@ -195,6 +196,7 @@ export function scheduleFromRow<I>(row: ScheduleRow<I>, int: (value: I) => numbe
     nextRunAt: int(row.next_run_at),
     lastRunAt: row.last_run_at === null ? null : int(row.last_run_at),
     createdAt: int(row.created_at),
+    pausedAt: row.paused_at === null ? null : int(row.paused_at),
   };
 }
 

@@ -190,6 +190,100 @@ for (const mode of modes) {
       assert.equal(gone.code, 3);
       assert.match(gone.stderr, /SPOOL_GROUP_NOT_FOUND/);
     });
+
+    it('schedules set, list, run, pause (kept by set), resume and delete', async () => {
+      const missing = await spool('schedules', 'set', 'nightly', '--type', 'report');
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, /give --cron "<expression>" or --every-ms <ms>/);
+      const set = await spool(
+        'schedules',
+        'set',
+        'nightly',
+        '--type',
+        'report',
+        '--cron',
+        '0 3 * * *',
+        '--timezone',
+        'Europe/Berlin',
+        '--payload',
+        '{"kind":"daily"}',
+      );
+      assert.equal(set.code, 0, set.stderr);
+      assert.match(set.stdout, /^schedule nightly: 0 3 \* \* \* \(Europe\/Berlin\), adds report; next run /);
+      const badCron = await spool('schedules', 'set', 'bad', '--type', 'report', '--cron', 'not a cron');
+      assert.equal(badCron.code, 2, badCron.stderr);
+      assert.match(badCron.stderr, /SPOOL_INVALID_ARGUMENT/);
+
+      const listed = await spool('schedules', 'list');
+      assert.match(listed.stdout, /^NAME\s+WHEN\s+TYPE\s+STATE\s+NEXT RUN\s+LAST RUN$/m);
+      assert.match(listed.stdout, /^nightly\s+0 3 \* \* \* \(Europe\/Berlin\)\s+report\s+active\s+\d{4}-/m);
+
+      const ran = json<{ id: string; status: string }>(await spool('schedules', 'run', 'nightly', '--json'));
+      assert.equal(ran.status, 'queued');
+      const job = json<{ type: string; payload: unknown; metadata: unknown }>(
+        await spool('jobs', 'get', ran.id, '--json'),
+      );
+      assert.deepEqual([job.type, job.payload], ['report', { kind: 'daily' }]);
+
+      const paused = await spool('schedules', 'pause', 'nightly');
+      assert.equal(paused.stdout.trim(), 'paused schedule nightly');
+      const reset = json<{ paused: boolean; payload: unknown }>(
+        await spool('schedules', 'set', 'nightly', '--type', 'report', '--every-ms', '60000', '--json'),
+      );
+      assert.deepEqual(
+        [reset.paused, reset.payload],
+        [true, {}],
+        'set replaces the schedule and keeps its pause',
+      );
+      assert.match(
+        (await spool('schedules', 'list')).stdout,
+        /^nightly\s+every 1m 0s\s+report\s+PAUSED\s+-/m,
+      );
+      const resumed = await spool('schedules', 'resume', 'nightly');
+      assert.match(resumed.stdout, /^resumed schedule nightly: next run \d{4}-/);
+
+      const unknown = await spool('schedules', 'pause', 'nope');
+      assert.equal(unknown.code, 3);
+      assert.match(unknown.stderr, /SPOOL_SCHEDULE_NOT_FOUND/);
+      const refused = await spool('schedules', 'delete', 'nightly');
+      assert.equal(refused.code, 2);
+      assert.match(refused.stderr, /Delete schedule "nightly": confirm with --yes/);
+      const deleted = await spool('schedules', 'delete', 'nightly', '--yes');
+      assert.equal(deleted.stdout.trim(), 'deleted schedule nightly');
+      assert.match((await spool('schedules', 'list')).stderr, /no schedules/);
+    });
+
+    it('jobs delete: finished jobs by id and by filter, never one in flight', async () => {
+      const add = async () =>
+        json<{ id: string }>(await spool('jobs', 'add', 'export', '{}', '--delay-ms', '60000', '--json')).id;
+      const [first, second, third, live] = [await add(), await add(), await add(), await add()];
+      for (const id of [first, second, third]) assert.equal((await spool('jobs', 'cancel', id)).code, 0);
+
+      const inFlight = await spool('jobs', 'delete', live);
+      assert.equal(inFlight.code, 4, inFlight.stderr);
+      assert.match(inFlight.stderr, /is scheduled: it cannot be deleted/);
+      assert.match(inFlight.stderr, /SPOOL_JOB_STATE_CONFLICT/);
+      const one = await spool('jobs', 'delete', first);
+      assert.equal(one.stdout.trim(), `${first} deleted`);
+
+      const refused = await spool('jobs', 'delete', '--type', 'export');
+      assert.equal(refused.code, 2);
+      assert.match(
+        refused.stderr,
+        /2 jobs match \(type export, status completed\/dead\/cancelled\)\. Delete them: confirm with --yes/,
+      );
+      const deleted = json<{ matched: number; deleted: number }>(
+        await spool('jobs', 'delete', '--type', 'export', '--yes', '--json'),
+      );
+      assert.deepEqual([deleted.matched, deleted.deleted], [2, 2]);
+      const left = json<{ items: Array<{ id: string }> }>(
+        await spool('jobs', 'list', '--type', 'export', '--json'),
+      );
+      assert.deepEqual(
+        left.items.map((item) => item.id),
+        [live],
+      );
+    });
   });
 }
 

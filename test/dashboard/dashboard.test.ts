@@ -398,6 +398,19 @@ describe('dashboard in Chromium', { skip: browserSkip }, () => {
     await eventually(() => rows.count(), 0, 'none of them is dead any more');
     const page2 = await t.call('GET', '/v1/jobs?type=bulk.report&status=queued');
     assert.equal((page2.body as { items: unknown[] }).items.length, 3);
+
+    // Delete all matching: finished jobs only, after a confirmation naming the count.
+    for (const job of (page2.body as { items: { id: string }[] }).items)
+      await t.call('DELETE', `/v1/jobs/${job.id}`);
+    await page.goto(`${page.url().split('/jobs')[0]}/jobs?type=bulk.report&status=cancelled`);
+    await eventually(() => rows.count(), 3, 'three cancelled report jobs');
+    await page.getByRole('button', { name: 'Delete all matching' }).click();
+    assert.match(await text(page.getByRole('dialog')), /Delete 3 jobs\?.*cannot be undone/);
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete 3 jobs' }).click();
+    await page.getByText('Deleted 3 of 3 jobs.').waitFor();
+    await eventually(() => rows.count(), 0, 'the deleted jobs are gone');
+    const left = await t.call('GET', '/v1/jobs?type=bulk.report');
+    assert.equal((left.body as { items: unknown[] }).items.length, 1, 'the scheduled one is left');
     await page.close();
   });
 
@@ -473,7 +486,7 @@ describe('dashboard in Chromium', { skip: browserSkip }, () => {
     await page.close();
   });
 
-  it('cancels a waiting job after a confirmation', async () => {
+  it('cancels a waiting job after a confirmation, then deletes it', async () => {
     const id = await addJob(api(), 'cancel.me', {}, { delayMs: 3_600_000 });
     const page = await open(`/jobs/${id}`);
     await page.locator('[data-job-status="scheduled"]').waitFor();
@@ -482,6 +495,13 @@ describe('dashboard in Chromium', { skip: browserSkip }, () => {
     await page.locator('[data-job-status="cancelled"]').waitFor();
     const job = await t.call('GET', `/v1/jobs/${id}`);
     assert.equal((job.body as { status: string }).status, 'cancelled');
+
+    // A finished job can be deleted, after a confirmation; the page goes back to its type's jobs.
+    await page.getByRole('button', { name: 'Delete…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete job' }).click();
+    await page.getByText(`Deleted job ${id}.`).waitFor();
+    await page.waitForURL(/\/jobs\?type=cancel\.me$/);
+    assert.equal((await t.call('GET', `/v1/jobs/${id}`)).status, 404);
     await page.close();
   });
 
@@ -520,11 +540,22 @@ describe('dashboard in Chromium', { skip: browserSkip }, () => {
     assert.match(await text(row), /0 \* \* \* \* \(UTC\)/);
     assert.match(await text(row), /in \d+ (min|s|h)/);
 
-    // Run now adds the schedule's job; Delete asks first.
+    // Run now adds the schedule's job; Pause stops it and Resume starts it; Delete asks first.
     await row.getByRole('button', { name: 'Run now' }).click();
     await page.getByText(/Schedule hourly-cleanup ran now: job /).waitFor();
     const added = await t.call('GET', '/v1/jobs?type=cleanup.run');
     assert.equal((added.body as { items: unknown[] }).items.length, 1);
+    await row.getByRole('button', { name: 'Pause' }).click();
+    await page.getByText('Paused schedule hourly-cleanup.').waitFor();
+    await row.getByRole('button', { name: 'Resume' }).waitFor();
+    assert.match(await text(row), /paused/);
+    assert.equal(
+      ((await t.call('GET', '/v1/schedules/hourly-cleanup')).body as { paused: boolean }).paused,
+      true,
+    );
+    await row.getByRole('button', { name: 'Resume' }).click();
+    await page.getByText('Resumed schedule hourly-cleanup.').waitFor();
+    await row.getByRole('button', { name: 'Pause' }).waitFor();
     await row.getByRole('button', { name: 'Delete…' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Delete schedule' }).click();
     await row.waitFor({ state: 'detached' });

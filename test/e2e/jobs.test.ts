@@ -181,7 +181,51 @@ describe('jobs over HTTP', () => {
       'SPOOL_INVALID_ARGUMENT',
     );
     assert.match(String(wrong.detail), /dead, cancelled/);
-    assertProblem(await bulk({ action: 'delete', filter: {} }), 400, 'SPOOL_INVALID_ARGUMENT');
+    assertProblem(await bulk({ action: 'purge', filter: {} }), 400, 'SPOOL_INVALID_ARGUMENT');
+  });
+
+  it('deletes finished jobs by filter (POST /v1/jobs/bulk delete) and one by id (DELETE ?purge=true)', async () => {
+    t = await startTestServer();
+    const ids: string[] = [];
+    for (let n = 0; n < 4; n++) {
+      const added = await t.call('POST', '/v1/jobs', {
+        body: { type: 'import', delayMs: 60_000 },
+        returns: JobAccepted,
+      });
+      ids.push(added.body.id);
+    }
+    const live = await t.call('POST', '/v1/jobs', {
+      body: { type: 'import', delayMs: 60_000 },
+      returns: JobAccepted,
+    });
+    const bulk = (body: unknown) => t.call('POST', '/v1/jobs/bulk', { body, returns: BulkJobsResult });
+    const purge = (id: string) => t.call('DELETE', `/v1/jobs/${id}?purge=true`);
+    for (const id of ids) await t.call('DELETE', `/v1/jobs/${id}`);
+
+    // One in flight cannot be deleted: cancel it first.
+    const inFlight = assertProblem(await purge(live.body.id), 409, 'SPOOL_JOB_STATE_CONFLICT');
+    assert.match(String(inFlight.detail), /scheduled: it cannot be deleted/);
+    assertProblem(
+      await bulk({ action: 'delete', filter: { status: 'scheduled' } }),
+      400,
+      'SPOOL_INVALID_ARGUMENT',
+    );
+
+    const one = await purge(ids[0]!);
+    assert.equal(one.status, 204);
+    assertProblem(await t.call('GET', `/v1/jobs/${ids[0]}`), 404, 'SPOOL_JOB_NOT_FOUND');
+    assertProblem(await purge(ids[0]!), 404, 'SPOOL_JOB_NOT_FOUND');
+
+    const counted = await bulk({ action: 'delete', filter: { type: 'import' }, dryRun: true });
+    assert.deepEqual([counted.body.matched, counted.body.changed], [3, 0]);
+    const deleted = await bulk({ action: 'delete', filter: { type: 'import' } });
+    assert.deepEqual(deleted.body, { matched: 3, changed: 3, skipped: [], failed: [], more: false });
+    const left = await t.call('GET', '/v1/jobs?type=import', { returns: JobPage });
+    assert.deepEqual(
+      left.body.items.map((job) => [job.id, job.status]),
+      [[live.body.id, 'scheduled']],
+      'only the job in flight is left',
+    );
   });
 
   it('refuses a callbackUrl no delivery could be made to with a 400 naming the field, and adds nothing', async () => {

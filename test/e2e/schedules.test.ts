@@ -93,7 +93,7 @@ describe('PUT /v1/schedules/{name}: bad schedules are 400 problems naming the fi
 describe('client.schedules', () => {
   const fixture = serverWithClient();
 
-  it('puts, lists, runs now and deletes a schedule; typed errors for an unknown one', async () => {
+  it('puts, gets, lists, runs now, pauses, resumes and deletes a schedule; typed errors for an unknown one', async () => {
     const { client } = fixture;
     const saved = await client.schedules.put('nightly-report', {
       type: 'report.build',
@@ -116,8 +116,20 @@ describe('client.schedules', () => {
     assert.deepEqual(job.payload, { kind: 'nightly' });
     assert.equal((await client.schedules.list())[0]!.nextRunAt, saved.nextRunAt, 'slots not moved');
 
+    assert.deepEqual(await client.schedules.get('nightly-report'), (await client.schedules.list())[0]);
+    const paused = await client.schedules.pause('nightly-report');
+    assert.deepEqual([paused.paused, typeof paused.pausedAt], [true, 'string']);
+    assert.deepEqual(await client.schedules.pause('nightly-report'), paused, 'idempotent');
+    const kept = await client.schedules.put('nightly-report', { type: 'report.build', everyMs: 60_000 });
+    assert.equal(kept.paused, true, 'a put keeps the pause');
+    const resumed = await client.schedules.resume('nightly-report');
+    assert.deepEqual([resumed.paused, resumed.pausedAt], [false, null]);
+    assert.ok(Date.parse(resumed.nextRunAt) > Date.now() - 1_000);
+
     await client.schedules.delete('nightly-report');
     assert.deepEqual(await client.schedules.list(), []);
+    await assert.rejects(client.schedules.get('nightly-report'), { code: 'SPOOL_SCHEDULE_NOT_FOUND' });
+    await assert.rejects(client.schedules.resume('nightly-report'), { code: 'SPOOL_SCHEDULE_NOT_FOUND' });
     await assert.rejects(client.schedules.delete('nightly-report'), { code: 'SPOOL_SCHEDULE_NOT_FOUND' });
     await assert.rejects(client.schedules.runNow('nightly-report'), { code: 'SPOOL_SCHEDULE_NOT_FOUND' });
     await assert.rejects(client.schedules.put('bad', { type: 'x', cron: 'not a cron' }), {

@@ -1,6 +1,6 @@
 /**
- * `spool jobs add|get|list|cancel|retry`: jobs over HTTP, or on a data directory (`--data`).
- * `cancel` and `retry` take ids, or a filter whose matches are counted and confirmed first.
+ * `spool jobs add|get|list|cancel|retry|delete`: jobs over HTTP, or on a data directory (`--data`).
+ * `cancel`, `retry` and `delete` take ids, or a filter whose matches are counted and confirmed first.
  */
 import { type Command, Option } from 'commander';
 import type { AddJobOptions, Job } from '../../client/index.js';
@@ -36,9 +36,9 @@ interface ListFlags extends ClientFlags {
   cursor?: string;
 }
 
-/** Adds `spool jobs add|get|list|cancel|retry` to the program. */
+/** Adds `spool jobs add|get|list|cancel|retry|delete` to the program. */
 export function registerJobs(program: Command): void {
-  const jobs = program.command('jobs').description('add, inspect, list, cancel and retry jobs');
+  const jobs = program.command('jobs').description('add, inspect, list, cancel, retry and delete jobs');
 
   withClientOptions(
     jobs
@@ -158,6 +158,7 @@ export function registerJobs(program: Command): void {
       'cancel jobs by id, or every job matching a filter: a waiting one never runs, a running one is told to stop',
     statuses: cancellableStatuses,
     act: (backend, id) => backend.cancel(id),
+    example: 'spool jobs cancel --type email --yes',
   });
   registerBulk(jobs, {
     verb: 'retry',
@@ -166,12 +167,26 @@ export function registerJobs(program: Command): void {
       'run dead or cancelled jobs again from their first attempt: by id, or every job matching a filter',
     statuses: retryableStatuses,
     act: (backend, id) => backend.retry(id),
+    example: 'spool jobs retry --type email --status dead --yes',
+  });
+  registerBulk(jobs, {
+    verb: 'delete',
+    done: 'deleted',
+    description:
+      'delete the records of finished jobs (completed, dead, cancelled): by id, or every job matching a filter',
+    statuses: deletableStatuses,
+    act: async (backend, id) => {
+      await backend.delete(id);
+      return { id, status: 'deleted' };
+    },
+    example: 'spool jobs delete --type import --status completed --yes',
   });
 }
 
 /** What a job in these statuses can be cancelled or retried from (the jobs layer's rule). */
 const cancellableStatuses = bulkStatuses('cancel');
 const retryableStatuses = bulkStatuses('retry');
+const deletableStatuses = bulkStatuses('delete');
 
 interface BulkFlags extends ClientFlags, ConfirmFlags {
   type?: string;
@@ -180,16 +195,18 @@ interface BulkFlags extends ClientFlags, ConfirmFlags {
 }
 
 interface BulkAction {
-  verb: 'cancel' | 'retry';
+  verb: 'cancel' | 'retry' | 'delete';
   done: string;
   description: string;
   /** The statuses the action applies to: the --status choices, all of them when it is not given. */
   statuses: readonly Job['status'][];
-  act: (jobs: JobBackend, id: string) => Promise<Job>;
+  /** Acts on one job by id: the job as it is now (for a delete, its id and `deleted`). */
+  act: (jobs: JobBackend, id: string) => Promise<Job | { id: string; status: 'deleted' }>;
+  example: string;
 }
 
 /**
- * `spool jobs cancel|retry [ids...]`: by id, or by filter (`--type`, `--status`, `--key`) over the
+ * `spool jobs cancel|retry|delete [ids...]`: by id, or by filter (`--type`, `--status`, `--key`) over the
  * jobs in the statuses the action applies to, after counting them and asking (`--yes` skips the
  * question and is required without a terminal). A job that left those statuses in the meantime
  * (finished, or already retried) is skipped, not a failure.
@@ -216,7 +233,7 @@ function registerBulk(jobs: Command, action: BulkAction): void {
 By id: spool jobs ${verb} <id> [<id>…] acts at once (--json: the job, or an array for several ids).
 By filter: the matching jobs are counted and you are asked to confirm; --yes skips the question
 (and is required when stdin is not a terminal). Filters combine: --type email --status dead.
-Example: spool jobs ${verb} --type email${verb === 'retry' ? ' --status dead' : ''} --yes`,
+Example: ${action.example}`,
     )
     .action((ids: string[], flags: BulkFlags) =>
       withBackend(flags, async (spool) => {
@@ -224,7 +241,7 @@ Example: spool jobs ${verb} --type email${verb === 'retry' ? ' --status dead' : 
         if (ids.length > 0 && filtered)
           throw usageError('give job ids or a filter (--type, --status, --key), not both');
         if (ids.length > 0) {
-          const results: Job[] = [];
+          const results: (Job | { id: string; status: 'deleted' })[] = [];
           for (const id of ids) {
             const job = await action.act(spool.jobs, id);
             results.push(job);

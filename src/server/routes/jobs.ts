@@ -3,7 +3,7 @@
  * webhook, or follow live events. Plus the remote-worker protocol (claim, heartbeat, progress,
  * complete, fail) that lets a worker in any language run jobs, and schedules.
  */
-import type { Static } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import { jobDefaults } from '../../core/options.js';
 import type { JsonValue } from '../../core/message.js';
 import type { Job } from '../../jobs/job.js';
@@ -33,6 +33,7 @@ import {
   AddJobsResponse,
   BulkJobsBody,
   BulkJobsResult,
+  CancelJobQuery,
   LogBody,
   Schedule,
   ScheduleBody,
@@ -150,13 +151,19 @@ export const jobRoutes: RouteModule = (app, { spool, jobs, closing, webhooks }) 
         operationId: 'cancelJob',
         tags,
         summary: 'Cancel a job: a waiting one never runs, a running one is told to stop',
-        description: 'A finished job answers 409 (SPOOL_JOB_STATE_CONFLICT).',
+        description:
+          'A finished job answers 409 (SPOOL_JOB_STATE_CONFLICT). With purge=true, deletes a finished job instead (204); a job still in flight answers 409.',
         params: JobParams,
-        response: { 200: JobSchema },
+        querystring: CancelJobQuery,
+        response: { 200: JobSchema, 204: Type.Null({ description: 'purge=true: the job is deleted' }) },
       },
       config: { access: 'admin' },
     },
-    async (request) => wireJob(await jobs.cancel(request.params.id)),
+    async (request, reply) => {
+      if (request.query.purge !== true) return wireJob(await jobs.cancel(request.params.id));
+      await jobs.delete(request.params.id);
+      return reply.code(204).send(null);
+    },
   );
 
   app.post(
@@ -180,9 +187,9 @@ export const jobRoutes: RouteModule = (app, { spool, jobs, closing, webhooks }) 
       schema: {
         operationId: 'bulkJobs',
         tags,
-        summary: 'Retry or cancel every job matching a filter (dryRun: count them)',
+        summary: 'Retry, cancel or delete every job matching a filter (dryRun: count them)',
         description:
-          'Each job changes as POST /v1/jobs/{id}/retry or DELETE /v1/jobs/{id} would change it, in its own transaction; jobs that moved on meanwhile are skipped, other failures are listed. Not all-or-nothing. A status outside what the action applies to is a 400.',
+          'Each job changes as POST /v1/jobs/{id}/retry, DELETE /v1/jobs/{id} or DELETE /v1/jobs/{id}?purge=true would change it (a retry or cancel in its own transaction, a delete a page of 500 per write); jobs that moved on meanwhile are skipped, other failures are listed. Not all-or-nothing. A status outside what the action applies to is a 400.',
         body: BulkJobsBody,
         response: { 200: BulkJobsResult },
       },
@@ -354,6 +361,47 @@ export const jobRoutes: RouteModule = (app, { spool, jobs, closing, webhooks }) 
     async () => ({ items: (await jobs.schedules()).map(wireSchedule) }),
   );
 
+  app.get(
+    '/v1/schedules/:name',
+    {
+      schema: {
+        operationId: 'getSchedule',
+        tags: ['schedules'],
+        summary: 'One schedule with its next run; 404 SPOOL_SCHEDULE_NOT_FOUND when there is none',
+        params: ScheduleParams,
+        response: { 200: Schedule },
+      },
+      config: { access: ['read', 'admin'] },
+    },
+    async (request) => wireSchedule(await jobs.getSchedule(request.params.name)),
+  );
+
+  for (const action of ['pause', 'resume'] as const) {
+    app.post(
+      `/v1/schedules/:name/${action}`,
+      {
+        schema: {
+          operationId: `${action}Schedule`,
+          tags: ['schedules'],
+          summary:
+            action === 'pause'
+              ? 'Pause a schedule: it fires nothing until resumed (saving it again keeps it paused)'
+              : 'Resume a schedule from its first slot after now (slots passed while paused are skipped)',
+          description: 'Idempotent. 404 SPOOL_SCHEDULE_NOT_FOUND for an unknown schedule.',
+          params: ScheduleParams,
+          response: { 200: Schedule },
+        },
+        config: { access: 'admin' },
+      },
+      async (request) =>
+        wireSchedule(
+          await (action === 'pause'
+            ? jobs.pauseSchedule(request.params.name)
+            : jobs.resumeSchedule(request.params.name)),
+        ),
+    );
+  }
+
   app.put(
     '/v1/schedules/:name',
     {
@@ -416,7 +464,7 @@ export const jobRoutes: RouteModule = (app, { spool, jobs, closing, webhooks }) 
     async (request, reply) => {
       // As for queues, topics and workers: deleting what is not there is a 404, not a silent 204.
       if (!(await jobs.unschedule(request.params.name))) throw new ScheduleNotFoundError(request.params.name);
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 };
@@ -451,7 +499,8 @@ export function wireJob(job: Job) {
   };
 }
 
-function wireSchedule(schedule: ScheduleRecord) {
+/** A schedule as JSON: times as ISO 8601 strings, its payload parsed. */
+export function wireSchedule(schedule: ScheduleRecord) {
   return {
     name: schedule.name,
     cron: schedule.cron,
@@ -462,6 +511,8 @@ function wireSchedule(schedule: ScheduleRecord) {
     missed: schedule.missedPolicy,
     nextRunAt: new Date(schedule.nextRunAt).toISOString(),
     lastRunAt: schedule.lastRunAt === null ? null : new Date(schedule.lastRunAt).toISOString(),
+    paused: schedule.pausedAt !== null,
+    pausedAt: schedule.pausedAt === null ? null : new Date(schedule.pausedAt).toISOString(),
   };
 }
 

@@ -20,6 +20,19 @@ const ErrorInfo = Type.Object({
 
 export const JobParams = Type.Object({ id: JobId });
 
+export const CancelJobQuery = Type.Object(
+  {
+    purge: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          'Delete the record of a finished job (completed, dead or cancelled) instead: 204, or 409 for a job still in flight (cancel it first)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 const AddJobFields = {
   type: Type.String({
     minLength: 1,
@@ -175,8 +188,9 @@ export const JobPage = Page(Job);
 
 export const BulkJobsBody = Type.Object(
   {
-    action: Type.Union([Type.Literal('retry'), Type.Literal('cancel')], {
-      description: 'retry: dead and cancelled jobs run again; cancel: unfinished jobs stop',
+    action: Type.Union([Type.Literal('retry'), Type.Literal('cancel'), Type.Literal('delete')], {
+      description:
+        'retry: dead and cancelled jobs run again; cancel: unfinished jobs stop; delete: the records of finished jobs (completed, dead, cancelled) are removed',
     }),
     filter: Type.Object(
       {
@@ -335,6 +349,8 @@ export const Schedule = Type.Object({
   missed: Type.String(),
   nextRunAt: Timestamp,
   lastRunAt: Type.Union([Timestamp, Type.Null()]),
+  paused: Type.Boolean({ description: 'A paused schedule fires nothing until resumed' }),
+  pausedAt: Type.Union([Timestamp, Type.Null()]),
 });
 export const ScheduleList = Type.Object({ items: Type.Array(Schedule) });
 

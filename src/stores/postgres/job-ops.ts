@@ -89,11 +89,13 @@ export class JobOps {
     | 'lock'
     | 'count'
     | 'deleteFinished'
+    | 'deleteJobs'
     | 'saveSchedule'
     | 'advanceSchedule'
     | 'schedules'
     | 'schedule'
-    | 'deleteSchedule',
+    | 'deleteSchedule'
+    | 'pauseSchedule',
     string
   >;
 
@@ -102,8 +104,10 @@ export class JobOps {
     this.#clock = clock;
     const { jobs, schedules } = names;
     const columns = jobColumns.map(([, column]) => column);
-    const scheduleColumns =
+    const savedColumns =
       'name, cron, timezone, every_ms, job_type, payload, missed_policy, next_run_at, last_run_at, created_at';
+    // paused_at is not saved with the rest: pausing is an operator's, kept across saves.
+    const scheduleColumns = `${savedColumns}, paused_at`;
     this.#sql = {
       insert: `
         INSERT INTO ${jobs} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})
@@ -118,9 +122,12 @@ export class JobOps {
           SELECT id FROM ${jobs}
           WHERE finished_at < $1 AND status IN ('completed', 'dead', 'cancelled') AND ($2::text IS NULL OR type = $2)
           ORDER BY finished_at LIMIT $3))`,
+      deleteJobs: `
+        DELETE FROM ${jobs} WHERE id = ANY($1::text[]) AND status IN ('completed', 'dead', 'cancelled')
+        RETURNING id`,
       // created_at is kept: a replaced schedule is still the one created first.
       saveSchedule: `
-        INSERT INTO ${schedules} (${scheduleColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        INSERT INTO ${schedules} (${savedColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         ON CONFLICT (name) DO UPDATE SET cron = excluded.cron, timezone = excluded.timezone,
           every_ms = excluded.every_ms, job_type = excluded.job_type, payload = excluded.payload,
           missed_policy = excluded.missed_policy, next_run_at = excluded.next_run_at,
@@ -130,6 +137,9 @@ export class JobOps {
       schedules: `SELECT ${scheduleColumns} FROM ${schedules} ORDER BY name COLLATE "C"`,
       schedule: `SELECT ${scheduleColumns} FROM ${schedules} WHERE name = $1`,
       deleteSchedule: `DELETE FROM ${schedules} WHERE name = $1`,
+      pauseSchedule: `
+        UPDATE ${schedules} SET paused_at = $2, next_run_at = coalesce($3, next_run_at) WHERE name = $1
+        RETURNING ${scheduleColumns}`,
     };
   }
 
@@ -217,6 +227,11 @@ export class JobOps {
     return sql.count(this.#sql.deleteFinished, [options.finishedBefore, options.type ?? null, options.limit]);
   }
 
+  async deleteJobs(sql: Sql, ids: readonly string[]): Promise<string[]> {
+    const rows = await sql.rows<{ id: string }>(this.#sql.deleteJobs, [ids]);
+    return rows.map((row) => row.id);
+  }
+
   async saveSchedule(sql: Sql, schedule: ScheduleRecord): Promise<ScheduleRecord> {
     const [row] = await sql.rows<ScheduleRow>(this.#sql.saveSchedule, [
       schedule.name,
@@ -248,6 +263,16 @@ export class JobOps {
 
   async deleteSchedule(sql: Sql, name: string): Promise<boolean> {
     return (await sql.count(this.#sql.deleteSchedule, [name])) === 1;
+  }
+
+  async pauseSchedule(
+    sql: Sql,
+    name: string,
+    pausedAt: number | null,
+    next: number | undefined,
+  ): Promise<ScheduleRecord | null> {
+    const [row] = await sql.rows<ScheduleRow>(this.#sql.pauseSchedule, [name, pausedAt, next ?? null]);
+    return row ? toSchedule(row) : null;
   }
 }
 

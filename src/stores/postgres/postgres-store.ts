@@ -462,6 +462,10 @@ export class PostgresStoreImpl implements PostgresStore {
     return this.#call(() => this.#jobs.deleteFinished(this.#sql, options));
   }
 
+  deleteJobs(ids: readonly string[]): Promise<string[]> {
+    return this.#call(() => this.#jobs.deleteJobs(this.#sql, ids));
+  }
+
   listSchedules(): Promise<ScheduleRecord[]> {
     return this.#call(() => this.#jobs.listSchedules(this.#sql));
   }
@@ -472,6 +476,10 @@ export class PostgresStoreImpl implements PostgresStore {
 
   deleteSchedule(name: string): Promise<boolean> {
     return this.#call(() => this.#jobs.deleteSchedule(this.#sql, name));
+  }
+
+  pauseSchedule(name: string, pausedAt: number | null, nextRunAt?: number): Promise<ScheduleRecord | null> {
+    return this.#call(() => this.#jobs.pauseSchedule(this.#sql, name, pausedAt, nextRunAt));
   }
 
   // --- workers ------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ export class JobOps {
   readonly #byIdempotencyKey: Database.Statement<[string, string], JobRow>;
   readonly #count: Database.Statement<[], { type: string; status: string; count: number }>;
   readonly #deleteFinished: Database.Statement<{ before: number; type: string | null; limit: number }>;
+  readonly #deleteOneFinished: Database.Statement<[string], { id: string }>;
   readonly #updates = new Map<string, Database.Statement<Record<string, unknown>>>();
   readonly #searches = new Map<string, Database.Statement<Record<string, unknown>, JobRow>>();
   readonly #upsertSchedule: Database.Statement<Record<string, unknown>>;
@@ -66,6 +67,7 @@ export class JobOps {
   readonly #schedules: Database.Statement<[], ScheduleRow>;
   readonly #schedule: Database.Statement<[string], ScheduleRow>;
   readonly #deleteSchedule: Database.Statement<[string]>;
+  readonly #pauseSchedule: Database.Statement<{ name: string; pausedAt: number | null; next: number | null }>;
 
   constructor(db: Database.Database, clock: Clock) {
     this.#db = db;
@@ -92,6 +94,9 @@ export class JobOps {
            AND (@type IS NULL OR type = @type)
          ORDER BY finished_at LIMIT @limit)`,
     );
+    this.#deleteOneFinished = db.prepare(
+      `DELETE FROM jobs WHERE id = ? AND status IN ('completed', 'dead', 'cancelled') RETURNING id`,
+    );
     this.#upsertSchedule = db.prepare(
       `INSERT INTO schedules (name, cron, timezone, every_ms, job_type, payload, missed_policy,
          next_run_at, last_run_at, created_at)
@@ -109,6 +114,10 @@ export class JobOps {
     this.#schedules = db.prepare('SELECT * FROM schedules ORDER BY name');
     this.#schedule = db.prepare('SELECT * FROM schedules WHERE name = ?');
     this.#deleteSchedule = db.prepare('DELETE FROM schedules WHERE name = ?');
+    this.#pauseSchedule = db.prepare(
+      `UPDATE schedules SET paused_at = @pausedAt, next_run_at = coalesce(@next, next_run_at)
+       WHERE name = @name`,
+    );
   }
 
   insert(job: JobRecord): { job: JobRecord; created: boolean } {
@@ -199,6 +208,12 @@ export class JobOps {
     }).changes;
   }
 
+  deleteJobs(ids: readonly string[]): string[] {
+    const deleted: string[] = [];
+    for (const id of ids) if (this.#deleteOneFinished.get(id)) deleted.push(id);
+    return deleted;
+  }
+
   saveSchedule(schedule: ScheduleRecord): ScheduleRecord {
     this.#upsertSchedule.run({ ...schedule });
     return this.getSchedule(schedule.name)!;
@@ -219,6 +234,11 @@ export class JobOps {
 
   deleteSchedule(name: string): boolean {
     return this.#deleteSchedule.run(name).changes === 1;
+  }
+
+  pauseSchedule(name: string, pausedAt: number | null, next: number | undefined): ScheduleRecord | null {
+    this.#pauseSchedule.run({ name, pausedAt, next: next ?? null });
+    return this.getSchedule(name);
   }
 }
 

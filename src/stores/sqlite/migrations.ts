@@ -279,6 +279,14 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX workers_by_last_seen ON workers (last_seen_at);
     `,
   },
+  {
+    version: 5,
+    description: 'schedule pause',
+    sql: `
+      -- When an operator paused the schedule (null: it fires); saving the schedule keeps it.
+      ALTER TABLE schedules ADD COLUMN paused_at INTEGER;
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -173,6 +173,10 @@ export class SqliteStoreImpl implements SqliteStore {
     return this.#batcher.write(() => this.#jobs.deleteFinished(options), true);
   }
 
+  deleteJobs(ids: readonly string[]): Promise<string[]> {
+    return this.#batcher.write(() => this.#jobs.deleteJobs(ids), true);
+  }
+
   listSchedules(): Promise<ScheduleRecord[]> {
     return this.#batcher.read(() => this.#jobs.listSchedules());
   }
@@ -183,6 +187,10 @@ export class SqliteStoreImpl implements SqliteStore {
 
   deleteSchedule(name: string): Promise<boolean> {
     return this.#batcher.write(() => this.#jobs.deleteSchedule(name), true);
+  }
+
+  pauseSchedule(name: string, pausedAt: number | null, nextRunAt?: number): Promise<ScheduleRecord | null> {
+    return this.#batcher.write(() => this.#jobs.pauseSchedule(name, pausedAt, nextRunAt), true);
   }
 
   // --- workers ------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ function schedule(now: number, overrides: Partial<ScheduleRecord> = {}): Schedul
     nextRunAt: now + 60_000,
     lastRunAt: null,
     createdAt: now,
+    pausedAt: null,
     ...overrides,
   };
 }
@@ -213,6 +214,25 @@ export function jobTests(suite: Suite): void {
         assert.deepEqual(left, [recent.id, running.id].sort());
       },
     );
+    suite.test(
+      'deleteJobs removes the given finished jobs in one write and leaves unfinished or unknown ids',
+      async ({ store, clock }) => {
+        const now = clock.now();
+        const completed = job(now, { status: 'completed', finishedAt: now });
+        const dead = job(now, { status: 'dead', finishedAt: now });
+        const cancelled = job(now, { status: 'cancelled', finishedAt: now });
+        const queued = job(now, { status: 'queued' });
+        const active = job(now, { status: 'active' });
+        for (const record of [completed, dead, cancelled, queued, active]) await store.insertJob(record);
+        const deleted = await store.deleteJobs([completed.id, queued.id, dead.id, active.id, 'job_unknown']);
+        assert.deepEqual([...deleted].sort(), [completed.id, dead.id].sort());
+        assert.equal(await store.getJob(completed.id), null);
+        assert.equal((await store.getJob(queued.id))?.status, 'queued');
+        assert.equal((await store.getJob(active.id))?.status, 'active');
+        assert.equal((await store.getJob(cancelled.id))?.status, 'cancelled');
+        assert.deepEqual(await store.deleteJobs([]), []);
+      },
+    );
   });
 
   void describe('schedule records', () => {
@@ -241,6 +261,23 @@ export function jobTests(suite: Suite): void {
         const stored = await store.getSchedule(record.name);
         assert.equal(stored?.nextRunAt, record.nextRunAt + 60_000);
         assert.equal(stored?.lastRunAt, record.nextRunAt);
+      },
+    );
+
+    suite.test(
+      'pauseSchedule pauses and resumes (with a new next slot); saving a paused schedule keeps it paused',
+      async ({ store, clock }) => {
+        const now = clock.now();
+        const record = schedule(now);
+        await store.saveSchedule(record);
+        assert.equal(await store.pauseSchedule('unknown', now), null);
+        const paused = await store.pauseSchedule(record.name, now);
+        assert.deepEqual(paused, { ...record, pausedAt: now });
+        const resaved = await store.saveSchedule({ ...record, payload: '{"v":2}' });
+        assert.deepEqual(resaved, { ...record, payload: '{"v":2}', pausedAt: now }, 'still paused');
+        const resumed = await store.pauseSchedule(record.name, null, now + 120_000);
+        assert.deepEqual(resumed, { ...record, payload: '{"v":2}', nextRunAt: now + 120_000 });
+        assert.deepEqual(await store.getSchedule(record.name), resumed);
       },
     );
   });

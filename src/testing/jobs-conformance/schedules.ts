@@ -109,5 +109,41 @@ export function scheduleTests(suite: JobsSuite): void {
       },
       { sharedDatabase: true },
     );
+
+    suite.test(
+      'a paused schedule fires nothing until resumed, and skips the slots it missed',
+      async (env) => {
+        const jobs = env.jobs(await env.spool(), { schedulerPollMs: 250 });
+        jobs.define('tick', () => undefined);
+        await jobs.start();
+        await jobs.schedule('heartbeat', { everyMs, type: 'tick' });
+        const paused = await jobs.pauseSchedule('heartbeat');
+        assert.notEqual(paused.pausedAt, null);
+        assert.deepEqual(await jobs.pauseSchedule('heartbeat'), paused, 'pausing again changes nothing');
+        // Saving the schedule again (a deployment re-registering it) keeps the operator's pause.
+        const resaved = await jobs.schedule('heartbeat', { everyMs, type: 'tick', payload: { v: 2 } });
+        assert.equal(resaved.pausedAt, paused.pausedAt);
+        await sleep(2 * everyMs + 300);
+        assert.equal(
+          (await jobs.list({ type: 'tick' }, { limit: 10 })).items.length,
+          0,
+          'nothing fired while paused',
+        );
+
+        const resumedAt = Date.now();
+        const resumed = await jobs.resumeSchedule('heartbeat');
+        assert.equal(resumed.pausedAt, null);
+        assert.ok(resumed.nextRunAt > resumedAt - 50, 'it resumes from a slot after now');
+        await env.until(
+          async () => (await jobs.list({ type: 'tick' }, { limit: 10 })).items.length >= 1,
+          5_000,
+          'the resumed schedule to fire',
+        );
+        const fired = await firedJobs(jobs, 'tick');
+        for (const job of fired)
+          assert.ok(Date.parse(job.metadata.slot as string) >= resumedAt - 50, 'no slot of the pause fired');
+        await assert.rejects(jobs.pauseSchedule('nope'), { code: 'SPOOL_SCHEDULE_NOT_FOUND' });
+      },
+    );
   });
 }

@@ -1,6 +1,6 @@
 /**
  * One job: its state and a timeline (created, each attempt with its error, finished), progress,
- * payload, result or error, its children; cancel and retry. Follows the job's own event stream,
+ * payload, result or error, its children; cancel, retry and delete. Follows the job's own event stream,
  * so the screen changes as the job runs.
  */
 import type { ComponentChildren } from 'preact';
@@ -14,12 +14,13 @@ import { Link } from '../components/link.js';
 import { formatSeconds } from '../format.js';
 import { notify } from '../state/notices.js';
 import { useResource } from '../state/resource.js';
-import { paths } from '../state/router.js';
+import { navigate, paths } from '../state/router.js';
 import { PageTitle } from './page-title.js';
 import { useCan } from '../state/scopes.js';
 
 const cancellable = new Set(['waiting', 'scheduled', 'queued', 'retrying', 'active']);
 const retryable = new Set(['dead', 'cancelled']);
+const deletable = new Set(['completed', 'dead', 'cancelled']);
 
 export function JobPage({ id }: { id: string }) {
   const job = useResource((signal) => api<Job>('GET', `/v1/jobs/${seg(id)}`, { signal }), [id]);
@@ -61,7 +62,16 @@ export function JobPage({ id }: { id: string }) {
     return () => clearInterval(timer);
   }, [id, active]);
 
-  const act = async (action: 'cancel' | 'retry') => {
+  const act = async (action: 'cancel' | 'retry' | 'delete') => {
+    if (action === 'delete') {
+      const ok = await confirm({
+        title: `Delete job ${id}?`,
+        body: <p>Its record is deleted with its payload, result, errors and logs. This cannot be undone.</p>,
+        confirmLabel: 'Delete job',
+        danger: true,
+      });
+      if (!ok) return;
+    }
     if (action === 'cancel') {
       const ok = await confirm({
         title: `Cancel job ${id}?`,
@@ -78,6 +88,12 @@ export function JobPage({ id }: { id: string }) {
     }
     setBusy(true);
     try {
+      if (action === 'delete') {
+        await api<null>('DELETE', withQuery(`/v1/jobs/${seg(id)}`, { purge: 'true' }));
+        notify(`Deleted job ${id}.`);
+        navigate(paths.jobs(job.data ? { type: job.data.type } : {}));
+        return;
+      }
       if (action === 'cancel') await api<Job>('DELETE', `/v1/jobs/${seg(id)}`);
       else {
         await api<Job>('POST', `/v1/jobs/${seg(id)}/retry`);
@@ -114,6 +130,11 @@ export function JobPage({ id }: { id: string }) {
               {canAdmin && retryable.has(data.status) ? (
                 <button type="button" class="primary" disabled={busy} onClick={() => void act('retry')}>
                   Retry
+                </button>
+              ) : null}
+              {canAdmin && deletable.has(data.status) ? (
+                <button type="button" class="danger" disabled={busy} onClick={() => void act('delete')}>
+                  Delete…
                 </button>
               ) : null}
             </div>

@@ -30,9 +30,31 @@ const statuses: readonly JobStatus[] = [
 ];
 const filterNames = ['type', 'status', 'key', 'since', 'until'] as const;
 /** The states each bulk action applies to (as the server's jobs layer decides). */
-const bulkStatuses: Record<'retry' | 'cancel', readonly JobStatus[]> = {
+type BulkAction = 'retry' | 'cancel' | 'delete';
+const bulkStatuses: Record<BulkAction, readonly JobStatus[]> = {
   retry: ['dead', 'cancelled'],
   cancel: ['waiting', 'scheduled', 'queued', 'active', 'retrying'],
+  delete: ['completed', 'dead', 'cancelled'],
+};
+/** How each bulk action is named in its question, its button and its report. */
+const bulkWords: Record<BulkAction, { verb: string; done: string; explain: string }> = {
+  retry: {
+    verb: 'Retry',
+    done: 'Retried',
+    explain: 'Every dead or cancelled job matching these filters runs again from its first attempt.',
+  },
+  cancel: {
+    verb: 'Cancel',
+    done: 'Cancelled',
+    explain:
+      'Every unfinished job matching these filters is cancelled: waiting ones never run, running ones are told to stop. They can be retried later.',
+  },
+  delete: {
+    verb: 'Delete',
+    done: 'Deleted',
+    explain:
+      'The records of every finished job (completed, dead or cancelled) matching these filters are deleted, with their payloads, results, errors and logs. This cannot be undone.',
+  },
 };
 type Filters = Record<(typeof filterNames)[number], string>;
 
@@ -68,9 +90,11 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
   // Bulk actions take the search's filters; a state outside what an action applies to hides it.
   const canRetry = filters.status === '' || bulkStatuses.retry.includes(filters.status as JobStatus);
   const canCancel = filters.status === '' || bulkStatuses.cancel.includes(filters.status as JobStatus);
+  const canDelete = filters.status === '' || bulkStatuses.delete.includes(filters.status as JobStatus);
   const filtered = filterNames.some((name) => filters[name] !== '') && canAdmin;
 
-  const bulk = async (action: 'retry' | 'cancel') => {
+  const bulk = async (action: BulkAction) => {
+    const words = bulkWords[action];
     const filter = Object.fromEntries(
       filterNames
         .filter((name) => filters[name] !== '')
@@ -85,29 +109,20 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
         body: { action, filter, dryRun: true },
       });
       if (counted.matched === 0) {
-        notify(`No job matching these filters can be ${action === 'retry' ? 'retried' : 'cancelled'}.`);
+        notify(`No job matching these filters can be ${words.done.toLowerCase()}.`);
         return;
       }
       const many = `${counted.more ? 'more than ' : ''}${formatCount(counted.matched)} job${counted.matched === 1 ? '' : 's'}`;
       const ok = await confirm({
-        title: action === 'retry' ? `Retry ${many}?` : `Cancel ${many}?`,
-        body:
-          action === 'retry' ? (
-            <p>Every dead or cancelled job matching these filters runs again from its first attempt.</p>
-          ) : (
-            <p>
-              Every unfinished job matching these filters is cancelled: waiting ones never run, running ones
-              are told to stop. They can be retried later.
-            </p>
-          ),
-        confirmLabel: action === 'retry' ? `Retry ${many}` : `Cancel ${many}`,
-        danger: action === 'cancel',
+        title: `${words.verb} ${many}?`,
+        body: <p>{words.explain}</p>,
+        confirmLabel: `${words.verb} ${many}`,
+        danger: action !== 'retry',
       });
       if (!ok) return;
       const result = await api<BulkJobsResult>('POST', '/v1/jobs/bulk', { body: { action, filter } });
-      const verb = action === 'retry' ? 'Retried' : 'Cancelled';
       notify(
-        `${verb} ${formatCount(result.changed)} of ${formatCount(result.matched)} jobs` +
+        `${words.done} ${formatCount(result.changed)} of ${formatCount(result.matched)} jobs` +
           (result.skipped.length > 0 ? `; ${formatCount(result.skipped.length)} had moved on` : '') +
           (result.failed.length > 0
             ? `; ${formatCount(result.failed.length)} failed: ${result.failed[0]!.message}`
@@ -150,6 +165,11 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
           {filtered && canCancel ? (
             <button type="button" class="danger" onClick={() => void bulk('cancel')} disabled={busy}>
               Cancel all matching
+            </button>
+          ) : null}
+          {filtered && canDelete ? (
+            <button type="button" class="danger" onClick={() => void bulk('delete')} disabled={busy}>
+              Delete all matching
             </button>
           ) : null}
         </div>

@@ -1,6 +1,7 @@
 /**
  * Schedules: what fires when — cron or interval, the job it adds, next and last fire times —
- * with Run now (adds the schedule's job at once; the slots are unchanged) and a confirmed Delete.
+ * with Run now (adds the schedule's job at once; the slots are unchanged), Pause / Resume (a
+ * paused schedule fires nothing; it resumes from its next slot) and a confirmed Delete.
  */
 import { api, type ApiError, seg } from '../api/http.js';
 import type { JobAccepted, Schedule } from '../api/types.js';
@@ -33,6 +34,15 @@ export function SchedulesPage() {
       notify(`Could not run schedule ${name}: ${(error as ApiError).message}`, 'error');
     }
   };
+  const toggle = async (name: string, action: 'pause' | 'resume') => {
+    try {
+      await api<Schedule>('POST', `/v1/schedules/${seg(name)}/${action}`);
+      notify(action === 'pause' ? `Paused schedule ${name}.` : `Resumed schedule ${name}.`);
+      await schedules.reload();
+    } catch (error) {
+      notify(`Could not ${action} schedule ${name}: ${(error as ApiError).message}`, 'error');
+    }
+  };
   const remove = async (name: string) => {
     const ok = await confirm({
       title: `Delete schedule ${name}?`,
@@ -50,7 +60,9 @@ export function SchedulesPage() {
     }
   };
   const items = schedules.data
-    ? [...schedules.data.items].sort((a, b) => Date.parse(a.nextRunAt) - Date.parse(b.nextRunAt))
+    ? [...schedules.data.items].sort(
+        (a, b) => Number(a.paused) - Number(b.paused) || Date.parse(a.nextRunAt) - Date.parse(b.nextRunAt),
+      )
     : null;
   return (
     <>
@@ -62,11 +74,15 @@ export function SchedulesPage() {
           <Loading what="schedules" />
         )
       ) : items.length === 0 ? (
-        <p class="muted">No schedules. Create one with PUT /v1/schedules/&lt;name&gt;.</p>
+        <p class="muted">
+          No schedules. Create one with{' '}
+          <code>spool schedules set &lt;name&gt; --type &lt;job type&gt; --cron "…"</code> or PUT
+          /v1/schedules/&lt;name&gt;.
+        </p>
       ) : (
         <div class="table-wrap">
           <table class="data">
-            <caption class="visually-hidden">Schedules, next to fire first</caption>
+            <caption class="visually-hidden">Schedules, next to fire first, paused ones last</caption>
             <thead>
               <tr>
                 <th scope="col">Schedule</th>
@@ -100,8 +116,16 @@ export function SchedulesPage() {
                   <td class="mono clip">{preview(schedule.payload, 60)}</td>
                   <td>{schedule.missed}</td>
                   <td>
-                    <Time at={schedule.nextRunAt} />{' '}
-                    <span class="muted small">{formatRelative(schedule.nextRunAt, now)}</span>
+                    {schedule.paused ? (
+                      <span class="badge tone-warn" title={`Paused ${schedule.pausedAt ?? ''}`}>
+                        paused
+                      </span>
+                    ) : (
+                      <>
+                        <Time at={schedule.nextRunAt} />{' '}
+                        <span class="muted small">{formatRelative(schedule.nextRunAt, now)}</span>
+                      </>
+                    )}
                   </td>
                   <td>
                     <Time at={schedule.lastRunAt} />
@@ -111,6 +135,12 @@ export function SchedulesPage() {
                       <>
                         <button type="button" onClick={() => void run(schedule.name)}>
                           Run now
+                        </button>{' '}
+                        <button
+                          type="button"
+                          onClick={() => void toggle(schedule.name, schedule.paused ? 'resume' : 'pause')}
+                        >
+                          {schedule.paused ? 'Resume' : 'Pause'}
                         </button>{' '}
                         <button type="button" class="danger" onClick={() => void remove(schedule.name)}>
                           Delete…

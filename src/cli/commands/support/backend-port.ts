@@ -22,6 +22,8 @@ import type {
   PublishOptions,
   PublishResult,
   QueueConfig,
+  Schedule,
+  ScheduleOptions,
   QueueOptions,
   QueueWithStats,
   ReadResult,
@@ -99,12 +101,24 @@ export interface JobBackend {
   list(query: JobQuery): Promise<JobPage>;
   cancel(id: string): Promise<Job>;
   retry(id: string): Promise<Job>;
-  /** Retries or cancels every job matching `filter` (`dryRun`: counts them); `POST /v1/jobs/bulk`. */
+  /** Deletes a finished job (`SPOOL_JOB_STATE_CONFLICT` while it is in flight). */
+  delete(id: string): Promise<void>;
+  /** Retries, cancels or deletes every job matching `filter` (`dryRun`: counts them); `POST /v1/jobs/bulk`. */
   bulk(
     action: BulkJobsRequest['action'],
     filter: BulkJobsRequest['filter'],
     options: { dryRun?: boolean },
   ): Promise<BulkJobsResult>;
+}
+
+/** Schedule operations of the commands (each `SPOOL_SCHEDULE_NOT_FOUND` for an unknown name). */
+export interface ScheduleBackend {
+  list(): Promise<Schedule[]>;
+  put(name: string, options: ScheduleOptions): Promise<Schedule>;
+  delete(name: string): Promise<void>;
+  runNow(name: string): Promise<JobAccepted>;
+  pause(name: string): Promise<Schedule>;
+  resume(name: string): Promise<Schedule>;
 }
 
 /** The workers registry of the commands. */
@@ -121,6 +135,7 @@ export interface SpoolBackend {
   readonly queues: QueueBackend;
   readonly topics: TopicBackend;
   readonly jobs: JobBackend;
+  readonly schedules: ScheduleBackend;
   readonly workers: WorkerBackend;
   /** Releases what the backend holds (in direct mode: closes the store). Safe to call twice. */
   close(): Promise<void>;

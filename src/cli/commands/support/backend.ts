@@ -40,7 +40,7 @@ export async function openBackend(flags: ClientFlags): Promise<SpoolBackend> {
 
 /** The HTTP client as a backend. */
 export function httpBackend(client: SpoolClient): SpoolBackend {
-  const { queues, topics, jobs, workers } = client;
+  const { queues, topics, jobs, schedules, workers } = client;
   return {
     description: `server ${client.url}`,
     queues: {
@@ -87,7 +87,16 @@ export function httpBackend(client: SpoolClient): SpoolBackend {
       list: (query) => jobs.list(query),
       cancel: (id) => jobs.cancel(id),
       retry: (id) => jobs.retry(id),
+      delete: (id) => jobs.delete(id),
       bulk: (action, filter, options) => jobs.bulk(action, filter, options),
+    },
+    schedules: {
+      list: () => schedules.list(),
+      put: (name, options) => schedules.put(name, options),
+      delete: (name) => schedules.delete(name),
+      runNow: (name) => schedules.runNow(name),
+      pause: (name) => schedules.pause(name),
+      resume: (name) => schedules.resume(name),
     },
     workers: {
       list: () => workers.list(),

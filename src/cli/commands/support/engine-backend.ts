@@ -17,12 +17,14 @@ import {
   NotPartitionOwnerError,
   openSpool,
   QueueNotFoundError,
+  ScheduleNotFoundError,
   SpoolError,
   TopicNotFoundError,
   UnknownMemberError,
   type AddJobOptions,
+  type ScheduleOptions,
 } from '../../../index.js';
-import { wireJob } from '../../../server/routes/jobs.js';
+import { wireJob, wireSchedule } from '../../../server/routes/jobs.js';
 import { wireWorker } from '../../../server/routes/workers.js';
 import {
   fromWireMessage,
@@ -32,7 +34,13 @@ import {
   wirePublishResult,
   wireReceivedMessage,
 } from '../../../server/wire.js';
-import type { JobBackend, QueueBackend, SpoolBackend, TopicBackend } from './backend-port.js';
+import type {
+  JobBackend,
+  QueueBackend,
+  ScheduleBackend,
+  SpoolBackend,
+  TopicBackend,
+} from './backend-port.js';
 
 /**
  * A failure of the engine in direct mode, printed as a server's problems are (`CODE: detail`)
@@ -57,6 +65,7 @@ export async function openEngineBackend(dir: string): Promise<SpoolBackend> {
     queues: guardAll(queueBackend(spool)),
     topics: guardAll(topicBackend(spool)),
     jobs: guardAll(jobBackend(jobsApi)),
+    schedules: guardAll(scheduleBackend(jobsApi)),
     workers: guardAll({
       list: async () => (await spool.workers.list()).map(wireWorker),
       remove: (id: string) => spool.workers.remove(id),
@@ -212,6 +221,28 @@ function topicBackend(spool: Spool): TopicBackend {
   };
 }
 
+function scheduleBackend(jobs: () => Jobs): ScheduleBackend {
+  return {
+    list: async () => (await jobs().schedules()).map(wireSchedule),
+    put: async (name, { payload, ...options }) =>
+      wireSchedule(
+        await jobs().schedule(name, {
+          ...(stripUndefined(options) as Omit<ScheduleOptions, 'payload'>),
+          ...(payload === undefined ? {} : { payload: payload as JsonValue }),
+        }),
+      ),
+    delete: async (name) => {
+      if (!(await jobs().unschedule(name))) throw new ScheduleNotFoundError(name);
+    },
+    runNow: async (name) => {
+      const job = await jobs().runScheduleNow(name);
+      return { id: job.id, status: job.status, job: wireJob(job) };
+    },
+    pause: async (name) => wireSchedule(await jobs().pauseSchedule(name)),
+    resume: async (name) => wireSchedule(await jobs().resumeSchedule(name)),
+  };
+}
+
 function jobBackend(jobs: () => Jobs): JobBackend {
   return {
     add: async (type, payload, { runAt, idempotencyKey, ...rest }) => {
@@ -239,6 +270,7 @@ function jobBackend(jobs: () => Jobs): JobBackend {
     },
     cancel: async (id) => wireJob(await jobs().cancel(id)),
     retry: async (id) => wireJob(await jobs().retry(id)),
+    delete: (id) => jobs().delete(id),
     bulk: async (action, { since, until, ...filter }, options) => {
       const result = await jobs().bulk(
         action,
