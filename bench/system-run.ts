@@ -64,7 +64,14 @@ async function measure(job: SystemJob): Promise<SystemOutcome> {
     log: (line) => send({ type: 'log', line: `${entry.id}: ${line}` }),
   };
   const outcome: SystemOutcome = { id: entry.id, label: entry.label, spool: entry.spool, scenarios: [] };
-  const system = entry.create(context);
+  let system: BenchSystem;
+  try {
+    system = await entry.create(context);
+  } catch (error) {
+    outcome.skipped = describe(error);
+    rmSync(workDir, { recursive: true, force: true });
+    return outcome;
+  }
   try {
     try {
       outcome.info = await system.setup();

@@ -92,7 +92,8 @@ export interface SystemEntry {
   readonly spool: boolean;
   /** Services from services.ts that must be up, e.g. `['postgres']`. */
   readonly services: readonly ServiceName[];
-  create(context: SystemContext): BenchSystem;
+  /** The system, ready to `setup()`; a rejection (an anchor not installed) skips it with the reason. */
+  create(context: SystemContext): BenchSystem | Promise<BenchSystem>;
 }
 
 export type ServiceName = 'postgres' | 'redis' | 'redis-aof' | 'rabbitmq' | 'nats';

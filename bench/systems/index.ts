@@ -1,10 +1,12 @@
-/** Every system the harness knows, in the order the report lists them. */
-import type { SystemEntry } from '../types.js';
-import { BullMqSystem } from './bullmq.js';
-import { GraphileWorkerSystem } from './graphile-worker.js';
-import { NatsSystem } from './nats.js';
-import { PgBossSystem } from './pg-boss.js';
-import { RabbitMqSystem } from './rabbitmq.js';
+/**
+ * Every system the harness knows, in the order the report lists them.
+ *
+ * The anchors (the systems Spool is measured against) live in bench/anchors, a package of their
+ * own: their client libraries are not part of Spool's install (`npm run bench:setup` installs
+ * them). Each is loaded only when it runs, so the Spool rows run without them, and a missing
+ * install skips an anchor with a message saying what to run.
+ */
+import type { BenchSystem, SystemContext, SystemEntry } from '../types.js';
 import { SpoolPostgresSystem, SpoolSqliteSystem } from './spool-engine.js';
 import { SpoolHttpSystem } from './spool-http.js';
 import { SqliteLimitSystem } from './sqlite-limit.js';
@@ -50,51 +52,80 @@ export const systems: readonly SystemEntry[] = [
     label: 'BullMQ, Redis in memory',
     spool: false,
     services: ['redis'],
-    create: (context) => new BullMqSystem(context, 'none'),
+    create: async (context) => new (await anchor('bullmq')).BullMqSystem(context, 'none'),
   },
   {
     id: 'bullmq-redis-aof',
     label: 'BullMQ, Redis AOF everysec',
     spool: false,
     services: ['redis-aof'],
-    create: (context) => new BullMqSystem(context, 'aof'),
+    create: async (context) => new (await anchor('bullmq')).BullMqSystem(context, 'aof'),
   },
   {
     id: 'nats',
     label: 'NATS JetStream',
     spool: false,
     services: ['nats'],
-    create: (context) => new NatsSystem(context),
+    create: async (context) => new (await anchor('nats')).NatsSystem(context),
   },
   {
     id: 'rabbitmq-quorum',
     label: 'RabbitMQ quorum queue',
     spool: false,
     services: ['rabbitmq'],
-    create: (context) => new RabbitMqSystem(context, 'quorum'),
+    create: async (context) => new (await anchor('rabbitmq')).RabbitMqSystem(context, 'quorum'),
   },
   {
     id: 'rabbitmq-classic',
     label: 'RabbitMQ classic queue',
     spool: false,
     services: ['rabbitmq'],
-    create: (context) => new RabbitMqSystem(context, 'classic'),
+    create: async (context) => new (await anchor('rabbitmq')).RabbitMqSystem(context, 'classic'),
   },
   {
     id: 'pg-boss',
     label: 'pg-boss',
     spool: false,
     services: ['postgres'],
-    create: (context) => new PgBossSystem(context),
+    create: async (context) => new (await anchor('pg-boss')).PgBossSystem(context),
   },
   {
     id: 'graphile-worker',
     label: 'graphile-worker',
     spool: false,
     services: ['postgres'],
-    create: (context) => new GraphileWorkerSystem(context),
+    create: async (context) => new (await anchor('graphile-worker')).GraphileWorkerSystem(context),
   },
 ];
+
+/** The anchor modules, each a file of bench/anchors exporting its system's class. */
+interface AnchorModules {
+  bullmq: { BullMqSystem: new (context: SystemContext, persistence: 'none' | 'aof') => BenchSystem };
+  nats: { NatsSystem: new (context: SystemContext) => BenchSystem };
+  rabbitmq: { RabbitMqSystem: new (context: SystemContext, kind: 'quorum' | 'classic') => BenchSystem };
+  'pg-boss': { PgBossSystem: new (context: SystemContext) => BenchSystem };
+  'graphile-worker': { GraphileWorkerSystem: new (context: SystemContext) => BenchSystem };
+}
+
+/**
+ * Loads bench/anchors/<name>. The specifier is built at run time so that TypeScript does not
+ * follow it into packages Spool's own install does not have (bench/anchors typechecks itself).
+ */
+async function anchor<K extends keyof AnchorModules>(name: K): Promise<AnchorModules[K]> {
+  const specifier = `../anchors/${name}.js`;
+  try {
+    return (await import(specifier)) as AnchorModules[K];
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new Error(
+        `the anchors' client libraries are not installed (${(error as Error).message.split('\n')[0]}): run npm run bench:setup`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
 
 export function systemById(id: string): SystemEntry | undefined {
   return systems.find((entry) => entry.id === id);

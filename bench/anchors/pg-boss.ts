@@ -16,8 +16,8 @@ import type {
   SystemInfo,
   BenchQueue,
 } from '../types.js';
-import { dropSchema, postgresInfo } from './postgres-info.js';
-import { packageVersion } from './versions.js';
+import { dropSchema, postgresInfo } from '../systems/postgres-info.js';
+import { packageVersion } from '../systems/versions.js';
 
 /** Jobs fetched per poll; the pg-boss anchor figure used batches of 5,000. */
 const batchSize = 5000;

@@ -24,7 +24,7 @@ import type {
   SystemContext,
   SystemInfo,
 } from '../types.js';
-import { packageVersion } from './versions.js';
+import { packageVersion } from '../systems/versions.js';
 
 export class NatsSystem implements BenchSystem {
   #nc: NatsConnection | undefined;

@@ -14,7 +14,7 @@ import type {
   SystemContext,
   SystemInfo,
 } from '../types.js';
-import { packageVersion } from './versions.js';
+import { packageVersion } from '../systems/versions.js';
 
 export type RabbitQueueType = 'classic' | 'quorum';
 

@@ -15,8 +15,8 @@ import type {
   SystemContext,
   SystemInfo,
 } from '../types.js';
-import { dropSchema, postgresInfo } from './postgres-info.js';
-import { packageVersion } from './versions.js';
+import { dropSchema, postgresInfo } from '../systems/postgres-info.js';
+import { packageVersion } from '../systems/versions.js';
 
 const localQueueSize = 500;
 /** graphile-worker logs every job at info level; the benchmark must not measure console output. */

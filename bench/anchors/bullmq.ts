@@ -19,7 +19,7 @@ import {
   type SystemContext,
   type SystemInfo,
 } from '../types.js';
-import { packageVersion } from './versions.js';
+import { packageVersion } from '../systems/versions.js';
 
 type RedisClient = ConnectionOptions & { quit(): Promise<unknown> };
 type RedisConstructor = new (options: Record<string, unknown>) => RedisClient;
