@@ -11,6 +11,14 @@ import type { JobRecord } from '../store/port.js';
 import { Webhooks } from '../webhooks/delivery.js';
 import { webhookMessage, webhooksQueue } from '../webhooks/message.js';
 
+/**
+ * The start of the webhook ids of job `jobId`'s completion webhooks (each is this and the job's
+ * version): what finds a job's deliveries in the delivery log.
+ */
+export function jobWebhookIdPrefix(jobId: string): string {
+  return `${jobId}.`;
+}
+
 /** Creates the webhook queue (with its default policy) if no process has yet. */
 export async function ensureCallbackQueue(spool: Spool): Promise<void> {
   if (!(await spool.store.getQueue(webhooksQueue))) await new Webhooks(spool).open();
@@ -52,7 +60,7 @@ async function sendCallback(spool: Spool, tx: SpoolTransaction, job: JobRecord, 
       },
       // The version changes with every state change, so a job retried and finished again gets a
       // new delivery instead of being taken for a duplicate of the first.
-      webhookId: `${job.id}.${job.version}`,
+      webhookId: `${jobWebhookIdPrefix(job.id)}${job.version}`,
       timestamp: job.updatedAt,
     },
     spool.clock.now(),

@@ -46,6 +46,8 @@ export interface LoggedDeliveryAttempt extends DeliveryAttempt {
 /** Which attempts to list; all filters must match. */
 export interface DeliveryQuery {
   webhookId?: string;
+  /** Attempts of webhooks whose id starts with this (a job's completion webhooks: see job-callbacks.ts). */
+  webhookIdPrefix?: string;
   url?: string;
   event?: string;
   outcome?: DeliveryOutcome;
@@ -131,6 +133,7 @@ export class DeliveryLog {
 function matches(attempt: DeliveryAttempt, query: DeliveryQuery): boolean {
   return (
     (query.webhookId === undefined || attempt.webhookId === query.webhookId) &&
+    (query.webhookIdPrefix === undefined || attempt.webhookId.startsWith(query.webhookIdPrefix)) &&
     (query.url === undefined || attempt.url === query.url) &&
     (query.event === undefined || attempt.event === query.event) &&
     (query.outcome === undefined || attempt.outcome === query.outcome)

@@ -462,6 +462,22 @@ describe('dashboard in Chromium', { skip: browserSkip }, () => {
       await gone.getByRole('button', { name: 'Enable' }).click();
       await page.getByRole('dialog').getByRole('button', { name: 'Enable endpoint' }).click();
       await page.locator('[data-empty="disabled"]').waitFor();
+
+      // A job's own page shows the attempts of its completion webhook.
+      const added = await hooked.call('POST', '/v1/jobs', {
+        body: { type: 'render', callbackUrl: `${failing.url}/render-done` },
+      });
+      const jobId = (added.body as { id: string }).id;
+      const claimed = await hooked.call('POST', '/v1/jobs/claim', {
+        body: { types: ['render'], waitMs: 2_000 },
+      });
+      const lease = (claimed.body as { jobs: { lease: string }[] }).jobs[0]!.lease;
+      await hooked.call('POST', `/v1/jobs/${jobId}/complete`, { body: { lease, result: null } });
+      await page.goto(`${hooked.url}/jobs/${jobId}`);
+      const section = page.getByRole('region', { name: 'Completion webhook' });
+      const attempts = section.locator('tbody tr[data-delivery]');
+      await eventually(() => attempts.count(), 2, 'both attempts of the job’s webhook');
+      assert.match(await text(attempts.last()), /job\.completed.*render-done.*2.*dead-lettered.*500/);
       await page.close();
     } finally {
       await hooked.dispose();

@@ -21,6 +21,7 @@ async function setup(t: TestContext, respond?: (request: ReceivedRequest, index:
       // The delivery log shows endpoints and errors: it takes the read scope (or admin).
       { token: 'reader', scopes: ['read'] },
       { token: 'ops', scopes: ['admin'] },
+      { token: 'worker', scopes: ['produce', 'consume'] },
     ],
     webhooks: async (spool) => {
       webhooks = new Webhooks(spool, {
@@ -158,6 +159,39 @@ describe('webhooks over HTTP', () => {
       returns: EnableEndpointResponse,
     });
     assert.deepEqual(again.body, { url: receiver.url, enabled: false });
+  });
+
+  it("lists the attempts of one job's completion webhook (jobId, since)", async (t) => {
+    const { server, receiver } = await setup(t);
+    const finish = async () => {
+      const added = await server.call('POST', '/v1/jobs', {
+        token: 'worker',
+        body: { type: 'render', callbackUrl: `${receiver.url}/done` },
+      });
+      assert.equal(added.status, 202, JSON.stringify(added.body));
+      const claimed = await server.call('POST', '/v1/jobs/claim', {
+        token: 'worker',
+        body: { types: ['render'], max: 1, waitMs: 2_000 },
+      });
+      const [leased] = (claimed.body as { jobs: { job: { id: string }; lease: string }[] }).jobs;
+      const done = await server.call('POST', `/v1/jobs/${leased!.job.id}/complete`, {
+        token: 'worker',
+        body: { lease: leased!.lease, result: { frames: 24 } },
+      });
+      assert.equal(done.status, 200, JSON.stringify(done.body));
+      return leased!.job.id;
+    };
+    const first = await finish();
+    const second = await finish();
+    await until(async () => (await deliveries(server, '')).items.length === 2, 10_000, 'two deliveries');
+    const mine = await deliveries(server, `?jobId=${first}`);
+    assert.deepEqual(
+      mine.items.map((item) => [item.webhookId.startsWith(`${first}.`), item.event, item.outcome]),
+      [[true, 'job.completed', 'delivered']],
+    );
+    assert.equal((await deliveries(server, `?jobId=${second}`)).items.length, 1);
+    const later = new Date(Date.now() + 60_000).toISOString();
+    assert.deepEqual((await deliveries(server, `?jobId=${first}&since=${later}`)).items, []);
   });
 
   it('works without a Webhooks given: the server opens its own (and delivers nothing)', async (t) => {

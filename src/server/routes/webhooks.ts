@@ -5,6 +5,7 @@
  * redrive them with the queue routes.
  */
 import { InvalidArgumentError } from '../../core/errors.js';
+import { jobWebhookIdPrefix } from '../../jobs/job-callbacks.js';
 import type { LoggedDeliveryAttempt } from '../../webhooks/delivery-log.js';
 import type { DisabledEndpoint } from '../../webhooks/endpoints.js';
 import type { RouteModule } from '../context.js';
@@ -35,9 +36,11 @@ export const webhookRoutes: RouteModule = (app, { webhooks }) => {
       config: { access: ['read', 'admin'] },
     },
     async (request) => {
-      const { webhookId, url, event, outcome, cursor, limit = defaultPageLimit } = request.query;
+      const { webhookId, jobId, since, url, event, outcome, cursor, limit = defaultPageLimit } = request.query;
       const page = await webhooks.listDeliveries({
         ...(webhookId === undefined ? {} : { webhookId }),
+        ...(jobId === undefined ? {} : { webhookIdPrefix: jobWebhookIdPrefix(jobId) }),
+        ...(since === undefined ? {} : { since: Date.parse(since) }),
         ...(url === undefined ? {} : { url }),
         ...(event === undefined ? {} : { event }),
         ...(outcome === undefined ? {} : { outcome }),

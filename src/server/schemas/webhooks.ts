@@ -17,6 +17,15 @@ const Outcome = Type.Union(
 
 export const DeliveryQuery = Type.Object({
   webhookId: Type.Optional(Type.String({ minLength: 1 })),
+  jobId: Type.Optional(
+    Type.String({ minLength: 1, description: "Only the attempts of this job's completion webhooks" }),
+  ),
+  since: Type.Optional(
+    Type.String({
+      format: 'date-time',
+      description: 'Start at attempts made at or after this time (ignored with a cursor)',
+    }),
+  ),
   url: Type.Optional(Type.String({ minLength: 1 })),
   event: Type.Optional(Type.String({ minLength: 1 })),
   outcome: Type.Optional(Outcome),

@@ -1,13 +1,14 @@
 /**
  * One job: its state and a timeline (created, each attempt with its error, finished), progress,
- * payload, result or error, its children; cancel, retry and delete. Follows the job's own event stream,
+ * payload, result or error, its children, and the delivery attempts of its completion webhook;
+ * cancel, retry and delete. Follows the job's own event stream,
  * so the screen changes as the job runs.
  */
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, type ApiError, seg, withQuery } from '../api/http.js';
 import { followStream } from '../api/sse.js';
-import type { Job, JobPage } from '../api/types.js';
+import type { DeliveryPage, Job, JobPage } from '../api/types.js';
 import { ErrorBox, Json, Loading, StatusBadge, Time } from '../components/bits.js';
 import { useConfirm } from '../components/dialog.js';
 import { Link } from '../components/link.js';
@@ -16,6 +17,7 @@ import { notify } from '../state/notices.js';
 import { useResource } from '../state/resource.js';
 import { navigate, paths } from '../state/router.js';
 import { PageTitle } from './page-title.js';
+import { DeliveryTable } from './webhooks.js';
 import { useCan } from '../state/scopes.js';
 
 const cancellable = new Set(['waiting', 'scheduled', 'queued', 'retrying', 'active']);
@@ -28,6 +30,28 @@ export function JobPage({ id }: { id: string }) {
     (signal) => api<JobPage>('GET', withQuery('/v1/jobs', { parentId: id, limit: 100 }), { signal }),
     [id],
   );
+  // The attempts of the job's completion webhook, if it has a callbackUrl (they begin once it
+  // finishes, so they are looked for again at each change of the job).
+  const callbackUrl = job.data?.callbackUrl ?? null;
+  const createdAt = job.data?.createdAt;
+  const deliveries = useResource(
+    (signal) =>
+      callbackUrl === null || createdAt === undefined
+        ? Promise.resolve(null)
+        : api<DeliveryPage>(
+            'GET',
+            withQuery('/v1/webhooks/deliveries', { jobId: id, since: createdAt, limit: 100 }),
+            { signal },
+          ),
+    [id, callbackUrl, createdAt, job.data?.status, job.data?.updatedAt],
+  );
+  // A delivery being retried changes without the job changing: look again while one is.
+  const retrying = deliveries.data?.items.at(-1)?.outcome === 'retrying';
+  useEffect(() => {
+    if (!retrying) return;
+    const timer = setInterval(() => void deliveries.reload(), 5000);
+    return () => clearInterval(timer);
+  }, [id, retrying]);
   const [busy, setBusy] = useState(false);
   // Bumped by a retry: the job's stream ends once the job is finished, so follow it anew.
   const [runs, setRuns] = useState(0);
@@ -215,6 +239,25 @@ export function JobPage({ id }: { id: string }) {
                   </li>
                 ))}
               </ol>
+            </section>
+          ) : null}
+          {data.callbackUrl ? (
+            <section class="panel wide" aria-labelledby="webhook-title">
+              <h2 id="webhook-title">Completion webhook</h2>
+              {deliveries.error ? (
+                <ErrorBox error={deliveries.error} />
+              ) : deliveries.data && deliveries.data.items.length > 0 ? (
+                <DeliveryTable items={deliveries.data.items} />
+              ) : (
+                <p class="muted" data-empty="deliveries">
+                  {data.status === 'completed' || data.status === 'dead' || data.status === 'cancelled'
+                    ? 'No delivery attempt logged yet.'
+                    : 'Sent when the job finishes.'}
+                </p>
+              )}
+              <p class="small">
+                <Link href={paths.webhooks({ outcome: 'all' })}>All webhook deliveries</Link>
+              </p>
             </section>
           ) : null}
           {children.data && children.data.items.length > 0 ? (

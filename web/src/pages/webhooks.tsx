@@ -140,7 +140,8 @@ export function WebhooksPage({ query }: { query: URLSearchParams }) {
   );
 }
 
-function DeliveryTable({ items }: { items: readonly DeliveryAttempt[] }) {
+/** Delivery attempts, one row each (also the job page's completion-webhook section). */
+export function DeliveryTable({ items }: { items: readonly DeliveryAttempt[] }) {
   return (
     <div class="table-wrap">
       <table class="data">
