@@ -36,7 +36,16 @@ export const webhookRoutes: RouteModule = (app, { webhooks }) => {
       config: { access: ['read', 'admin'] },
     },
     async (request) => {
-      const { webhookId, jobId, since, url, event, outcome, cursor, limit = defaultPageLimit } = request.query;
+      const {
+        webhookId,
+        jobId,
+        since,
+        url,
+        event,
+        outcome,
+        cursor,
+        limit = defaultPageLimit,
+      } = request.query;
       const page = await webhooks.listDeliveries({
         ...(webhookId === undefined ? {} : { webhookId }),
         ...(jobId === undefined ? {} : { webhookIdPrefix: jobWebhookIdPrefix(jobId) }),
