@@ -16,6 +16,7 @@ import type {
   BulkJobsRequest,
   BulkJobsResult,
   ClaimOptions,
+  JobTypeState,
   Job,
   JobAccepted,
   JobEventData,
@@ -168,6 +169,30 @@ export class JobsClient {
       path: `/v1/jobs/${segment(id)}?purge=true`,
       retryOnNetworkError: false,
     });
+  }
+
+  /**
+   * Pauses job type `type` (`POST /v1/jobs/types/{type}/pause`; needs `admin`): adds still land,
+   * but no worker of any process gets one of its jobs until {@link JobsClient.resumeType}.
+   * Running jobs finish. Idempotent; persisted.
+   */
+  async pauseType(type: string): Promise<JobTypeState> {
+    return this.#toggleType(type, 'pause');
+  }
+
+  /** Resumes a paused job type (`POST /v1/jobs/types/{type}/resume`; needs `admin`). */
+  async resumeType(type: string): Promise<JobTypeState> {
+    return this.#toggleType(type, 'resume');
+  }
+
+  async #toggleType(type: string, action: 'pause' | 'resume'): Promise<JobTypeState> {
+    const answer = await this.http.call<JobTypeState>({
+      method: 'POST',
+      path: `/v1/jobs/types/${segment(type)}/${action}`,
+      body: {},
+      retryOnNetworkError: true,
+    });
+    return answer.body;
   }
 
   /** Runs a dead or cancelled job again from its first attempt. */

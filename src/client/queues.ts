@@ -272,6 +272,30 @@ export class QueuesClient {
     return answer.body.redriven;
   }
 
+  /**
+   * Pauses the queue (`POST /v1/queues/{name}/pause`; needs `admin`): sends still land, but no
+   * consumer of any process gets a message until {@link QueuesClient.resume}. Idempotent;
+   * persisted. Answers the queue with its stats (`stats.paused`).
+   */
+  async pause(name: string): Promise<QueueWithStats> {
+    return this.#toggle(name, 'pause');
+  }
+
+  /** Resumes a paused queue (`POST /v1/queues/{name}/resume`; needs `admin`). Idempotent. */
+  async resume(name: string): Promise<QueueWithStats> {
+    return this.#toggle(name, 'resume');
+  }
+
+  async #toggle(name: string, action: 'pause' | 'resume'): Promise<QueueWithStats> {
+    const answer = await this.http.call<QueueWithStats>({
+      method: 'POST',
+      path: `/v1/queues/${segment(name)}/${action}`,
+      body: {},
+      retryOnNetworkError: true,
+    });
+    return answer.body;
+  }
+
   /** Deletes every message of the queue (not its dead letters); answers how many. */
   async purge(name: string): Promise<number> {
     const answer = await this.http.call<{ purged: number }>({

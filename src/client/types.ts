@@ -19,6 +19,7 @@ import type {
   LogBody,
   BulkJobsBody,
   BulkJobsResult as BulkJobsResultSchema,
+  JobTypeState as JobTypeStateSchema,
   Job as JobSchema,
   JobAccepted as JobAcceptedSchema,
   JobPage as JobPageSchema,
@@ -178,6 +179,8 @@ export type JobFailure = Static<typeof FailBody>['error'];
 /** `client.jobs.bulk`: which jobs, and whether only to count them. */
 export type BulkJobsRequest = Static<typeof BulkJobsBody>;
 export type BulkJobsResult = Static<typeof BulkJobsResultSchema>;
+/** Whether a job type is paused (`POST /v1/jobs/types/{type}/pause` and `/resume`). */
+export type JobTypeState = Static<typeof JobTypeStateSchema>;
 /** One line for `client.jobs.log`: a message and its level (`info` unless given). */
 export type JobLogInput = Static<typeof LogBody>['lines'][number];
 

@@ -10,7 +10,7 @@ import {
   type Headers,
   type MessageBody,
 } from '../core/message.js';
-import { InvalidArgumentError } from '../core/errors.js';
+import { InvalidArgumentError, QueueNotFoundError } from '../core/errors.js';
 import type { QueueConfig } from '../core/options.js';
 import type {
   DeadLetter,
@@ -284,7 +284,27 @@ export class Queue<T = MessageBody> implements LeaseSettler {
     return [...stale];
   }
 
-  /** Message counts by state and the oldest message's age. */
+  /**
+   * Pauses the queue: sends still land, but no consumer in any process on the store gets a
+   * message until {@link Queue.resume} (each claim reads the pause; in-flight messages finish
+   * and settle as usual). Persisted: a restart keeps it, and saving the queue's configuration
+   * does too. Pausing a paused queue changes nothing. `QueueNotFoundError` if it was deleted.
+   */
+  async pause(): Promise<void> {
+    if (!(await this.context.store.pauseQueue(this.name, this.context.clock.now())))
+      throw new QueueNotFoundError(this.name);
+  }
+
+  /**
+   * Resumes a paused queue: consumers in this process wake at once, those of other processes at
+   * their next look (within the safety poll, 1 s by default).
+   */
+  async resume(): Promise<void> {
+    if (!(await this.context.store.pauseQueue(this.name, null))) throw new QueueNotFoundError(this.name);
+    this.#signal().notify();
+  }
+
+  /** Message counts by state, the oldest message's age, and whether the queue is paused. */
   stats(): Promise<QueueStats> {
     return this.context.store.queueStats(this.name);
   }

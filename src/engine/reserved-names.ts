@@ -19,8 +19,11 @@
  */
 import { ReservedNameError } from '../core/errors.js';
 
+/** The prefix of the job types' queues: `jobs.<type>`. */
+export const jobQueuePrefix = 'jobs.';
+
 /** The prefixes of reserved names. */
-export const reservedNamePrefixes: readonly string[] = Object.freeze(['spool.', 'jobs.']);
+export const reservedNamePrefixes: readonly string[] = Object.freeze(['spool.', jobQueuePrefix]);
 
 /** True for the names of Spool's own queues and topics (see the module notes). */
 export function isReservedName(name: string): boolean {

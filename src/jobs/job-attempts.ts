@@ -14,6 +14,7 @@ import { backoffDelay, type BackoffOptions } from '../core/backoff.js';
 import { NonRetryableError, RetryAfterError } from '../core/errors.js';
 import { describeFailure, encodeJson, type JsonValue } from '../core/message.js';
 import type { Message } from '../engine/received-message.js';
+import { jobQueuePrefix } from '../engine/reserved-names.js';
 import type { Spool } from '../engine/spool.js';
 import type { SpoolTransaction } from '../engine/transaction.js';
 import type { JobAttempt, JobLogLine, JobPatch, JobRecord } from '../store/port.js';
@@ -50,7 +51,7 @@ export interface ActiveAttempt {
 
 /** The queue that carries the tickets of a job type. */
 export function jobQueueName(type: string): string {
-  return `jobs.${type}`;
+  return `${jobQueuePrefix}${type}`;
 }
 
 export class JobAttempts {

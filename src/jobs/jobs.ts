@@ -456,6 +456,34 @@ export class Jobs {
     }
   }
 
+  /**
+   * Pauses job type `type` in every process on the store: its jobs stay queued (adds still land)
+   * and no worker, in process or remote, is handed one until {@link Jobs.resumeType}. Running jobs
+   * finish. Persisted and idempotent; a type never used before can be paused ahead of time.
+   * Resolves with the time it was paused.
+   */
+  async pauseType(type: string): Promise<Date> {
+    validateName('job type', type);
+    await this.#ensureTicketQueues([type]);
+    const queue = await this.spool.queue(jobQueueName(type));
+    await queue.pause();
+    return new Date((await queue.stats()).pausedAt ?? this.spool.clock.now());
+  }
+
+  /** Resumes job type `type`: its workers here take jobs at once, other processes' within a second. */
+  async resumeType(type: string): Promise<void> {
+    validateName('job type', type);
+    await this.#ensureTicketQueues([type]);
+    await (await this.spool.queue(jobQueueName(type))).resume();
+  }
+
+  /** When job type `type` was paused, or null while it runs (or was never used). */
+  async typePausedAt(type: string): Promise<Date | null> {
+    const queue = await this.spool.openQueue(jobQueueName(type)).catch(() => null);
+    const pausedAt = queue ? (await queue.stats()).pausedAt : null;
+    return pausedAt === null ? null : new Date(pausedAt);
+  }
+
   // --- schedules ----------------------------------------------------------------------------
 
   /** Creates or replaces schedule `name`. */

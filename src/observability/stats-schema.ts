@@ -27,6 +27,7 @@ export const QueueStatsSchema = Type.Object({
   oldestMessageAgeSeconds: Type.Union([Type.Number({ minimum: 0 }), Type.Null()], {
     description: 'Age of the oldest message in the queue (any state); null when empty',
   }),
+  paused: Type.Boolean({ description: 'Paused: it takes sends and delivers nothing until resumed' }),
   sentTotal: Type.Integer({
     minimum: 0,
     description: 'Stored by sends through this server process since startedAt',
@@ -66,7 +67,13 @@ export const StatsSchema = Type.Object(
     topics: Type.Array(TopicStatsSchema),
     jobs: Type.Object({
       byState: JobCounts,
-      byType: Type.Array(Type.Object({ type: Type.String(), byState: JobCounts })),
+      byType: Type.Array(
+        Type.Object({
+          type: Type.String(),
+          byState: JobCounts,
+          paused: Type.Boolean({ description: 'Paused: its jobs wait, no worker gets one until resumed' }),
+        }),
+      ),
     }),
     alerts: Type.Array(AlertSchema, { description: 'Firing alerts; empty when none or not configured' }),
   },

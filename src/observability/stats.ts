@@ -10,6 +10,7 @@
  * Counters (sent, acked, …) come from the process's {@link MetricsRecorder} and are always current.
  */
 import type { Spool } from '../engine/spool.js';
+import { jobQueuePrefix } from '../engine/reserved-names.js';
 import { jobStatuses } from '../jobs/job-states.js';
 import type { JobStatus } from '../store/port.js';
 import type { AlertWire } from './alerts-schema.js';
@@ -25,6 +26,8 @@ export interface QueueSnapshot {
   readonly deadLettered: number;
   /** Age of the oldest message in the queue (any state); null when the queue is empty. */
   readonly oldestMessageAgeSeconds: number | null;
+  /** Paused: it takes sends and delivers nothing until resumed. */
+  readonly paused: boolean;
   /** Counted by this process since `startedAt`. */
   readonly sentTotal: number;
   readonly ackedTotal: number;
@@ -63,7 +66,11 @@ export interface StatsSnapshot {
   readonly topics: TopicSnapshot[];
   readonly jobs: {
     readonly byState: JobCountsByState;
-    readonly byType: { readonly type: string; readonly byState: JobCountsByState }[];
+    readonly byType: {
+      readonly type: string;
+      readonly byState: JobCountsByState;
+      readonly paused: boolean;
+    }[];
   };
   /** Firing alerts; empty when none fire or no alert rules are configured. */
   readonly alerts: AlertWire[];
@@ -79,6 +86,7 @@ interface StoreState {
     readonly inFlight: number;
     readonly deadLettered: number;
     readonly oldestAgeMs: number;
+    readonly paused: boolean;
   }[];
   readonly topics: TopicSnapshot[];
   readonly jobs: StatsSnapshot['jobs'];
@@ -130,6 +138,7 @@ export class StatsCollector {
           inFlight: queue.inFlight,
           deadLettered: queue.deadLettered,
           oldestMessageAgeSeconds: empty ? null : queue.oldestAgeMs / 1000,
+          paused: queue.paused,
           sentTotal: counters.sent,
           ackedTotal: counters.acked,
           retriedTotal: counters.retried,
@@ -175,20 +184,28 @@ export class StatsCollector {
       Promise.all(queueConfigs.map((config) => store.queueStats(config.name).catch(() => null))),
       Promise.all(topicConfigs.map((config) => this.#readTopic(config.name).catch(() => null))),
     ]);
+    const read = queues
+      .filter((stats) => stats !== null)
+      .map((stats) => ({
+        name: stats.queue,
+        ready: stats.ready,
+        delayed: stats.delayed,
+        inFlight: stats.inFlight,
+        deadLettered: stats.deadLettered,
+        oldestAgeMs: stats.oldestAgeMs,
+        paused: stats.pausedAt !== null,
+      }));
+    // A job type is paused when its ticket queue is.
+    const pausedTypes = new Set(
+      read
+        .filter((queue) => queue.paused && queue.name.startsWith(jobQueuePrefix))
+        .map((queue) => queue.name.slice(jobQueuePrefix.length)),
+    );
     return {
       readAt: spool.clock.now(),
-      queues: queues
-        .filter((stats) => stats !== null)
-        .map((stats) => ({
-          name: stats.queue,
-          ready: stats.ready,
-          delayed: stats.delayed,
-          inFlight: stats.inFlight,
-          deadLettered: stats.deadLettered,
-          oldestAgeMs: stats.oldestAgeMs,
-        })),
+      queues: read,
       topics: topics.filter((topic) => topic !== null),
-      jobs: jobsByState(jobCounts),
+      jobs: jobsByState(jobCounts, pausedTypes),
     };
   }
 
@@ -218,6 +235,7 @@ function zeroCounts(): Record<JobStatus, number> {
 
 function jobsByState(
   counts: readonly { type: string; status: JobStatus; count: number }[],
+  pausedTypes: ReadonlySet<string>,
 ): StatsSnapshot['jobs'] {
   const total = zeroCounts();
   const byType = new Map<string, Record<JobStatus, number>>();
@@ -231,7 +249,7 @@ function jobsByState(
     byState: total,
     byType: [...byType]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([type, byState]) => ({ type, byState })),
+      .map(([type, byState]) => ({ type, byState, paused: pausedTypes.has(type) })),
   };
 }
 

@@ -7,6 +7,7 @@ import { InvalidArgumentError } from '../core/errors.js';
 import type { AttemptError, JsonValue, MessageBody } from '../core/message.js';
 import type { DeadLetterView, QueuedMessageView } from '../engine/queue.js';
 import type { Message } from '../engine/received-message.js';
+import type { QueueStats } from '../store/port.js';
 import type { PublishResult, TopicEvent, TopicReadResult } from '../engine/topic.js';
 
 /** A body as a request carries it: exactly one of the two fields. */
@@ -67,6 +68,19 @@ export function wireReceivedMessage(message: Message) {
     enqueuedAt: message.enqueuedAt.toISOString(),
     leaseExpiresAt: message.leaseExpiresAt.toISOString(),
     errors: wireErrors(message.errors),
+  };
+}
+
+/** A queue's stats as JSON: the pause as a flag and an ISO 8601 time. */
+export function wireQueueStats(stats: QueueStats) {
+  return {
+    ready: stats.ready,
+    delayed: stats.delayed,
+    inFlight: stats.inFlight,
+    deadLettered: stats.deadLettered,
+    oldestAgeMs: stats.oldestAgeMs,
+    paused: stats.pausedAt !== null,
+    pausedAt: stats.pausedAt === null ? null : new Date(stats.pausedAt).toISOString(),
   };
 }
 

@@ -104,6 +104,8 @@ export interface QueueStats {
   readonly deadLettered: number;
   /** Age in ms of the oldest message still in the queue (any state); 0 when empty. */
   readonly oldestAgeMs: number;
+  /** When the queue was paused (ms since epoch); null while it delivers. */
+  readonly pausedAt: number | null;
 }
 
 /** Position in a paged listing: pass `next` of one page as `after` of the next. */
@@ -495,6 +497,13 @@ export interface Store extends StoreWrites {
   listQueues(): Promise<QueueConfig[]>;
   /** Deletes the queue with its messages, dead letters and dedup ids. Resolves false if unknown. */
   deleteQueue(name: string): Promise<boolean>;
+  /**
+   * Pauses the queue (`pausedAt` a time) or resumes it (null): a paused queue takes sends but
+   * every claim, in every process, finds nothing until it resumes. Saving its configuration keeps
+   * the pause, and pausing a paused queue keeps its first `pausedAt`. Resolves false for an
+   * unknown queue.
+   */
+  pauseQueue(name: string, pausedAt: number | null): Promise<boolean>;
 
   // --- queue messages -----------------------------------------------------------------------
 
@@ -509,7 +518,8 @@ export interface Store extends StoreWrites {
    *
    * A message whose lease expired on its last allowed attempt (`attempts >= maxAttempts` of the
    * queue config) is moved to the dead-letter queue with a `LeaseExpired` error instead of being
-   * delivered again. Throws `QueueNotFoundError` for an unknown queue.
+   * delivered again. A paused queue (see {@link Store.pauseQueue}) delivers nothing. Throws
+   * `QueueNotFoundError` for an unknown queue.
    */
   claim(queue: string, request: { max: number; visibilityTimeoutMs: number }): Promise<ClaimedMessage[]>;
 

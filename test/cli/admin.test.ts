@@ -253,6 +253,33 @@ for (const mode of modes) {
       assert.match((await spool('schedules', 'list')).stderr, /no schedules/);
     });
 
+    it('queues pause and resume; jobs pause and resume a type', async () => {
+      assert.equal((await spool('queues', 'create', 'prints')).code, 0);
+      assert.equal((await spool('send', 'prints', '{"n":1}')).code, 0);
+      const paused = await spool('queues', 'pause', 'prints');
+      assert.equal(paused.code, 0, paused.stderr);
+      assert.equal(paused.stdout.trim(), 'paused queue prints (1 message ready wait for a resume)');
+      assert.match((await spool('queues', 'list')).stdout, /^prints \(PAUSED\)\s+1\s+/m);
+      const none = json<{ messages: unknown[] }>(await spool('receive', 'prints', '--json'));
+      assert.deepEqual(none.messages, []);
+      const resumed = json<{ stats: { paused: boolean } }>(
+        await spool('queues', 'resume', 'prints', '--json'),
+      );
+      assert.equal(resumed.stats.paused, false);
+      const got = json<{ messages: unknown[] }>(await spool('receive', 'prints', '--json'));
+      assert.equal(got.messages.length, 1);
+      const unknown = await spool('queues', 'pause', 'no-such-queue');
+      assert.equal(unknown.code, 3);
+      assert.match(unknown.stderr, /SPOOL_QUEUE_NOT_FOUND/);
+
+      const type = await spool('jobs', 'pause', 'thumbnail');
+      assert.equal(type.stdout.trim(), 'paused job type thumbnail');
+      const state = json<{ type: string; paused: boolean }>(
+        await spool('jobs', 'resume', 'thumbnail', '--json'),
+      );
+      assert.deepEqual([state.type, state.paused], ['thumbnail', false]);
+    });
+
     it('jobs delete: finished jobs by id and by filter, never one in flight', async () => {
       const add = async () =>
         json<{ id: string }>(await spool('jobs', 'add', 'export', '{}', '--delay-ms', '60000', '--json')).id;

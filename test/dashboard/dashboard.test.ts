@@ -578,6 +578,31 @@ describe('dashboard in Chromium', { skip: browserSkip }, () => {
     await page.close();
   });
 
+  it('pauses and resumes a queue from its page, and a job type from the overview', async () => {
+    await fillQueue(api(), 'held', 3);
+    const page = await open('/queues/held');
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.getByText('Paused queue held.').waitFor();
+    await page.locator('[data-queue-paused]').waitFor();
+    const queue = await t.call('GET', '/v1/queues/held');
+    assert.equal((queue.body as { stats: { paused: boolean } }).stats.paused, true);
+    await page.goto(page.url().replace(/\/queues\/held.*$/, '/'));
+    await page.locator('[data-paused="held"]').waitFor();
+    await page.goto(page.url().replace(/\/$/, '/queues/held'));
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await page.getByText('Resumed queue held.').waitFor();
+    await page.locator('[data-queue-paused]').waitFor({ state: 'detached' });
+
+    await addJob(api(), 'held.report', {}, { delayMs: 3_600_000 });
+    await page.goto(page.url().replace(/\/queues\/held$/, '/'));
+    await page.getByRole('button', { name: 'Pause job type held.report' }).click();
+    await page.getByText('Paused job type held.report.').waitFor();
+    await page.locator('[data-paused-type="held.report"]').waitFor();
+    await page.getByRole('button', { name: 'Resume job type held.report' }).click();
+    await page.locator('[data-paused-type="held.report"]').waitFor({ state: 'detached' });
+    await page.close();
+  });
+
   it('draws live charts of a queue from the stats stream', async () => {
     await fillQueue(api(), 'charted', 0);
     const page = await open('/queues/charted');

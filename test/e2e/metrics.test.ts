@@ -148,6 +148,7 @@ describe('GET /metrics and GET /v1/stats', () => {
         inFlight: 0,
         deadLettered: 2,
         oldestMessageAgeSeconds: null,
+        paused: false,
         sentTotal: 5,
         ackedTotal: 3,
         retriedTotal: 1,
@@ -230,6 +231,7 @@ describe('GET /metrics and GET /v1/stats', () => {
           dead: 0,
           cancelled: 0,
         },
+        paused: false,
       },
     ]);
   });

@@ -74,6 +74,8 @@ describe('streaming consume over a WebSocket', () => {
       inFlight: 0,
       deadLettered: 0,
       oldestAgeMs: 0,
+      paused: false,
+      pausedAt: null,
     });
     stream.socket.close();
   });
@@ -261,7 +263,15 @@ describe('fixture.client.queues.consume', () => {
     assert.ok(most <= 8, `at most 8 handlers at once (saw ${most})`);
     assert.equal(consumer.processed, total);
     const [queue] = (await fixture.client.queues.list()).filter((q) => q.name === 'c-all');
-    assert.deepEqual(queue!.stats, { ready: 0, delayed: 0, inFlight: 0, deadLettered: 0, oldestAgeMs: 0 });
+    assert.deepEqual(queue!.stats, {
+      ready: 0,
+      delayed: 0,
+      inFlight: 0,
+      deadLettered: 0,
+      oldestAgeMs: 0,
+      paused: false,
+      pausedAt: null,
+    });
   });
 
   it('retries a throwing handler with attempt + 1, and dead-letters a NonRetryableError at once', async () => {

@@ -17,7 +17,15 @@ import {
 } from '../../src/server/schemas/queues.js';
 import { assertProblem, startTestServer, type TestServer } from './helpers.js';
 
-const emptyStats = { ready: 0, delayed: 0, inFlight: 0, deadLettered: 0, oldestAgeMs: 0 };
+const emptyStats = {
+  ready: 0,
+  delayed: 0,
+  inFlight: 0,
+  deadLettered: 0,
+  oldestAgeMs: 0,
+  paused: false,
+  pausedAt: null,
+};
 
 describe('queues over HTTP', () => {
   let t: TestServer;

@@ -36,9 +36,11 @@ interface ListFlags extends ClientFlags {
   cursor?: string;
 }
 
-/** Adds `spool jobs add|get|list|cancel|retry|delete` to the program. */
+/** Adds `spool jobs add|get|list|pause|resume|cancel|retry|delete` to the program. */
 export function registerJobs(program: Command): void {
-  const jobs = program.command('jobs').description('add, inspect, list, cancel, retry and delete jobs');
+  const jobs = program
+    .command('jobs')
+    .description('add, inspect, list, cancel, retry and delete jobs; pause and resume job types');
 
   withClientOptions(
     jobs
@@ -150,6 +152,25 @@ export function registerJobs(program: Command): void {
       if (page.next !== null) note(`more: --cursor ${page.next}`);
     }),
   );
+
+  for (const action of ['pause', 'resume'] as const) {
+    withClientOptions(
+      jobs
+        .command(action)
+        .description(
+          action === 'pause'
+            ? 'pause a job type: adds still land, no worker of any process gets its jobs until resumed'
+            : 'resume a paused job type',
+        )
+        .argument('<type>', 'the job type'),
+    ).action((type: string, flags: ClientFlags) =>
+      withBackend(flags, async (spool) => {
+        const state = await spool.jobs.pauseType(type, action === 'pause');
+        if (flags.json) printJson(state);
+        else out(state.paused ? `paused job type ${type}` : `resumed job type ${type}`);
+      }),
+    );
+  }
 
   registerBulk(jobs, {
     verb: 'cancel',

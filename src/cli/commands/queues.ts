@@ -34,7 +34,7 @@ interface CreateFlags extends ClientFlags {
 
 /** Adds `spool queues list|create|delete` to the program. */
 export function registerQueues(program: Command): void {
-  const queues = program.command('queues').description('list, create and delete queues');
+  const queues = program.command('queues').description('list, create, pause, resume and delete queues');
 
   withClientOptions(
     queues
@@ -55,7 +55,7 @@ export function registerQueues(program: Command): void {
           table(
             ['queue', 'ready', 'delayed', 'in flight', 'dead', 'max attempts', 'visibility', 'max depth'],
             shown.map((queue) => [
-              queue.name,
+              queue.stats.paused ? `${queue.name} (PAUSED)` : queue.name,
               queue.stats.ready,
               queue.stats.delayed,
               queue.stats.inFlight,
@@ -134,6 +134,30 @@ export function registerQueues(program: Command): void {
       }
     }),
   );
+
+  for (const action of ['pause', 'resume'] as const) {
+    withClientOptions(
+      queues
+        .command(action)
+        .description(
+          action === 'pause'
+            ? 'pause a queue: sends still land, no consumer of any process gets a message until resumed'
+            : 'resume a paused queue: its consumers take messages again',
+        )
+        .argument('<queue>', 'the queue name'),
+    ).action((queue: string, flags: ClientFlags) =>
+      withBackend(flags, async (spool) => {
+        const answer = await spool.queues.pause(queue, action === 'pause');
+        if (flags.json) printJson(answer);
+        else
+          out(
+            answer.stats.paused
+              ? `paused queue ${queue} (${plural(answer.stats.ready, 'message')} ready wait for a resume)`
+              : `resumed queue ${queue}`,
+          );
+      }),
+    );
+  }
 
   withClientOptions(
     queues

@@ -34,6 +34,8 @@ import {
   BulkJobsBody,
   BulkJobsResult,
   CancelJobQuery,
+  JobTypeParams,
+  JobTypeState,
   LogBody,
   Schedule,
   ScheduleBody,
@@ -180,6 +182,34 @@ export const jobRoutes: RouteModule = (app, { spool, jobs, closing, webhooks }) 
     },
     async (request, reply) => reply.code(202).send(wireJob(await jobs.retry(request.params.id))),
   );
+
+  for (const action of ['pause', 'resume'] as const) {
+    app.post(
+      `/v1/jobs/types/:type/${action}`,
+      {
+        schema: {
+          operationId: `${action}JobType`,
+          tags,
+          summary:
+            action === 'pause'
+              ? 'Pause a job type: adds still land, no worker of any process gets one of its jobs until resumed'
+              : 'Resume a paused job type: its workers take jobs again (other processes within a second)',
+          description:
+            'Idempotent and persisted. Running jobs finish. A type never used before can be paused ahead of time.',
+          params: JobTypeParams,
+          response: { 200: JobTypeState },
+        },
+        config: { access: 'admin' },
+      },
+      async (request) => {
+        const { type } = request.params;
+        if (action === 'pause') await jobs.pauseType(type);
+        else await jobs.resumeType(type);
+        const pausedAt = await jobs.typePausedAt(type);
+        return { type, paused: pausedAt !== null, pausedAt: pausedAt?.toISOString() ?? null };
+      },
+    );
+  }
 
   app.post(
     '/v1/jobs/bulk',

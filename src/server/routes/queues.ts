@@ -17,7 +17,7 @@ import {
   QueueWithStats,
   Redriven,
 } from '../schemas/queues.js';
-import { wireDeadLetter, wireQueuedMessage } from '../wire.js';
+import { wireDeadLetter, wireQueuedMessage, wireQueueStats } from '../wire.js';
 
 const tags = ['queues'];
 
@@ -63,7 +63,7 @@ export const queueRoutes: RouteModule = (app, { spool, handles }) => {
         configs.map(async (config) => {
           try {
             // Not `spool.queue(name)`: it would re-create a queue deleted meanwhile.
-            return { ...config, stats: await spool.queueStats(config.name) };
+            return { ...config, stats: wireQueueStats(await spool.queueStats(config.name)) };
           } catch (error) {
             if (error instanceof QueueNotFoundError) return null;
             throw error;
@@ -88,9 +88,38 @@ export const queueRoutes: RouteModule = (app, { spool, handles }) => {
     },
     async (request) => {
       const queue = await handles.queue(request.params.name);
-      return { ...queue.config, stats: await queue.stats() };
+      return { ...queue.config, stats: wireQueueStats(await queue.stats()) };
     },
   );
+
+  for (const action of ['pause', 'resume'] as const) {
+    app.post(
+      `/v1/queues/:name/${action}`,
+      {
+        schema: {
+          operationId: `${action}Queue`,
+          tags,
+          summary:
+            action === 'pause'
+              ? 'Pause a queue: sends still land, no consumer of any process gets a message until resumed'
+              : 'Resume a paused queue: its consumers take messages again (other processes within a second)',
+          description:
+            'Idempotent; persisted (a restart or a PUT of the configuration keeps a pause). Messages in flight finish and settle as usual. Answers the queue with its stats.',
+          params: QueueParams,
+          response: { 200: QueueWithStats },
+        },
+        config: {
+          access: 'admin',
+          refuseReserved: { kind: 'queue', action: `${action === 'pause' ? 'pausing' : 'resuming'}` },
+        },
+      },
+      async (request) => {
+        const queue = await handles.queue(request.params.name);
+        await (action === 'pause' ? queue.pause() : queue.resume());
+        return { ...queue.config, stats: wireQueueStats(await queue.stats()) };
+      },
+    );
+  }
 
   app.delete(
     '/v1/queues/:name',

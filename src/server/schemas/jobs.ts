@@ -317,6 +317,13 @@ export const HeartbeatBody = Type.Object(
 export const HeartbeatResponse = Type.Object({ leaseExpiresAt: Timestamp });
 
 export const ScheduleParams = Type.Object({ name: Name });
+
+export const JobTypeParams = Type.Object({ type: AddJobFields.type });
+export const JobTypeState = Type.Object({
+  type: Type.String(),
+  paused: Type.Boolean({ description: 'Paused: its jobs wait and no worker gets one until resumed' }),
+  pausedAt: Type.Union([Timestamp, Type.Null()]),
+});
 export const ScheduleBody = Type.Object(
   {
     cron: Type.Optional(Type.String({ minLength: 1, description: 'Cron expression (5 or 6 fields)' })),

@@ -38,6 +38,8 @@ export const QueueStats = Type.Object({
   inFlight: Type.Integer({ description: 'Leased to a consumer' }),
   deadLettered: Type.Integer({ description: 'In the dead-letter queue' }),
   oldestAgeMs: Type.Integer({ description: 'Age of the oldest message in the queue; 0 when empty' }),
+  paused: Type.Boolean({ description: 'A paused queue takes sends but delivers nothing until resumed' }),
+  pausedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
 });
 
 export const QueueWithStats = Type.Composite([QueueConfigSchema, Type.Object({ stats: QueueStats })]);

@@ -134,17 +134,18 @@ export class LeaseOps {
       // looks cheap to satisfy by scanning), which took a second with 300,000 rows in the table.
       claim: `
         WITH q AS (
-          SELECT id, max_attempts,
+          SELECT id, max_attempts, paused,
                  (SELECT visible_at FROM ${messages}
                   WHERE queue_id = queue.id AND lease_token IS NOT NULL AND visible_at <= $2
                     AND attempts >= queue.max_attempts
                   ORDER BY visible_at LIMIT 1) IS NOT NULL AS expired
-          FROM (SELECT id, (config->>'maxAttempts')::int AS max_attempts FROM ${queueTable} WHERE name = $1) AS queue),
+          FROM (SELECT id, (config->>'maxAttempts')::int AS max_attempts, paused_at IS NOT NULL AS paused
+                FROM ${queueTable} WHERE name = $1) AS queue),
         leased AS (
           UPDATE ${messages} SET attempts = attempts + 1, lease_token = $3, visible_at = $4
           WHERE seq = ANY(ARRAY(
             SELECT seq FROM ${messages}
-            WHERE queue_id = (SELECT id FROM q) AND key_head AND visible_at <= $2
+            WHERE queue_id = (SELECT id FROM q) AND NOT (SELECT paused FROM q) AND key_head AND visible_at <= $2
               AND NOT (lease_token IS NOT NULL AND attempts >= (SELECT max_attempts FROM q))
             ORDER BY priority DESC, seq
             LIMIT $5

@@ -300,6 +300,14 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE schedules ADD COLUMN paused_at bigint;
     `,
   },
+  {
+    version: 6,
+    description: 'queue pause',
+    sql: `
+      -- When an operator paused the queue (null: it delivers); every claim reads it.
+      ALTER TABLE queues ADD COLUMN paused_at bigint;
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -299,6 +299,10 @@ export class PostgresStoreImpl implements PostgresStore {
     return this.#call(() => this.#queues.delete(this.#sql, name));
   }
 
+  pauseQueue(name: string, pausedAt: number | null): Promise<boolean> {
+    return this.#call(() => this.#queues.pause(this.#sql, name, pausedAt));
+  }
+
   claim(queue: string, request: { max: number; visibilityTimeoutMs: number }): Promise<ClaimedMessage[]> {
     return this.#call(async () => {
       const claimed = await this.#leases.claim(queue, request.max, request.visibilityTimeoutMs);

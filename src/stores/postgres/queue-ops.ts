@@ -86,6 +86,7 @@ interface StatsRow {
   in_flight: Int;
   oldest: Int | null;
   dead_lettered: Int;
+  paused_at: Int | null;
 }
 
 const messageColumns =
@@ -102,6 +103,7 @@ export class QueueOps {
     | 'save'
     | 'list'
     | 'delete'
+    | 'pause'
     | 'send'
     | 'lockQueue'
     | 'knownDedupIds'
@@ -133,6 +135,8 @@ export class QueueOps {
       // Only the name goes now; the rows follow in batches (upkeep-ops.ts).
       delete: `WITH gone AS (DELETE FROM ${queues} WHERE name = $1 RETURNING id)
                INSERT INTO ${dropped} (kind, id, dropped_at) SELECT 'queue', id, $2::bigint FROM gone`,
+      // Pausing a paused queue keeps the time it was first paused.
+      pause: `UPDATE ${queues} SET paused_at = CASE WHEN $2::bigint IS NULL THEN NULL ELSE coalesce(paused_at, $2) END WHERE name = $1`,
       // $9/$10: the distinct keys and how many messages each gets; $11: whether each message is
       // the first of its key in the call. A message is its key's head iff it is the first and the
       // key had no messages: the upserted count equals what this send adds.
@@ -176,7 +180,8 @@ export class QueueOps {
         ORDER BY m.ord`,
       // An expired lease counts as ready: the message is deliverable again.
       stats: `
-        SELECT s.*, (SELECT count(*) FROM ${deadLetters} d WHERE d.queue_id = q.id) AS dead_lettered
+        SELECT s.*, (SELECT count(*) FROM ${deadLetters} d WHERE d.queue_id = q.id) AS dead_lettered,
+               q.paused_at
         FROM ${queues} q, LATERAL (
           SELECT count(*) FILTER (WHERE visible_at <= $2) AS ready,
                  count(*) FILTER (WHERE visible_at > $2 AND lease_token IS NULL) AS delayed,
@@ -239,6 +244,10 @@ export class QueueOps {
   async list(sql: Sql): Promise<QueueConfig[]> {
     const rows = await sql.rows<{ config: unknown }>(this.#sql.list);
     return rows.map((row) => fromJson<QueueConfig>(row.config));
+  }
+
+  async pause(sql: Sql, name: string, pausedAt: number | null): Promise<boolean> {
+    return (await sql.count(this.#sql.pause, [name, pausedAt])) === 1;
   }
 
   async delete(sql: Sql, name: string): Promise<boolean> {
@@ -407,6 +416,7 @@ export class QueueOps {
       inFlight: toInt(row.in_flight),
       deadLettered: toInt(row.dead_lettered),
       oldestAgeMs: row.oldest === null ? 0 : Math.max(0, now - toInt(row.oldest)),
+      pausedAt: row.paused_at === null ? null : toInt(row.paused_at),
     };
   }
 

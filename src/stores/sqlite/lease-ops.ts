@@ -135,7 +135,9 @@ export class LeaseOps {
    * ones. The sweep comes first so that a key blocked by such a message is unblocked at once.
    */
   claim(queue: string, max: number, visibilityTimeoutMs: number): ClaimedMessage[] {
-    return this.#claimFrom(queue, this.#queues.require(queue).config.maxAttempts, max, visibilityTimeoutMs);
+    const { config, pausedAt } = this.#queues.require(queue);
+    if (pausedAt !== null) return [];
+    return this.#claimFrom(queue, config.maxAttempts, max, visibilityTimeoutMs);
   }
 
   /**
@@ -148,9 +150,13 @@ export class LeaseOps {
     max: number,
     visibilityTimeoutMs: number,
   ): AckAndClaimResult {
-    const { maxAttempts } = this.#queues.require(queue).config;
+    const { config, pausedAt } = this.#queues.require(queue);
     const stale = this.ackMany(queue, receipts);
-    return { stale, claimed: max > 0 ? this.#claimFrom(queue, maxAttempts, max, visibilityTimeoutMs) : [] };
+    const claims = max > 0 && pausedAt === null;
+    return {
+      stale,
+      claimed: claims ? this.#claimFrom(queue, config.maxAttempts, max, visibilityTimeoutMs) : [],
+    };
   }
 
   /** Acks each of `receipts` on its own; returns the stale ones (their messages stay). */

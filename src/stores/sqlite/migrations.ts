@@ -287,6 +287,15 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE schedules ADD COLUMN paused_at INTEGER;
     `,
   },
+  {
+    version: 6,
+    description: 'queue pause',
+    sql: `
+      -- When an operator paused the queue (null: it delivers). Claims read it in the queue row
+      -- they read anyway, so every process sees a pause at its next claim.
+      ALTER TABLE queues ADD COLUMN paused_at INTEGER;
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

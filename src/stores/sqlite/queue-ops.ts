@@ -31,6 +31,7 @@ import { EnqueuePlan, fullAtDepth, queueFullRetryAfterMs } from '../rules.js';
 interface QueueRow {
   config: string;
   depth: number;
+  paused_at: number | null;
 }
 
 interface MessageRow {
@@ -61,6 +62,7 @@ const messageColumns =
 export class QueueOps {
   readonly #clock: Clock;
   readonly #selectQueue: Database.Statement<[string], QueueRow>;
+  readonly #pauseQueue: Database.Statement<{ pausedAt: number | null; queue: string }>;
   readonly #selectConfigs: Database.Statement<[], { config: string }>;
   readonly #upsertQueue: Database.Statement<[string, string]>;
   readonly #deleteQueue: Database.Statement<[string]>;
@@ -84,7 +86,12 @@ export class QueueOps {
 
   constructor(db: Database.Database, clock: Clock) {
     this.#clock = clock;
-    this.#selectQueue = db.prepare('SELECT config, depth FROM queues WHERE name = ?');
+    this.#selectQueue = db.prepare('SELECT config, depth, paused_at FROM queues WHERE name = ?');
+    // Pausing a paused queue keeps the time it was first paused.
+    this.#pauseQueue = db.prepare(
+      `UPDATE queues SET paused_at = CASE WHEN @pausedAt IS NULL THEN NULL ELSE coalesce(paused_at, @pausedAt) END
+       WHERE name = @queue`,
+    );
     this.#selectConfigs = db.prepare('SELECT config FROM queues ORDER BY name');
     this.#upsertQueue = db.prepare(
       'INSERT INTO queues (name, config) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET config = excluded.config',
@@ -134,11 +141,15 @@ export class QueueOps {
     );
   }
 
-  /** The queue's configuration and current depth; throws `QueueNotFoundError`. */
-  require(queue: string): { config: QueueConfig; depth: number } {
+  /** The queue's configuration, current depth and pause; throws `QueueNotFoundError`. */
+  require(queue: string): { config: QueueConfig; depth: number; pausedAt: number | null } {
     const row = this.#selectQueue.get(queue);
     if (!row) throw new QueueNotFoundError(queue);
-    return { config: this.#parseConfig(queue, row.config), depth: row.depth };
+    return { config: this.#parseConfig(queue, row.config), depth: row.depth, pausedAt: row.paused_at };
+  }
+
+  pause(queue: string, pausedAt: number | null): boolean {
+    return this.#pauseQueue.run({ pausedAt, queue }).changes === 1;
   }
 
   /**
@@ -217,7 +228,7 @@ export class QueueOps {
   }
 
   stats(queue: string): QueueStats {
-    this.require(queue);
+    const { pausedAt } = this.require(queue);
     const now = this.#clock.now();
     const row = this.#stats.get({ queue, now })!;
     return {
@@ -227,6 +238,7 @@ export class QueueOps {
       inFlight: row.in_flight ?? 0,
       deadLettered: row.dead_lettered,
       oldestAgeMs: row.oldest === null ? 0 : Math.max(0, now - row.oldest),
+      pausedAt,
     };
   }
 

@@ -273,6 +273,10 @@ export class SqliteStoreImpl implements SqliteStore {
     return this.#batcher.write(() => this.#queues.delete(name));
   }
 
+  pauseQueue(name: string, pausedAt: number | null): Promise<boolean> {
+    return this.#batcher.write(() => this.#queues.pause(name, pausedAt));
+  }
+
   // Claims settle without waiting for their own fsync (see WriteKind in write-batcher.ts): a
   // claim lost to a power cut is a redelivery. Acks and other lease changes wait for theirs.
 

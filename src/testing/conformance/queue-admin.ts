@@ -39,6 +39,7 @@ export function queueAdminTests(suite: Suite): void {
         inFlight: 1,
         deadLettered: 1,
         oldestAgeMs: 1_000,
+        pausedAt: null,
       });
       await clock.advance(500);
       await store.ack(q, inFlight!.receipt);
@@ -51,8 +52,37 @@ export function queueAdminTests(suite: Suite): void {
         inFlight: 0,
         deadLettered: 1,
         oldestAgeMs: 0,
+        pausedAt: null,
       });
     });
+
+    suite.test(
+      'pauseQueue: a paused queue takes sends and delivers nothing, a saved config keeps the pause, resume delivers',
+      async (env) => {
+        const { store, clock, msg, queue, claim } = env;
+        const q = await queue();
+        await store.enqueue(q, [msg(), msg(), msg()]);
+        const [leased] = await claim(q, 1);
+        assert.equal(await store.pauseQueue('no-such-queue', clock.now()), false);
+        assert.equal(await store.pauseQueue(q, clock.now()), true);
+        const pausedAt = clock.now();
+        await clock.advance(1_000);
+        assert.equal(await store.pauseQueue(q, clock.now()), true, 'pausing again');
+        assert.equal((await store.queueStats(q)).pausedAt, pausedAt, 'keeps the first pause time');
+        await store.enqueue(q, [msg()]);
+        assert.deepEqual(await claim(q, 10), [], 'a paused queue delivers nothing');
+        // A consumer's round still settles its acks while the queue is paused.
+        const round = await store.ackAndClaim(q, [leased!.receipt], { max: 10, visibilityTimeoutMs: 30_000 });
+        assert.deepEqual([round.stale, round.claimed], [[], []]);
+        await store.saveQueue(resolveQueueConfig(q, { maxAttempts: 7 }));
+        assert.deepEqual(await claim(q, 10), [], 'saving the configuration keeps the pause');
+        assert.equal((await store.queueStats(q)).ready, 3);
+
+        assert.equal(await store.pauseQueue(q, null), true);
+        assert.equal((await store.queueStats(q)).pausedAt, null);
+        assert.equal((await claim(q, 10)).length, 3, 'a resumed queue delivers what waited');
+      },
+    );
 
     suite.test(
       'nextDeliveryAt is the earliest delay or lease expiry, null when nothing waits',

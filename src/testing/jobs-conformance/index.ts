@@ -32,6 +32,7 @@ import { type JobsConformanceOptions, type JobsDatabaseFactory, JobsSuite } from
 import { idempotencyTests } from './idempotency.js';
 import { lifecycleTests } from './lifecycle.js';
 import { outboxTests } from './outbox.js';
+import { pauseTests } from './pause.js';
 import { remoteWorkerTests } from './remote-workers.js';
 import { retentionTests } from './retention.js';
 import { scheduleTests } from './schedules.js';
@@ -60,6 +61,7 @@ export function runJobsConformance(
     remoteWorkerTests(suite);
     childrenTests(suite);
     scheduleTests(suite);
+    pauseTests(suite);
     retentionTests(suite);
     idempotencyTests(suite);
     outboxTests(suite);

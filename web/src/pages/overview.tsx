@@ -4,7 +4,7 @@
  * routes, queues and topics come from their own routes every 5 s (no rates, no jobs).
  */
 import { useState } from 'preact/hooks';
-import { api, seg } from '../api/http.js';
+import { api, type ApiError, seg } from '../api/http.js';
 import type { Alert, QueueWithStats, Stats, TopicConfig, TopicWithStats } from '../api/types.js';
 import { ErrorBox, Loading, Stat, Time } from '../components/bits.js';
 import { CreateForms } from '../components/create-forms.js';
@@ -16,6 +16,7 @@ import { useCan } from '../state/scopes.js';
 import { queueRates, type Sample, useLiveStats } from '../state/stats.js';
 import { servesJobType, servesQueue, useWorkers } from '../state/workers.js';
 import type { WorkerRecord } from '../api/types.js';
+import { notify } from '../state/notices.js';
 import { PageTitle } from './page-title.js';
 
 /**
@@ -61,6 +62,8 @@ interface QueueRow {
   readonly inFlight: number;
   readonly deadLettered: number;
   readonly oldestSeconds: number | null;
+  /** Paused: it takes sends and delivers nothing until resumed. */
+  readonly paused: boolean;
   readonly inRate: number | null;
   readonly outRate: number | null;
   readonly p99: number | null;
@@ -89,6 +92,7 @@ function fromStats(stats: Stats, history: readonly Sample[]): Overview {
       inFlight: queue.inFlight,
       deadLettered: queue.deadLettered,
       oldestSeconds: queue.oldestMessageAgeSeconds,
+      paused: queue.paused,
       ...queueRates(history, queue.name),
       p99: queue.processingSeconds.p99,
     })),
@@ -309,7 +313,19 @@ function QueuesTable({
                   <th scope="row">
                     <Link href={paths.queue(queue.name)}>{queue.name}</Link>{' '}
                     <AlertBadge alerts={alerts.filter((alert) => alert.target.queue === queue.name)} />
-                    {workers !== null && queue.ready > 0 && !servesQueue(workers, queue.name) ? (
+                    {queue.paused ? (
+                      <span
+                        class="badge tone-warn"
+                        data-paused={queue.name}
+                        title="Sends land; nothing is delivered until it resumes"
+                      >
+                        paused
+                      </span>
+                    ) : null}
+                    {workers !== null &&
+                    !queue.paused &&
+                    queue.ready > 0 &&
+                    !servesQueue(workers, queue.name) ? (
                       <Link
                         href={paths.workers()}
                         class="badge tone-warn unserved"
@@ -446,6 +462,8 @@ function unservedTypes(
 ): Map<string, number> {
   const waiting = new Map<string, number>();
   for (const entry of jobs.byType) {
+    // A paused type's queued jobs wait on purpose: the row says paused instead.
+    if (entry.paused) continue;
     const age = queues.find((queue) => queue.name === `jobs.${entry.type}`)?.oldestSeconds ?? null;
     if (workers !== null) {
       if (entry.byState.queued > 0 && entry.byState.active === 0 && !servesJobType(workers, entry.type)) {
@@ -475,6 +493,20 @@ function JobsSummary({
   workers: readonly WorkerRecord[] | null;
 }) {
   const unserved = unservedTypes(jobs, queues, workers);
+  const canAdmin = useCan('admin');
+  const [busy, setBusy] = useState<string | null>(null);
+  // The stats stream shows the change within a second; nothing to reload by hand.
+  const toggle = async (type: string, action: 'pause' | 'resume') => {
+    setBusy(type);
+    try {
+      await api('POST', `/v1/jobs/types/${seg(type)}/${action}`);
+      notify(action === 'pause' ? `Paused job type ${type}.` : `Resumed job type ${type}.`);
+    } catch (error) {
+      notify(`Could not ${action} job type ${type}: ${(error as ApiError).message}`, 'error');
+    } finally {
+      setBusy(null);
+    }
+  };
   return (
     <section aria-labelledby="jobs-title" class="panel">
       <h2 id="jobs-title">Jobs by state</h2>
@@ -506,7 +538,23 @@ function JobsSummary({
               {jobs.byType.map((entry) => (
                 <tr key={entry.type}>
                   <th scope="row">
-                    <Link href={paths.jobs({ type: entry.type })}>{entry.type}</Link>
+                    <Link href={paths.jobs({ type: entry.type })}>{entry.type}</Link>{' '}
+                    {entry.paused ? (
+                      <span class="badge tone-warn" data-paused-type={entry.type}>
+                        paused
+                      </span>
+                    ) : null}
+                    {canAdmin ? (
+                      <button
+                        type="button"
+                        class="small"
+                        disabled={busy === entry.type}
+                        aria-label={`${entry.paused ? 'Resume' : 'Pause'} job type ${entry.type}`}
+                        onClick={() => void toggle(entry.type, entry.paused ? 'resume' : 'pause')}
+                      >
+                        {entry.paused ? 'Resume' : 'Pause'}
+                      </button>
+                    ) : null}
                     {unserved.has(entry.type) ? (
                       <span class="badge tone-warn unserved" data-unserved={entry.type}>
                         {workers !== null

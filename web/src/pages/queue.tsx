@@ -3,7 +3,8 @@
  * depth, processing time p50/p99 from the stats stream), the messages browser, and the
  * dead-letter queue with redrive and purge.
  */
-import { api, seg } from '../api/http.js';
+import { useEffect, useState } from 'preact/hooks';
+import { api, type ApiError, seg } from '../api/http.js';
 import type { QueueWithStats } from '../api/types.js';
 import { ErrorBox, Loading, Stat } from '../components/bits.js';
 import { LineChart } from '../components/line-chart.js';
@@ -13,6 +14,8 @@ import { formatCount, formatRate, formatSeconds } from '../format.js';
 import { useInterval, useResource } from '../state/resource.js';
 import { paths } from '../state/router.js';
 import { historyMs, queueSeries, useLiveStats } from '../state/stats.js';
+import { notify } from '../state/notices.js';
+import { useCan } from '../state/scopes.js';
 import { PageTitle } from './page-title.js';
 import { DeadLetters } from './queue-dlq.js';
 import { QueueMessages } from './queue-messages.js';
@@ -26,6 +29,25 @@ export function QueuePage({ name, tab }: { name: string; tab: QueueTab }) {
     [name],
   );
   const liveQueue = live.latest?.queues.find((candidate) => candidate.name === name);
+  const canAdmin = useCan('admin');
+  const [busy, setBusy] = useState(false);
+  // Another operator's pause or resume shows in the live stream: read the queue again then.
+  const livePaused = liveQueue?.paused;
+  useEffect(() => {
+    if (livePaused !== undefined && livePaused !== queue.data?.stats.paused) void queue.reload();
+  }, [livePaused]);
+  const toggle = async (action: 'pause' | 'resume') => {
+    setBusy(true);
+    try {
+      await api<QueueWithStats>('POST', `/v1/queues/${seg(name)}/${action}`);
+      notify(action === 'pause' ? `Paused queue ${name}.` : `Resumed queue ${name}.`);
+      await queue.reload();
+    } catch (error) {
+      notify(`Could not ${action} queue ${name}: ${(error as ApiError).message}`, 'error');
+    } finally {
+      setBusy(false);
+    }
+  };
   // Counts come live from the stream when it runs; otherwise the queue is read every 5 s.
   useInterval(() => void queue.reload(), liveQueue ? null : 5000);
 
@@ -49,12 +71,37 @@ export function QueuePage({ name, tab }: { name: string; tab: QueueTab }) {
       ? { ...queue.data.stats, oldestSeconds: queue.data.stats.oldestAgeMs / 1000 }
       : null;
   const config = queue.data;
+  const paused = queue.data?.stats.paused ?? false;
+  // Spool's own queues are paused through their job type (the overview), not here.
+  const reserved = name.startsWith('spool.') || name.startsWith('jobs.');
   return (
     <>
       <nav aria-label="Breadcrumb" class="crumbs">
         <Link href="/">Overview</Link> / queues
       </nav>
-      <PageTitle title={`Queue ${name}`}>
+      <PageTitle
+        title={`Queue ${name}`}
+        extra={
+          queue.data ? (
+            <div class="head-actions">
+              {paused ? (
+                <span class="badge tone-warn" data-queue-paused>
+                  paused: nothing is delivered
+                </span>
+              ) : null}
+              {canAdmin && !reserved ? (
+                <button
+                  type="button"
+                  disabled={busy}
+                  onClick={() => void toggle(paused ? 'resume' : 'pause')}
+                >
+                  {paused ? 'Resume' : 'Pause'}
+                </button>
+              ) : null}
+            </div>
+          ) : null
+        }
+      >
         Queue <span class="mono">{name}</span>
       </PageTitle>
       {counts ? (

@@ -14,6 +14,7 @@ import type {
   JobAccepted,
   JobPage,
   JobQuery,
+  JobTypeState,
   OutgoingEvent,
   OutgoingMessage,
   PageQuery,
@@ -47,6 +48,8 @@ export interface QueueBackend {
   put(queue: string, options: QueueOptions): Promise<QueueConfig>;
   /** Deletes the queue with its messages and dead letters (`SPOOL_QUEUE_NOT_FOUND` if unknown). */
   delete(queue: string): Promise<void>;
+  /** Pauses or resumes the queue; answers it with its stats (`SPOOL_QUEUE_NOT_FOUND` if unknown). */
+  pause(queue: string, paused: boolean): Promise<QueueWithStats>;
   send(queue: string, body: unknown, options: Omit<SendOptions, 'idempotencyKey'>): Promise<SendResult>;
   sendBatch(queue: string, messages: readonly OutgoingMessage[]): Promise<SendResult[]>;
   receive(
@@ -101,6 +104,8 @@ export interface JobBackend {
   list(query: JobQuery): Promise<JobPage>;
   cancel(id: string): Promise<Job>;
   retry(id: string): Promise<Job>;
+  /** Pauses or resumes a job type. */
+  pauseType(type: string, paused: boolean): Promise<JobTypeState>;
   /** Deletes a finished job (`SPOOL_JOB_STATE_CONFLICT` while it is in flight). */
   delete(id: string): Promise<void>;
   /** Retries, cancels or deletes every job matching `filter` (`dryRun`: counts them); `POST /v1/jobs/bulk`. */

@@ -49,6 +49,7 @@ export function httpBackend(client: SpoolClient): SpoolBackend {
       find: (queue) => orNull(queues.get(queue), 'SPOOL_QUEUE_NOT_FOUND'),
       put: (queue, options) => queues.put(queue, options),
       delete: (queue) => queues.delete(queue),
+      pause: (queue, paused) => (paused ? queues.pause(queue) : queues.resume(queue)),
       send: (queue, body, options) => queues.send(queue, body, options),
       sendBatch: (queue, messages) => queues.sendBatch(queue, messages),
       receive: (queue, options) => queues.receive(queue, options),
@@ -88,6 +89,7 @@ export function httpBackend(client: SpoolClient): SpoolBackend {
       cancel: (id) => jobs.cancel(id),
       retry: (id) => jobs.retry(id),
       delete: (id) => jobs.delete(id),
+      pauseType: (type, paused) => (paused ? jobs.pauseType(type) : jobs.resumeType(type)),
       bulk: (action, filter, options) => jobs.bulk(action, filter, options),
     },
     schedules: {

@@ -33,6 +33,7 @@ import {
   wireReadResult,
   wirePublishResult,
   wireReceivedMessage,
+  wireQueueStats,
 } from '../../../server/wire.js';
 import type {
   JobBackend,
@@ -85,13 +86,16 @@ export async function openEngineBackend(dir: string): Promise<SpoolBackend> {
 function queueBackend(spool: Spool): QueueBackend {
   const stats = async (queue: string) => {
     const handle = await spool.openQueue(queue);
-    return { ...handle.config, stats: await handle.stats() };
+    return { ...handle.config, stats: wireQueueStats(await handle.stats()) };
   };
   return {
     list: async () => {
       const configs = await spool.listQueues();
       return Promise.all(
-        configs.map(async (config) => ({ ...config, stats: await spool.queueStats(config.name) })),
+        configs.map(async (config) => ({
+          ...config,
+          stats: wireQueueStats(await spool.queueStats(config.name)),
+        })),
       );
     },
     get: stats,
@@ -102,6 +106,11 @@ function queueBackend(spool: Spool): QueueBackend {
         if (error instanceof QueueNotFoundError) return null;
         throw error;
       }
+    },
+    pause: async (queue, paused) => {
+      const handle = await spool.openQueue(queue);
+      await (paused ? handle.pause() : handle.resume());
+      return stats(queue);
     },
     put: async (queue, options) => (await spool.queue(queue, options)).config,
     delete: async (queue) => {
@@ -271,6 +280,12 @@ function jobBackend(jobs: () => Jobs): JobBackend {
     cancel: async (id) => wireJob(await jobs().cancel(id)),
     retry: async (id) => wireJob(await jobs().retry(id)),
     delete: (id) => jobs().delete(id),
+    pauseType: async (type, paused) => {
+      if (paused) await jobs().pauseType(type);
+      else await jobs().resumeType(type);
+      const pausedAt = await jobs().typePausedAt(type);
+      return { type, paused: pausedAt !== null, pausedAt: pausedAt?.toISOString() ?? null };
+    },
     bulk: async (action, { since, until, ...filter }, options) => {
       const result = await jobs().bulk(
         action,
