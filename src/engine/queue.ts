@@ -11,6 +11,7 @@ import {
   type MessageBody,
 } from '../core/message.js';
 import { InvalidArgumentError, QueueNotFoundError } from '../core/errors.js';
+import { LeaseTimes } from './lease-times.js';
 import type { QueueConfig } from '../core/options.js';
 import type {
   DeadLetter,
@@ -79,6 +80,8 @@ export interface ListPage<T> {
 }
 
 export class Queue<T = MessageBody> implements LeaseSettler {
+  readonly #leaseTimes = new LeaseTimes();
+
   /** @internal Use `spool.queue(name)`. */
   constructor(
     private readonly context: EngineContext,
@@ -145,7 +148,13 @@ export class Queue<T = MessageBody> implements LeaseSettler {
     for (;;) {
       const version = signal.version;
       const claimed = await this.context.store.claim(this.name, { max, visibilityTimeoutMs });
-      if (claimed.length > 0) return claimed.map((message) => new Message<T>(message, this));
+      if (claimed.length > 0) {
+        this.#leaseTimes.leased(
+          claimed.map((message) => message.receipt),
+          performance.now(),
+        );
+        return claimed.map((message) => new Message<T>(message, this));
+      }
       const now = clock.now();
       if (now >= deadline || options.signal?.aborted || this.context.closed) return [];
       await this.context.hold(signal.wait(await this.idleWaitMs(deadline), options.signal, version));
@@ -174,7 +183,14 @@ export class Queue<T = MessageBody> implements LeaseSettler {
    */
   async ack(receipt: string, enqueuedAt?: number): Promise<void> {
     await this.context.store.ack(this.name, receipt);
+    this.#processed(receipt);
     this.acked(enqueuedAt);
+  }
+
+  /** Records the processing time of a received message that was just settled. */
+  #processed(receipt: string): void {
+    const seconds = this.#leaseTimes.settled(receipt, performance.now());
+    if (seconds !== undefined) this.context.instrumentation.messageProcessed(this.name, seconds);
   }
 
   /** @internal Accounts for an ack made durable here or by a consumer's combined ack-and-claim. */
@@ -203,6 +219,7 @@ export class Queue<T = MessageBody> implements LeaseSettler {
       delayMs,
       ...(error === undefined ? {} : { error }),
     });
+    this.#processed(receipt); // a failed delivery was worked on too
     // Either way something became deliverable: the message itself, or the next of its key.
     this.#signal().notify();
     if (outcome === 'dead-lettered') {
@@ -223,6 +240,7 @@ export class Queue<T = MessageBody> implements LeaseSettler {
   async release(receipt: string, options: { delayMs?: number } = {}): Promise<void> {
     const delayMs = checkedDelayMs('release', options.delayMs);
     await this.context.store.release(this.name, receipt, { delayMs, countAttempt: false });
+    this.#leaseTimes.settled(receipt, 0); // handed back untried: no processing to record
     this.#signal().notify();
   }
 
@@ -236,6 +254,7 @@ export class Queue<T = MessageBody> implements LeaseSettler {
   async deadLetter(receipt: string, reason: unknown, messageId?: string): Promise<void> {
     const error = describeError(reason);
     await this.context.store.deadLetter(this.name, receipt, error);
+    this.#processed(receipt);
     // The next message of the same key may now be deliverable.
     this.#signal().notify();
     this.context.instrumentation.messageDeadLettered(this.name);
@@ -280,6 +299,8 @@ export class Queue<T = MessageBody> implements LeaseSettler {
       visibilityTimeoutMs: this.config.visibilityTimeoutMs,
     });
     for (let i = stale.length; i < receipts.length; i++) this.acked();
+    const lost = new Set(stale);
+    for (const receipt of receipts) if (!lost.has(receipt)) this.#processed(receipt);
     if (stale.length < receipts.length) this.#signal().notify();
     return [...stale];
   }

@@ -162,6 +162,20 @@ describe('GET /metrics and GET /v1/stats', () => {
     assert.deepEqual(document.alerts, []);
   });
 
+  it('times consumers that receive and ack over HTTP: processing p50/p99 from receive to ack', async (t) => {
+    const s = await server(t);
+    for (let n = 0; n < 4; n++) await s.call('POST', '/v1/queues/prints/messages', { body: { body: { n } } });
+    const received = await s.call('POST', '/v1/queues/prints/receive', { body: { max: 4 } });
+    const receipts = (received.body as { messages: { receipt: string }[] }).messages.map((m) => m.receipt);
+    assert.equal(receipts.length, 4);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    await s.call('POST', '/v1/queues/prints/ack', { body: { receipt: receipts[0] } });
+    await s.call('POST', '/v1/queues/prints/ack', { body: { receipts: receipts.slice(1) } });
+    const row = (await stats(s)).queues.find((q) => q.name === 'prints');
+    const { p50, p99 } = row!.processingSeconds;
+    assert.ok(p50 !== null && p99 !== null && p50 >= 0.1 && p50 < 10, JSON.stringify(row!.processingSeconds));
+  });
+
   it('reports topic end offsets, consumer-group committed offsets and lag, and jobs by type and state', async (t) => {
     const s = await server(t);
     const events = await s.spool.topic<{ n: number }>('events', { partitions: 2 });
