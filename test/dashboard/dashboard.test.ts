@@ -545,6 +545,16 @@ describe('dashboard in Chromium', { skip: browserSkip }, () => {
     await eventually(() => text(group.locator('.badge')), '0', 'no lag after seeking to the end');
     const lag = await t.call('GET', '/v1/topics/clicks/groups/analytics');
     assert.equal((lag.body as { totalLag: number }).totalLag, 0);
+
+    // An event without a type header shows its body's `type`.
+    await t.call('POST', '/v1/topics/clicks/events', { body: { body: { type: 'user.signup', userId: 7 } } });
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await eventually(
+      async () =>
+        (await page.locator('tr[data-event]').first().locator('td.mono').nth(1).textContent())?.trim(),
+      'user.signup',
+      'the type from the body',
+    );
     await page.close();
   });
 

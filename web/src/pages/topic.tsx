@@ -295,7 +295,7 @@ function Tail({ topic }: { topic: TopicWithStats }) {
                     <td class="num">{event.partition}</td>
                     <td class="num">{event.offset}</td>
                     <td class="mono">{event.key ?? ''}</td>
-                    <td class="mono">{event.headers['ce-type'] ?? event.headers.type ?? ''}</td>
+                    <td class="mono">{eventType(event)}</td>
                     <td class="mono clip">{bodyPreview(event)}</td>
                   </tr>
                   {open.has(event.id) ? (
@@ -412,4 +412,19 @@ function SeekDialog({
       </form>
     </Modal>
   );
+}
+
+/**
+ * What kind of event it is: a CloudEvents `ce-type` or a `type` header, else the `type` field of
+ * a JSON object body (how most producers say it), else nothing.
+ */
+function eventType(event: { headers: Record<string, string>; body?: unknown }): string {
+  const header = event.headers['ce-type'] ?? event.headers.type;
+  if (header !== undefined) return header;
+  const body = event.body;
+  if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
+    const type = (body as Record<string, unknown>).type;
+    if (typeof type === 'string') return type;
+  }
+  return '';
 }
