@@ -343,6 +343,14 @@ class Answer<T> implements CallAnswer<T> {
   }
 }
 
+/**
+ * POSTs an idempotent action (pause, resume) to `path` and answers the body. Retried after a
+ * network error: doing it twice changes nothing.
+ */
+export async function postIdempotent<T>(http: Transport, path: string): Promise<T> {
+  return (await http.call<T>({ method: 'POST', path, body: {}, retryOnNetworkError: true })).body;
+}
+
 /** `encodeURIComponent` for a path segment (a queue, topic, group or job id). */
 export function segment(value: string | number): string {
   return encodeURIComponent(String(value));

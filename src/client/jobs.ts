@@ -8,7 +8,7 @@
  * Not retried: `add` without a key, `cancel`, `delete`, `retry`, `bulk`, `claim`, `complete`, `fail`.
  */
 import { JobWaitTimeoutError } from './errors.js';
-import { parseRetryAfter, segment, sleep, type Transport } from './http.js';
+import { parseRetryAfter, postIdempotent, segment, sleep, type Transport } from './http.js';
 import { readEventStream } from './sse.js';
 import { StreamConnection, type StreamConnectionOptions } from './stream-connection.js';
 import type {
@@ -177,22 +177,12 @@ export class JobsClient {
    * Running jobs finish. Idempotent; persisted.
    */
   async pauseType(type: string): Promise<JobTypeState> {
-    return this.#toggleType(type, 'pause');
+    return postIdempotent(this.http, `/v1/jobs/types/${segment(type)}/pause`);
   }
 
   /** Resumes a paused job type (`POST /v1/jobs/types/{type}/resume`; needs `admin`). */
   async resumeType(type: string): Promise<JobTypeState> {
-    return this.#toggleType(type, 'resume');
-  }
-
-  async #toggleType(type: string, action: 'pause' | 'resume'): Promise<JobTypeState> {
-    const answer = await this.http.call<JobTypeState>({
-      method: 'POST',
-      path: `/v1/jobs/types/${segment(type)}/${action}`,
-      body: {},
-      retryOnNetworkError: true,
-    });
-    return answer.body;
+    return postIdempotent(this.http, `/v1/jobs/types/${segment(type)}/resume`);
   }
 
   /** Runs a dead or cancelled job again from its first attempt. */

@@ -8,7 +8,7 @@
  * `idempotencyKey`). Not retried after a network error: other sends, `ack`, `nack`, `release`, `extend`,
  * `deadLetter`, `delete`, `redrive`, `purge`, `purgeDeadLetters`.
  */
-import { segment, type Transport } from './http.js';
+import { postIdempotent, segment, type Transport } from './http.js';
 import { type ConsumeOptions, StreamConsumer, type StreamHandler } from './stream-consumer.js';
 import type {
   DeadLetterPage,
@@ -278,22 +278,12 @@ export class QueuesClient {
    * persisted. Answers the queue with its stats (`stats.paused`).
    */
   async pause(name: string): Promise<QueueWithStats> {
-    return this.#toggle(name, 'pause');
+    return postIdempotent(this.http, `/v1/queues/${segment(name)}/pause`);
   }
 
   /** Resumes a paused queue (`POST /v1/queues/{name}/resume`; needs `admin`). Idempotent. */
   async resume(name: string): Promise<QueueWithStats> {
-    return this.#toggle(name, 'resume');
-  }
-
-  async #toggle(name: string, action: 'pause' | 'resume'): Promise<QueueWithStats> {
-    const answer = await this.http.call<QueueWithStats>({
-      method: 'POST',
-      path: `/v1/queues/${segment(name)}/${action}`,
-      body: {},
-      retryOnNetworkError: true,
-    });
-    return answer.body;
+    return postIdempotent(this.http, `/v1/queues/${segment(name)}/resume`);
   }
 
   /** Deletes every message of the queue (not its dead letters); answers how many. */

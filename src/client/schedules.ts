@@ -4,7 +4,7 @@
  * (idempotent) are retried after a network error; `delete` and `runNow` (which adds a job each
  * time) are not.
  */
-import { segment, type Transport } from './http.js';
+import { postIdempotent, segment, type Transport } from './http.js';
 import type { JobAccepted, Schedule, ScheduleOptions } from './types.js';
 
 export class SchedulesClient {
@@ -36,7 +36,7 @@ export class SchedulesClient {
    * it paused (`POST /v1/schedules/{name}/pause`; needs `admin`).
    */
   async pause(name: string): Promise<Schedule> {
-    return this.#toggle(name, 'pause');
+    return postIdempotent(this.http, `/v1/schedules/${segment(name)}/pause`);
   }
 
   /**
@@ -44,16 +44,7 @@ export class SchedulesClient {
    * paused are skipped (`POST /v1/schedules/{name}/resume`; needs `admin`).
    */
   async resume(name: string): Promise<Schedule> {
-    return this.#toggle(name, 'resume');
-  }
-
-  async #toggle(name: string, action: 'pause' | 'resume'): Promise<Schedule> {
-    const answer = await this.http.call<Schedule>({
-      method: 'POST',
-      path: `/v1/schedules/${segment(name)}/${action}`,
-      retryOnNetworkError: true,
-    });
-    return answer.body;
+    return postIdempotent(this.http, `/v1/schedules/${segment(name)}/resume`);
   }
 
   /**

@@ -172,3 +172,14 @@ export function serverWithClient(options: Parameters<typeof startTestServer>[0] 
   });
   return fixture;
 }
+
+/** The stats of a queue with nothing in it, as `GET /v1/queues/{name}` answers them. */
+export const emptyQueueStats = Object.freeze({
+  ready: 0,
+  delayed: 0,
+  inFlight: 0,
+  deadLettered: 0,
+  oldestAgeMs: 0,
+  paused: false,
+  pausedAt: null,
+});

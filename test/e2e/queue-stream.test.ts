@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SpoolClient, SpoolHttpError } from '../../src/client/index.js';
-import { serverWithClient, startTestServer, type TestServer } from './helpers.js';
+import { emptyQueueStats, serverWithClient, startTestServer, type TestServer } from './helpers.js';
 import { RawStream } from './raw-stream.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -68,15 +68,7 @@ describe('streaming consume over a WebSocket', () => {
     );
     stream.send({ type: 'ack', id: 2, receipts: rest.map((m) => m.receipt) });
     await stream.next('settled');
-    assert.deepEqual(await stats('raw-credit'), {
-      ready: 0,
-      delayed: 0,
-      inFlight: 0,
-      deadLettered: 0,
-      oldestAgeMs: 0,
-      paused: false,
-      pausedAt: null,
-    });
+    assert.deepEqual(await stats('raw-credit'), emptyQueueStats);
     stream.socket.close();
   });
 
@@ -263,15 +255,7 @@ describe('fixture.client.queues.consume', () => {
     assert.ok(most <= 8, `at most 8 handlers at once (saw ${most})`);
     assert.equal(consumer.processed, total);
     const [queue] = (await fixture.client.queues.list()).filter((q) => q.name === 'c-all');
-    assert.deepEqual(queue!.stats, {
-      ready: 0,
-      delayed: 0,
-      inFlight: 0,
-      deadLettered: 0,
-      oldestAgeMs: 0,
-      paused: false,
-      pausedAt: null,
-    });
+    assert.deepEqual(queue!.stats, emptyQueueStats);
   });
 
   it('retries a throwing handler with attempt + 1, and dead-letters a NonRetryableError at once', async () => {

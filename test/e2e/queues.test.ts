@@ -15,17 +15,7 @@ import {
   SendResults,
   SettleResults,
 } from '../../src/server/schemas/queues.js';
-import { assertProblem, startTestServer, type TestServer } from './helpers.js';
-
-const emptyStats = {
-  ready: 0,
-  delayed: 0,
-  inFlight: 0,
-  deadLettered: 0,
-  oldestAgeMs: 0,
-  paused: false,
-  pausedAt: null,
-};
+import { assertProblem, emptyQueueStats, startTestServer, type TestServer } from './helpers.js';
 
 describe('queues over HTTP', () => {
   let t: TestServer;
@@ -93,7 +83,7 @@ describe('queues over HTTP', () => {
     assert.equal(replaced.body.maxAttempts, 5, 'PUT replaces: omitted fields take their defaults');
     const shown = await t.call('GET', '/v1/queues/config-q', { returns: QueueWithStats });
     assert.equal(shown.body.visibilityTimeoutMs, 5000);
-    assert.deepEqual(shown.body.stats, emptyStats);
+    assert.deepEqual(shown.body.stats, emptyQueueStats);
     const listed = await t.call('GET', '/v1/queues', { returns: QueueList });
     assert.ok(listed.body.items.some((item) => item.name === 'config-q'));
     assert.equal((await t.call('DELETE', '/v1/queues/config-q')).status, 204);
@@ -122,7 +112,7 @@ describe('queues over HTTP', () => {
     const acked = await t.call('POST', '/v1/queues/basic/ack', { body: { receipt: message.receipt } });
     assert.equal(acked.status, 204);
     assert.equal(acked.body, undefined);
-    assert.deepEqual(await stats('basic'), emptyStats);
+    assert.deepEqual(await stats('basic'), emptyQueueStats);
   });
 
   it('carries bytes bodies as base64 both ways', async () => {
@@ -295,7 +285,7 @@ describe('queues over HTTP', () => {
       returns: SettleResults,
     });
     assert.deepEqual(batch.body.results, [{ receipt: second!.receipt, ok: true }]);
-    assert.deepEqual(await stats('nack-last'), { ...emptyStats, deadLettered: 2 });
+    assert.deepEqual(await stats('nack-last'), { ...emptyQueueStats, deadLettered: 2 });
     assert.deepEqual((await receive('nack-last', { waitMs: 1500 })).body.messages, [], 'not redelivered');
     const dlq = await t.call('GET', '/v1/queues/nack-last/dlq', { returns: DeadLetterPage });
     assert.deepEqual(

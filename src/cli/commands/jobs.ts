@@ -12,6 +12,7 @@ import { confirm, type ConfirmFlags, plural, yesHelp } from './support/confirm.j
 import { exitCodeOfCodes } from './support/exit-codes.js';
 import { bodyFromArgOrStdin, parseJson, wholeNumber } from './support/input.js';
 import { fields, note, out, printJson, table, text } from './support/output.js';
+import { registerPauseCommands } from './support/pause-commands.js';
 
 const statuses = ['waiting', 'scheduled', 'queued', 'active', 'retrying', 'completed', 'dead', 'cancelled'];
 
@@ -153,24 +154,15 @@ export function registerJobs(program: Command): void {
     }),
   );
 
-  for (const action of ['pause', 'resume'] as const) {
-    withClientOptions(
-      jobs
-        .command(action)
-        .description(
-          action === 'pause'
-            ? 'pause a job type: adds still land, no worker of any process gets its jobs until resumed'
-            : 'resume a paused job type',
-        )
-        .argument('<type>', 'the job type'),
-    ).action((type: string, flags: ClientFlags) =>
-      withBackend(flags, async (spool) => {
-        const state = await spool.jobs.pauseType(type, action === 'pause');
-        if (flags.json) printJson(state);
-        else out(state.paused ? `paused job type ${type}` : `resumed job type ${type}`);
-      }),
-    );
-  }
+  registerPauseCommands(jobs, {
+    argument: ['<type>', 'the job type'],
+    descriptions: {
+      pause: 'pause a job type: adds still land, no worker of any process gets its jobs until resumed',
+      resume: 'resume a paused job type',
+    },
+    run: (spool, type, paused) => spool.jobs.pauseType(type, paused),
+    line: (state, type) => (state.paused ? `paused job type ${type}` : `resumed job type ${type}`),
+  });
 
   registerBulk(jobs, {
     verb: 'cancel',

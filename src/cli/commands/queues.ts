@@ -16,6 +16,7 @@ import { type ClientFlags, withClientOptions } from './support/client-options.js
 import { confirm, type ConfirmFlags, plural, yesHelp } from './support/confirm.js';
 import { orNull, wholeNumber, wholeNumberOrNone } from './support/input.js';
 import { duration, fields, note, out, printJson, table } from './support/output.js';
+import { registerPauseCommands } from './support/pause-commands.js';
 
 interface ListFlags extends ClientFlags {
   all?: boolean;
@@ -135,29 +136,18 @@ export function registerQueues(program: Command): void {
     }),
   );
 
-  for (const action of ['pause', 'resume'] as const) {
-    withClientOptions(
-      queues
-        .command(action)
-        .description(
-          action === 'pause'
-            ? 'pause a queue: sends still land, no consumer of any process gets a message until resumed'
-            : 'resume a paused queue: its consumers take messages again',
-        )
-        .argument('<queue>', 'the queue name'),
-    ).action((queue: string, flags: ClientFlags) =>
-      withBackend(flags, async (spool) => {
-        const answer = await spool.queues.pause(queue, action === 'pause');
-        if (flags.json) printJson(answer);
-        else
-          out(
-            answer.stats.paused
-              ? `paused queue ${queue} (${plural(answer.stats.ready, 'message')} ready wait for a resume)`
-              : `resumed queue ${queue}`,
-          );
-      }),
-    );
-  }
+  registerPauseCommands(queues, {
+    argument: ['<queue>', 'the queue name'],
+    descriptions: {
+      pause: 'pause a queue: sends still land, no consumer of any process gets a message until resumed',
+      resume: 'resume a paused queue: its consumers take messages again',
+    },
+    run: (spool, queue, paused) => spool.queues.pause(queue, paused),
+    line: (answer, queue) =>
+      answer.stats.paused
+        ? `paused queue ${queue} (${plural(answer.stats.ready, 'message')} ready wait for a resume)`
+        : `resumed queue ${queue}`,
+  });
 
   withClientOptions(
     queues

@@ -13,6 +13,7 @@ import { type ClientFlags, usageError, withClientOptions } from './support/clien
 import { confirm, type ConfirmFlags, yesHelp } from './support/confirm.js';
 import { parseJson, wholeNumber } from './support/input.js';
 import { duration, note, out, printJson, table } from './support/output.js';
+import { registerPauseCommands } from './support/pause-commands.js';
 
 /** When a schedule fires, in one short cell: `0 3 * * * (Europe/Berlin)` or `every 5m 0s`. */
 function whenText(schedule: Schedule): string {
@@ -128,31 +129,18 @@ Examples:
     }),
   );
 
-  for (const action of ['pause', 'resume'] as const) {
-    withClientOptions(
-      schedules
-        .command(action)
-        .description(
-          action === 'pause'
-            ? 'pause a schedule: it fires nothing until resumed, in every process'
-            : 'resume a schedule from its next slot (slots passed while paused are skipped)',
-        )
-        .argument('<name>', 'the schedule name'),
-    ).action((name: string, flags: ClientFlags) =>
-      withBackend(flags, async (spool) => {
-        const schedule = await (action === 'pause'
-          ? spool.schedules.pause(name)
-          : spool.schedules.resume(name));
-        if (flags.json) printJson(schedule);
-        else
-          out(
-            schedule.paused
-              ? `paused schedule ${schedule.name}`
-              : `resumed schedule ${schedule.name}: next run ${schedule.nextRunAt}`,
-          );
-      }),
-    );
-  }
+  registerPauseCommands(schedules, {
+    argument: ['<name>', 'the schedule name'],
+    descriptions: {
+      pause: 'pause a schedule: it fires nothing until resumed, in every process',
+      resume: 'resume a schedule from its next slot (slots passed while paused are skipped)',
+    },
+    run: (spool, name, paused) => (paused ? spool.schedules.pause(name) : spool.schedules.resume(name)),
+    line: (schedule) =>
+      schedule.paused
+        ? `paused schedule ${schedule.name}`
+        : `resumed schedule ${schedule.name}: next run ${schedule.nextRunAt}`,
+  });
 
   withClientOptions(
     schedules
