@@ -155,9 +155,12 @@ export class Webhooks {
   async enqueue(input: WebhookInput): Promise<EnqueuedWebhook> {
     const { body, options } = webhookMessage(input, this.#spool.clock.now());
     if (!body.secrets && !this.#defaultSecrets) {
-      throw new InvalidArgumentError('webhook has no signing secret: pass `secret` or set a default', {
-        field: 'secret',
-      });
+      throw new InvalidArgumentError(
+        'webhook has no signing secret: pass `secret`, give Webhooks a `secret`, or start spool serve with SPOOL_WEBHOOK_SECRET set',
+        {
+          field: 'secret',
+        },
+      );
     }
     await this.open();
     const result = await this.queue.send(body, options);
@@ -258,7 +261,12 @@ export class Webhooks {
     }
     const secrets = webhook.secrets ?? this.#defaultSecrets;
     if (!secrets) {
-      return { status: null, error: new NonRetryableError('no signing secret: set a default secret') };
+      return {
+        status: null,
+        error: new NonRetryableError(
+          'no signing secret: start spool serve with SPOOL_WEBHOOK_SECRET set (or give Webhooks a `secret`), then redrive the spool.webhooks dead letters',
+        ),
+      };
     }
     let response;
     try {
