@@ -275,30 +275,44 @@ export class Fuzzer {
     let warming: Promise<void> | undefined;
     let lastProgress = Date.now();
     let lastHealth = 0;
-    const take = (): { index: number; item: FuzzCase } | undefined => {
+    /** The next case; 'chunk' when its chunk of cases is still to be generated. */
+    const take = (): { index: number; item: FuzzCase } | 'chunk' | undefined => {
       if (this.#sent >= options.requests || this.#fatal !== undefined || this.#stopping) return undefined;
+      if (Math.floor(next / chunkSize) !== chunk) return 'chunk';
       const index = next++;
-      const wanted = Math.floor(index / chunkSize);
-      if (wanted !== chunk) {
-        chunk = wanted;
-        cases = fc.sample(this.#arbitrary, { seed: chunkSeed(options.seed, chunk), numRuns: chunkSize });
-      }
       return { index, item: cases[index % chunkSize]! };
     };
     // The warm-up ends with every worker idle, so the start-of-run memory sees no request in flight.
     let gate: Promise<void> = Promise.resolve();
     let warmedUp = warmup === 0;
     let inFlight = 0;
-    let drained: (() => void) | undefined;
+    const drainWaiters: (() => void)[] = [];
+    const whenDrained = () =>
+      new Promise<void>((done) => {
+        if (inFlight === 0) done();
+        else drainWaiters.push(done);
+      });
+    // Generating a chunk blocks this process for seconds: requests in flight meanwhile would be
+    // timed as slow answers of the server. So the next chunk is generated with none in flight.
+    let generating: Promise<void> | undefined;
+    const nextChunk = () =>
+      (generating ??= (async () => {
+        await whenDrained();
+        chunk = Math.floor(next / chunkSize);
+        cases = fc.sample(this.#arbitrary, { seed: chunkSeed(options.seed, chunk), numRuns: chunkSize });
+      })().finally(() => (generating = undefined)));
     const worker = async () => {
       for (;;) {
         await gate;
-        let taken: ReturnType<typeof take>;
-        try {
-          taken = take();
-        } catch (error) {
-          this.#fatal ??= `the fuzzer could not generate cases: ${(error as Error).stack ?? String(error)}`;
-          return;
+        const taken = take();
+        if (taken === 'chunk') {
+          try {
+            await nextChunk();
+          } catch (error) {
+            this.#fatal ??= `the fuzzer could not generate cases: ${(error as Error).stack ?? String(error)}`;
+            return;
+          }
+          continue;
         }
         if (!taken) return;
         inFlight++;
@@ -308,16 +322,12 @@ export class Fuzzer {
           this.#fatal ??= `the fuzzer itself failed on case ${taken.index}: ${(error as Error).stack ?? String(error)}`;
         } finally {
           inFlight--;
-          if (inFlight === 0) drained?.();
+          if (inFlight === 0) for (const done of drainWaiters.splice(0)) done();
         }
         if (!warmedUp && this.#sent >= warmup) {
           warmedUp = true;
           warming = (async () => {
-            await new Promise<void>((done) => {
-              drained = done;
-              if (inFlight === 0) done();
-            });
-            drained = undefined;
+            await whenDrained();
             await this.#settle();
             memoryStart = await this.#server.memory();
           })();
