@@ -129,6 +129,8 @@ export const jobDefaults: Readonly<{ leaseMs: number }> = Object.freeze({
 /** Applies defaults to `options`, validates the result and freezes it. */
 export function resolveQueueConfig(name: string, options: QueueOptions = {}): Readonly<QueueConfig> {
   validateName('queue', name);
+  refuseUnknownOptions(options, queueOptionNames, `queue "${name}"`);
+  refuseUnknownOptions(options.backoff, backoffOptionNames, `queue "${name}": backoff`);
   const config = {
     name,
     visibilityTimeoutMs: options.visibilityTimeoutMs ?? queueDefaults.visibilityTimeoutMs,
@@ -143,6 +145,7 @@ export function resolveQueueConfig(name: string, options: QueueOptions = {}): Re
 /** Applies defaults to `options`, validates the result and freezes it. */
 export function resolveTopicConfig(name: string, options: TopicOptions = {}): Readonly<TopicConfig> {
   validateName('topic', name);
+  refuseUnknownOptions(options, topicOptionNames, `topic "${name}"`);
   const config = {
     name,
     partitions: options.partitions ?? topicDefaults.partitions,
@@ -152,6 +155,31 @@ export function resolveTopicConfig(name: string, options: TopicOptions = {}): Re
   };
   return deepFreeze(check(TopicConfigSchema, config, `topic "${name}"`));
 }
+
+/**
+ * Refuses options this code does not know (a misspelt `maxAttemps`, or a `ttlMs` Spool does not
+ * have): ignoring them would silently run with something other than what the caller asked for.
+ * Keys whose value is undefined count as absent.
+ */
+export function refuseUnknownOptions(
+  options: object | undefined,
+  known: readonly string[],
+  where: string,
+): void {
+  if (options === undefined || options === null) return;
+  const unknown = Object.entries(options)
+    .filter(([key, value]) => value !== undefined && !known.includes(key))
+    .map(([key]) => key);
+  if (unknown.length === 0) return;
+  throw new InvalidArgumentError(
+    `${where}: unknown option${unknown.length === 1 ? '' : 's'} ${unknown.join(', ')}; the options are ${known.join(', ')}`,
+    { errors: unknown.map((field) => ({ field, message: 'is not an option Spool knows' })) },
+  );
+}
+
+const queueOptionNames = ['visibilityTimeoutMs', 'maxAttempts', 'backoff', 'maxDepth', 'dedupWindowMs'];
+const backoffOptionNames = ['baseMs', 'capMs', 'jitter'];
+const topicOptionNames = ['partitions', 'retentionMs', 'retentionBytes'];
 
 /** Validates `value` against `schema`, throwing one error that lists every problem by path. */
 export function check<S extends TSchema>(schema: S, value: unknown, where: string): Static<S> {

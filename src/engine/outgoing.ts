@@ -6,6 +6,7 @@ import { newId } from '../core/ids.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { encodeBody, validateHeaders, type Headers, type MessageBody } from '../core/message.js';
 import { partitionForKey } from '../core/partitioner.js';
+import { refuseUnknownOptions } from '../core/options.js';
 import { withTraceHeaders } from '../telemetry/tracing.js';
 import type { AppendEvent, EnqueueMessage } from '../store/port.js';
 
@@ -51,6 +52,9 @@ export interface OutgoingEvent<T = MessageBody> extends PublishOptions {
 }
 
 const MAX_PRIORITY = 2 ** 31 - 1;
+/** What a message of a send may carry (`body` rides along in a batch's messages). */
+const sendOptionNames = ['body', 'headers', 'key', 'priority', 'delayMs', 'notBefore', 'dedupId'];
+const publishOptionNames = ['body', 'headers', 'key', 'partition'];
 
 /**
  * Validates and encodes one message of a send. `traceHeaders` (from the producer span) are added
@@ -63,6 +67,7 @@ export function toEnqueueMessage(
   traceHeaders?: Headers,
 ): EnqueueMessage {
   const where = 'send';
+  refuseUnknownOptions(options, sendOptionNames, where);
   const priority = options.priority ?? 0;
   if (!Number.isInteger(priority) || Math.abs(priority) > MAX_PRIORITY) {
     throw new InvalidArgumentError(`${where}: priority must be an integer between -2^31+1 and 2^31-1`, {
@@ -106,6 +111,7 @@ export class Partitioner {
   /** Validates, encodes and places one event; `traceHeaders` as in {@link toEnqueueMessage}. */
   toAppendEvent(body: unknown, options: PublishOptions, traceHeaders?: Headers): AppendEvent {
     const where = 'publish';
+    refuseUnknownOptions(options, publishOptionNames, where);
     const key = optionalShortString(options.key, 'key', where);
     let partition: number;
     if (options.partition !== undefined) {

@@ -38,6 +38,36 @@ describe('queue: send and receive', () => {
     assert.equal(stats.ready + stats.delayed + stats.inFlight, 0);
   });
 
+  it('refuses options it does not know instead of ignoring them, and stores nothing', async () => {
+    const queue = await t.spool.queue('orders');
+    const unknownSend = { ttlMs: 60_000 } as Parameters<typeof queue.send>[1];
+    await assert.rejects(queue.send({ order: 1 }, unknownSend), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'SPOOL_INVALID_ARGUMENT');
+      assert.match(error.message, /send: unknown option ttlMs; the options are body, headers, key, priority/);
+      return true;
+    });
+    assert.equal((await queue.stats()).ready, 0, 'nothing was stored');
+    await assert.rejects(
+      t.spool.queue('typo', { maxAttemps: 3 } as Parameters<typeof t.spool.queue>[1]),
+      /queue "typo": unknown option maxAttemps; the options are visibilityTimeoutMs, maxAttempts/,
+    );
+    await assert.rejects(
+      t.spool.queue('typo', { backoff: { base: 10 } } as Parameters<typeof t.spool.queue>[1]),
+      /queue "typo": backoff: unknown option base/,
+    );
+    await assert.rejects(
+      t.spool.topic('clicks', { partition: 3 } as Parameters<typeof t.spool.topic>[1]),
+      /topic "clicks": unknown option partition; the options are partitions/,
+    );
+    const topic = await t.spool.topic('clicks');
+    await assert.rejects(
+      topic.publish({ n: 1 }, { partitions: 1 } as Parameters<typeof topic.publish>[1]),
+      /publish: unknown option partitions/,
+    );
+    // Undefined values are absent, as elsewhere in the API.
+    await queue.send({ order: 2 }, { key: undefined });
+  });
+
   it('redelivers after the lease expires and rejects the stale receipt', async () => {
     const queue = await t.spool.queue('orders', { visibilityTimeoutMs: 1000 });
     await queue.send('job');
