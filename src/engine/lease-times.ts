@@ -24,7 +24,12 @@ export class LeaseTimes {
     }
   }
 
-  /** Forgets `receipt`; resolves with how long ago it was leased (seconds), if it is known. */
+  /** Forgets `receipt` without measuring it (a message handed back untried). */
+  forget(receipt: string): void {
+    this.#leasedAt.delete(receipt);
+  }
+
+  /** Forgets `receipt`; answers how long ago it was leased (seconds), if it is known. */
   settled(receipt: string, now: number): number | undefined {
     const at = this.#leasedAt.get(receipt);
     if (at === undefined) return undefined;

@@ -240,7 +240,7 @@ export class Queue<T = MessageBody> implements LeaseSettler {
   async release(receipt: string, options: { delayMs?: number } = {}): Promise<void> {
     const delayMs = checkedDelayMs('release', options.delayMs);
     await this.context.store.release(this.name, receipt, { delayMs, countAttempt: false });
-    this.#leaseTimes.settled(receipt, 0); // handed back untried: no processing to record
+    this.#leaseTimes.forget(receipt); // handed back untried: no processing to record
     this.#signal().notify();
   }
 

@@ -10,7 +10,7 @@
  * (finished, retried by someone else, cancelled with its parent) is skipped, and any other
  * failure is reported per job.
  */
-import { InvalidArgumentError, SpoolError } from '../core/errors.js';
+import { errorCatalogue, InvalidArgumentError, SpoolError } from '../core/errors.js';
 import type { JobQuery, JobStatus } from '../store/port.js';
 import { cancellableStatuses, finishedStatuses, retryableStatuses } from './job-states.js';
 import type { Job } from './job.js';
@@ -114,9 +114,9 @@ export async function runBulkAction(
         await (action === 'retry' ? jobs.retry(id) : jobs.cancel(id));
         changed++;
       } catch (error) {
-        const code = error instanceof SpoolError ? error.code : 'SPOOL_INTERNAL';
-        if (code === 'SPOOL_JOB_STATE_CONFLICT' || code === 'SPOOL_JOB_NOT_FOUND') skipped.push(id);
-        else failed.push({ id, code, message: error instanceof Error ? error.message : String(error) });
+        const failure = failureOf(id, error);
+        if (movedOn.has(failure.code)) skipped.push(id);
+        else failed.push(failure);
       }
     }
   };
@@ -138,12 +138,25 @@ async function deleteAll(
       changed += deleted.size;
       for (const id of page) if (!deleted.has(id)) skipped.push(id);
     } catch (error) {
-      const code = error instanceof SpoolError ? error.code : 'SPOOL_INTERNAL';
-      const message = error instanceof Error ? error.message : String(error);
-      for (const id of page) failed.push({ id, code, message });
+      for (const id of page) failed.push(failureOf(id, error));
     }
   }
   return { changed, skipped, failed };
+}
+
+/** Codes of a job that moved on since it was listed: skipped, not failed. */
+const movedOn: ReadonlySet<string> = new Set([
+  errorCatalogue.JOB_STATE_CONFLICT.code,
+  errorCatalogue.JOB_NOT_FOUND.code,
+]);
+
+/** What a bulk result says of a job whose action threw `error`. */
+function failureOf(id: string, error: unknown): { id: string; code: string; message: string } {
+  return {
+    id,
+    code: error instanceof SpoolError ? error.code : errorCatalogue.INTERNAL.code,
+    message: error instanceof Error ? error.message : String(error),
+  };
 }
 
 /** The ids of the jobs matching `filter` in any of `statuses`, at most `limit`. */

@@ -467,7 +467,7 @@ export class Jobs {
     await this.#ensureTicketQueues([type]);
     const queue = await this.spool.queue(jobQueueName(type));
     await queue.pause();
-    return new Date((await queue.stats()).pausedAt ?? this.spool.clock.now());
+    return (await this.typePausedAt(type))!;
   }
 
   /** Resumes job type `type`: its workers here take jobs at once, other processes' within a second. */

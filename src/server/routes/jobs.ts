@@ -7,7 +7,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { jobDefaults } from '../../core/options.js';
 import type { JsonValue } from '../../core/message.js';
 import type { Job } from '../../jobs/job.js';
-import type { AddJobOptions } from '../../jobs/jobs.js';
+import type { AddJobOptions, Jobs } from '../../jobs/jobs.js';
 import type { LeasedJob } from '../../jobs/index.js';
 import type { ScheduleRecord } from '../../store/port.js';
 import { maxWaitMs, type RouteModule, startLongPoll } from '../context.js';
@@ -201,13 +201,8 @@ export const jobRoutes: RouteModule = (app, { spool, jobs, closing, webhooks }) 
         },
         config: { access: 'admin' },
       },
-      async (request) => {
-        const { type } = request.params;
-        if (action === 'pause') await jobs.pauseType(type);
-        else await jobs.resumeType(type);
-        const pausedAt = await jobs.typePausedAt(type);
-        return { type, paused: pausedAt !== null, pausedAt: pausedAt?.toISOString() ?? null };
-      },
+      async (request) =>
+        wireJobTypeState(request.params.type, await toggleJobType(jobs, request.params.type, action)),
     );
   }
 
@@ -527,6 +522,22 @@ export function wireJob(job: Job) {
     })),
     logs: job.logs.map((line) => ({ ...line, at: new Date(line.at).toISOString() })),
   };
+}
+
+/** Pauses or resumes job type `type`; resolves with when it is paused now (null: it runs). */
+export async function toggleJobType(
+  jobs: Jobs,
+  type: string,
+  action: 'pause' | 'resume',
+): Promise<Date | null> {
+  if (action === 'pause') return jobs.pauseType(type);
+  await jobs.resumeType(type);
+  return null;
+}
+
+/** Whether a job type is paused, as JSON. */
+export function wireJobTypeState(type: string, pausedAt: Date | null) {
+  return { type, paused: pausedAt !== null, pausedAt: pausedAt?.toISOString() ?? null };
 }
 
 /** A schedule as JSON: times as ISO 8601 strings, its payload parsed. */

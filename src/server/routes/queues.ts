@@ -110,7 +110,7 @@ export const queueRoutes: RouteModule = (app, { spool, handles }) => {
         },
         config: {
           access: 'admin',
-          refuseReserved: { kind: 'queue', action: `${action === 'pause' ? 'pausing' : 'resuming'}` },
+          refuseReserved: { kind: 'queue', action: action === 'pause' ? 'pausing' : 'resuming' },
         },
       },
       async (request) => {

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
+import { errorCatalogue } from '../../core/errors.js';
 import type { Job } from '../../jobs/job.js';
 import type { Jobs } from '../../jobs/jobs.js';
 import { type JobsEnv, type JobsSuite, sleep } from './harness.js';
@@ -142,7 +143,7 @@ export function scheduleTests(suite: JobsSuite): void {
         const fired = await firedJobs(jobs, 'tick');
         for (const job of fired)
           assert.ok(Date.parse(job.metadata.slot as string) >= resumedAt - 50, 'no slot of the pause fired');
-        await assert.rejects(jobs.pauseSchedule('nope'), { code: 'SPOOL_SCHEDULE_NOT_FOUND' });
+        await assert.rejects(jobs.pauseSchedule('nope'), { code: errorCatalogue.SCHEDULE_NOT_FOUND.code });
       },
     );
   });

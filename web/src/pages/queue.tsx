@@ -16,6 +16,7 @@ import { paths } from '../state/router.js';
 import { historyMs, queueSeries, useLiveStats } from '../state/stats.js';
 import { notify } from '../state/notices.js';
 import { useCan } from '../state/scopes.js';
+import { isSystem } from './overview.js';
 import { PageTitle } from './page-title.js';
 import { DeadLetters } from './queue-dlq.js';
 import { QueueMessages } from './queue-messages.js';
@@ -73,7 +74,7 @@ export function QueuePage({ name, tab }: { name: string; tab: QueueTab }) {
   const config = queue.data;
   const paused = queue.data?.stats.paused ?? false;
   // Spool's own queues are paused through their job type (the overview), not here.
-  const reserved = name.startsWith('spool.') || name.startsWith('jobs.');
+  const reserved = isSystem(name);
   return (
     <>
       <nav aria-label="Breadcrumb" class="crumbs">

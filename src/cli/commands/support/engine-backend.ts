@@ -24,7 +24,7 @@ import {
   type AddJobOptions,
   type ScheduleOptions,
 } from '../../../index.js';
-import { wireJob, wireSchedule } from '../../../server/routes/jobs.js';
+import { toggleJobType, wireJob, wireJobTypeState, wireSchedule } from '../../../server/routes/jobs.js';
 import { wireWorker } from '../../../server/routes/workers.js';
 import {
   fromWireMessage,
@@ -280,12 +280,8 @@ function jobBackend(jobs: () => Jobs): JobBackend {
     cancel: async (id) => wireJob(await jobs().cancel(id)),
     retry: async (id) => wireJob(await jobs().retry(id)),
     delete: (id) => jobs().delete(id),
-    pauseType: async (type, paused) => {
-      if (paused) await jobs().pauseType(type);
-      else await jobs().resumeType(type);
-      const pausedAt = await jobs().typePausedAt(type);
-      return { type, paused: pausedAt !== null, pausedAt: pausedAt?.toISOString() ?? null };
-    },
+    pauseType: async (type, paused) =>
+      wireJobTypeState(type, await toggleJobType(jobs(), type, paused ? 'pause' : 'resume')),
     bulk: async (action, { since, until, ...filter }, options) => {
       const result = await jobs().bulk(
         action,
