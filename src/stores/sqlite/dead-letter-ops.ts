@@ -18,6 +18,7 @@ import {
   encodeCursor,
 } from './codec.js';
 import type { QueueOps } from './queue-ops.js';
+import type { MessageBookkeeping } from './message-bookkeeping.js';
 
 interface DeadLetterRow {
   seq: number;
@@ -44,10 +45,14 @@ export class DeadLetterOps {
   readonly #page: Database.Statement<[string, number, number], DeadLetterRow>;
   readonly #all: SelectionStatements;
   readonly #byId: SelectionStatements;
+  readonly #lastSeq: Database.Statement<[], number>;
+  readonly #bookkeeping: MessageBookkeeping;
 
-  constructor(db: Database.Database, clock: Clock, queues: QueueOps) {
+  constructor(db: Database.Database, clock: Clock, queues: QueueOps, bookkeeping: MessageBookkeeping) {
     this.#clock = clock;
     this.#queues = queues;
+    this.#bookkeeping = bookkeeping;
+    this.#lastSeq = db.prepare<[], number>('SELECT coalesce(max(seq), 0) FROM messages').pluck();
     this.#page = db.prepare(
       `SELECT seq, id, payload, headers, key, priority, enqueued_at, dead_lettered_at, attempts, errors
        FROM dead_letters WHERE queue = ? AND seq > ? ORDER BY seq LIMIT ?`,
@@ -82,8 +87,13 @@ export class DeadLetterOps {
     this.#queues.require(queue);
     const statements = selection.ids ? this.#byId : this.#all;
     const params = { queue, ids: JSON.stringify(selection.ids ?? []) };
+    const lastSeq = this.#lastSeq.get()!;
     const moved = statements.redrive.run({ ...params, now: this.#clock.now() }).changes;
     statements.delete.run(params);
+    if (moved > 0) {
+      this.#bookkeeping.blockAddedDuplicates(queue, lastSeq);
+      this.#bookkeeping.depthChanged(queue, moved);
+    }
     return moved;
   }
 

@@ -26,6 +26,7 @@ import {
   formatReceipt,
   parseReceipt,
 } from './codec.js';
+import type { MessageBookkeeping } from './message-bookkeeping.js';
 import { firstRows } from './rows.js';
 import type { QueueOps } from './queue-ops.js';
 
@@ -63,10 +64,13 @@ export class LeaseOps {
     name: string;
     message: string;
   }>;
-  readonly #deleteExpired: Database.Statement<{ queue: string; now: number; maxAttempts: number }>;
+  readonly #deleteExpired: Database.Statement<
+    { queue: string; now: number; maxAttempts: number },
+    string | null
+  >;
   readonly #selectClaimable: Database.Statement<{ queue: string; now: number }, ClaimableRow>;
   readonly #lease: Database.Statement<[string, number, number]>;
-  readonly #ack: Database.Statement<[number, string, string]>;
+  readonly #ack: Database.Statement<[number, string, string], string | null>;
   readonly #leasedAttempts: Database.Statement<LeaseMatch, { attempts: number }>;
   readonly #release: Database.Statement<
     LeaseMatch & {
@@ -81,18 +85,25 @@ export class LeaseOps {
   readonly #moveToDeadLetters: Database.Statement<
     LeaseMatch & { now: number; name: string; message: string }
   >;
-  readonly #deleteBySeq: Database.Statement<[number]>;
+  readonly #deleteBySeq: Database.Statement<[number], string | null>;
+  readonly #bookkeeping: MessageBookkeeping;
 
-  constructor(db: Database.Database, clock: Clock, queues: QueueOps) {
+  constructor(db: Database.Database, clock: Clock, queues: QueueOps, bookkeeping: MessageBookkeeping) {
     this.#clock = clock;
     this.#queues = queues;
+    this.#bookkeeping = bookkeeping;
     const expired = `queue = @queue AND lease_token IS NOT NULL AND visible_at <= @now AND attempts >= @maxAttempts`;
     this.#moveExpiredToDeadLetters = db.prepare(
       `INSERT INTO dead_letters (id, queue, payload, headers, key, priority, enqueued_at, dead_lettered_at, attempts, errors)
        SELECT id, queue, payload, headers, key, priority, enqueued_at, @now, attempts, ${appendError}
        FROM messages WHERE ${expired} ORDER BY seq`,
     );
-    this.#deleteExpired = db.prepare(`DELETE FROM messages WHERE ${expired}`);
+    // Deletes below return the key: every message they remove is leased, so the head of its key.
+    this.#deleteExpired = db
+      .prepare<{ queue: string; now: number; maxAttempts: number }, string | null>(
+        `DELETE FROM messages WHERE ${expired} RETURNING key`,
+      )
+      .pluck();
     // Deliverable: unleased heads of their keys that are due, merged with expired leases (few,
     // and always key heads), in delivery order. Without statistics SQLite would rather range-scan
     // messages_waiting and sort the whole backlog; INDEXED BY keeps the ordered walk, which
@@ -111,7 +122,11 @@ export class LeaseOps {
     );
     const current = 'seq = @seq AND queue = @queue AND lease_token = @token';
     // Positional parameters: the ack runs once per message, and binding by name cost a third of it.
-    this.#ack = db.prepare('DELETE FROM messages WHERE seq = ? AND queue = ? AND lease_token = ?');
+    this.#ack = db
+      .prepare<[number, string, string], string | null>(
+        'DELETE FROM messages WHERE seq = ? AND queue = ? AND lease_token = ? RETURNING key',
+      )
+      .pluck();
     this.#leasedAttempts = db.prepare(`SELECT attempts FROM messages WHERE ${current}`);
     // `uncounted` (0 or 1) takes back the attempt the claim added: a plain release is no attempt.
     this.#release = db.prepare(
@@ -127,7 +142,9 @@ export class LeaseOps {
        SELECT id, queue, payload, headers, key, priority, enqueued_at, @now, attempts, ${appendError}
        FROM messages WHERE ${current}`,
     );
-    this.#deleteBySeq = db.prepare('DELETE FROM messages WHERE seq = ?');
+    this.#deleteBySeq = db
+      .prepare<[number], string | null>('DELETE FROM messages WHERE seq = ? RETURNING key')
+      .pluck();
   }
 
   /**
@@ -166,6 +183,7 @@ export class LeaseOps {
     for (const receipt of receipts) {
       if (!this.#deleteLeased(queue, receipt)) stale.push(receipt);
     }
+    this.#bookkeeping.depthChanged(queue, stale.length - receipts.length);
     return stale;
   }
 
@@ -176,7 +194,9 @@ export class LeaseOps {
       this.#moveExpiredToDeadLetters.run({ ...expired, name: 'LeaseExpired', message: leaseExpiredMessage })
         .changes > 0
     ) {
-      this.#deleteExpired.run(expired);
+      const removed = this.#deleteExpired.all(expired);
+      for (const key of removed) this.#bookkeeping.headRemoved(queue, key);
+      this.#bookkeeping.depthChanged(queue, -removed.length);
     }
     const rows = firstRows(this.#selectClaimable.iterate({ queue, now }), max);
     if (rows.length === 0) return [];
@@ -204,12 +224,27 @@ export class LeaseOps {
 
   ack(queue: string, receipt: string): void {
     if (!this.#deleteLeased(queue, receipt)) throw new StaleReceiptError(queue, receipt);
+    this.#bookkeeping.depthChanged(queue, -1);
   }
 
-  /** Deletes the message if `receipt` is its current lease; false when it matched nothing. */
+  /**
+   * Deletes the message if `receipt` is its current lease; false when it matched nothing. The
+   * caller updates the depth (once for a batch).
+   */
   #deleteLeased(queue: string, receipt: string): boolean {
     const lease = parseReceipt(receipt);
-    return lease !== null && this.#ack.run(lease.seq, queue, lease.token).changes > 0;
+    const key = lease === null ? undefined : this.#ack.get(lease.seq, queue, lease.token);
+    if (key === undefined) return false;
+    this.#bookkeeping.headRemoved(queue, key);
+    return true;
+  }
+
+  /** Deletes a message known to be leased (its dead-lettered copy was just written). */
+  #deleteHead(queue: string, seq: number): void {
+    const key = this.#deleteBySeq.get(seq);
+    if (key === undefined) return;
+    this.#bookkeeping.headRemoved(queue, key);
+    this.#bookkeeping.depthChanged(queue, -1);
   }
 
   /**
@@ -226,7 +261,7 @@ export class LeaseOps {
     if (counted && leased.attempts >= this.#queues.require(queue).config.maxAttempts) {
       const error = options.error ?? nackedError;
       this.#moveToDeadLetters.run({ ...match, now, name: error.name, message: error.message });
-      this.#deleteBySeq.run(match.seq);
+      this.#deleteHead(queue, match.seq);
       return 'dead-lettered';
     }
     this.#release.run({
@@ -258,7 +293,7 @@ export class LeaseOps {
     ) {
       throw new StaleReceiptError(queue, receipt);
     }
-    this.#deleteBySeq.run(match.seq);
+    this.#deleteHead(queue, match.seq);
   }
 
   /** The lease a receipt claims to hold; a receipt that does not parse matches no row. */

@@ -27,6 +27,7 @@ import {
   encodeHeaders,
 } from './codec.js';
 import { EnqueuePlan, fullAtDepth, queueFullRetryAfterMs } from '../rules.js';
+import type { MessageBookkeeping } from './message-bookkeeping.js';
 
 interface QueueRow {
   config: string;
@@ -72,7 +73,7 @@ export class QueueOps {
   readonly #selectDedup: Database.Statement<[string, string, number], { message_id: string }>;
   readonly #upsertDedup: Database.Statement<[string, string, string, number]>;
   readonly #insertMessage: Database.Statement<
-    [string, string, EnqueueMessage['payload'], string, string | null, number, number, number]
+    [string, string, EnqueueMessage['payload'], string, string | null, number, number, number, 0 | 1]
   >;
   readonly #stats: Database.Statement<{ queue: string; now: number }, StatsRow>;
   readonly #nextDelivery: Database.Statement<{ queue: string; now: number }, { next: number | null }>;
@@ -84,8 +85,11 @@ export class QueueOps {
 
   readonly #configs = new Map<string, { text: string; config: QueueConfig }>();
 
-  constructor(db: Database.Database, clock: Clock) {
+  readonly #bookkeeping: MessageBookkeeping;
+
+  constructor(db: Database.Database, clock: Clock, bookkeeping: MessageBookkeeping) {
     this.#clock = clock;
+    this.#bookkeeping = bookkeeping;
     this.#selectQueue = db.prepare('SELECT config, depth, paused_at FROM queues WHERE name = ?');
     // Pausing a paused queue keeps the time it was first paused.
     this.#pauseQueue = db.prepare(
@@ -108,8 +112,8 @@ export class QueueOps {
        ON CONFLICT (queue, dedup_id) DO UPDATE SET message_id = excluded.message_id, expires_at = excluded.expires_at`,
     );
     this.#insertMessage = db.prepare(
-      `INSERT INTO messages (id, queue, payload, headers, key, priority, enqueued_at, visible_at, attempts, lease_token, errors)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, '[]')`,
+      `INSERT INTO messages (id, queue, payload, headers, key, priority, enqueued_at, visible_at, key_blocked, attempts, lease_token, errors)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, '[]')`,
     );
     // An expired lease counts as ready: the message is deliverable again.
     this.#stats = db.prepare(
@@ -220,10 +224,12 @@ export class QueueOps {
         message.priority,
         now,
         message.availableAt,
+        this.#bookkeeping.blockedOnInsert(queue, message.key),
       );
       const dedupId = plan.dedupIdOf(message);
       if (dedupId !== null) this.#upsertDedup.run(queue, dedupId, message.id, now + config.dedupWindowMs);
     }
+    this.#bookkeeping.depthChanged(queue, toStore.length);
     return plan.results();
   }
 
@@ -265,7 +271,9 @@ export class QueueOps {
 
   purge(queue: string): number {
     this.require(queue);
-    return this.#deleteMessages.run(queue).changes;
+    const purged = this.#deleteMessages.run(queue).changes;
+    this.#bookkeeping.depthChanged(queue, -purged);
+    return purged;
   }
 }
 

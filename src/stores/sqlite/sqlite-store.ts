@@ -47,6 +47,7 @@ import { DeadLetterOps } from './dead-letter-ops.js';
 import { GroupOps } from './group-ops.js';
 import { JobOps } from './job-ops.js';
 import { LeaseOps } from './lease-ops.js';
+import { MessageBookkeeping } from './message-bookkeeping.js';
 import { LogOps } from './log-ops.js';
 import { QueueOps } from './queue-ops.js';
 import { UpkeepOps } from './upkeep-ops.js';
@@ -88,9 +89,10 @@ export class SqliteStoreImpl implements SqliteStore {
   constructor(db: Database.Database, clock: Clock, walSync: WalSync | null = null) {
     this.clock = clock;
     this.#batcher = new WriteBatcher(db, walSync);
-    this.#queues = new QueueOps(db, clock);
-    this.#leases = new LeaseOps(db, clock, this.#queues);
-    this.#deadLetters = new DeadLetterOps(db, clock, this.#queues);
+    const bookkeeping = new MessageBookkeeping(db);
+    this.#queues = new QueueOps(db, clock, bookkeeping);
+    this.#leases = new LeaseOps(db, clock, this.#queues, bookkeeping);
+    this.#deadLetters = new DeadLetterOps(db, clock, this.#queues, bookkeeping);
     this.#logs = new LogOps(db, clock);
     this.#groups = new GroupOps(db, clock);
     this.#upkeep = new UpkeepOps(db, clock);

@@ -106,6 +106,60 @@ export function queueOrderingTests(suite: Suite): void {
       assert.deepEqual(ids(await claim(q)), [a2.id]);
     });
 
+    suite.test(
+      'per-key FIFO: a head dead-lettered by its expired last lease, a nack or a batch ack frees the next',
+      async (env) => {
+        const { store, clock, msg, queue, claim } = env;
+        const q = await queue('jobs', { maxAttempts: 1 });
+        const [a1, a2, a3, a4] = [msg({ key: 'A' }), msg({ key: 'A' }), msg({ key: 'A' }), msg({ key: 'A' })];
+        await store.enqueue(q, [a1, a2, a3, a4]);
+        await env.claimOne(q, 1_000);
+        await clock.advance(1_001);
+        // A claim sweeps the expired last attempt to the dead letters; the new head is claimable
+        // at once (SQLite) or from the next claim (PostgreSQL: one statement, one snapshot).
+        let second = await claim(q, 10);
+        if (second.length === 0) second = await claim(q, 10);
+        assert.deepEqual(ids(second), [a2.id]);
+        assert.equal(await store.release(q, second[0]!.receipt, { delayMs: 0 }), 'dead-lettered');
+        const third = await claim(q, 10);
+        assert.deepEqual(ids(third), [a3.id]);
+        const { stale, claimed } = await store.ackAndClaim(q, [third[0]!.receipt], {
+          max: 10,
+          visibilityTimeoutMs: 30_000,
+        });
+        assert.deepEqual([stale, ids(claimed)], [[], [a4.id]]);
+      },
+    );
+
+    suite.test('per-key FIFO holds for redriven messages of one key, and after a purge', async (env) => {
+      const { store, msg, queue, claim } = env;
+      const q = await queue('jobs', { maxAttempts: 1 });
+      const [a1, a2, b1] = [msg({ key: 'A' }), msg({ key: 'A' }), msg({ key: 'B' })];
+      await store.enqueue(q, [a1, a2, b1]);
+      for (const expected of [[a1.id, b1.id], [a2.id]]) {
+        const claimed = await claim(q, 10);
+        assert.deepEqual(ids(claimed).sort(), [...expected].sort());
+        for (const message of claimed)
+          await store.deadLetter(q, message.receipt, { name: 'E', message: 'x' });
+      }
+      const a3 = msg({ key: 'A' });
+      await store.enqueue(q, [a3]);
+      // Redriven messages join the end of the queue: behind a3, and each behind the older of its key.
+      assert.equal(await store.redrive(q, {}), 3);
+      const first = await claim(q, 10);
+      assert.deepEqual(ids(first).sort(), [a3.id, b1.id].sort());
+      await store.ackAndClaim(
+        q,
+        first.map((m) => m.receipt),
+        { max: 0, visibilityTimeoutMs: 1 },
+      );
+      assert.deepEqual(ids(await claim(q, 10)), [a1.id]);
+      await store.purge(q);
+      const [c1, c2] = [msg({ key: 'A' }), msg({ key: 'A' })];
+      await store.enqueue(q, [c1, c2]);
+      assert.deepEqual(ids(await claim(q, 10)), [c1.id]);
+    });
+
     suite.test('per-key FIFO holds over a later message of higher priority', async (env) => {
       const { store, clock, msg, queue, claim } = env;
       const q = await queue();
@@ -215,6 +269,31 @@ export function queueOrderingTests(suite: Suite): void {
         await store.deadLetter(q, poisoned.receipt, { name: 'Error', message: 'poison' });
         await store.enqueue(q, [msg()]);
         await rejectsWithCode(() => store.enqueue(q, [msg()]), 'SPOOL_QUEUE_FULL');
+      },
+    );
+
+    suite.test(
+      'maxDepth counts through expired leases, nacks to the dead letters, batch acks, purge and redrive',
+      async (env) => {
+        const { store, clock, msg, queue, claim } = env;
+        const q = await queue('jobs', { maxDepth: 3, maxAttempts: 1 });
+        await store.enqueue(q, [msg(), msg(), msg()]);
+        await rejectsWithCode(() => store.enqueue(q, [msg()]), 'SPOOL_QUEUE_FULL');
+        await env.claimOne(q, 1_000);
+        await clock.advance(1_001);
+        const [nacked] = await claim(q, 1); // the sweep dead-letters the expired one: 2 left
+        assert.equal(await store.release(q, nacked!.receipt, { delayMs: 0 }), 'dead-lettered');
+        const [acked] = await claim(q, 1);
+        await store.ackAndClaim(q, [acked!.receipt], { max: 0, visibilityTimeoutMs: 1_000 });
+        await store.enqueue(q, [msg(), msg(), msg()]);
+        await rejectsWithCode(() => store.enqueue(q, [msg()]), 'SPOOL_QUEUE_FULL');
+        assert.equal(await store.purge(q), 3);
+        await store.enqueue(q, [msg()]);
+        // A redrive may pass maxDepth (an operator action); what it adds counts from then on.
+        assert.equal(await store.redrive(q, {}), 2);
+        await rejectsWithCode(() => store.enqueue(q, [msg()]), 'SPOOL_QUEUE_FULL');
+        const stats = await store.queueStats(q);
+        assert.deepEqual([stats.ready, stats.deadLettered], [3, 0]);
       },
     );
 

@@ -7,6 +7,7 @@ import { afterEach, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { TestClock } from '../../../src/core/clock.js';
 import { InvalidArgumentError, SchemaVersionError } from '../../../src/core/errors.js';
+import { resolveQueueConfig } from '../../../src/core/options.js';
 import { openSqliteStore, sqliteStore } from '../../../src/stores/sqlite/index.js';
 import { openDatabase } from '../../../src/stores/sqlite/connection.js';
 import { migrations, readVersion, schemaVersion } from '../../../src/stores/sqlite/migrations.js';
@@ -125,6 +126,47 @@ void describe('sqlite store: migrations', () => {
       assert.deepEqual(tables, [], 'no migration ran on the newer file');
     } finally {
       check.close();
+    }
+  });
+
+  it('a v6 file (depth and key heads kept by triggers) carries on at v7 without them', async () => {
+    const file = newFile();
+    const v6 = new Database(file);
+    v6.pragma('journal_mode = WAL');
+    for (const migration of migrations.slice(0, 6)) v6.exec(migration.sql);
+    v6.pragma('user_version = 6');
+    v6.prepare('INSERT INTO queues (name, config) VALUES (?, ?)').run(
+      'orders',
+      JSON.stringify(resolveQueueConfig('orders', { maxDepth: 3 })),
+    );
+    const insert = v6.prepare(
+      `INSERT INTO messages (id, queue, payload, headers, key, priority, enqueued_at, visible_at, attempts, errors)
+       VALUES (?, 'orders', '{}', '{}', ?, 0, 1, 1, 0, '[]')`,
+    );
+    insert.run('a1', 'A');
+    insert.run('a2', 'A');
+    v6.close();
+
+    const store = await openSqliteStore({ path: file });
+    try {
+      const check = new Database(file, { readonly: true });
+      try {
+        assert.deepEqual(check.prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger'").all(), []);
+      } finally {
+        check.close();
+      }
+      // The depth the triggers kept (2) still bounds the queue; the key head a1 comes first.
+      await store.enqueue('orders', [message()]);
+      await assert.rejects(store.enqueue('orders', [message()]), { code: 'SPOOL_QUEUE_FULL' });
+      const [head] = await store
+        .claim('orders', { max: 10, visibilityTimeoutMs: 30_000 })
+        .then((claimed) => claimed.filter((m) => m.key === 'A'));
+      assert.equal(head?.id, 'a1');
+      await store.ack('orders', head.receipt);
+      const [next] = await store.claim('orders', { max: 10, visibilityTimeoutMs: 30_000 });
+      assert.equal(next?.id, 'a2');
+    } finally {
+      await store.close();
     }
   });
 
