@@ -60,7 +60,7 @@ export class JobOps {
   readonly #count: Database.Statement<[], { type: string; status: string; count: number }>;
   readonly #deleteFinished: Database.Statement<{ before: number; type: string | null; limit: number }>;
   readonly #deleteOneFinished: Database.Statement<[string], { id: string }>;
-  readonly #updates = new Map<string, Database.Statement<Record<string, unknown>>>();
+  readonly #updates = new Map<string, Database.Statement<Record<string, unknown>, JobRow>>();
   readonly #searches = new Map<string, Database.Statement<Record<string, unknown>, JobRow>>();
   readonly #upsertSchedule: Database.Statement<Record<string, unknown>>;
   readonly #advanceSchedule: Database.Statement<{ name: string; from: number; next: number }>;
@@ -141,9 +141,10 @@ export class JobOps {
     let statement = this.#updates.get(shape);
     if (!statement) {
       const assignments = fields.map((field) => `${patchColumns[field].column} = @${field}`);
-      statement = this.#db.prepare(
+      // RETURNING: the updated record without a second lookup.
+      statement = this.#db.prepare<Record<string, unknown>, JobRow>(
         `UPDATE jobs SET ${[...assignments, 'version = version + 1', 'updated_at = @now'].join(', ')}
-         WHERE id = @id${versioned ? ' AND version = @expectedVersion' : ''}`,
+         WHERE id = @id${versioned ? ' AND version = @expectedVersion' : ''} RETURNING *`,
       );
       this.#updates.set(shape, statement);
     }
@@ -153,8 +154,8 @@ export class JobOps {
       const { encode } = patchColumns[field];
       values[field] = encode ? encode(patch[field] as never) : patch[field];
     }
-    if (statement.run(values).changes === 0) return null;
-    return this.get(id);
+    const row = statement.get(values);
+    return row ? toJob(row) : null;
   }
 
   get(id: string): JobRecord | null {
