@@ -76,18 +76,16 @@ export class JobEvents {
 
   /** Publishes the event for `job`'s current state as part of `tx`. */
   async record(tx: SpoolTransaction, job: JobRecord, event = `job.${job.status}`): Promise<void> {
-    const body: JobEvent = {
-      event,
-      jobId: job.id,
-      jobType: job.type,
-      status: job.status,
-      attempts: job.attempts,
-      progress: job.progress,
-      at: job.updatedAt,
-      key: job.key,
-      error: job.lastError,
-    };
-    await tx.publish(jobEventsTopic, body, { partition: 0 });
+    await tx.publish(jobEventsTopic, jobEvent(job, event), { partition: 0 });
+  }
+
+  /** Publishes the events for the current states of `jobs`, in order, as one write of `tx`. */
+  async recordMany(tx: SpoolTransaction, jobs: readonly JobRecord[]): Promise<void> {
+    if (jobs.length === 0) return;
+    await tx.publishBatch(
+      jobEventsTopic,
+      jobs.map((job) => ({ body: jobEvent(job, `job.${job.status}`), partition: 0 })),
+    );
   }
 
   /** Events (job and queue) from `fromOffset` on (at most `max`), and the offset to read next. */
@@ -129,4 +127,18 @@ export class JobEvents {
     if (!this.#topic) throw new Error('JobEvents.open() was not awaited');
     return this.#topic;
   }
+}
+
+function jobEvent(job: JobRecord, event: string): JobEvent {
+  return {
+    event,
+    jobId: job.id,
+    jobType: job.type,
+    status: job.status,
+    attempts: job.attempts,
+    progress: job.progress,
+    at: job.updatedAt,
+    key: job.key,
+    error: job.lastError,
+  };
 }

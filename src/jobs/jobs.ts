@@ -45,6 +45,7 @@ import {
   runBulkAction,
 } from './bulk-actions.js';
 import { ensureCallbackQueue, sendJobCallback } from './job-callbacks.js';
+import { JobAddWrites } from './job-add-writes.js';
 import { JobEvents } from './job-events.js';
 import { cancellableStatuses, isFinished, retryableStatuses } from './job-states.js';
 import { type JobTypeOptions, type ResolvedJobType, resolveJobType } from './job-types.js';
@@ -254,11 +255,21 @@ export class Jobs {
       },
       (traceHeaders) => {
         const work = async (tx: SpoolTransaction) => {
+          const writes = new JobAddWrites(tx, this.events);
           const results: JobRecord[] = [];
           for (const [index, item] of items.entries()) {
             const options = item.options ?? {};
             const inserted = await withItemIndex(index, () =>
-              this.#insert(tx, item.type, item.payload ?? null, options, hashes[index]!, null, traceHeaders),
+              this.#insert(
+                tx,
+                item.type,
+                item.payload ?? null,
+                options,
+                hashes[index]!,
+                null,
+                traceHeaders,
+                writes,
+              ),
             );
             // Thrown inside the transaction, so nothing of the batch stays.
             if (!inserted.created && inserted.job.requestHash !== hashes[index]) {
@@ -266,6 +277,7 @@ export class Jobs {
             }
             results.push(inserted.job);
           }
+          await writes.flush();
           return results;
         };
         const joined = currentTransaction();
@@ -690,6 +702,8 @@ export class Jobs {
     requestHash: string | null,
     parentId: string | null,
     traceHeaders?: Record<string, string>,
+    /** Gathers the event and ticket for a batch's single write instead of writing them now. */
+    batched?: JobAddWrites,
   ): Promise<{ job: JobRecord; created: boolean }> {
     const typeOptions = this.#types.get(type)?.type ?? resolveJobType(type);
     const now = this.spool.clock.now();
@@ -727,13 +741,17 @@ export class Jobs {
     validateRecord(record);
     const inserted = await tx.records.insertJob(record);
     if (!inserted.created) return inserted;
-    await this.events.record(tx, record);
+    if (batched) batched.created(record);
+    else await this.events.record(tx, record);
     if (status !== 'waiting') {
-      await tx.send(jobQueueName(type), { jobId: record.id } satisfies JobTicket, {
+      const ticket = {
+        body: { jobId: record.id } satisfies JobTicket,
         priority: record.priority,
         notBefore: runAt,
         ...(traceHeaders ? { headers: traceHeaders } : {}),
-      });
+      };
+      if (batched) batched.ticket(jobQueueName(type), ticket);
+      else await tx.sendBatch(jobQueueName(type), [ticket]);
     }
     for (const child of children) {
       await this.#insert(
@@ -744,6 +762,7 @@ export class Jobs {
         null,
         record.id,
         traceHeaders,
+        batched,
       );
     }
     return inserted;
@@ -791,12 +810,8 @@ export class Jobs {
     const job = await this.#require(id);
     const prefix = `${jobQueueName(job.type)}/`;
     if (!lease.startsWith(prefix)) {
-      throw new InvalidArgumentError(
-        `lease does not belong to job ${id}; pass the lease its claim returned`,
-        {
-          field: 'lease',
-        },
-      );
+      const message = `lease does not belong to job ${id}; pass the lease its claim returned`;
+      throw new InvalidArgumentError(message, { field: 'lease' });
     }
     const receipt = lease.slice(prefix.length);
     const queue = await this.spool.queue(jobQueueName(job.type));

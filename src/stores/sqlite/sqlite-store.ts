@@ -227,18 +227,21 @@ export class SqliteStoreImpl implements SqliteStore {
         ),
       );
     }
-    return this.#batcher.transaction((scope) => work(this.#writes((operation) => scope.run(operation))));
+    return this.#batcher.transaction((scope) =>
+      work(this.#writes((operation, atomic) => scope.run(operation, atomic))),
+    );
   }
 
   #writes(run: Runner): StoreWrites {
     return {
-      // One message without a dedup id is one INSERT (its depth check throws before writing).
+      // One message without a dedup id: its depth check throws before the INSERT, and nothing
+      // after it (the depth and key-head bookkeeping) can fail but the whole transaction.
       enqueue: (queue, messages) =>
         run(
           () => this.#queues.enqueue(queue, messages),
           messages.length === 1 && messages[0]!.dedupId === null,
         ),
-      // One DELETE: atomic by itself (see WriteBatcher).
+      // One DELETE and its bookkeeping: atomic (see WriteBatcher), as the enqueue above.
       ack: (queue, receipt) => run(() => this.#leases.ack(queue, receipt), true, 'lease'),
       append: (topic, events) => run(() => this.#logs.append(topic, events)),
       getTopic: (name) => run(() => this.#logs.get(name), true),

@@ -73,7 +73,8 @@ export interface CommitStats {
  * the open exclusive transaction. The scope refuses work once the transaction has ended.
  */
 export interface TransactionScope {
-  run<T>(operation: () => T): Promise<T>;
+  /** Runs `operation` in the transaction; `atomic` ones (see the header) skip their savepoint. */
+  run<T>(operation: () => T, atomic?: boolean): Promise<T>;
 }
 
 /**
@@ -470,7 +471,8 @@ class ExclusiveScope implements TransactionScope {
     this.#inSavepoint = inSavepoint;
   }
 
-  run<T>(operation: () => T): Promise<T> {
+  /** `atomic`: as for a batch's writes, an operation that cannot half-apply skips its savepoint. */
+  run<T>(operation: () => T, atomic = false): Promise<T> {
     if (!this.#open) return Promise.reject(new ClosedError('transaction'));
     // After an error that made SQLite roll the whole transaction back, a further write would
     // autocommit on its own; refuse it (the COMMIT at the end then fails too).
@@ -480,7 +482,7 @@ class ExclusiveScope implements TransactionScope {
       );
     }
     try {
-      const value = this.#inSavepoint(operation) as T;
+      const value = atomic ? operation() : (this.#inSavepoint(operation) as T);
       this.operations++;
       return Promise.resolve(value);
     } catch (error) {
