@@ -49,6 +49,10 @@ function gatedSync() {
     release() {
       for (const run of held.splice(0)) run();
     },
+    /** Lets only the most recently asked fsync run. */
+    releaseNewest() {
+      held.pop()?.();
+    },
     failNext(error: NodeJS.ErrnoException) {
       failWith = error;
     },
@@ -109,23 +113,26 @@ void describe('sqlite store: background fsync (durability full)', () => {
     await closeReleasing(store, gate);
   });
 
-  it('one fsync covers every commit made while the previous fsync ran', async () => {
+  it('a commit made during an fsync gets a second one at once; later ones share a third', async () => {
     const gate = gatedSync();
     const store = openGated(newFile(), gate.sync);
     await saveQueueReleasing(store, gate);
     const before = gate.calls;
     const writes = [store.enqueue('orders', [message()])];
     await turn();
-    // Three more commits, each in its own turn, while the first fsync is held.
+    // Three more commits, each in its own turn, while the fsyncs are held.
     for (let n = 0; n < 3; n++) {
       writes.push(store.enqueue('orders', [message()]));
       await turn();
     }
-    assert.equal(gate.calls - before, 1, 'no second fsync while one runs');
-    gate.release();
-    await writes[0];
+    // A commit need not wait for an fsync that started before it (a slow fsync doubled the
+    // p99 latency); two run at most, and the second covers the first's commits too.
+    assert.equal(gate.calls - before, 2, 'a second fsync for the second commit, none for the others');
+    gate.releaseNewest();
+    await Promise.all([writes[0], writes[1]]);
+    assert.equal(await settled(writes[2]!), false, 'the third commit waits for an fsync after it');
     await turn();
-    assert.equal(gate.calls - before, 2, 'the next fsync covers the three later commits');
+    assert.equal(gate.calls - before, 3, 'the next fsync covers the two later commits');
     gate.release();
     await Promise.all(writes);
     assert.equal((await store.queueStats('orders')).ready, 4);
