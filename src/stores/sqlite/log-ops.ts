@@ -17,6 +17,7 @@ import { ConfigConflictError, OffsetOutOfRangeError, TopicNotFoundError } from '
 import type { TopicConfig } from '../../core/options.js';
 import type { AppendEvent, AppendResult, PartitionOffsets, ReadResult } from '../../store/port.js';
 import { type PayloadColumn, decodeHeaders, decodePayload, encodeHeaders, payloadBytes } from './codec.js';
+import type { EventTailCache } from './event-tail-cache.js';
 import { firstRows } from './rows.js';
 
 interface PartitionRow {
@@ -57,9 +58,12 @@ export class LogOps {
   >;
   readonly #deleteEventsBefore: Database.Statement<[string, number, number]>;
   readonly #deleteTopic: readonly Database.Statement<[string]>[];
+  readonly #idAt: Database.Statement<[string, number, number], string>;
+  readonly #tail: EventTailCache;
 
-  constructor(db: Database.Database, clock: Clock) {
+  constructor(db: Database.Database, clock: Clock, tail: EventTailCache) {
     this.#clock = clock;
+    this.#tail = tail;
     this.#selectTopic = db.prepare('SELECT config FROM topics WHERE name = ?');
     this.#selectTopics = db.prepare('SELECT config FROM topics ORDER BY name');
     this.#insertTopic = db.prepare('INSERT INTO topics (name, config) VALUES (?, ?)');
@@ -86,6 +90,11 @@ export class LogOps {
       `SELECT offset, id, timestamp, payload, headers, key FROM events
        WHERE topic = ? AND partition = ? AND offset >= ? ORDER BY offset`,
     );
+    this.#idAt = db
+      .prepare<[string, number, number], string>(
+        'SELECT id FROM events WHERE topic = ? AND partition = ? AND offset = ?',
+      )
+      .pluck();
     this.#timestampAt = db.prepare(
       'SELECT timestamp FROM events WHERE topic = ? AND partition = ? AND offset = ?',
     );
@@ -138,6 +147,7 @@ export class LogOps {
 
   delete(topic: string): boolean {
     const [deleteTopic, ...deleteRest] = this.#deleteTopic;
+    this.#tail.forget(topic);
     if (deleteTopic!.run(topic).changes === 0) return false;
     for (const statement of deleteRest) statement.run(topic);
     return true;
@@ -184,6 +194,17 @@ export class LogOps {
     this.require(topic);
     const partition = this.#partition(topic, partitionNumber);
     const from = Math.max(fromOffset, partition.start_offset);
+    const cached = this.#tail.read(topic, partitionNumber, from, max, partition.next_offset, (offset) =>
+      this.#idAt.get(topic, partitionNumber, offset),
+    );
+    if (cached) {
+      return {
+        partition: partitionNumber,
+        startOffset: partition.start_offset,
+        endOffset: partition.next_offset,
+        events: cached,
+      };
+    }
     const rows = firstRows(this.#selectEvents.iterate(topic, partitionNumber, from), max);
     return {
       partition: partitionNumber,

@@ -48,6 +48,7 @@ import { GroupOps } from './group-ops.js';
 import { JobOps } from './job-ops.js';
 import { LeaseOps } from './lease-ops.js';
 import { MessageBookkeeping } from './message-bookkeeping.js';
+import { EventTailCache } from './event-tail-cache.js';
 import { LogOps } from './log-ops.js';
 import { QueueOps } from './queue-ops.js';
 import { UpkeepOps } from './upkeep-ops.js';
@@ -78,6 +79,8 @@ export class SqliteStoreImpl implements SqliteStore {
   readonly #leases: LeaseOps;
   readonly #deadLetters: DeadLetterOps;
   readonly #logs: LogOps;
+  /** The newest events appended here, for readers in this process (see event-tail-cache.ts). */
+  readonly #eventTail = new EventTailCache();
   readonly #groups: GroupOps;
   readonly #upkeep: UpkeepOps;
   readonly #jobs: JobOps;
@@ -93,12 +96,15 @@ export class SqliteStoreImpl implements SqliteStore {
     this.#queues = new QueueOps(db, clock, bookkeeping);
     this.#leases = new LeaseOps(db, clock, this.#queues, bookkeeping);
     this.#deadLetters = new DeadLetterOps(db, clock, this.#queues, bookkeeping);
-    this.#logs = new LogOps(db, clock);
+    this.#logs = new LogOps(db, clock, this.#eventTail);
     this.#groups = new GroupOps(db, clock);
     this.#upkeep = new UpkeepOps(db, clock);
     this.#jobs = new JobOps(db, clock);
     this.#workers = new WorkerOps(db, clock);
-    this.#batched = this.#writes((operation, atomic, kind) => this.#batcher.write(operation, atomic, kind));
+    this.#batched = this.#writes(
+      (operation, atomic, kind) => this.#batcher.write(operation, atomic, kind),
+      true,
+    );
   }
 
   commitStats(): CommitStats {
@@ -228,11 +234,12 @@ export class SqliteStoreImpl implements SqliteStore {
       );
     }
     return this.#batcher.transaction((scope) =>
-      work(this.#writes((operation, atomic) => scope.run(operation, atomic))),
+      work(this.#writes((operation, atomic) => scope.run(operation, atomic), false)),
     );
   }
 
-  #writes(run: Runner): StoreWrites {
+  /** @param settleOnCommit - `run` resolves once its write is committed and durable (not inside a transaction). */
+  #writes(run: Runner, settleOnCommit: boolean): StoreWrites {
     return {
       // One message without a dedup id: its depth check throws before the INSERT, and nothing
       // after it (the depth and key-head bookkeeping) can fail but the whole transaction.
@@ -243,7 +250,15 @@ export class SqliteStoreImpl implements SqliteStore {
         ),
       // One DELETE and its bookkeeping: atomic (see WriteBatcher), as the enqueue above.
       ack: (queue, receipt) => run(() => this.#leases.ack(queue, receipt), true, 'lease'),
-      append: (topic, events) => run(() => this.#logs.append(topic, events)),
+      append: (topic, events) => {
+        const appended = run(() => this.#logs.append(topic, events));
+        if (!settleOnCommit) return appended;
+        // Durable now: readers in this process may take these events from memory.
+        return appended.then((results) => {
+          this.#eventTail.appended(topic, events, results);
+          return results;
+        });
+      },
       getTopic: (name) => run(() => this.#logs.get(name), true),
       commitOffset: (topic, group, memberId, partition, offset) =>
         run(() => this.#groups.commitOffset(topic, group, memberId, partition, offset)),
