@@ -55,6 +55,11 @@ export class WalSync {
   #waiters: Waiter[] = [];
   /** fsyncs run, for the commit statistics. */
   syncs = 0;
+  /**
+   * Called when the last running fsync ends with nobody waiting: with two in flight, the one
+   * that ends last may release no waiter, and a close waiting for idleness must still hear it.
+   */
+  onIdle: (() => void) | null = null;
 
   /**
    * @param walPath - the database's `-wal` file, which SQLite creates before the first commit.
@@ -142,6 +147,7 @@ export class WalSync {
       // The next fsync starts before anyone is told, so it overlaps the callers' reactions.
       this.#sync();
       for (const waiter of ready) waiter.callback(null);
+      if (ready.length === 0 && this.idle) this.onIdle?.();
     });
   }
 

@@ -144,6 +144,7 @@ export class WriteBatcher {
   constructor(db: Database.Database, walSync: WalSync | null = null) {
     this.#db = db;
     this.#walSync = walSync;
+    if (walSync) walSync.onIdle = () => this.#afterUnit();
     // better-sqlite3 turns a transaction function called inside an open transaction into a
     // savepoint, which is exactly the per-operation isolation a batch needs.
     this.#inSavepoint = db.transaction((operation: () => unknown) => operation());

@@ -139,6 +139,23 @@ void describe('sqlite store: background fsync (durability full)', () => {
     await closeReleasing(store, gate);
   });
 
+  it('a close waiting for idleness hears the fsync that ends last even when it releases nobody', async () => {
+    const gate = gatedSync();
+    const store = openGated(newFile(), gate.sync);
+    await saveQueueReleasing(store, gate);
+    const first = store.enqueue('orders', [message()]);
+    await turn();
+    const second = store.enqueue('orders', [message()]);
+    await turn();
+    assert.equal(gate.waiting, 2);
+    const closed = store.close();
+    gate.releaseNewest(); // covers both commits: every waiter is released by it
+    await Promise.all([first, second]);
+    assert.equal(await settled(closed), false, 'the first fsync still runs');
+    gate.release(); // ends last and releases nobody
+    await closed;
+  });
+
   it('a failed fsync refuses the writes waiting for it and every later call', async () => {
     const gate = gatedSync();
     const store = openGated(newFile(), gate.sync);
