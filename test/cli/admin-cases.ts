@@ -2,6 +2,9 @@
  * `spool queues|topics|groups …` as a user runs them: against a server (--url) and on a data
  * directory (--data), the same commands with the same answers. Deleting asks for confirmation:
  * refused without a terminal unless --yes, asked on a terminal.
+ *
+ * Run by admin-server.test.ts and admin-data.test.ts, one mode each: every case spawns the CLI
+ * several times, and both modes in one file came close to the per-file timeout on a slow machine.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -41,7 +44,13 @@ const modes: Mode[] = [
   },
 ];
 
-for (const mode of modes) {
+/** Registers the cases for one mode: `server` (with the confirmation cases) or `data`. */
+export function adminTests(which: 'server' | 'data'): void {
+  for (const mode of which === 'server' ? [modes[0]!] : [modes[1]!]) adminModeTests(mode);
+  if (which === 'server') confirmationTests();
+}
+
+function adminModeTests(mode: Mode): void {
   describe(`spool queues, topics and groups ${mode.name}`, () => {
     before(() => mode.setUp());
     after(() => mode.tearDown());
@@ -314,35 +323,40 @@ for (const mode of modes) {
   });
 }
 
-describe('spool groups delete and confirmations against a server', () => {
-  const fixture = serverWithClient();
-  const env = () => ({ SPOOL_URL: fixture.t.url });
+function confirmationTests(): void {
+  describe('spool groups delete and confirmations against a server', () => {
+    const fixture = serverWithClient();
+    const env = () => ({ SPOOL_URL: fixture.t.url });
 
-  it('a group with a live member is not deleted (SPOOL_GROUP_NOT_EMPTY); once it left, it is', async () => {
-    await fixture.client.topics.put('payments', { partitions: 1 });
-    await fixture.client.topics.poll('payments', 'ledger', { member: 'worker-1', sessionTimeoutMs: 30_000 });
-    const refused = await runSpool(['groups', 'delete', 'payments', 'ledger', '--yes'], env());
-    assert.equal(refused.code, 4);
-    assert.match(refused.stderr, /SPOOL_GROUP_NOT_EMPTY: .*1 live member \(worker-1\)/);
-    assert.ok(await fixture.client.topics.group('payments', 'ledger'), 'still there');
-    await fixture.client.topics.leave('payments', 'ledger', 'worker-1');
-    const deleted = await runSpool(['groups', 'delete', 'payments', 'ledger', '--yes'], env());
-    assert.equal(deleted.code, 0, deleted.stderr);
-    await assert.rejects(fixture.client.topics.group('payments', 'ledger'), {
-      code: 'SPOOL_GROUP_NOT_FOUND',
+    it('a group with a live member is not deleted (SPOOL_GROUP_NOT_EMPTY); once it left, it is', async () => {
+      await fixture.client.topics.put('payments', { partitions: 1 });
+      await fixture.client.topics.poll('payments', 'ledger', {
+        member: 'worker-1',
+        sessionTimeoutMs: 30_000,
+      });
+      const refused = await runSpool(['groups', 'delete', 'payments', 'ledger', '--yes'], env());
+      assert.equal(refused.code, 4);
+      assert.match(refused.stderr, /SPOOL_GROUP_NOT_EMPTY: .*1 live member \(worker-1\)/);
+      assert.ok(await fixture.client.topics.group('payments', 'ledger'), 'still there');
+      await fixture.client.topics.leave('payments', 'ledger', 'worker-1');
+      const deleted = await runSpool(['groups', 'delete', 'payments', 'ledger', '--yes'], env());
+      assert.equal(deleted.code, 0, deleted.stderr);
+      await assert.rejects(fixture.client.topics.group('payments', 'ledger'), {
+        code: 'SPOOL_GROUP_NOT_FOUND',
+      });
+    });
+
+    it('on a terminal, delete asks: n keeps the queue (exit 1), y deletes it', async () => {
+      await fixture.client.queues.put('scratch');
+      const prompt = /Delete queue "scratch" with 0 messages and 0 dead letters\? \[y\/N\]/;
+      const no = await runSpoolOnTerminal(['queues', 'delete', 'scratch'], env(), prompt, 'n');
+      assert.equal(no.code, 1, no.screen);
+      assert.match(no.screen, /nothing changed/);
+      assert.ok(await fixture.client.queues.get('scratch'));
+      const yes = await runSpoolOnTerminal(['queues', 'delete', 'scratch'], env(), prompt, 'y');
+      assert.equal(yes.code, 0, yes.screen);
+      assert.match(yes.screen, /deleted queue scratch/);
+      await assert.rejects(fixture.client.queues.get('scratch'), { code: 'SPOOL_QUEUE_NOT_FOUND' });
     });
   });
-
-  it('on a terminal, delete asks: n keeps the queue (exit 1), y deletes it', async () => {
-    await fixture.client.queues.put('scratch');
-    const prompt = /Delete queue "scratch" with 0 messages and 0 dead letters\? \[y\/N\]/;
-    const no = await runSpoolOnTerminal(['queues', 'delete', 'scratch'], env(), prompt, 'n');
-    assert.equal(no.code, 1, no.screen);
-    assert.match(no.screen, /nothing changed/);
-    assert.ok(await fixture.client.queues.get('scratch'));
-    const yes = await runSpoolOnTerminal(['queues', 'delete', 'scratch'], env(), prompt, 'y');
-    assert.equal(yes.code, 0, yes.screen);
-    assert.match(yes.screen, /deleted queue scratch/);
-    await assert.rejects(fixture.client.queues.get('scratch'), { code: 'SPOOL_QUEUE_NOT_FOUND' });
-  });
-});
+}
