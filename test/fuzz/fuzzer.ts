@@ -890,7 +890,9 @@ export class Fuzzer {
   /** Replays the first case of each finding with fast-check and keeps the smallest that still shows it. */
   async #shrinkAll(): Promise<void> {
     const findings = [...this.#findings.values()]
-      .filter((finding) => finding.first.index >= 0)
+      // Advisory findings fail nothing, and they are the large cases (an oversized body reset):
+      // shrinking them only costs time.
+      .filter((finding) => finding.first.index >= 0 && !advisoryKinds.has(finding.kind))
       .slice(0, this.#options.shrinkFindings);
     for (const finding of findings) {
       if (this.#server.exited()) return;
@@ -929,6 +931,9 @@ export class Fuzzer {
           seed: chunkSeed(this.#options.seed, Math.floor(index / chunkSize)),
           path: String(index % chunkSize),
           numRuns: 1,
+          // Returning early once the time is up is not enough: fast-check still walks every shrink
+          // candidate of a large case (seen: minutes of CPU on a loaded machine), so it is stopped.
+          plugins: [fc.interruptAfterTimeLimit(Math.max(1, until - Date.now()))],
         },
       );
       if (smallest) finding.minimal = smallest;
