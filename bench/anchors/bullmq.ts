@@ -81,21 +81,32 @@ export class BullMqSystem implements BenchSystem {
       version: `bullmq ${packageVersion('bullmq')}, ioredis ${safeVersion('ioredis')}, Redis ${version} on port ${this.#port}`,
       durability,
       settings:
-        'queue.add() per message, batch = addBulk(); Worker concurrency 50 (flash-sale groups: 50); removeOnComplete; fan-out emulated with one queue per group',
+        'queue.add() per message on an auto-pipelined ioredis connection, batch = addBulk(); Worker concurrency 50 (flash-sale groups: 50); removeOnComplete; fan-out emulated with one queue per group',
       spool: false,
       network: true,
     };
   }
 
-  #client(): RedisClient {
-    const client = new this.#Redis!({ host: '127.0.0.1', port: this.#port, maxRetriesPerRequest: null });
+  /**
+   * Producers pipeline automatically: ioredis then writes the commands issued in one tick as one
+   * socket write instead of one write each, which measured 1.2x more concurrent adds (22.5k
+   * against 18.6k/s, 4 interleaved runs each, 2026-12-07). Workers keep plain connections, as
+   * BullMQ's blocking commands expect.
+   */
+  #client(pipelined = false): RedisClient {
+    const client = new this.#Redis!({
+      host: '127.0.0.1',
+      port: this.#port,
+      maxRetriesPerRequest: null,
+      enableAutoPipelining: pipelined,
+    });
     this.#clients.push(client);
     return client;
   }
 
   #queue(name: string): Queue<OrderEvent> {
     return new Queue<OrderEvent>(name, {
-      connection: this.#client(),
+      connection: this.#client(true),
       defaultJobOptions: { removeOnComplete: true, removeOnFail: true },
     });
   }
