@@ -573,12 +573,12 @@ export class Jobs {
     for (;;) {
       for (const queue of queues) {
         if (leased.length >= max) break;
-        for (const message of await queue.receive({
-          max: max - leased.length,
-          visibilityTimeoutMs: leaseMs,
-        })) {
-          const attempt = await this.#attempts.begin(message);
+        const messages = await queue.receive({ max: max - leased.length, visibilityTimeoutMs: leaseMs });
+        // Started together, so they share one transaction.
+        const attempts = await Promise.all(messages.map((message) => this.#attempts.begin(message)));
+        for (const [index, attempt] of attempts.entries()) {
           if (!attempt) continue;
+          const message = messages[index]!;
           const lease = `${message.queue}/${message.receipt}`;
           leased.push({
             job: toJob(attempt.job),
