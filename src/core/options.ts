@@ -33,6 +33,12 @@ export const QueueConfigSchema = Type.Object(
     maxDepth: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
     /** How long a dedup id is remembered. */
     dedupWindowMs: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 }),
+    /**
+     * Messages expire this long after their send unless they carry their own `ttlMs`; an expired
+     * message is never delivered and goes to the dead letters (`MessageExpired`). Null (or
+     * absent, in a configuration saved before expiry existed): messages never expire.
+     */
+    messageTtlMs: Type.Optional(Type.Union([PositiveMs, Type.Null()])),
   },
   { additionalProperties: false },
 );
@@ -50,6 +56,12 @@ export interface QueueOptions {
   maxDepth?: number | null;
   /** @defaultValue 300000 (5 minutes) */
   dedupWindowMs?: number;
+  /**
+   * Messages expire this long after their send (a send's own `ttlMs` wins): an expired message
+   * is never delivered and goes to the dead-letter queue with a `MessageExpired` error.
+   * @defaultValue null (never)
+   */
+  messageTtlMs?: number | null;
 }
 
 export const queueDefaults = Object.freeze({
@@ -58,6 +70,7 @@ export const queueDefaults = Object.freeze({
   backoff: defaultBackoff,
   maxDepth: null,
   dedupWindowMs: 300_000,
+  messageTtlMs: null,
 });
 
 /** The stored configuration of a topic. */
@@ -138,6 +151,7 @@ export function resolveQueueConfig(name: string, options: QueueOptions = {}): Re
     backoff: { ...queueDefaults.backoff, ...options.backoff },
     maxDepth: options.maxDepth === undefined ? queueDefaults.maxDepth : options.maxDepth,
     dedupWindowMs: options.dedupWindowMs ?? queueDefaults.dedupWindowMs,
+    messageTtlMs: options.messageTtlMs === undefined ? queueDefaults.messageTtlMs : options.messageTtlMs,
   };
   return deepFreeze(check(QueueConfigSchema, config, `queue "${name}"`));
 }
@@ -177,7 +191,14 @@ export function refuseUnknownOptions(
   );
 }
 
-const queueOptionNames = ['visibilityTimeoutMs', 'maxAttempts', 'backoff', 'maxDepth', 'dedupWindowMs'];
+const queueOptionNames = [
+  'visibilityTimeoutMs',
+  'maxAttempts',
+  'backoff',
+  'maxDepth',
+  'dedupWindowMs',
+  'messageTtlMs',
+];
 const backoffOptionNames = ['baseMs', 'capMs', 'jitter'];
 const topicOptionNames = ['partitions', 'retentionMs', 'retentionBytes'];
 

@@ -30,6 +30,12 @@ export interface SendOptions {
    * returns the original message's id. At most 256 characters.
    */
   dedupId?: string;
+  /**
+   * Expires this long after the send (ms, counted from the send even when delayed), overriding
+   * the queue's `messageTtlMs`: an expired message is never delivered and goes to the dead-letter
+   * queue with a `MessageExpired` error.
+   */
+  ttlMs?: number;
 }
 
 /** A message of a batch send: its body and its options. */
@@ -53,7 +59,7 @@ export interface OutgoingEvent<T = MessageBody> extends PublishOptions {
 
 const MAX_PRIORITY = 2 ** 31 - 1;
 /** What a message of a send may carry (`body` rides along in a batch's messages). */
-const sendOptionNames = ['body', 'headers', 'key', 'priority', 'delayMs', 'notBefore', 'dedupId'];
+const sendOptionNames = ['body', 'headers', 'key', 'priority', 'delayMs', 'notBefore', 'dedupId', 'ttlMs'];
 const publishOptionNames = ['body', 'headers', 'key', 'partition'];
 
 /**
@@ -91,6 +97,17 @@ export function toEnqueueMessage(
     }
     availableAt = now + Math.trunc(options.delayMs);
   }
+  if (
+    options.ttlMs !== undefined &&
+    (!Number.isInteger(options.ttlMs) || options.ttlMs < 1 || options.ttlMs > 2 ** 31 - 1)
+  ) {
+    throw new InvalidArgumentError(
+      `${where}: ttlMs must be a whole number of milliseconds from 1 to 2^31-1`,
+      {
+        field: 'ttlMs',
+      },
+    );
+  }
   return {
     id: newId(),
     payload: encodeBody(body as MessageBody),
@@ -99,6 +116,7 @@ export function toEnqueueMessage(
     priority,
     availableAt,
     dedupId: optionalShortString(options.dedupId, 'dedupId', where),
+    ...(options.ttlMs !== undefined && { ttlMs: options.ttlMs }),
   };
 }
 

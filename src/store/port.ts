@@ -33,6 +33,11 @@ export interface EnqueueMessage {
   readonly availableAt: number;
   /** Dedup id; null for none. */
   readonly dedupId: string | null;
+  /**
+   * Expires this long after the send (ms), overriding the queue's `messageTtlMs`. An expired
+   * message is never delivered: the store moves it to the dead letters (`MessageExpired`).
+   */
+  readonly ttlMs?: number;
 }
 
 export interface EnqueueResult {

@@ -230,3 +230,20 @@ export function workerFromRow<I, J>(row: WorkerRow<I, J>, read: ColumnReaders<I,
     lastSeenAt: read.int(row.last_seen_at),
   };
 }
+
+/** The failure a dead letter records for a message that expired (`MessageExpired`). */
+export const messageExpiredMessage = 'the message expired before it was delivered';
+
+/** When a message sent `now` expires: its own TTL, else its queue's, else never (null). */
+export function expiresAt(message: EnqueueMessage, config: QueueConfig, now: number): number | null {
+  const ttlMs = message.ttlMs ?? config.messageTtlMs ?? null;
+  return ttlMs === null ? null : now + ttlMs;
+}
+
+/**
+ * A queue configuration as stored, with the fields added since it was saved at their defaults
+ * (`messageTtlMs`, schema v8 on SQLite and v7 on PostgreSQL): every reader sees the whole shape.
+ */
+export function storedQueueConfig(stored: QueueConfig): QueueConfig {
+  return stored.messageTtlMs === undefined ? { ...stored, messageTtlMs: null } : stored;
+}

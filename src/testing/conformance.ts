@@ -26,6 +26,7 @@ import {
 } from './conformance/external-transactions.js';
 import { groupTests } from './conformance/groups.js';
 import { jobTests } from './conformance/jobs.js';
+import { messageExpiryTests } from './conformance/message-expiry.js';
 import { Suite } from './conformance/harness.js';
 import { queueAdminTests } from './conformance/queue-admin.js';
 import { queueLeaseTests } from './conformance/queue-leases.js';
@@ -66,6 +67,7 @@ export function runStoreConformance(
     queueOrderingTests(suite);
     queueAdminTests(suite);
     deadLetterTests(suite);
+    messageExpiryTests(suite);
     topicTests(suite);
     groupTests(suite);
     transactionTests(suite);

@@ -125,6 +125,30 @@ function adminModeTests(mode: Mode): void {
       assert.match(gone.stderr, /SPOOL_QUEUE_NOT_FOUND/);
     });
 
+    it('queues create --message-ttl-ms and send --ttl-ms: expired messages go to the dead letters undelivered', async () => {
+      const created = json<{ messageTtlMs: number | null }>(
+        await spool('queues', 'create', 'offers', '--message-ttl-ms', '60000', '--json'),
+      );
+      assert.equal(created.messageTtlMs, 60_000);
+      const kept = json<{ messageTtlMs: number | null; maxAttempts: number }>(
+        await spool('queues', 'create', 'offers', '--update', '--max-attempts', '2', '--json'),
+      );
+      assert.deepEqual([kept.messageTtlMs, kept.maxAttempts], [60_000, 2], '--update keeps the ttl');
+      const sent = await spool('send', 'offers', '{"offer":"flash"}', '--ttl-ms', '1');
+      assert.equal(sent.code, 0, sent.stderr);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const received = await spool('receive', 'offers');
+      assert.equal(received.code, 0, received.stderr);
+      assert.match(received.stdout + received.stderr, /no messages/);
+      const dead = await spool('dlq', 'list', 'offers');
+      assert.match(dead.stdout, new RegExp(`^${sent.stdout.trim()}\\s+0\\s+\\S+\\s+MessageExpired`, 'm'));
+      const cleared = json<{ messageTtlMs: number | null }>(
+        await spool('queues', 'create', 'offers', '--update', '--message-ttl-ms', 'none', '--json'),
+      );
+      assert.equal(cleared.messageTtlMs, null);
+      assert.equal((await spool('queues', 'delete', 'offers', '--yes')).code, 0);
+    });
+
     it('topics create (partitions, retention), --update and delete', async () => {
       const created = json<{ partitions: number; retentionMs: number | null }>(
         await spool('topics', 'create', 'clicks', '--partitions', '3', '--retention-ms', 'none', '--json'),

@@ -301,6 +301,30 @@ describe('queues over HTTP', () => {
     );
   });
 
+  it('expires messages by ttlMs or the queue messageTtlMs: never delivered, dead-lettered as MessageExpired', async () => {
+    await createQueue('expiring', { messageTtlMs: 60_000 });
+    const shown = await t.call('GET', '/v1/queues/expiring', { returns: QueueWithStats });
+    assert.equal(shown.body.messageTtlMs, 60_000);
+    const sent = await t.call('POST', '/v1/queues/expiring/messages', {
+      body: { messages: [{ body: 'flash', ttlMs: 1 }, { body: 'daily' }] },
+      returns: SendResults,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const { messages } = (await receive('expiring', { max: 10 })).body;
+    assert.deepEqual(
+      messages.map((message) => message.body),
+      ['daily'],
+    );
+    const dlq = await t.call('GET', '/v1/queues/expiring/dlq', { returns: DeadLetterPage });
+    assert.deepEqual(
+      dlq.body.items.map((item) => [item.id, item.attempts, item.errors.at(-1)?.name]),
+      [[sent.body.results[0]!.id, 0, 'MessageExpired']],
+    );
+    const refused = await t.call('POST', '/v1/queues/expiring/messages', { body: { body: 'x', ttlMs: 0 } });
+    const problem = assertProblem(refused, 400, 'SPOOL_INVALID_ARGUMENT');
+    assert.match(problem.detail, /ttlMs/);
+  });
+
   it('release hands a message back untried: the same attempt, after delayMs, never dead-lettered', async () => {
     await createQueue('release', { maxAttempts: 1 });
     await t.call('POST', '/v1/queues/release/messages', { body: { body: 'x' } });

@@ -40,10 +40,13 @@ describe('queue: send and receive', () => {
 
   it('refuses options it does not know instead of ignoring them, and stores nothing', async () => {
     const queue = await t.spool.queue('orders');
-    const unknownSend = { ttlMs: 60_000 } as Parameters<typeof queue.send>[1];
+    const unknownSend = { expiresIn: 60_000 } as Parameters<typeof queue.send>[1];
     await assert.rejects(queue.send({ order: 1 }, unknownSend), (error: Error & { code?: string }) => {
       assert.equal(error.code, 'SPOOL_INVALID_ARGUMENT');
-      assert.match(error.message, /send: unknown option ttlMs; the options are body, headers, key, priority/);
+      assert.match(
+        error.message,
+        /send: unknown option expiresIn; the options are body, headers, key, priority/,
+      );
       return true;
     });
     assert.equal((await queue.stats()).ready, 0, 'nothing was stored');
@@ -66,6 +69,30 @@ describe('queue: send and receive', () => {
     );
     // Undefined values are absent, as elsewhere in the API.
     await queue.send({ order: 2 }, { key: undefined });
+  });
+
+  it('never delivers an expired message: ttlMs or the queue messageTtlMs sends it to the dead letters', async () => {
+    const queue = await t.spool.queue('offers', { messageTtlMs: 60_000 });
+    assert.equal(queue.config.messageTtlMs, 60_000);
+    const short = await queue.send({ offer: 'flash' }, { ttlMs: 1_000 });
+    const byQueue = await queue.send({ offer: 'daily' });
+    const long = await queue.send({ offer: 'weekly' }, { ttlMs: 600_000 });
+    await clock.advance(1_000);
+    const [first] = await queue.receive({ max: 1 });
+    assert.equal(first?.id, byQueue.id, 'the expired message is skipped');
+    await first.ack();
+    await clock.advance(59_000);
+    const [second] = await queue.receive({ max: 5 });
+    assert.equal(second?.id, long.id);
+    const { items } = await queue.listDeadLetters();
+    assert.deepEqual(
+      items.map((dead) => [dead.id, dead.errors.at(-1)?.name]),
+      [[short.id, 'MessageExpired']],
+    );
+    for (const ttlMs of [0, -1, 1.5, 2 ** 31]) {
+      await assert.rejects(queue.send('x', { ttlMs }), /send: ttlMs must be a whole number of milliseconds/);
+    }
+    await assert.rejects(t.spool.queue('bad', { messageTtlMs: 0 }), /queue "bad": messageTtlMs/);
   });
 
   it('redelivers after the lease expires and rejects the stale receipt', async () => {

@@ -27,6 +27,7 @@ interface CreateFlags extends ClientFlags {
   maxAttempts?: number;
   maxDepth?: number | 'none';
   dedupWindowMs?: number;
+  messageTtlMs?: number | 'none';
   backoffBaseMs?: number;
   backoffCapMs?: number;
   backoffJitter?: 'full' | 'equal' | 'none';
@@ -96,6 +97,11 @@ export function registerQueues(program: Command): void {
         'how long a --dedup-id is remembered (default 300000)',
         wholeNumber(0),
       )
+      .option(
+        '--message-ttl-ms <ms>',
+        "messages expire this long after their send (a send's --ttl-ms wins) and go to the dead letters undelivered; none = never (default none)",
+        wholeNumberOrNone(1),
+      )
       .option('--backoff-base-ms <ms>', 'retry delay after the first failure (default 1000)', wholeNumber(0))
       .option('--backoff-cap-ms <ms>', 'longest retry delay (default 300000)', wholeNumber(0))
       .addOption(
@@ -130,6 +136,7 @@ export function registerQueues(program: Command): void {
             ['backoff', config.backoff],
             ['max depth', config.maxDepth ?? 'unbounded'],
             ['dedup window', `${config.dedupWindowMs} ms`],
+            ['message ttl', config.messageTtlMs == null ? 'none' : `${config.messageTtlMs} ms`],
           ]),
         );
       }
@@ -185,6 +192,7 @@ function queueOptions(flags: CreateFlags): QueueOptions {
     ...(flags.maxAttempts === undefined ? {} : { maxAttempts: flags.maxAttempts }),
     ...(flags.maxDepth === undefined ? {} : { maxDepth: orNull(flags.maxDepth) ?? null }),
     ...(flags.dedupWindowMs === undefined ? {} : { dedupWindowMs: flags.dedupWindowMs }),
+    ...(flags.messageTtlMs === undefined ? {} : { messageTtlMs: orNull(flags.messageTtlMs) ?? null }),
     ...(Object.keys(backoff).length === 0 ? {} : { backoff }),
   };
 }
@@ -196,6 +204,7 @@ function merged(current: QueueConfig, options: QueueOptions): QueueOptions {
     maxAttempts: options.maxAttempts ?? current.maxAttempts,
     maxDepth: options.maxDepth === undefined ? current.maxDepth : options.maxDepth,
     dedupWindowMs: options.dedupWindowMs ?? current.dedupWindowMs,
+    messageTtlMs: options.messageTtlMs === undefined ? (current.messageTtlMs ?? null) : options.messageTtlMs,
     backoff: { ...current.backoff, ...options.backoff },
   };
 }

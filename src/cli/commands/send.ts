@@ -14,6 +14,7 @@ interface SendFlags extends ClientFlags {
   key?: string;
   priority?: number;
   delayMs?: number;
+  ttlMs?: number;
   dedupId?: string;
   header?: Record<string, string>;
   file?: string;
@@ -31,6 +32,11 @@ export function registerSend(program: Command): void {
       .option('--key <key>', 'ordering key: messages with one key are delivered in order, one at a time')
       .option('--priority <n>', 'higher is delivered first (default 0)', wholeNumber(-(2 ** 31 - 1)))
       .option('--delay-ms <ms>', 'not delivered before this many ms from now', wholeNumber())
+      .option(
+        '--ttl-ms <ms>',
+        'expires this long after the send: never delivered after that, moved to the dead letters',
+        wholeNumber(1),
+      )
       .option('--dedup-id <id>', "a repeat within the queue's dedup window stores nothing")
       .option('--header <key=value>', 'a message header (repeatable)', collectHeader)
       .option('--file <ndjson>', "send each line of this NDJSON file as one message body ('-' for stdin)")
@@ -50,6 +56,7 @@ Examples:
           ...(flags.key === undefined ? {} : { key: flags.key }),
           ...(flags.priority === undefined ? {} : { priority: flags.priority }),
           ...(flags.delayMs === undefined ? {} : { delayMs: flags.delayMs }),
+          ...(flags.ttlMs === undefined ? {} : { ttlMs: flags.ttlMs }),
           ...(flags.header === undefined ? {} : { headers: flags.header }),
         };
         if (flags.file === undefined) {

@@ -28,7 +28,7 @@ export const QueueOptions = Type.Composite(
       'The whole configuration of the queue: omitted fields take their defaults ' +
       `(visibilityTimeoutMs ${queueDefaults.visibilityTimeoutMs}, maxAttempts ${queueDefaults.maxAttempts}, ` +
       `backoff ${JSON.stringify(queueDefaults.backoff)}, maxDepth ${queueDefaults.maxDepth} (unbounded), ` +
-      `dedupWindowMs ${queueDefaults.dedupWindowMs}).`,
+      `dedupWindowMs ${queueDefaults.dedupWindowMs}, messageTtlMs ${queueDefaults.messageTtlMs} (messages never expire)).`,
   },
 );
 
@@ -62,6 +62,14 @@ export const OutgoingMessage = Type.Object(
       Type.Integer({ minimum: -(2 ** 31 - 1), maximum: 2 ** 31 - 1, description: 'Higher first; default 0' }),
     ),
     delayMs: Type.Optional(Milliseconds('Not delivered before this many ms from now')),
+    ttlMs: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 2 ** 31 - 1,
+        description:
+          "Expires this long after the send (overrides the queue's messageTtlMs): an expired message is never delivered and goes to the dead-letter queue with a MessageExpired error",
+      }),
+    ),
     dedupId: Type.Optional(
       Type.String({
         minLength: 1,

@@ -39,6 +39,7 @@ import {
   parseReceipt,
   toInt,
 } from './codec.js';
+import { messageExpiredMessage } from '../rules.js';
 import type { SchemaNames } from './connection.js';
 import { Coalescer, type Outcome, coalescing, unwrap } from './coalescer.js';
 import type { CommitMeter } from './commit-meter.js';
@@ -51,6 +52,7 @@ type Int = number | string;
 interface ClaimRow {
   queue_id: Int;
   expired: boolean;
+  ttl_expired: boolean;
   seq: Int | null;
   id: string;
   payload_text: string | null;
@@ -93,7 +95,7 @@ export class LeaseOps {
   readonly #keys: KeyHeads;
   readonly #claims: Coalescer<ClaimRequest, ClaimedMessage[]>;
   readonly #acks: Coalescer<AckRequest, void>;
-  readonly #sql: Record<'claim' | 'sweep' | 'ack' | 'release' | 'extend' | 'deadLetter', string>;
+  readonly #sql: Record<'claim' | 'sweep' | 'ttlSweep' | 'ack' | 'release' | 'extend' | 'deadLetter', string>;
 
   /** @param pool - what claims and coalesced acks run on: the store's autocommit {@link Sql}. */
   constructor(
@@ -138,7 +140,10 @@ export class LeaseOps {
                  (SELECT visible_at FROM ${messages}
                   WHERE queue_id = queue.id AND lease_token IS NOT NULL AND visible_at <= $2
                     AND attempts >= queue.max_attempts
-                  ORDER BY visible_at LIMIT 1) IS NOT NULL AS expired
+                  ORDER BY visible_at LIMIT 1) IS NOT NULL AS expired,
+                 (SELECT expires_at FROM ${messages}
+                  WHERE queue_id = queue.id AND expires_at <= $2 AND (lease_token IS NULL OR visible_at <= $2)
+                  ORDER BY expires_at LIMIT 1) IS NOT NULL AS ttl_expired
           FROM (SELECT id, (config->>'maxAttempts')::int AS max_attempts, paused_at IS NOT NULL AS paused
                 FROM ${queueTable} WHERE name = $1) AS queue),
         leased AS (
@@ -147,11 +152,12 @@ export class LeaseOps {
             SELECT seq FROM ${messages}
             WHERE queue_id = (SELECT id FROM q) AND NOT (SELECT paused FROM q) AND key_head AND visible_at <= $2
               AND NOT (lease_token IS NOT NULL AND attempts >= (SELECT max_attempts FROM q))
+              AND (expires_at IS NULL OR expires_at > $2)
             ORDER BY priority DESC, seq
             LIMIT $5
             FOR UPDATE SKIP LOCKED))
           RETURNING seq, id, payload_text, payload_bytes, headers, key, priority, enqueued_at, attempts, errors)
-        SELECT q.id AS queue_id, q.expired, l.*
+        SELECT q.id AS queue_id, q.expired, q.ttl_expired, l.*
         FROM q LEFT JOIN leased l ON true`,
       sweep: `
         WITH expired AS (
@@ -161,6 +167,15 @@ export class LeaseOps {
             FOR UPDATE SKIP LOCKED))
           RETURNING *)
         ${bury('$2', "'LeaseExpired'", '$4')} FROM expired ORDER BY seq RETURNING key`,
+      // Expired by TTL and held by nobody (waiting, or the lease ran out); any message of a key.
+      ttlSweep: `
+        WITH expired AS (
+          DELETE FROM ${messages} WHERE seq = ANY(ARRAY(
+            SELECT seq FROM ${messages}
+            WHERE queue_id = $1 AND expires_at <= $2 AND (lease_token IS NULL OR visible_at <= $2)
+            FOR UPDATE SKIP LOCKED))
+          RETURNING *)
+        ${bury('$2', "'MessageExpired'", '$3')} FROM expired ORDER BY seq RETURNING key`,
       // $2 holds distinct seqs; $3 and $4 the token and keyed flag of each one's receipt.
       ack: `
         DELETE FROM ${messages}
@@ -280,20 +295,30 @@ export class LeaseOps {
         leaseExpiresAt,
         errors: decodeErrors(row.errors),
       }));
-    return { claimed, expired: first.expired };
+    return { claimed, expired: first.expired || first.ttl_expired };
   }
 
-  /** Dead-letters messages whose last allowed lease expired, handing their keys' heads on. */
+  /**
+   * Dead-letters messages whose last allowed lease expired and messages that expired by TTL,
+   * handing their keys' heads on.
+   */
   async #sweep(sql: Sql, name: string, now: number): Promise<void> {
     await sql.atomic(async (tx) => {
       const queue = await this.#queues.find(tx, name);
       if (!queue) return;
-      const buried = await tx.rows<{ key: string | null }>(this.#sql.sweep, [
-        queue.id,
-        now,
-        queue.config.maxAttempts,
-        leaseExpiredMessage,
-      ]);
+      const buried = [
+        ...(await tx.rows<{ key: string | null }>(this.#sql.sweep, [
+          queue.id,
+          now,
+          queue.config.maxAttempts,
+          leaseExpiredMessage,
+        ])),
+        ...(await tx.rows<{ key: string | null }>(this.#sql.ttlSweep, [
+          queue.id,
+          now,
+          messageExpiredMessage,
+        ])),
+      ];
       const keys = buried.flatMap((row) => (row.key === null ? [] : [row.key]));
       if ((await this.#keys.removed(tx, queue.id, keys)) > 0) await tx.notify('queue', name);
     });

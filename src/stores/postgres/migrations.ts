@@ -308,6 +308,17 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE queues ADD COLUMN paused_at bigint;
     `,
   },
+  {
+    version: 7,
+    description: 'message expiry',
+    sql: `
+      -- When the message expires (ms since epoch; null: never). Claims skip expired messages, and
+      -- a sweep moves those nobody holds to the dead letters; the partial index keeps the probe
+      -- free for queues without expiry.
+      ALTER TABLE messages ADD COLUMN expires_at bigint;
+      CREATE INDEX messages_expiring ON messages (queue_id, expires_at) WHERE expires_at IS NOT NULL;
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -52,7 +52,7 @@ import { Coalescer, type Outcome, coalescing, unwrap } from './coalescer.js';
 import type { CommitMeter } from './commit-meter.js';
 import type { KeyHeads } from './key-heads.js';
 import type { Sql } from './sql.js';
-import { EnqueuePlan, fullAtDepth, queueFullRetryAfterMs } from '../rules.js';
+import { EnqueuePlan, expiresAt, fullAtDepth, queueFullRetryAfterMs, storedQueueConfig } from '../rules.js';
 
 /** Messages deleted per transaction by purge, so that no purge holds locks for long. */
 const purgeChunk = 5_000;
@@ -126,7 +126,7 @@ export class QueueOps {
     this.#sends = new Coalescer((queue, sends) => this.#send(pool, queue, sends), { ...coalescing, meter });
     const { queues, messages, deadLetters, dedup, dropped } = names;
     const insertColumns =
-      'queue_id, id, payload_text, payload_bytes, headers, key, priority, enqueued_at, visible_at, key_head';
+      'queue_id, id, payload_text, payload_bytes, headers, key, priority, enqueued_at, visible_at, key_head, expires_at';
     this.#sql = {
       find: `SELECT id, config FROM ${queues} WHERE name = $1`,
       save: `INSERT INTO ${queues} (name, config) VALUES ($1, $2)
@@ -142,7 +142,7 @@ export class QueueOps {
       // key had no messages: the upserted count equals what this send adds.
       send: `
         WITH q AS (SELECT id, config FROM ${queues} WHERE name = $1),
-        open AS (SELECT id FROM q WHERE config->>'maxDepth' IS NULL),
+        open AS (SELECT id, config FROM q WHERE config->>'maxDepth' IS NULL),
         registered AS (
           INSERT INTO ${names.messageKeys} AS k (queue_id, key, messages)
           SELECT open.id, d.key, d.added FROM open, unnest($9::text[], $10::int[]) AS d(key, added) ORDER BY d.key
@@ -152,11 +152,12 @@ export class QueueOps {
           INSERT INTO ${messages} (${insertColumns})
           SELECT open.id, m.id, m.payload_text, m.payload_bytes, m.headers::json, m.key, m.priority, $2::bigint,
                  m.visible_at,
-                 m.key IS NULL OR (m.first AND k.messages = ($10::int[])[array_position($9::text[], m.key)])
+                 m.key IS NULL OR (m.first AND k.messages = ($10::int[])[array_position($9::text[], m.key)]),
+                 $2::bigint + coalesce(m.ttl_ms, (open.config->>'messageTtlMs')::bigint)
           FROM open
           CROSS JOIN unnest($3::text[], $4::text[], $5::bytea[], $6::text[], $7::int[], $8::bigint[], $12::text[],
-                            $11::bool[])
-                  WITH ORDINALITY AS m(id, payload_text, payload_bytes, headers, priority, visible_at, key, first, ord)
+                            $11::bool[], $13::bigint[])
+                  WITH ORDINALITY AS m(id, payload_text, payload_bytes, headers, priority, visible_at, key, first, ttl_ms, ord)
           LEFT JOIN registered k ON k.key = m.key
           ORDER BY m.ord)
         SELECT config FROM q`,
@@ -174,9 +175,11 @@ export class QueueOps {
         RETURNING d.dedup_id`,
       insert: `
         INSERT INTO ${messages} (${insertColumns})
-        SELECT $1::bigint, m.id, m.payload_text, m.payload_bytes, m.headers::json, m.key, m.priority, $2::bigint, m.visible_at, m.key_head
-        FROM unnest($3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[], $8::int[], $9::bigint[], $10::bool[])
-                WITH ORDINALITY AS m(id, payload_text, payload_bytes, headers, key, priority, visible_at, key_head, ord)
+        SELECT $1::bigint, m.id, m.payload_text, m.payload_bytes, m.headers::json, m.key, m.priority, $2::bigint, m.visible_at, m.key_head,
+               m.expires_at
+        FROM unnest($3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[], $8::int[], $9::bigint[], $10::bool[],
+                    $11::bigint[])
+                WITH ORDINALITY AS m(id, payload_text, payload_bytes, headers, key, priority, visible_at, key_head, expires_at, ord)
         ORDER BY m.ord`,
       // An expired lease counts as ready: the message is deliverable again.
       stats: `
@@ -219,7 +222,7 @@ export class QueueOps {
   async find(sql: Sql, name: string): Promise<QueueRef | null> {
     const [row] = await sql.rows<{ id: Int; config: unknown }>(this.#sql.find, [name]);
     if (!row) return null;
-    const config = fromJson<QueueConfig>(row.config);
+    const config = storedQueueConfig(fromJson<QueueConfig>(row.config));
     if (config.maxDepth === null) this.#bounded.delete(name);
     else this.#bounded.add(name);
     return { id: toInt(row.id), config };
@@ -234,7 +237,7 @@ export class QueueOps {
 
   async save(sql: Sql, config: QueueConfig): Promise<QueueConfig> {
     const [row] = await sql.rows<{ config: unknown }>(this.#sql.save, [config.name, JSON.stringify(config)]);
-    return fromJson<QueueConfig>(row!.config);
+    return storedQueueConfig(fromJson<QueueConfig>(row!.config));
   }
 
   async get(sql: Sql, name: string): Promise<QueueConfig | null> {
@@ -243,7 +246,7 @@ export class QueueOps {
 
   async list(sql: Sql): Promise<QueueConfig[]> {
     const rows = await sql.rows<{ config: unknown }>(this.#sql.list);
-    return rows.map((row) => fromJson<QueueConfig>(row.config));
+    return rows.map((row) => storedQueueConfig(fromJson<QueueConfig>(row.config)));
   }
 
   async pause(sql: Sql, name: string, pausedAt: number | null): Promise<boolean> {
@@ -305,6 +308,7 @@ export class QueueOps {
       [...added.values()],
       first,
       messages.map((m) => m.key),
+      messages.map((m) => m.ttlMs ?? null),
     ]);
     if (!row) return sends.map(() => ({ ok: false, error: new QueueNotFoundError(queue) }));
     if (fromJson<QueueConfig>(row.config).maxDepth !== null) {
@@ -356,6 +360,7 @@ export class QueueOps {
         toStore.map((m) => m.priority),
         toStore.map((m) => m.availableAt),
         heads,
+        toStore.map((m) => expiresAt(m, queue.config, now)),
       ]);
       await sql.notify('queue', name);
     }

@@ -27,6 +27,7 @@ import {
   parseReceipt,
 } from './codec.js';
 import type { MessageBookkeeping } from './message-bookkeeping.js';
+import { messageExpiredMessage } from '../rules.js';
 import { firstRows } from './rows.js';
 import type { QueueOps } from './queue-ops.js';
 
@@ -68,6 +69,8 @@ export class LeaseOps {
     { queue: string; now: number; maxAttempts: number },
     string | null
   >;
+  readonly #moveTtlExpiredToDeadLetters: Database.Statement<{ queue: string; now: number; message: string }>;
+  readonly #deleteTtlExpired: Database.Statement<{ queue: string; now: number }, string | null>;
   readonly #selectClaimable: Database.Statement<{ queue: string; now: number }, ClaimableRow>;
   readonly #lease: Database.Statement<[string, number, number]>;
   readonly #ack: Database.Statement<[number, string, string], string | null>;
@@ -102,6 +105,20 @@ export class LeaseOps {
     this.#deleteExpired = db
       .prepare<{ queue: string; now: number; maxAttempts: number }, string | null>(
         `DELETE FROM messages WHERE ${expired} RETURNING key`,
+      )
+      .pluck();
+    // Expired (by TTL) and held by nobody: waiting, or leased with the lease run out. A message
+    // under a live lease is being worked on and settles as usual.
+    const ttlExpired = `queue = @queue AND expires_at <= @now AND (lease_token IS NULL OR visible_at <= @now)`;
+    this.#moveTtlExpiredToDeadLetters = db.prepare(
+      `INSERT INTO dead_letters (id, queue, payload, headers, key, priority, enqueued_at, dead_lettered_at, attempts, errors)
+       SELECT id, queue, payload, headers, key, priority, enqueued_at, @now, attempts,
+              json_insert(errors, '$[#]', json_object('attempt', attempts, 'at', @now, 'name', 'MessageExpired', 'message', @message))
+       FROM messages INDEXED BY messages_expiring WHERE ${ttlExpired} ORDER BY seq`,
+    );
+    this.#deleteTtlExpired = db
+      .prepare<{ queue: string; now: number }, string | null>(
+        `DELETE FROM messages INDEXED BY messages_expiring WHERE ${ttlExpired} RETURNING key`,
       )
       .pluck();
     // Deliverable: unleased heads of their keys that are due, merged with expired leases (few,
@@ -189,6 +206,12 @@ export class LeaseOps {
 
   #claimFrom(queue: string, maxAttempts: number, max: number, visibilityTimeoutMs: number): ClaimedMessage[] {
     const now = this.#clock.now();
+    if (this.#moveTtlExpiredToDeadLetters.run({ queue, now, message: messageExpiredMessage }).changes > 0) {
+      const removed = this.#deleteTtlExpired.all({ queue, now });
+      // Any message of a key may expire, not only its head: headRemoved finds the key's oldest.
+      for (const key of removed) this.#bookkeeping.headRemoved(queue, key);
+      this.#bookkeeping.depthChanged(queue, -removed.length);
+    }
     const expired = { queue, now, maxAttempts };
     if (
       this.#moveExpiredToDeadLetters.run({ ...expired, name: 'LeaseExpired', message: leaseExpiredMessage })

@@ -4,8 +4,8 @@
  * - `queues.depth`: messages in the queue in any state (the maxDepth check reads it instead of
  *   counting);
  * - `messages.key_blocked`: of the messages of one (queue, key), exactly the oldest has 0. Only a
- *   head is ever claimed, so only a head is ever leased, and every delete but a purge removes a
- *   leased message: a head.
+ *   head is ever claimed, so only a head is ever leased, and every delete but a purge or an
+ *   expiry removes a leased message: a head.
  *
  * Until schema v7 row triggers kept both. A trigger runs a sub-program for every row, and on the
  * ack path that was a third of the store's CPU per processed message (25 → 19 µs measured); here a

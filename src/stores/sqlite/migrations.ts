@@ -309,6 +309,17 @@ export const migrations: readonly Migration[] = [
       DROP TRIGGER messages_key_unblock;
     `,
   },
+  {
+    version: 8,
+    description: 'message expiry',
+    sql: `
+      -- When the message expires (ms since epoch; null: never). A claim moves expired messages
+      -- that nobody holds to the dead letters instead of delivering them; the partial index keeps
+      -- that sweep free for queues without expiry.
+      ALTER TABLE messages ADD COLUMN expires_at INTEGER;
+      CREATE INDEX messages_expiring ON messages (queue, expires_at) WHERE expires_at IS NOT NULL;
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

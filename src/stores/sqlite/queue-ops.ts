@@ -26,7 +26,7 @@ import {
   encodeCursor,
   encodeHeaders,
 } from './codec.js';
-import { EnqueuePlan, fullAtDepth, queueFullRetryAfterMs } from '../rules.js';
+import { EnqueuePlan, expiresAt, fullAtDepth, queueFullRetryAfterMs, storedQueueConfig } from '../rules.js';
 import type { MessageBookkeeping } from './message-bookkeeping.js';
 
 interface QueueRow {
@@ -73,7 +73,18 @@ export class QueueOps {
   readonly #selectDedup: Database.Statement<[string, string, number], { message_id: string }>;
   readonly #upsertDedup: Database.Statement<[string, string, string, number]>;
   readonly #insertMessage: Database.Statement<
-    [string, string, EnqueueMessage['payload'], string, string | null, number, number, number, 0 | 1]
+    [
+      string,
+      string,
+      EnqueueMessage['payload'],
+      string,
+      string | null,
+      number,
+      number,
+      number,
+      0 | 1,
+      number | null,
+    ]
   >;
   readonly #stats: Database.Statement<{ queue: string; now: number }, StatsRow>;
   readonly #nextDelivery: Database.Statement<{ queue: string; now: number }, { next: number | null }>;
@@ -112,8 +123,8 @@ export class QueueOps {
        ON CONFLICT (queue, dedup_id) DO UPDATE SET message_id = excluded.message_id, expires_at = excluded.expires_at`,
     );
     this.#insertMessage = db.prepare(
-      `INSERT INTO messages (id, queue, payload, headers, key, priority, enqueued_at, visible_at, key_blocked, attempts, lease_token, errors)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, '[]')`,
+      `INSERT INTO messages (id, queue, payload, headers, key, priority, enqueued_at, visible_at, key_blocked, expires_at, attempts, lease_token, errors)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, '[]')`,
     );
     // An expired lease counts as ready: the message is deliverable again.
     this.#stats = db.prepare(
@@ -164,7 +175,7 @@ export class QueueOps {
   #parseConfig(queue: string, text: string): QueueConfig {
     const cached = this.#configs.get(queue);
     if (cached?.text === text) return cached.config;
-    const config = JSON.parse(text) as QueueConfig;
+    const config = storedQueueConfig(JSON.parse(text) as QueueConfig);
     this.#configs.set(queue, { text, config });
     return config;
   }
@@ -172,16 +183,16 @@ export class QueueOps {
   save(config: QueueConfig): QueueConfig {
     const stored = JSON.stringify(config);
     this.#upsertQueue.run(config.name, stored);
-    return JSON.parse(stored) as QueueConfig;
+    return storedQueueConfig(JSON.parse(stored) as QueueConfig);
   }
 
   get(queue: string): QueueConfig | null {
     const row = this.#selectQueue.get(queue);
-    return row ? (JSON.parse(row.config) as QueueConfig) : null;
+    return row ? storedQueueConfig(JSON.parse(row.config) as QueueConfig) : null;
   }
 
   list(): QueueConfig[] {
-    return this.#selectConfigs.all().map((row) => JSON.parse(row.config) as QueueConfig);
+    return this.#selectConfigs.all().map((row) => storedQueueConfig(JSON.parse(row.config) as QueueConfig));
   }
 
   delete(queue: string): boolean {
@@ -225,6 +236,7 @@ export class QueueOps {
         now,
         message.availableAt,
         this.#bookkeeping.blockedOnInsert(queue, message.key),
+        expiresAt(message, config, now),
       );
       const dedupId = plan.dedupIdOf(message);
       if (dedupId !== null) this.#upsertDedup.run(queue, dedupId, message.id, now + config.dedupWindowMs);

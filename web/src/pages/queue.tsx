@@ -130,6 +130,9 @@ export function QueuePage({ name, tab }: { name: string; tab: QueueTab }) {
           {config.backoff.jitter} jitter) · max depth{' '}
           {config.maxDepth === null ? 'unbounded' : formatCount(config.maxDepth)} · dedup window{' '}
           {formatSeconds(config.dedupWindowMs / 1000)}
+          {config.messageTtlMs == null
+            ? null
+            : ` · messages expire after ${formatSeconds(config.messageTtlMs / 1000)}`}
         </p>
       ) : null}
       <nav class="tabs" aria-label="Queue views">
