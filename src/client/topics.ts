@@ -2,7 +2,8 @@
  * Topics over HTTP: configuration, publish, replay a partition, and remote consumer-group
  * membership (poll → process → commit → poll …, leave on shutdown).
  *
- * Retried after a network error (see `http.ts`): `put`, `list`, `get`, `read`, `group`, and the
+ * Retried after a network error (see `http.ts`): `put`, `list`, `get`, `read`, `group`,
+ * `pauseGroup`, `resumeGroup` (both idempotent), and the
  * group calls `poll` (a repeat answers the same events again), `commit` (an offset at or below the
  * committed one is ignored), `seek` and `leave`. Not retried: `publish`, `publishBatch` (topics do
  * not deduplicate, so a repeat could append twice), `delete` and `deleteGroup`.
@@ -168,7 +169,30 @@ export class TopicsClient {
     });
   }
 
-  /** A group: its members, committed offsets and lag per partition. */
+  /**
+   * Pauses a consumer group: no member of any process reads until it is resumed (polls answer
+   * no events with `paused: true`); partitions and committed offsets stay. Idempotent. Resolves
+   * with the group; 404 (`SPOOL_GROUP_NOT_FOUND`) for a group the topic does not have.
+   */
+  async pauseGroup(name: string, group: string): Promise<GroupInfo> {
+    return this.#toggleGroup(name, group, 'pause');
+  }
+
+  /** Resumes a paused consumer group: its members read again (other processes within a second). */
+  async resumeGroup(name: string, group: string): Promise<GroupInfo> {
+    return this.#toggleGroup(name, group, 'resume');
+  }
+
+  async #toggleGroup(name: string, group: string, action: 'pause' | 'resume'): Promise<GroupInfo> {
+    const answer = await this.http.call<GroupInfo>({
+      method: 'POST',
+      path: `/v1/topics/${segment(name)}/groups/${segment(group)}/${action}`,
+      retryOnNetworkError: true,
+    });
+    return answer.body;
+  }
+
+  /** A group: its members, committed offsets and lag per partition, and whether it is paused. */
   async group(name: string, group: string): Promise<GroupInfo> {
     const answer = await this.http.call<GroupInfo>({
       method: 'GET',

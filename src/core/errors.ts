@@ -577,6 +577,16 @@ export class UnknownMemberError extends SpoolError {
 }
 
 /** A consumer group cannot be deleted while members are in it (their sessions have not expired). */
+export class GroupNotFoundError extends SpoolError {
+  constructor(topic: string, group: string) {
+    super(
+      errorCatalogue.GROUP_NOT_FOUND,
+      `topic "${topic}" has no consumer group "${group}": it is created by its first member or seek`,
+      { topic, group },
+    );
+  }
+}
+
 export class GroupNotEmptyError extends SpoolError {
   constructor(topic: string, group: string, members: readonly string[]) {
     super(

@@ -22,6 +22,8 @@ export class EngineContext {
   readonly clock: Clock;
   readonly queueSignals: WakeSignals;
   readonly topicSignals: WakeSignals;
+  /** Notified (by `topic\ngroup`) when this process pauses or resumes a consumer group. */
+  readonly groupPauses: WakeSignals;
   /** Where queue events are recorded (see events-log.ts). */
   readonly events: EventsLog;
   /** Where queues, consumers and the store report what they do (metrics; see instrumentation.ts). */
@@ -49,6 +51,7 @@ export class EngineContext {
     this.clock = store.clock;
     this.queueSignals = new WakeSignals(this.clock);
     this.topicSignals = new WakeSignals(this.clock);
+    this.groupPauses = new WakeSignals(this.clock);
     this.events = new EventsLog(store, this.topicSignals);
     this.workers = new Workers(store, logger, workerHeartbeatMs);
     this.polledMembers = new PolledMembers(store, this.topicSignals, safetyPollMs, this.workers);

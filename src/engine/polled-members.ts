@@ -67,6 +67,8 @@ export interface PollResult<T = MessageBody> {
   /** The partitions the member reads now (owned and assigned). */
   readonly partitions: readonly number[];
   readonly events: readonly TopicEvent<T>[];
+  /** True when the group is paused ({@link Topic.pauseGroup}): no events until it resumes. */
+  readonly paused: boolean;
   /** Pass to the next poll to continue after these events, committed or not. */
   readonly cursor: string;
 }
@@ -125,7 +127,9 @@ export class PolledMembers {
     let view = await this.#heartbeat(topic, request, carried);
     for (;;) {
       const version = wake.version;
-      const events = await this.#read(read, view, request.max);
+      // A paused group's members get nothing (a resume in this process wakes the wait below).
+      const paused = (await this.#store.groupPausedAt(topic, request.group)) !== null;
+      const events = paused ? [] : await this.#read(read, view, request.max);
       const now = clock.now();
       if (events.length > 0 || now >= deadline || request.signal?.aborted) {
         this.#seen(topic, request, events.length);
@@ -134,6 +138,7 @@ export class PolledMembers {
           generation: view.membership.generation,
           partitions: view.partitions,
           events,
+          paused,
           cursor: encodeCursor(topic, request.group, {
             seekEpoch: view.membership.seekEpoch,
             offsets: Object.fromEntries(view.positions),

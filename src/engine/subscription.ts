@@ -38,7 +38,11 @@ import { eventFields } from '../telemetry/logging.js';
 import type { Closeable, EngineContext } from './context.js';
 import { toTopicEvent, type TopicEvent } from './topic-event.js';
 import { runTransaction, type SpoolTransaction } from './transaction.js';
+import type { WakeSignal } from './wake-signal.js';
 import type { WorkerHandle } from './workers.js';
+
+/** How often members look whether their group was paused in another process. */
+const pauseLookMs = 1_000;
 
 export interface EventContext {
   /** Aborted when the member loses the partition or closes past its timeout. */
@@ -202,6 +206,43 @@ export class Subscription<T = MessageBody> implements Closeable {
     const next = this.#serial.then(work, work);
     this.#serial = next.catch(() => undefined);
     return next;
+  }
+
+  #pausedAt: number | null = null;
+  #pauseLookedAt = Number.NEGATIVE_INFINITY;
+  #pauseVersion = -1;
+  #pauseLookup: Promise<void> | undefined;
+
+  /** Notified when this process pauses or resumes the group. */
+  get pauseSignal(): WakeSignal {
+    return this.context.groupPauses.for(`${this.topic.name}\n${this.group}`);
+  }
+
+  /**
+   * Whether an operator paused the group: looked up in the store at most once a second (shared
+   * by this member's partition workers, so other processes' pauses are seen within a second) and
+   * at once after a pause or resume in this process. A failed look keeps the last answer.
+   */
+  async paused(): Promise<boolean> {
+    const signal = this.pauseSignal;
+    const stale =
+      signal.version !== this.#pauseVersion || this.context.clock.now() - this.#pauseLookedAt >= pauseLookMs;
+    if (stale) {
+      this.#pauseLookup ??= (async () => {
+        const version = signal.version;
+        try {
+          this.#pausedAt = await this.context.store.groupPausedAt(this.topic.name, this.group);
+          this.#pauseVersion = version;
+        } catch (error) {
+          if (!this.context.closed) this.report(error);
+        } finally {
+          this.#pauseLookedAt = this.context.clock.now();
+          this.#pauseLookup = undefined;
+        }
+      })();
+      await this.#pauseLookup;
+    }
+    return this.#pausedAt !== null;
   }
 
   /** True while the last successful heartbeat is recent enough that our ownership still holds. */
@@ -410,6 +451,11 @@ class PartitionWorker<T> {
       if (!this.member.ownershipFresh()) {
         // Heartbeats are failing: stop reading until one succeeds rather than risk a second owner.
         await signal.wait(options.heartbeatIntervalMs, this.#stop.signal);
+        continue;
+      }
+      if (await this.member.paused()) {
+        // Paused by an operator: keep the partition and its position, look again within a second.
+        await this.member.pauseSignal.wait(pauseLookMs, this.#stop.signal);
         continue;
       }
       const version = signal.version;

@@ -3,7 +3,7 @@
  * stable partition, or round-robin without one); any number of consumer groups read it
  * independently, each remembering a committed offset per partition.
  */
-import { InvalidArgumentError } from '../core/errors.js';
+import { GroupNotFoundError, InvalidArgumentError } from '../core/errors.js';
 import type { MessageBody } from '../core/message.js';
 import { validateName } from '../core/names.js';
 import { groupMemberDefaults, type TopicConfig } from '../core/options.js';
@@ -43,6 +43,8 @@ export interface PartitionLag {
 export interface GroupLag {
   readonly group: string;
   readonly members: number;
+  /** Paused by an operator ({@link Topic.pauseGroup}): its members read nothing. */
+  readonly paused: boolean;
   readonly partitions: PartitionLag[];
   readonly totalLag: number;
 }
@@ -51,6 +53,8 @@ export interface GroupLag {
 export interface GroupInfo extends Omit<GroupLag, 'members'> {
   /** Rises whenever the membership changes. */
   readonly generation: number;
+  /** When the group was paused ({@link Topic.pauseGroup}); null while its members read. */
+  readonly pausedAt: Date | null;
   readonly members: readonly GroupMember[];
 }
 
@@ -177,16 +181,19 @@ export class Topic<T = MessageBody> {
    */
   poll(group: string, options: PollOptions): Promise<PollResult<T>> {
     this.context.assertOpen();
-    return this.context.polledMembers.poll(this.name, (p, from, max) => this.read(p, from, max), {
-      group,
-      memberId: options.memberId,
-      max: options.max ?? groupMemberDefaults.batchSize,
-      waitMs: options.waitMs ?? groupMemberDefaults.pollWaitMs,
-      sessionTimeoutMs: options.sessionTimeoutMs ?? groupMemberDefaults.polledSessionTimeoutMs,
-      startFrom: options.startFrom ?? groupMemberDefaults.startFrom,
-      cursor: options.cursor,
-      signal: options.signal,
-    });
+    // A long poll keeps the process alive, as a running consumer does.
+    return this.context.hold(
+      this.context.polledMembers.poll(this.name, (p, from, max) => this.read(p, from, max), {
+        group,
+        memberId: options.memberId,
+        max: options.max ?? groupMemberDefaults.batchSize,
+        waitMs: options.waitMs ?? groupMemberDefaults.pollWaitMs,
+        sessionTimeoutMs: options.sessionTimeoutMs ?? groupMemberDefaults.polledSessionTimeoutMs,
+        startFrom: options.startFrom ?? groupMemberDefaults.startFrom,
+        cursor: options.cursor,
+        signal: options.signal,
+      }),
+    );
   }
 
   /**
@@ -215,7 +222,14 @@ export class Topic<T = MessageBody> {
       this.context.store.groupState(this.name, group),
       this.groupLag(group),
     ]);
-    return state ? { ...lag, generation: state.generation, members: state.members } : null;
+    return state
+      ? {
+          ...lag,
+          generation: state.generation,
+          pausedAt: state.pausedAt === null ? null : new Date(state.pausedAt),
+          members: state.members,
+        }
+      : null;
   }
 
   /**
@@ -258,6 +272,30 @@ export class Topic<T = MessageBody> {
   }
 
   /**
+   * Pauses a consumer group: its members, in every process on the store, read nothing until it
+   * resumes — subscribers finish the event in hand and look again at least once a second; polls
+   * answer no events. Memberships and committed offsets stay. Persisted and idempotent (a second
+   * pause keeps the first time). `GroupNotFoundError` when the topic has no such group.
+   */
+  async pauseGroup(group: string): Promise<void> {
+    this.context.assertOpen();
+    validateName('group', group);
+    if (!(await this.context.store.pauseGroup(this.name, group, this.context.clock.now())))
+      throw new GroupNotFoundError(this.name, group);
+    this.context.groupPauses.for(`${this.name}\n${group}`).notify();
+  }
+
+  /** Resumes a paused group: members in this process read at once, others within a second. */
+  async resumeGroup(group: string): Promise<void> {
+    this.context.assertOpen();
+    validateName('group', group);
+    if (!(await this.context.store.pauseGroup(this.name, group, null)))
+      throw new GroupNotFoundError(this.name, group);
+    this.context.groupPauses.for(`${this.name}\n${group}`).notify();
+    this.context.topicSignals.for(this.name).notify();
+  }
+
+  /**
    * Deletes a consumer group with its committed offsets, as Kafka's `--delete` does: refused
    * (`GroupNotEmptyError`) while any member's session is live — stop its subscribers first.
    * Resolves false when the topic has no such group. A later member of that name starts a new
@@ -283,6 +321,7 @@ export class Topic<T = MessageBody> {
     return {
       group,
       members: state?.members.length ?? 0,
+      paused: (state?.pausedAt ?? null) !== null,
       partitions,
       totalLag: partitions.reduce((sum, p) => sum + p.lag, 0),
     };

@@ -226,6 +226,8 @@ export interface GroupState {
   readonly topic: string;
   readonly group: string;
   readonly generation: number;
+  /** When an operator paused the group (ms since epoch); null while its members read. */
+  readonly pausedAt: number | null;
   readonly members: readonly GroupMember[];
   readonly committed: readonly CommittedOffset[];
 }
@@ -677,6 +679,17 @@ export interface Store extends StoreWrites {
 
   /** Names of the groups of a topic. */
   listGroups(topic: string): Promise<string[]>;
+
+  /**
+   * Pauses the consumer group (`pausedAt` a time) or resumes it (null): while it is paused its
+   * members, in every process, read nothing (they look at least once a second); memberships and
+   * committed offsets stay. Pausing a paused group keeps its first `pausedAt`. Resolves false for
+   * a group the topic does not have; throws `TopicNotFoundError` for an unknown topic.
+   */
+  pauseGroup(topic: string, group: string, pausedAt: number | null): Promise<boolean>;
+
+  /** When the group was paused; null while it reads, or when the topic has no such group. */
+  groupPausedAt(topic: string, group: string): Promise<number | null>;
 
   /**
    * Deletes a group with its committed offsets, once it has no live member: members whose

@@ -209,6 +209,17 @@ function adminModeTests(mode: Mode): void {
       assert.match(everywhere.stdout, /^TOPIC\s+GROUP\s+MEMBERS\s+LAG$/m);
       assert.match(everywhere.stdout, /^audit\s+auditors\s+0\s+0$/m);
 
+      const paused = await spool('groups', 'pause', 'audit', 'auditors');
+      assert.equal(paused.code, 0, paused.stderr);
+      assert.match(paused.stdout, /^paused consumer group auditors of topic audit \(since \d{4}-\d\d-\d\dT/);
+      const state = json<{ paused: boolean; pausedAt: string | null }>(
+        await spool('groups', 'resume', 'audit', 'auditors', '--json'),
+      );
+      assert.deepEqual([state.paused, state.pausedAt], [false, null]);
+      const unknown = await spool('groups', 'pause', 'audit', 'nobody');
+      assert.equal(unknown.code, 3);
+      assert.match(unknown.stderr, /SPOOL_GROUP_NOT_FOUND/);
+
       const refused = await spool('groups', 'delete', 'audit', 'auditors');
       assert.equal(refused.code, 2);
       assert.match(

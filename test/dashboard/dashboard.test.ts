@@ -546,6 +546,16 @@ describe('dashboard in Chromium', { skip: browserSkip }, () => {
     const lag = await t.call('GET', '/v1/topics/clicks/groups/analytics');
     assert.equal((lag.body as { totalLag: number }).totalLag, 0);
 
+    // Pause and resume: the store says so, and the row shows it.
+    await page.getByRole('button', { name: 'Pause group analytics' }).click();
+    await eventually(() => group.locator('[data-paused-group="analytics"]').count(), 1, 'the paused badge');
+    const paused = await t.call('GET', '/v1/topics/clicks/groups/analytics');
+    assert.equal((paused.body as { paused: boolean }).paused, true);
+    await page.getByRole('button', { name: 'Resume group analytics' }).click();
+    await eventually(() => group.locator('[data-paused-group]').count(), 0, 'no paused badge after resume');
+    const resumed = await t.call('GET', '/v1/topics/clicks/groups/analytics');
+    assert.equal((resumed.body as { paused: boolean }).paused, false);
+
     // An event without a type header shows its body's `type`.
     await t.call('POST', '/v1/topics/clicks/events', { body: { body: { type: 'user.signup', userId: 7 } } });
     await page.getByRole('button', { name: 'Refresh' }).click();

@@ -40,6 +40,8 @@ const contract = [
   'post /v1/topics/{name}/groups/{group}/seek',
   'post /v1/topics/{name}/groups/{group}/leave',
   'get /v1/topics/{name}/groups/{group}',
+  'post /v1/topics/{name}/groups/{group}/pause',
+  'post /v1/topics/{name}/groups/{group}/resume',
   'post /v1/jobs',
   'get /v1/jobs',
   'get /v1/jobs/{id}',

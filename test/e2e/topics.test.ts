@@ -193,6 +193,30 @@ describe('topics over HTTP', () => {
     assert.equal((await group('seek', 'g')).body.totalLag, 0);
   });
 
+  it('pause and resume a group: polls answer no events and paused: true until it resumes', async () => {
+    await t.call('PUT', '/v1/topics/paused', { body: { partitions: 1 } });
+    await publish('paused', [0], 1);
+    const read = await poll('paused', 'g', { member: 'm' });
+    assert.equal(read.body.paused, false);
+    await commit('paused', 'g', 'm', offsetsAfter(read.body.events));
+    await publish('paused', [1], 1);
+    const paused = await t.call('POST', '/v1/topics/paused/groups/g/pause', { returns: GroupResponse });
+    assert.equal(paused.status, 200);
+    assert.equal(paused.body.paused, true);
+    assert.ok(paused.body.pausedAt !== null && Date.parse(paused.body.pausedAt) > 0);
+    const again = await t.call('POST', '/v1/topics/paused/groups/g/pause', { returns: GroupResponse });
+    assert.equal(again.body.pausedAt, paused.body.pausedAt, 'idempotent: the first pause time stays');
+    const during = await poll('paused', 'g', { member: 'm', cursor: read.body.cursor });
+    assert.deepEqual([during.body.events.length, during.body.paused], [0, true]);
+    assert.equal((await group('paused', 'g')).body.totalLag, 1, 'the event waits');
+    const resumed = await t.call('POST', '/v1/topics/paused/groups/g/resume', { returns: GroupResponse });
+    assert.deepEqual([resumed.body.paused, resumed.body.pausedAt], [false, null]);
+    const after = await poll('paused', 'g', { member: 'm', cursor: read.body.cursor });
+    assert.deepEqual(bodies(after.body.events), [1]);
+    assertProblem(await t.call('POST', '/v1/topics/paused/groups/nope/pause'), 404, 'SPOOL_GROUP_NOT_FOUND');
+    assertProblem(await t.call('POST', '/v1/topics/nope/groups/g/resume'), 404, 'SPOOL_TOPIC_NOT_FOUND');
+  });
+
   it('unknown topics and groups are 404', async () => {
     assertProblem(await t.call('GET', '/v1/topics/nope'), 404, 'SPOOL_TOPIC_NOT_FOUND');
     assertProblem(

@@ -19,9 +19,11 @@ interface ListFlags extends ClientFlags {
   all?: boolean;
 }
 
-/** Adds `spool groups list|delete` to the program. */
+/** Adds `spool groups list|pause|resume|delete` to the program. */
 export function registerGroups(program: Command): void {
-  const groups = program.command('groups').description('list and delete consumer groups of topics');
+  const groups = program
+    .command('groups')
+    .description('list, pause, resume and delete consumer groups of topics');
 
   withClientOptions(
     groups
@@ -67,6 +69,31 @@ export function registerGroups(program: Command): void {
       hiddenNote(hidden, flags, 'topic');
     }),
   );
+
+  for (const action of ['pause', 'resume'] as const) {
+    withClientOptions(
+      groups
+        .command(action)
+        .description(
+          action === 'pause'
+            ? 'pause a consumer group: no member of any process reads until it is resumed (offsets stay)'
+            : 'resume a paused consumer group: its members read again',
+        )
+        .argument('<topic>', 'the topic')
+        .argument('<group>', 'the group'),
+    ).action((topic: string, group: string, flags: ClientFlags) =>
+      withBackend(flags, async (spool) => {
+        const answer = await spool.topics.pauseGroup(topic, group, action === 'pause');
+        if (flags.json) printJson(answer);
+        else
+          out(
+            answer.paused
+              ? `paused consumer group ${group} of topic ${topic} (since ${answer.pausedAt})`
+              : `resumed consumer group ${group} of topic ${topic}`,
+          );
+      }),
+    );
+  }
 
   withClientOptions(
     groups

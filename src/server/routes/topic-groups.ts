@@ -5,7 +5,8 @@
  */
 import { validateName } from '../../core/names.js';
 import { type RouteModule, startLongPoll } from '../context.js';
-import { errorCatalogue } from '../../core/errors.js';
+import { errorCatalogue, GroupNotFoundError } from '../../core/errors.js';
+import type { Topic } from '../../engine/topic.js';
 import { HttpError } from '../problems.js';
 import { NoContent } from '../schemas/common.js';
 import {
@@ -55,6 +56,7 @@ export const topicGroupRoutes: RouteModule = (app, { handles, closing }) => {
         generation: result.generation,
         partitions: [...result.partitions],
         events: result.events.map(wireEvent),
+        paused: result.paused,
         cursor: result.cursor,
       };
     },
@@ -175,25 +177,59 @@ export const topicGroupRoutes: RouteModule = (app, { handles, closing }) => {
     async (request) => {
       const { group } = request.params;
       validateName('group', group);
-      const topic = await handles.topic(request.params.name);
-      const info = await topic.group(group);
-      if (!info) {
-        throw new HttpError(
-          errorCatalogue.GROUP_NOT_FOUND,
-          `topic "${topic.name}" has no consumer group "${group}": it is created by its first member or seek`,
-        );
-      }
-      return {
-        group,
-        generation: info.generation,
-        members: info.members.map((member) => ({
-          ...member,
-          owned: [...member.owned],
-          lastHeartbeatAt: new Date(member.lastHeartbeatAt).toISOString(),
-        })),
-        partitions: info.partitions,
-        totalLag: info.totalLag,
-      };
+      return wireGroup(await handles.topic(request.params.name), group);
     },
   );
+
+  for (const action of ['pause', 'resume'] as const) {
+    app.post(
+      `/v1/topics/:name/groups/:group/${action}`,
+      {
+        schema: {
+          operationId: `${action}Group`,
+          tags,
+          summary:
+            action === 'pause'
+              ? 'Pause a consumer group: publishes still land, no member of any process reads until resumed'
+              : 'Resume a paused consumer group: its members read again (other processes within a second)',
+          description:
+            'Idempotent and persisted. Members keep their partitions and committed offsets; a subscriber finishes the event in hand, a poll answers no events with `paused: true`. Answers the group. 404 SPOOL_GROUP_NOT_FOUND for a group the topic does not have (a group is created by its first member or a seek).',
+          params: GroupParams,
+          response: { 200: GroupResponse },
+        },
+        config: {
+          access: 'admin',
+          refuseReserved: {
+            kind: 'topic',
+            action: `${action === 'pause' ? 'pausing' : 'resuming'} a consumer group of`,
+          },
+        },
+      },
+      async (request) => {
+        const { group } = request.params;
+        const topic = await handles.topic(request.params.name);
+        await (action === 'pause' ? topic.pauseGroup(group) : topic.resumeGroup(group));
+        return wireGroup(topic, group);
+      },
+    );
+  }
 };
+
+/** The group as `GET /v1/topics/{name}/groups/{group}` answers it. */
+export async function wireGroup(topic: Topic, group: string) {
+  const info = await topic.group(group);
+  if (!info) throw new GroupNotFoundError(topic.name, group);
+  return {
+    group,
+    generation: info.generation,
+    paused: info.pausedAt !== null,
+    pausedAt: info.pausedAt === null ? null : info.pausedAt.toISOString(),
+    members: info.members.map((member) => ({
+      ...member,
+      owned: [...member.owned],
+      lastHeartbeatAt: new Date(member.lastHeartbeatAt).toISOString(),
+    })),
+    partitions: info.partitions,
+    totalLag: info.totalLag,
+  };
+}

@@ -31,6 +31,7 @@ export const PartitionLag = Type.Object({
 export const GroupLag = Type.Object({
   group: Type.String(),
   members: Type.Integer(),
+  paused: Type.Boolean({ description: 'Paused by an operator: no member reads until it is resumed' }),
   partitions: Type.Array(PartitionLag),
   totalLag: Type.Integer(),
 });
@@ -171,6 +172,7 @@ export const PollResponse = Type.Object({
   generation: Type.Integer({ description: 'Rises when the group membership changes' }),
   partitions: Type.Array(Type.Integer(), { description: 'The partitions this member reads now' }),
   events: Type.Array(TopicEvent),
+  paused: Type.Boolean({ description: 'The group is paused: no events until it is resumed' }),
   cursor: Type.String({ description: 'Pass to the next poll' }),
 });
 
@@ -212,6 +214,8 @@ export const SeekResponse = Type.Object({
 export const GroupResponse = Type.Object({
   group: Type.String(),
   generation: Type.Integer(),
+  paused: Type.Boolean({ description: 'A paused group: no member of any process reads until it is resumed' }),
+  pausedAt: Type.Union([Timestamp, Type.Null()]),
   members: Type.Array(
     Type.Object({
       memberId: Type.String(),

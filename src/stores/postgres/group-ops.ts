@@ -50,6 +50,7 @@ interface ViewRow {
 
 interface StateRow {
   generation: Int;
+  paused_at: Int | null;
   members: unknown;
   committed: unknown;
 }
@@ -73,6 +74,8 @@ export class GroupOps {
     | 'seek'
     | 'state'
     | 'list'
+    | 'pause'
+    | 'pausedAt'
     | 'deleteGroup',
     string
   >;
@@ -148,7 +151,7 @@ export class GroupOps {
         UPDATE ${groups} SET seek_epoch = seek_epoch + 1 WHERE topic_id = $1 AND name = $2`,
       // One statement, so members, owners and offsets come from one snapshot.
       state: `
-        SELECT g.generation,
+        SELECT g.generation, g.paused_at,
           coalesce((
             SELECT json_agg(json_build_object(
                      'memberId', m.member_id,
@@ -168,6 +171,16 @@ export class GroupOps {
       list: `
         SELECT g.name FROM ${topics} t LEFT JOIN ${groups} g ON g.topic_id = t.id
         WHERE t.name = $1 ORDER BY g.name COLLATE "C"`,
+      // Pausing a paused group keeps the time it was first paused. Answers whether the topic exists.
+      pause: `
+        WITH t AS (SELECT id FROM ${topics} WHERE name = $1),
+        paused AS (
+          UPDATE ${groups} SET paused_at = CASE WHEN $3::bigint IS NULL THEN NULL ELSE coalesce(paused_at, $3) END
+          WHERE topic_id = (SELECT id FROM t) AND name = $2 RETURNING 1)
+        SELECT (SELECT count(*) FROM t)::int AS topics, (SELECT count(*) FROM paused)::int AS groups`,
+      pausedAt: `
+        SELECT g.paused_at FROM ${topics} t JOIN ${groups} g ON g.topic_id = t.id AND g.name = $2
+        WHERE t.name = $1`,
       // Run with the group row locked and no member left.
       deleteGroup: `
         WITH owners AS (DELETE FROM ${owners} WHERE ${inGroup}),
@@ -283,6 +296,7 @@ export class GroupOps {
       topic,
       group,
       generation: toInt(row.generation),
+      pausedAt: row.paused_at === null ? null : toInt(row.paused_at),
       members: members.map((member) => ({
         memberId: member.memberId,
         lastHeartbeatAt: toInt(member.lastHeartbeatAt),
@@ -310,6 +324,23 @@ export class GroupOps {
       await tx.count(this.#sql.deleteGroup, [ref.id, group]);
       return true;
     });
+  }
+
+  /** Pauses (`pausedAt` a time) or resumes (null) the group; false when the topic has no such group. */
+  async pause(sql: Sql, topic: string, group: string, pausedAt: number | null): Promise<boolean> {
+    const [row] = await sql.rows<{ topics: number; groups: number }>(this.#sql.pause, [
+      topic,
+      group,
+      pausedAt,
+    ]);
+    if (!row || row.topics === 0) throw new TopicNotFoundError(topic);
+    return row.groups === 1;
+  }
+
+  /** When the group was paused; null when it reads (or does not exist). */
+  async pausedAt(sql: Sql, topic: string, group: string): Promise<number | null> {
+    const [row] = await sql.rows<{ paused_at: Int | null }>(this.#sql.pausedAt, [topic, group]);
+    return row?.paused_at == null ? null : toInt(row.paused_at);
   }
 
   async list(sql: Sql, topic: string): Promise<string[]> {

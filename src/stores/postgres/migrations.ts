@@ -319,6 +319,14 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX messages_expiring ON messages (queue_id, expires_at) WHERE expires_at IS NOT NULL;
     `,
   },
+  {
+    version: 8,
+    description: 'consumer group pause',
+    sql: `
+      -- When an operator paused the group (null: its members read); members look at least once a second.
+      ALTER TABLE consumer_groups ADD COLUMN paused_at bigint;
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

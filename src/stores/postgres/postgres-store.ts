@@ -444,6 +444,14 @@ export class PostgresStoreImpl implements PostgresStore {
     return this.#call(() => this.#groups.list(this.#sql, topic));
   }
 
+  pauseGroup(topic: string, group: string, pausedAt: number | null): Promise<boolean> {
+    return this.#call(() => this.#groups.pause(this.#sql, topic, group, pausedAt));
+  }
+
+  groupPausedAt(topic: string, group: string): Promise<number | null> {
+    return this.#call(() => this.#groups.pausedAt(this.#sql, topic, group));
+  }
+
   deleteGroup(topic: string, group: string): Promise<boolean> {
     return this.#call(() => this.#groups.delete(this.#sql, topic, group));
   }

@@ -46,6 +46,7 @@ interface PartitionKey extends GroupKey {
 interface GroupRow {
   generation: number;
   seek_epoch: number;
+  paused_at: number | null;
 }
 
 interface MemberRow {
@@ -67,6 +68,7 @@ export class GroupOps {
   readonly #insertGroup: Database.Statement<GroupKey>;
   readonly #bumpGeneration: Database.Statement<GroupKey>;
   readonly #bumpSeekEpoch: Database.Statement<GroupKey>;
+  readonly #pause: Database.Statement<GroupKey & { pausedAt: number | null }>;
   readonly #listGroups: Database.Statement<[string], { name: string }>;
   readonly #members: Database.Statement<GroupKey, MemberRow>;
   readonly #expiredMembers: Database.Statement<GroupKey & { now: number }, { member_id: string }>;
@@ -93,7 +95,7 @@ export class GroupOps {
       'SELECT partition, start_offset, next_offset FROM partitions WHERE topic = ? ORDER BY partition',
     );
     this.#selectGroup = db.prepare(
-      'SELECT generation, seek_epoch FROM consumer_groups WHERE topic = @topic AND name = @group',
+      'SELECT generation, seek_epoch, paused_at FROM consumer_groups WHERE topic = @topic AND name = @group',
     );
     this.#insertGroup = db.prepare(
       'INSERT INTO consumer_groups (topic, name, generation, seek_epoch) VALUES (@topic, @group, 0, 0)',
@@ -103,6 +105,11 @@ export class GroupOps {
     );
     this.#bumpSeekEpoch = db.prepare(
       'UPDATE consumer_groups SET seek_epoch = seek_epoch + 1 WHERE topic = @topic AND name = @group',
+    );
+    // Pausing a paused group keeps the time it was first paused.
+    this.#pause = db.prepare(
+      `UPDATE consumer_groups SET paused_at = CASE WHEN @pausedAt IS NULL THEN NULL ELSE coalesce(paused_at, @pausedAt) END
+       WHERE topic = @topic AND name = @group`,
     );
     this.#listGroups = db.prepare('SELECT name FROM consumer_groups WHERE topic = ? ORDER BY name');
     // Sorted by id: the order the assignment is computed in.
@@ -227,6 +234,7 @@ export class GroupOps {
       topic,
       group,
       generation: row.generation,
+      pausedAt: row.paused_at,
       members: this.#members.all({ topic, group }).map((member) => ({
         memberId: member.member_id,
         lastHeartbeatAt: member.last_heartbeat_at,
@@ -235,6 +243,17 @@ export class GroupOps {
       })),
       committed: this.#offsets.all({ topic, group }),
     };
+  }
+
+  /** Pauses (`pausedAt` a time) or resumes (null) the group; false when the topic has no such group. */
+  pause(topic: string, group: string, pausedAt: number | null): boolean {
+    this.#topicPartitions(topic);
+    return this.#pause.run({ topic, group, pausedAt }).changes === 1;
+  }
+
+  /** When the group was paused; null when it reads (or does not exist). */
+  pausedAt(topic: string, group: string): number | null {
+    return this.#selectGroup.get({ topic, group })?.paused_at ?? null;
   }
 
   /** Deletes the group once no live member is left (expired ones are removed first). */

@@ -320,6 +320,15 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX messages_expiring ON messages (queue, expires_at) WHERE expires_at IS NOT NULL;
     `,
   },
+  {
+    version: 9,
+    description: 'consumer group pause',
+    sql: `
+      -- When an operator paused the group (null: its members read). Members look at it at least
+      -- once a second; committed offsets and memberships stay while it is paused.
+      ALTER TABLE consumer_groups ADD COLUMN paused_at INTEGER;
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -448,6 +448,14 @@ export class SqliteStoreImpl implements SqliteStore {
     return this.#batcher.read(() => this.#groups.list(topic));
   }
 
+  pauseGroup(topic: string, group: string, pausedAt: number | null): Promise<boolean> {
+    return this.#batcher.write(() => this.#groups.pause(topic, group, pausedAt));
+  }
+
+  groupPausedAt(topic: string, group: string): Promise<number | null> {
+    return this.#batcher.read(() => this.#groups.pausedAt(topic, group));
+  }
+
   deleteGroup(topic: string, group: string): Promise<boolean> {
     return this.#batcher.write(() => this.#groups.delete(topic, group));
   }

@@ -310,6 +310,37 @@ export function groupTests(suite: Suite): void {
       );
     });
 
+    suite.test('pauseGroup pauses and resumes a group, keeping the first pause time', async (env) => {
+      const { store, clock, event, topic } = env;
+      const t = await topic('orders', { partitions: 2 });
+      await store.append(t, [event(0)]);
+      await store.joinGroup(t, group, member('member-a'));
+      await store.commitOffset(t, group, 'member-a', 0, 1);
+      assert.equal(await store.groupPausedAt(t, group), null);
+      assert.equal((await store.groupState(t, group))?.pausedAt, null);
+      const pausedAt = clock.now();
+      assert.equal(await store.pauseGroup(t, group, pausedAt), true);
+      await clock.advance(500);
+      assert.equal(await store.pauseGroup(t, group, clock.now()), true, 'idempotent');
+      assert.equal(await store.groupPausedAt(t, group), pausedAt, 'a second pause keeps the first time');
+      const state = await store.groupState(t, group);
+      assert.equal(state?.pausedAt, pausedAt);
+      assert.deepEqual(committed(state), { 0: 1, 1: 0 }, 'offsets stay');
+      assert.deepEqual(
+        state?.members.map((m) => m.memberId),
+        ['member-a'],
+        'members stay',
+      );
+      assert.equal(await store.pauseGroup(t, group, null), true);
+      assert.equal(await store.groupPausedAt(t, group), null);
+      assert.equal(await store.pauseGroup(t, 'no-such-group', clock.now()), false);
+      assert.equal(await store.groupPausedAt(t, 'no-such-group'), null);
+      await rejectsWithCode(
+        () => store.pauseGroup('no-such-topic', group, clock.now()),
+        'SPOOL_TOPIC_NOT_FOUND',
+      );
+    });
+
     suite.test('two groups on one topic keep independent offsets', async (env) => {
       const { store, event, topic } = env;
       const t = await topic('orders', { partitions: 1 });

@@ -1,6 +1,6 @@
 /**
- * One topic: partitions with their offsets, consumer groups with lag per partition (and seek,
- * behind a confirmation), and a tail of the most recent events across partitions.
+ * One topic: partitions with their offsets, consumer groups with lag per partition (pause and
+ * resume, and seek behind a confirmation), and a tail of the most recent events across partitions.
  */
 import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
@@ -70,7 +70,7 @@ export function TopicPage({ name }: { name: string }) {
           </p>
           <div class="columns">
             <Partitions topic={data} />
-            <Groups topic={data} onSeek={setSeeking} />
+            <Groups topic={data} onSeek={setSeeking} onChange={() => void topic.reload()} />
           </div>
           <Tail topic={data} />
           {seeking ? (
@@ -127,9 +127,28 @@ function Partitions({ topic }: { topic: TopicWithStats }) {
   );
 }
 
-function Groups({ topic, onSeek }: { topic: TopicWithStats; onSeek: (group: Group) => void }) {
+function Groups({
+  topic,
+  onSeek,
+  onChange,
+}: {
+  topic: TopicWithStats;
+  onSeek: (group: Group) => void;
+  onChange: () => void;
+}) {
   const canAdmin = useCan('admin');
   const groups = topic.stats.groups;
+  const toggle = async (group: string, action: 'pause' | 'resume') => {
+    try {
+      await api('POST', `/v1/topics/${seg(topic.name)}/groups/${seg(group)}/${action}`);
+      notify(
+        action === 'pause' ? `Paused group ${group}: its members read nothing.` : `Resumed group ${group}.`,
+      );
+      onChange();
+    } catch (error) {
+      notify(`Could not ${action} group ${group}: ${(error as ApiError).message}`, 'error');
+    }
+  };
   return (
     <section aria-labelledby="groups-title" class="panel">
       <h2 id="groups-title">Consumer groups</h2>
@@ -160,6 +179,14 @@ function Groups({ topic, onSeek }: { topic: TopicWithStats; onSeek: (group: Grou
                 <tr class="group-row" data-group={group.group}>
                   <th scope="row">
                     {group.group} <span class="muted small">{plural(group.members, 'member')}</span>
+                    {group.paused ? (
+                      <>
+                        {' '}
+                        <span class="badge tone-warn" data-paused-group={group.group}>
+                          paused
+                        </span>
+                      </>
+                    ) : null}
                   </th>
                   <td />
                   <td />
@@ -170,13 +197,22 @@ function Groups({ topic, onSeek }: { topic: TopicWithStats; onSeek: (group: Grou
                   </td>
                   <td>
                     {canAdmin ? (
-                      <button
-                        type="button"
-                        onClick={() => onSeek(group)}
-                        aria-label={`Seek group ${group.group}`}
-                      >
-                        Seek…
-                      </button>
+                      <>
+                        <button
+                          type="button"
+                          onClick={() => void toggle(group.group, group.paused ? 'resume' : 'pause')}
+                          aria-label={`${group.paused ? 'Resume' : 'Pause'} group ${group.group}`}
+                        >
+                          {group.paused ? 'Resume' : 'Pause'}
+                        </button>{' '}
+                        <button
+                          type="button"
+                          onClick={() => onSeek(group)}
+                          aria-label={`Seek group ${group.group}`}
+                        >
+                          Seek…
+                        </button>
+                      </>
                     ) : null}
                   </td>
                 </tr>

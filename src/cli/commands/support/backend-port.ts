@@ -10,6 +10,7 @@ import type {
   BulkJobsResult,
   CommitOptions,
   DeadLetterPage,
+  GroupInfo,
   Job,
   JobAccepted,
   JobPage,
@@ -93,6 +94,8 @@ export interface TopicBackend {
    * `SPOOL_GROUP_NOT_FOUND` for an unknown group.
    */
   deleteGroup(topic: string, group: string): Promise<void>;
+  /** Pauses (`paused` true) or resumes a group; answers it. `SPOOL_GROUP_NOT_FOUND` for an unknown group. */
+  pauseGroup(topic: string, group: string, paused: boolean): Promise<GroupInfo>;
 }
 
 /** Job operations of the commands. */

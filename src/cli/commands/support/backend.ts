@@ -80,6 +80,8 @@ export function httpBackend(client: SpoolClient): SpoolBackend {
       },
       leave: (topic, group, member) => topics.leave(topic, group, member),
       deleteGroup: (topic, group) => topics.deleteGroup(topic, group),
+      pauseGroup: (topic, group, paused) =>
+        paused ? topics.pauseGroup(topic, group) : topics.resumeGroup(topic, group),
     },
     jobs: {
       add: (type, payload, options) => jobs.add(type, payload, options),

@@ -25,6 +25,7 @@ import {
   type ScheduleOptions,
 } from '../../../index.js';
 import { toggleJobType, wireJob, wireJobTypeState, wireSchedule } from '../../../server/routes/jobs.js';
+import { wireGroup } from '../../../server/routes/topic-groups.js';
 import { wireWorker } from '../../../server/routes/workers.js';
 import {
   fromWireMessage,
@@ -203,6 +204,7 @@ function topicBackend(spool: Spool): TopicBackend {
         generation: result.generation,
         partitions: [...result.partitions],
         events: result.events.map(wireEvent),
+        paused: result.paused,
         cursor: result.cursor,
       };
     },
@@ -220,6 +222,11 @@ function topicBackend(spool: Spool): TopicBackend {
       }
     },
     leave: async (topic, group, member) => (await spool.openTopic(topic)).leave(group, member),
+    pauseGroup: async (topic, group, paused) => {
+      const handle = await spool.openTopic(topic);
+      await (paused ? handle.pauseGroup(group) : handle.resumeGroup(group));
+      return wireGroup(handle, group);
+    },
     deleteGroup: async (topic, group) => {
       if (!(await (await spool.openTopic(topic)).deleteGroup(group)))
         throw new DirectModeError(
