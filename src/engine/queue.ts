@@ -55,6 +55,8 @@ export interface QueuedMessageView<T = MessageBody> {
   readonly priority: number;
   readonly enqueuedAt: Date;
   readonly availableAt: Date;
+  /** When it expires (never delivered after that); null for never. */
+  readonly expiresAt: Date | null;
   readonly attempts: number;
   readonly state: QueuedMessage['state'];
   readonly errors: readonly AttemptError[];
@@ -348,6 +350,7 @@ export class Queue<T = MessageBody> implements LeaseSettler {
         priority: message.priority,
         enqueuedAt: new Date(message.enqueuedAt),
         availableAt: new Date(message.availableAt),
+        expiresAt: message.expiresAt === null ? null : new Date(message.expiresAt),
         attempts: message.attempts,
         state: message.state,
         errors: message.errors,

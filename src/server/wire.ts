@@ -95,6 +95,7 @@ export function wireQueuedMessage(message: QueuedMessageView) {
     attempts: message.attempts,
     enqueuedAt: message.enqueuedAt.toISOString(),
     availableAt: message.availableAt.toISOString(),
+    expiresAt: message.expiresAt === null ? null : message.expiresAt.toISOString(),
     errors: wireErrors(message.errors),
   };
 }

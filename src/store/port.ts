@@ -76,6 +76,8 @@ export interface QueuedMessage {
   readonly priority: number;
   readonly enqueuedAt: number;
   readonly availableAt: number;
+  /** When it expires (its `ttlMs` or its queue's `messageTtlMs`); null for never. */
+  readonly expiresAt: number | null;
   readonly attempts: number;
   readonly state: 'ready' | 'delayed' | 'in-flight';
   readonly errors: readonly AttemptError[];

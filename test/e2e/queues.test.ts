@@ -309,6 +309,11 @@ describe('queues over HTTP', () => {
       body: { messages: [{ body: 'flash', ttlMs: 1 }, { body: 'daily' }] },
       returns: SendResults,
     });
+    const browsed = await t.call('GET', '/v1/queues/expiring/messages', { returns: QueuedMessagePage });
+    const expiries = browsed.body.items.map(
+      (item) => Date.parse(item.expiresAt ?? '') - Date.parse(item.enqueuedAt),
+    );
+    assert.deepEqual(expiries, [1, 60_000], 'browsing shows when each message expires');
     await new Promise((resolve) => setTimeout(resolve, 20));
     const { messages } = (await receive('expiring', { max: 10 })).body;
     assert.deepEqual(

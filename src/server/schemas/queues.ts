@@ -208,6 +208,9 @@ export const QueuedMessage = Type.Object({
   attempts: Type.Integer(),
   enqueuedAt: Timestamp,
   availableAt: Timestamp,
+  expiresAt: Type.Union([Timestamp, Type.Null()], {
+    description: "When it expires (its ttlMs, or the queue's messageTtlMs): never delivered after that",
+  }),
   errors: Type.Array(AttemptError),
 });
 export const QueuedMessagePage = Page(QueuedMessage);

@@ -75,6 +75,7 @@ interface MessageRow {
   priority: number;
   enqueued_at: Int;
   visible_at: Int;
+  expires_at: Int | null;
   attempts: number;
   lease_token: string | null;
   errors: unknown;
@@ -90,7 +91,7 @@ interface StatsRow {
 }
 
 const messageColumns =
-  'seq, id, payload_text, payload_bytes, headers, key, priority, enqueued_at, visible_at, attempts, lease_token, errors';
+  'seq, id, payload_text, payload_bytes, headers, key, priority, enqueued_at, visible_at, expires_at, attempts, lease_token, errors';
 
 export class QueueOps {
   readonly #clock: Clock;
@@ -484,6 +485,7 @@ function toQueuedMessage(row: MessageRow, now: number): QueuedMessage {
     enqueuedAt: toInt(row.enqueued_at),
     // For a leased message visible_at is its lease expiry: when it becomes available again.
     availableAt: visibleAt,
+    expiresAt: row.expires_at === null ? null : toInt(row.expires_at),
     attempts: row.attempts,
     state: leased ? 'in-flight' : visibleAt > now ? 'delayed' : 'ready',
     errors: decodeErrors(row.errors),

@@ -44,6 +44,7 @@ interface MessageRow {
   priority: number;
   enqueued_at: number;
   visible_at: number;
+  expires_at: number | null;
   attempts: number;
   lease_token: string | null;
   errors: string;
@@ -58,7 +59,7 @@ interface StatsRow {
 }
 
 const messageColumns =
-  'seq, id, payload, headers, key, priority, enqueued_at, visible_at, attempts, lease_token, errors';
+  'seq, id, payload, headers, key, priority, enqueued_at, visible_at, expires_at, attempts, lease_token, errors';
 
 export class QueueOps {
   readonly #clock: Clock;
@@ -300,6 +301,7 @@ function toQueuedMessage(row: MessageRow, now: number): QueuedMessage {
     enqueuedAt: row.enqueued_at,
     // For a leased message visible_at is its lease expiry: when it becomes available again.
     availableAt: row.visible_at,
+    expiresAt: row.expires_at,
     attempts: row.attempts,
     state: leased ? 'in-flight' : row.visible_at > now ? 'delayed' : 'ready',
     errors: decodeErrors(row.errors),

@@ -18,6 +18,8 @@ export function messageExpiryTests(suite: Suite): void {
         const q = await queue();
         const [doomed, kept] = [msg({ ttlMs: 1_000 }), msg()];
         await store.enqueue(q, [doomed, kept]);
+        const [, listedKept] = (await store.listMessages(q, { limit: 10, after: null })).items;
+        assert.equal(listedKept?.expiresAt, null, 'a message without a ttl never expires');
         await clock.advance(999);
         assert.equal((await store.queueStats(q)).ready, 2, 'not expired before its ttlMs');
         await clock.advance(1);
@@ -41,6 +43,15 @@ export function messageExpiryTests(suite: Suite): void {
       const q = await queue('expiring', { messageTtlMs: 1_000 });
       const [byQueue, ownLonger] = [msg(), msg({ ttlMs: 5_000 })];
       await store.enqueue(q, [byQueue, ownLonger]);
+      const sentAt = clock.now();
+      assert.deepEqual(
+        (await store.listMessages(q, { limit: 10, after: null })).items.map((m) => [m.id, m.expiresAt]),
+        [
+          [byQueue.id, sentAt + 1_000],
+          [ownLonger.id, sentAt + 5_000],
+        ],
+        'browsing shows when each message expires',
+      );
       await clock.advance(2_000);
       assert.deepEqual(ids(await claim(q)), [ownLonger.id]);
       assert.deepEqual(

@@ -135,6 +135,12 @@ export function QueueMessages({ name, depth }: { name: string; depth: number | n
                     </td>
                     <td>
                       <Time at={message.availableAt} relative />
+                      {message.expiresAt === null ? null : (
+                        <span class="muted small" data-expires>
+                          {' '}
+                          · expires <Time at={message.expiresAt} relative />
+                        </span>
+                      )}
                     </td>
                     <td class="mono clip">{bodyPreview(message)}</td>
                   </tr>
