@@ -330,6 +330,46 @@ export interface JobQuery {
 }
 
 /** A recurring job definition. */
+/**
+ * One recorded step of a workflow run (src/workflows): what the run's code did at one call of
+ * `ctx.step`, `ctx.sleep`, `ctx.waitForEvent` or a compensation, so that a resumed run returns
+ * what was recorded instead of doing it again. The run is the job `runId`; its steps and events
+ * go with it when the job is deleted.
+ */
+export interface WorkflowStepRecord {
+  readonly runId: string;
+  /** Unique within the run. */
+  readonly stepId: string;
+  /** The order in which the run's code called it (0-based): a replay must call the same steps in the same order. */
+  readonly seq: number;
+  readonly kind: WorkflowStepKind;
+  readonly status: WorkflowStepStatus;
+  /** The step's result, JSON text (null while it has none). */
+  readonly output: string | null;
+  /** The last failure (of a retrying or failed step). */
+  readonly error: FailureInfo | null;
+  /** Runs of the step's function so far. */
+  readonly attempts: number;
+  readonly startedAt: number;
+  readonly finishedAt: number | null;
+  /** When the step is due again: the next retry, the end of a sleep, a wait's timeout. */
+  readonly wakeAt: number | null;
+}
+
+export type WorkflowStepKind = 'step' | 'sleep' | 'event' | 'child' | 'compensation';
+export type WorkflowStepStatus = 'completed' | 'failed' | 'retrying' | 'sleeping' | 'waiting';
+
+/** An event sent to a workflow run (`ctx.waitForEvent` takes it). */
+export interface WorkflowEventRecord {
+  readonly runId: string;
+  /** Rises with every event sent to any run: a run's events in the order they were sent. */
+  readonly seq: number;
+  readonly name: string;
+  /** JSON text. */
+  readonly payload: string;
+  readonly sentAt: number;
+}
+
 export interface ScheduleRecord {
   readonly name: string;
   /** A cron expression (read in `timezone`), or null when `everyMs` is set. */
@@ -483,6 +523,18 @@ export interface StoreWrites {
    * `false` if it was recorded before (the caller should then skip its side effects).
    */
   markProcessed(consumer: string, messageId: string): Promise<boolean>;
+
+  /** Stores a workflow step, replacing the run's record of the same `stepId`. */
+  saveWorkflowStep(step: WorkflowStepRecord): Promise<void>;
+
+  /** The recorded steps of workflow run `runId`, by `seq`. */
+  workflowSteps(runId: string): Promise<WorkflowStepRecord[]>;
+
+  /** Records an event sent to workflow run `runId`; resolves with it and its `seq`. */
+  addWorkflowEvent(runId: string, name: string, payload: string): Promise<WorkflowEventRecord>;
+
+  /** The events sent to run `runId` with a `seq` above `afterSeq`, oldest first. */
+  workflowEvents(runId: string, afterSeq: number): Promise<WorkflowEventRecord[]>;
 }
 
 /** The interface every storage backend implements. */

@@ -14,7 +14,12 @@ import type {
   WorkerKind,
   WorkerRecord,
   WorkerServes,
+  WorkflowEventRecord,
+  WorkflowStepKind,
+  WorkflowStepRecord,
+  WorkflowStepStatus,
 } from '../store/port.js';
+import type { FailureInfo } from '../core/message.js';
 
 /** The `retryAfterMs` hint of `QueueFullError`: about how long consumers need to make room. */
 export const queueFullRetryAfterMs = 1_000;
@@ -181,6 +186,63 @@ export function jobFromRow<I, J>(row: JobRow<I, J>, read: ColumnReaders<I, J>): 
     idempotencyKey: row.idempotency_key,
     requestHash: row.request_hash,
     version: row.version,
+  };
+}
+
+/** A workflow step row; `I` and `J` as for {@link JobRow}. */
+export interface WorkflowStepRow<I, J> {
+  run_id: string;
+  step_id: string;
+  seq: number;
+  kind: string;
+  status: string;
+  output: string | null;
+  error: J | null;
+  attempts: number;
+  started_at: I;
+  finished_at: I | null;
+  wake_at: I | null;
+}
+
+export function workflowStepFromRow<I, J>(
+  row: WorkflowStepRow<I, J>,
+  read: ColumnReaders<I, J>,
+): WorkflowStepRecord {
+  const optional = (value: I | null) => (value === null ? null : read.int(value));
+  return {
+    runId: row.run_id,
+    stepId: row.step_id,
+    seq: row.seq,
+    kind: row.kind as WorkflowStepKind,
+    status: row.status as WorkflowStepStatus,
+    output: row.output,
+    error: row.error === null ? null : read.json<FailureInfo>(row.error),
+    attempts: row.attempts,
+    startedAt: read.int(row.started_at),
+    finishedAt: optional(row.finished_at),
+    wakeAt: optional(row.wake_at),
+  };
+}
+
+/** A workflow event row; `I` as for {@link JobRow}. */
+export interface WorkflowEventRow<I> {
+  run_id: string;
+  seq: I;
+  name: string;
+  payload: string;
+  sent_at: I;
+}
+
+export function workflowEventFromRow<I>(
+  row: WorkflowEventRow<I>,
+  int: (value: I) => number,
+): WorkflowEventRecord {
+  return {
+    runId: row.run_id,
+    seq: int(row.seq),
+    name: row.name,
+    payload: row.payload,
+    sentAt: int(row.sent_at),
   };
 }
 

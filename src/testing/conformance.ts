@@ -35,6 +35,7 @@ import { topicTests } from './conformance/topics.js';
 import { transactionTests } from './conformance/transactions.js';
 import { upkeepTests } from './conformance/upkeep.js';
 import { workerTests } from './conformance/workers.js';
+import { workflowTests } from './conformance/workflows.js';
 
 export interface ConformanceOptions {
   /**
@@ -75,6 +76,7 @@ export function runStoreConformance(
     jobTests(suite);
     upkeepTests(suite);
     workerTests(suite);
+    workflowTests(suite);
     void it('skip list names only tests of this suite', () => {
       assert.deepEqual(suite.unknownSkips, []);
     });

@@ -96,6 +96,8 @@ export class SchemaNames {
   readonly jobs: string;
   readonly schedules: string;
   readonly workers: string;
+  readonly workflowSteps: string;
+  readonly workflowEvents: string;
   readonly migrations: string;
 
   constructor(schema: string) {
@@ -119,6 +121,8 @@ export class SchemaNames {
     this.jobs = table('jobs');
     this.schedules = table('schedules');
     this.workers = table('workers');
+    this.workflowSteps = table('workflow_steps');
+    this.workflowEvents = table('workflow_events');
     this.migrations = table('schema_migrations');
   }
 }

@@ -327,6 +327,36 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE consumer_groups ADD COLUMN paused_at bigint;
     `,
   },
+  {
+    version: 9,
+    description: 'workflow steps and events',
+    sql: `
+      -- A workflow run is a job (src/workflows); these are what its code did and what was sent
+      -- to it. output and payload are JSON text, error a JSON object. They go with their job.
+      CREATE TABLE workflow_steps (
+        run_id      text NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        step_id     text NOT NULL,
+        seq         integer NOT NULL,
+        kind        text NOT NULL,
+        status      text NOT NULL,
+        output      text,
+        error       jsonb,
+        attempts    integer NOT NULL,
+        started_at  bigint NOT NULL,
+        finished_at bigint,
+        wake_at     bigint,
+        PRIMARY KEY (run_id, step_id)
+      );
+      CREATE TABLE workflow_events (
+        seq      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        run_id   text NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        name     text NOT NULL,
+        payload  text NOT NULL,
+        sent_at  bigint NOT NULL
+      );
+      CREATE INDEX workflow_events_by_run ON workflow_events (run_id, seq);
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -50,6 +50,8 @@ import type {
   TransactionOptions,
   WorkerHeartbeat,
   WorkerRecord,
+  WorkflowEventRecord,
+  WorkflowStepRecord,
 } from '../../store/port.js';
 import { defaultWorkerRetentionMs } from '../../store/port.js';
 import { CommitMeter } from './commit-meter.js';
@@ -58,6 +60,7 @@ import { DatabaseClock } from './database-clock.js';
 import { DeadLetterOps } from './dead-letter-ops.js';
 import { GroupOps } from './group-ops.js';
 import { JobOps } from './job-ops.js';
+import { WorkflowOps } from './workflow-ops.js';
 import { KeyHeads } from './key-heads.js';
 import { AdvisoryLeadership } from './leadership.js';
 import { LeaseOps } from './lease-ops.js';
@@ -114,6 +117,7 @@ export class PostgresStoreImpl implements PostgresStore {
   readonly #groups: GroupOps;
   readonly #upkeep: UpkeepOps;
   readonly #jobs: JobOps;
+  readonly #workflows: WorkflowOps;
   readonly #workers: WorkerOps;
   readonly #notifier: Notifier;
   readonly #vacuum: Vacuum;
@@ -163,6 +167,7 @@ export class PostgresStoreImpl implements PostgresStore {
     this.#groups = new GroupOps(names, clock, this.#logs);
     this.#upkeep = new UpkeepOps(names, clock);
     this.#jobs = new JobOps(names, clock);
+    this.#workflows = new WorkflowOps(names, clock);
     this.#workers = new WorkerOps(names, clock);
     this.#writes = this.#writesVia((operation) => operation(this.#sql), true);
   }
@@ -224,6 +229,22 @@ export class PostgresStoreImpl implements PostgresStore {
     return this.#call(() => this.#writes.markProcessed(consumer, messageId));
   }
 
+  saveWorkflowStep(step: WorkflowStepRecord): Promise<void> {
+    return this.#call(() => this.#writes.saveWorkflowStep(step));
+  }
+
+  workflowSteps(runId: string): Promise<WorkflowStepRecord[]> {
+    return this.#call(() => this.#writes.workflowSteps(runId));
+  }
+
+  addWorkflowEvent(runId: string, name: string, payload: string): Promise<WorkflowEventRecord> {
+    return this.#call(() => this.#writes.addWorkflowEvent(runId, name, payload));
+  }
+
+  workflowEvents(runId: string, afterSeq: number): Promise<WorkflowEventRecord[]> {
+    return this.#call(() => this.#writes.workflowEvents(runId, afterSeq));
+  }
+
   /**
    * Runs `work` in one transaction: on a dedicated pooled connection between BEGIN and
    * COMMIT/ROLLBACK, or, with `options.connection`, on the caller's connection inside the
@@ -278,6 +299,11 @@ export class PostgresStoreImpl implements PostgresStore {
       advanceSchedule: (name, from, next) => run((sql) => this.#jobs.advanceSchedule(sql, name, from, next)),
       markProcessed: (consumer, messageId) =>
         run((sql) => this.#upkeep.markProcessed(sql, consumer, messageId)),
+      saveWorkflowStep: (step) => run((sql) => this.#workflows.saveStep(sql, step)),
+      workflowSteps: (runId) => run((sql) => this.#workflows.steps(sql, runId)),
+      addWorkflowEvent: (runId, name, payload) =>
+        run((sql) => this.#workflows.addEvent(sql, runId, name, payload)),
+      workflowEvents: (runId, afterSeq) => run((sql) => this.#workflows.events(sql, runId, afterSeq)),
     };
   }
 

@@ -329,6 +329,40 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE consumer_groups ADD COLUMN paused_at INTEGER;
     `,
   },
+  {
+    version: 10,
+    description: 'workflow steps and events',
+    sql: `
+      -- A workflow run is a job (src/workflows); these are what its code did and what was sent
+      -- to it. output and payload are JSON text, error a JSON object. They go with their job.
+      CREATE TABLE workflow_steps (
+        run_id      TEXT NOT NULL,
+        step_id     TEXT NOT NULL,
+        seq         INTEGER NOT NULL,
+        kind        TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        output      TEXT,
+        error       TEXT,
+        attempts    INTEGER NOT NULL,
+        started_at  INTEGER NOT NULL,
+        finished_at INTEGER,
+        wake_at     INTEGER,
+        PRIMARY KEY (run_id, step_id)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE workflow_events (
+        seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id   TEXT NOT NULL,
+        name     TEXT NOT NULL,
+        payload  TEXT NOT NULL,
+        sent_at  INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX workflow_events_by_run ON workflow_events (run_id, seq);
+      CREATE TRIGGER jobs_delete_workflow AFTER DELETE ON jobs BEGIN
+        DELETE FROM workflow_steps WHERE run_id = old.id;
+        DELETE FROM workflow_events WHERE run_id = old.id;
+      END;
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

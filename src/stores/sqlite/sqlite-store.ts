@@ -41,6 +41,8 @@ import type {
   TransactionOptions,
   WorkerHeartbeat,
   WorkerRecord,
+  WorkflowEventRecord,
+  WorkflowStepRecord,
 } from '../../store/port.js';
 import { defaultWorkerRetentionMs } from '../../store/port.js';
 import { DeadLetterOps } from './dead-letter-ops.js';
@@ -54,6 +56,7 @@ import { QueueOps } from './queue-ops.js';
 import { UpkeepOps } from './upkeep-ops.js';
 import type { WalSync } from './wal-sync.js';
 import { WorkerOps } from './worker-ops.js';
+import { WorkflowOps } from './workflow-ops.js';
 import { type CommitStats, WriteBatcher, type WriteKind } from './write-batcher.js';
 
 /** A {@link Store} on SQLite, with group-commit statistics (not part of the port). */
@@ -85,6 +88,7 @@ export class SqliteStoreImpl implements SqliteStore {
   readonly #upkeep: UpkeepOps;
   readonly #jobs: JobOps;
   readonly #workers: WorkerOps;
+  readonly #workflows: WorkflowOps;
   /** The transactional writes, batched. */
   readonly #batched: StoreWrites;
 
@@ -101,6 +105,7 @@ export class SqliteStoreImpl implements SqliteStore {
     this.#upkeep = new UpkeepOps(db, clock);
     this.#jobs = new JobOps(db, clock);
     this.#workers = new WorkerOps(db, clock);
+    this.#workflows = new WorkflowOps(db, clock);
     this.#batched = this.#writes(
       (operation, atomic, kind) => this.#batcher.write(operation, atomic, kind),
       true,
@@ -219,6 +224,23 @@ export class SqliteStoreImpl implements SqliteStore {
     return this.#batched.markProcessed(consumer, messageId);
   }
 
+  saveWorkflowStep(step: WorkflowStepRecord): Promise<void> {
+    return this.#batched.saveWorkflowStep(step);
+  }
+
+  /** Reads need no write lock: plain reads, unlike the writes batched around them. */
+  workflowSteps(runId: string): Promise<WorkflowStepRecord[]> {
+    return this.#batcher.read(() => this.#workflows.steps(runId));
+  }
+
+  addWorkflowEvent(runId: string, name: string, payload: string): Promise<WorkflowEventRecord> {
+    return this.#batched.addWorkflowEvent(runId, name, payload);
+  }
+
+  workflowEvents(runId: string, afterSeq: number): Promise<WorkflowEventRecord[]> {
+    return this.#batcher.read(() => this.#workflows.events(runId, afterSeq));
+  }
+
   /**
    * Runs `work` in one exclusive transaction. Inside `work`, write through `tx` only: a write on
    * the store itself is refused (it would wait for this transaction). Reads on the store see the
@@ -272,6 +294,11 @@ export class SqliteStoreImpl implements SqliteStore {
       advanceSchedule: (name, from, next) => run(() => this.#jobs.advanceSchedule(name, from, next), true),
       markProcessed: (consumer, messageId) =>
         run(() => this.#upkeep.markProcessed(consumer, messageId), true),
+      saveWorkflowStep: (step) => run(() => this.#workflows.saveStep(step), true),
+      workflowSteps: (runId) => run(() => this.#workflows.steps(runId), true),
+      addWorkflowEvent: (runId, name, payload) =>
+        run(() => this.#workflows.addEvent(runId, name, payload), true),
+      workflowEvents: (runId, afterSeq) => run(() => this.#workflows.events(runId, afterSeq), true),
     };
   }
 

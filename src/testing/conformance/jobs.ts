@@ -9,7 +9,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { JobRecord, ScheduleRecord } from '../../store/port.js';
 import type { Suite } from './harness.js';
 
-function job(now: number, overrides: Partial<JobRecord> = {}): JobRecord {
+export function job(now: number, overrides: Partial<JobRecord> = {}): JobRecord {
   return {
     id: uuidv7(),
     type: 'email.send',
