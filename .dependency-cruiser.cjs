@@ -3,7 +3,7 @@
 // same picture; change both together.
 //
 //   core → store (the port) → stores (backends) ┐
-//   core → telemetry (tracing, logs)            ├→ engine → webhooks → jobs → observability → server → cli
+//   core → telemetry (tracing, logs)            ├→ engine → webhooks → jobs → workflows → observability → server → cli
 //                                               ┘                                client (wire types only)
 const layer = (name, from, mayNotReach, comment) => ({
   name,
@@ -40,16 +40,27 @@ module.exports = {
     layer(
       'engine-below-jobs',
       '^src/engine/',
-      '^src/(jobs|webhooks|observability|server|client|cli|testing|stores)/',
+      '^src/(jobs|workflows|webhooks|observability|server|client|cli|testing|stores)/',
       'the engine reaches stores only through the port it is given',
     ),
     layer(
       'webhooks-below-jobs',
       '^src/webhooks/',
-      '^src/(jobs|observability|server|client|cli|testing|stores)/',
+      '^src/(jobs|workflows|observability|server|client|cli|testing|stores)/',
       '',
     ),
-    layer('jobs-below-the-doors', '^src/jobs/', '^src/(observability|server|client|cli|testing|stores)/', ''),
+    layer(
+      'jobs-below-the-doors',
+      '^src/jobs/',
+      '^src/(workflows|observability|server|client|cli|testing|stores)/',
+      '',
+    ),
+    layer(
+      'workflows-on-jobs',
+      '^src/workflows/',
+      '^src/(observability|server|client|cli|testing|stores)/',
+      'workflows are built on the jobs layer and the engine',
+    ),
     layer(
       'monitoring-below-the-doors',
       '^src/observability/',

@@ -70,6 +70,7 @@ export {
   type JobsOptions,
   type JobEvent,
 } from './jobs/index.js';
+export * from './workflows/index.js';
 export type { JobStatus, JobQuery } from './store/port.js';
 export type { SendOptions, OutgoingMessage, PublishOptions, OutgoingEvent } from './engine/outgoing.js';
 export type { QueueStats, PartitionOffsets } from './store/port.js';

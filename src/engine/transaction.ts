@@ -36,7 +36,15 @@ export class SpoolTransaction {
    */
   get records(): Pick<
     StoreWrites,
-    'insertJob' | 'updateJob' | 'lockJob' | 'saveSchedule' | 'advanceSchedule'
+    | 'insertJob'
+    | 'updateJob'
+    | 'lockJob'
+    | 'saveSchedule'
+    | 'advanceSchedule'
+    | 'saveWorkflowStep'
+    | 'workflowSteps'
+    | 'addWorkflowEvent'
+    | 'workflowEvents'
   > {
     return this.writes;
   }

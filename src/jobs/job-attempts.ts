@@ -12,7 +12,8 @@
  */
 import { backoffDelay, type BackoffOptions } from '../core/backoff.js';
 import { NonRetryableError, RetryAfterError } from '../core/errors.js';
-import { describeFailure, encodeJson, type JsonValue } from '../core/message.js';
+import { describeFailure, encodeJson, type FailureInfo, type JsonValue } from '../core/message.js';
+import { JobNotFoundError, JobStateError } from './job-errors.js';
 import type { Message } from '../engine/received-message.js';
 import { jobQueuePrefix } from '../engine/reserved-names.js';
 import type { Spool } from '../engine/spool.js';
@@ -32,6 +33,38 @@ export interface JobTicket {
 /** Per-type settings the attempts need. */
 export interface AttemptPolicy {
   readonly backoff: BackoffOptions;
+}
+
+/** A new state of a job, and the delay of its next ticket when it will run again. */
+interface Settlement {
+  readonly patch: JobPatch;
+  readonly retryDelayMs?: number;
+}
+
+/**
+ * Thrown by a handler of Spool's own (the workflow runner) to put its job back to wait without
+ * counting the attempt; see {@link JobAttempts.suspend}.
+ */
+export class JobSuspension extends Error {
+  constructor(
+    readonly wakeAt: number | null,
+    readonly wakeNow: (tx: SpoolTransaction) => Promise<boolean>,
+  ) {
+    super('the job waits for a timer or an event');
+    this.name = 'JobSuspension';
+  }
+}
+
+/** Thrown by a handler of Spool's own to end its job `dead` or `cancelled`, with a result. */
+export class JobOutcome extends Error {
+  constructor(
+    readonly status: 'dead' | 'cancelled',
+    readonly error: FailureInfo,
+    readonly result: JsonValue,
+  ) {
+    super(error.message);
+    this.name = 'JobOutcome';
+  }
 }
 
 /** The leased ticket of a running job: what settling it needs. */
@@ -147,6 +180,60 @@ export class JobAttempts {
   }
 
   /**
+   * Puts a running job back to wait without counting the attempt — a workflow run that waits
+   * for a timer or an event: `scheduled` until `wakeAt` (with a ticket due then), or `waiting`
+   * without a ticket until {@link promote}. `wakeNow`, asked under the job's lock, queues it again
+   * at once instead (an event came while it ran).
+   */
+  async suspend(attempt: ActiveAttempt, suspension: JobSuspension): Promise<JobRecord | null> {
+    return this.#settle(attempt, async (job, now, tx) => {
+      const uncounted = { attempts: job.attempts - 1, history: job.history.slice(0, -1) };
+      if (await suspension.wakeNow(tx)) {
+        return { patch: { ...uncounted, status: 'queued', runAt: now }, retryDelayMs: 0 };
+      }
+      const { wakeAt } = suspension;
+      if (wakeAt === null) return { patch: { ...uncounted, status: 'waiting' } };
+      return {
+        patch: { ...uncounted, status: 'scheduled', runAt: wakeAt },
+        retryDelayMs: Math.max(0, wakeAt - now),
+      };
+    });
+  }
+
+  /** Ends a running job as its handler decided: `dead` or `cancelled`, with an error and a result. */
+  async end(attempt: ActiveAttempt, outcome: JobOutcome): Promise<JobRecord | null> {
+    return this.#settle(attempt, (job, now) => ({
+      patch: {
+        status: outcome.status,
+        finishedAt: now,
+        lastError: outcome.error,
+        result: encodeJson(outcome.result, 'result'),
+        history: finishAttempt(job.history, now, outcome.error),
+      },
+    }));
+  }
+
+  /**
+   * Queues job `jobId` (locked by `tx`) to run now: one waiting for its time (`scheduled`,
+   * `retrying`), or a suspended workflow run (`waiting` with no children pending).
+   */
+  async promote(tx: SpoolTransaction, jobId: string): Promise<JobRecord> {
+    const job = await tx.records.lockJob(jobId);
+    if (!job) throw new JobNotFoundError(jobId);
+    const promotable =
+      job.status === 'scheduled' ||
+      job.status === 'retrying' ||
+      (job.status === 'waiting' && job.pendingChildren === 0);
+    if (!promotable) throw new JobStateError(jobId, job.status, 'promoted');
+    const updated = await tx.records.updateJob(job.id, { status: 'queued', runAt: this.spool.clock.now() });
+    if (!updated) throw new JobNotFoundError(jobId);
+    await this.events.record(tx, updated);
+    // The ticket sent for the old time stays: it finds the job started (or waiting again) and is acked.
+    await tx.send(jobQueueName(job.type), { jobId } satisfies JobTicket, { priority: job.priority });
+    return updated;
+  }
+
+  /**
    * Records progress (0–100) and optional details of a running job. Progress of a job that is
    * not running (finished, cancelled, or not yet started) is ignored: the job is returned as it
    * is. Resolves null for an unknown job.
@@ -202,7 +289,7 @@ export class JobAttempts {
    */
   async #settle(
     attempt: ActiveAttempt,
-    next: (job: JobRecord, now: number) => { patch: JobPatch; retryDelayMs?: number },
+    next: (job: JobRecord, now: number, tx: SpoolTransaction) => Settlement | Promise<Settlement>,
   ): Promise<JobRecord | null> {
     const { message } = attempt;
     // A retry's ticket keeps the job's trace (taken here: the transaction may run in another context).
@@ -214,7 +301,7 @@ export class JobAttempts {
         finishedElsewhere = !job || isFinished(job.status);
         return null;
       }
-      const { patch, retryDelayMs } = next(job, this.spool.clock.now());
+      const { patch, retryDelayMs } = await next(job, this.spool.clock.now(), tx);
       return this.#apply(tx, job, message, patch, retryDelayMs, traceHeaders);
     });
     if (!updated && finishedElsewhere) await message.ack().catch(() => undefined);

@@ -39,3 +39,12 @@ export class IdempotencyConflictError extends SpoolError {
     );
   }
 }
+
+/** The error a remote worker reported, with the stack it sent (the frames it saw, not ours). */
+export function remoteFailure(error: { name?: string; message: string; stack?: string }): Error {
+  const name = error.name ?? 'Error';
+  return Object.assign(new Error(error.message), {
+    name,
+    stack: error.stack === undefined ? undefined : `${name}: ${error.message}\n${error.stack}`,
+  });
+}

@@ -13,7 +13,14 @@ import type { JsonValue } from '../core/message.js';
 import type { QueueConsumer } from '../engine/queue-consumer.js';
 import type { Message } from '../engine/received-message.js';
 import type { Spool } from '../engine/spool.js';
-import { type ActiveAttempt, type JobAttempts, type JobTicket, jobQueueName } from './job-attempts.js';
+import {
+  type ActiveAttempt,
+  type JobAttempts,
+  JobOutcome,
+  JobSuspension,
+  type JobTicket,
+  jobQueueName,
+} from './job-attempts.js';
 import { type Job, toJob } from './job.js';
 import { jobFields, messageFields } from '../telemetry/logging.js';
 import { activeSpan, markFailed, SpoolAttributes } from '../telemetry/tracing.js';
@@ -173,6 +180,14 @@ export class JobWorker {
         if (error instanceof JobCancelledError) {
           // The cancel already wrote the job's final state; only the ticket is left to settle.
           await attempt.message.ack().catch(() => undefined);
+          return;
+        }
+        if (error instanceof JobSuspension) {
+          await this.attempts.suspend(attempt, error);
+          return;
+        }
+        if (error instanceof JobOutcome) {
+          await this.attempts.end(attempt, error);
           return;
         }
         markFailed(activeSpan(), error);

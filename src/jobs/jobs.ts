@@ -35,6 +35,7 @@ import {
   IdempotencyConflictError,
   JobNotFoundError,
   JobStateError,
+  remoteFailure,
   ScheduleNotFoundError,
 } from './job-errors.js';
 import {
@@ -614,12 +615,7 @@ export class Jobs {
     retryable = true,
   ): Promise<Job> {
     const attempt = await this.#leased(id, lease);
-    // The remote worker's stack, not one of this process: the worker sends the frames it saw.
-    const failure = Object.assign(new Error(error.message), {
-      name: error.name ?? 'Error',
-      stack:
-        error.stack === undefined ? undefined : `${error.name ?? 'Error'}: ${error.message}\n${error.stack}`,
-    });
+    const failure = remoteFailure(error);
     const type = this.#types.get(attempt.job.type)?.type ?? resolveJobType(attempt.job.type);
     const settled = await this.#attempts.fail(attempt, failure, type, retryable);
     if (!settled) throw new JobStateError(id, (await this.#require(id)).status, 'failed');
@@ -631,6 +627,17 @@ export class Jobs {
     const attempt = await this.#leased(id, lease);
     const queue = await this.spool.queue(attempt.message.queue);
     return new Date(await queue.extend(attempt.message.receipt, leaseMs));
+  }
+
+  /**
+   * Runs a job that waits for its time (`scheduled`, or `retrying` after a failure) now, or a
+   * suspended workflow run. Other states are a `JobStateError`. Inside `spool.transaction(work)`
+   * it joins that transaction.
+   */
+  async promote(id: string): Promise<Job> {
+    const work = (tx: SpoolTransaction) => this.#attempts.promote(tx, id);
+    const joined = currentTransaction();
+    return toJob(await (joined ? work(joined) : this.spool.transaction(work)));
   }
 
   /** Records progress of a job (a remote worker's, or any caller's). */

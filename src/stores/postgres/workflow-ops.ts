@@ -68,11 +68,11 @@ export class WorkflowOps {
       payload,
       this.#clock.now(),
     ]);
-    return workflowEventFromRow(row!, readColumns.int);
+    return workflowEventFromRow(row!, (value) => readColumns.int(value));
   }
 
   async events(sql: Sql, runId: string, afterSeq: number): Promise<WorkflowEventRecord[]> {
     const rows = await sql.rows<WorkflowEventRow<Int>>(this.#sql.events, [runId, afterSeq]);
-    return rows.map((row) => workflowEventFromRow(row, readColumns.int));
+    return rows.map((row) => workflowEventFromRow(row, (value) => readColumns.int(value)));
   }
 }

@@ -50,10 +50,12 @@ export class WorkflowOps {
 
   addEvent(runId: string, name: string, payload: string): WorkflowEventRecord {
     const row = this.#addEvent.get({ runId, name, payload, sentAt: this.#clock.now() })!;
-    return workflowEventFromRow(row, readColumns.int);
+    return workflowEventFromRow(row, (value) => readColumns.int(value));
   }
 
   events(runId: string, afterSeq: number): WorkflowEventRecord[] {
-    return this.#events.all(runId, afterSeq).map((row) => workflowEventFromRow(row, readColumns.int));
+    return this.#events
+      .all(runId, afterSeq)
+      .map((row) => workflowEventFromRow(row, (value) => readColumns.int(value)));
   }
 }

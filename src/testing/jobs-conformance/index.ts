@@ -36,6 +36,7 @@ import { pauseTests } from './pause.js';
 import { remoteWorkerTests } from './remote-workers.js';
 import { retentionTests } from './retention.js';
 import { scheduleTests } from './schedules.js';
+import { workflowTests } from './workflows.js';
 
 export type {
   JobsConformanceOptions,
@@ -66,6 +67,7 @@ export function runJobsConformance(
     idempotencyTests(suite);
     outboxTests(suite);
     concurrencyTests(suite);
+    workflowTests(suite);
     void it('skip list names only tests of this suite', () => {
       assert.deepEqual(suite.unknownSkips, []);
     });

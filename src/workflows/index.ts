@@ -1,0 +1,24 @@
+export {
+  Workflows,
+  workflowTypePrefix,
+  type StartWorkflowOptions,
+  type WorkflowOptions,
+  type WorkflowRun,
+  type WorkflowRunStatus,
+  type WorkflowStep,
+} from './workflows.js';
+export {
+  type StepInfo,
+  type StepOptions,
+  type WaitForEventOptions,
+  type WorkflowContext,
+  type WorkflowEvent,
+  type WorkflowFunction,
+} from './workflow-types.js';
+export {
+  NonDeterminismError,
+  StepFailedError,
+  WorkflowCancelledError,
+  WorkflowRunFinishedError,
+  WorkflowRunNotFoundError,
+} from './workflow-errors.js';

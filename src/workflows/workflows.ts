@@ -1,0 +1,343 @@
+/**
+ * Workflows: durable multi-step code on the jobs layer. A run is a job of the type
+ * `spool.workflow.<name>` whose handler executes the workflow's code against the run's recorded
+ * steps (run-execution.ts); the job's ticket, lease and attempts give every run exactly one
+ * executor at a time and bring a run whose worker died back on another worker (another process
+ * on PostgreSQL). While a run sleeps or waits for an event its job is `scheduled` (with a ticket
+ * due at the wake time) or `waiting` (no ticket): nothing is held in memory, and the attempt is
+ * not counted. An event sent to a run is stored and promotes it in the same transaction.
+ */
+import { InvalidArgumentError } from '../core/errors.js';
+import { encodeJson, type FailureInfo, type JsonValue } from '../core/message.js';
+import { validateName } from '../core/names.js';
+import { JobOutcome, JobSuspension } from '../jobs/job-attempts.js';
+import { isFinished } from '../jobs/job-states.js';
+import { type Job, toJob } from '../jobs/job.js';
+import type { Jobs } from '../jobs/jobs.js';
+import type { JobHandler } from '../jobs/job-worker.js';
+import type { BackoffOptions } from '../core/backoff.js';
+import type { JobStatus, WorkflowStepKind, WorkflowStepRecord, WorkflowStepStatus } from '../store/port.js';
+import { type ExecutionResult, RunExecution } from './run-execution.js';
+import { WorkflowRunFinishedError, WorkflowRunNotFoundError } from './workflow-errors.js';
+import { cancelEventName, type WorkflowEvent, type WorkflowFunction } from './workflow-types.js';
+
+/** The job type prefix of workflow runs. */
+export const workflowTypePrefix = 'spool.workflow.';
+
+export interface WorkflowOptions {
+  /** Runs of this workflow executing at once in this process. @defaultValue 10 */
+  concurrency?: number;
+  /**
+   * One execution (from a resume to the next suspension or the end) past this is stopped and
+   * retried; a step that runs longer than this belongs in a job. @defaultValue 3600000 (1 hour)
+   */
+  timeoutMs?: number;
+  /**
+   * Executions that may fail for reasons outside the code — a worker that died, a store outage,
+   * code that no longer matches the run's history — before the run is `failed`. Steps have their
+   * own attempts. @defaultValue 10
+   */
+  maxAttempts?: number;
+  /** Delay before such an execution runs again. @defaultValue `{ baseMs: 1000, capMs: 300000 }` */
+  backoff?: Partial<BackoffOptions>;
+}
+
+export interface StartWorkflowOptions {
+  /**
+   * Starts at most one run per key and workflow: a repeat with the same input returns the first
+   * run; one with another input is an `IdempotencyConflictError`.
+   */
+  key?: string;
+  /** Start no earlier than this many ms from now. */
+  delayMs?: number;
+  /** Receives a signed webhook when the run ends (see the jobs guide). */
+  callbackUrl?: string;
+  /** Your own data, returned with the run. */
+  metadata?: Record<string, JsonValue>;
+}
+
+/**
+ * Where a run is: `queued` (to start or resume now), `running`, `sleeping` (until a time: a
+ * sleep, a wait's timeout or a step's retry), `waiting` (for an event), `retrying` (an execution
+ * failed outside the code; see `WorkflowOptions.maxAttempts`), and the ends: `completed`,
+ * `failed` (nothing to undo, or a compensation failed too), `compensated` (failed, and every
+ * completed step was undone), `cancelled` (its compensations ran).
+ */
+export type WorkflowRunStatus =
+  | 'queued'
+  | 'running'
+  | 'sleeping'
+  | 'waiting'
+  | 'retrying'
+  | 'completed'
+  | 'failed'
+  | 'compensated'
+  | 'cancelled';
+
+/** One recorded step of a run. */
+export interface WorkflowStep {
+  readonly id: string;
+  /** `step`, `sleep`, `event` (a wait), `compensation` (`id` is `#compensate.<step id>`). */
+  readonly kind: WorkflowStepKind;
+  readonly status: WorkflowStepStatus;
+  readonly attempts: number;
+  readonly output: JsonValue | null;
+  readonly error: FailureInfo | null;
+  readonly startedAt: Date;
+  readonly finishedAt: Date | null;
+  /** When it is due again: the next retry, the end of a sleep, a wait's timeout. */
+  readonly wakeAt: Date | null;
+}
+
+/** A workflow run as the API shows it. */
+export interface WorkflowRun<I = JsonValue, O = JsonValue> {
+  readonly id: string;
+  readonly workflow: string;
+  readonly status: WorkflowRunStatus;
+  readonly input: I;
+  /** The code's return value, once `completed`. */
+  readonly output: O | null;
+  /** Why it failed or was cancelled (the error the code threw). */
+  readonly error: FailureInfo | null;
+  /** A compensation that failed for good (the run is then `failed`). */
+  readonly compensationError: { readonly stepId: string; readonly error: FailureInfo } | null;
+  readonly key: string | null;
+  readonly metadata: Record<string, JsonValue>;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  readonly finishedAt: Date | null;
+  /** The step it is at: the first one of its history that has not completed. */
+  readonly currentStep: string | null;
+  /** Every recorded step, in the order the code called them, compensations last. */
+  readonly steps: readonly WorkflowStep[];
+}
+
+interface Definition {
+  readonly code: WorkflowFunction;
+}
+
+/** The result stored with a run that failed or was cancelled. */
+interface FailedRunResult {
+  readonly outcome: 'failed' | 'compensated' | 'cancelled';
+  readonly compensations: number;
+  readonly compensationFailed: { readonly stepId: string; readonly error: FailureInfo } | null;
+}
+
+export class Workflows {
+  readonly #definitions = new Map<string, Definition>();
+  /** Executions running in this process, by run id (a cancel reaches them at once). */
+  readonly #running = new Map<string, RunExecution>();
+
+  constructor(readonly jobs: Jobs) {}
+
+  /**
+   * Defines workflow `name` and its code, which this process then runs (define before
+   * `jobs.start()`). Runs can be started from any process on the store.
+   */
+  define<I extends JsonValue = JsonValue, O extends JsonValue | void = JsonValue>(
+    name: string,
+    code: WorkflowFunction<I, O>,
+    options: WorkflowOptions = {},
+  ): void {
+    const type = workflowJobType(name);
+    const definition: Definition = { code: code as unknown as WorkflowFunction };
+    this.#definitions.set(name, definition);
+    this.jobs.define(type, this.#handler(name, definition), {
+      concurrency: options.concurrency ?? 10,
+      timeoutMs: options.timeoutMs ?? 3_600_000,
+      maxAttempts: options.maxAttempts ?? 10,
+      ...(options.backoff ? { backoff: options.backoff } : {}),
+    });
+  }
+
+  /** Starts a run of workflow `name` with `input`; resolves at once with the run (`queued`). */
+  async start<I extends JsonValue = JsonValue>(
+    name: string,
+    input: I,
+    options: StartWorkflowOptions = {},
+  ): Promise<WorkflowRun<I>> {
+    const job = await this.jobs.add(workflowJobType(name), input, {
+      ...(options.key === undefined ? {} : { idempotencyKey: options.key, key: options.key }),
+      ...(options.delayMs === undefined ? {} : { delayMs: options.delayMs }),
+      ...(options.callbackUrl === undefined ? {} : { callbackUrl: options.callbackUrl }),
+      ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
+    });
+    return toRun(job, []) as WorkflowRun<I>;
+  }
+
+  /** The run with every recorded step. */
+  async get<I = JsonValue, O = JsonValue>(runId: string): Promise<WorkflowRun<I, O>> {
+    const job = await this.#job(runId);
+    const steps = await this.jobs.spool.store.workflowSteps(runId);
+    return toRun(job, steps) as WorkflowRun<I, O>;
+  }
+
+  /** Runs of workflow `name`, newest first, a page at a time (without their steps). */
+  async list(
+    name: string,
+    page: { limit?: number; after?: string | null; status?: JobStatus } = {},
+  ): Promise<{ items: WorkflowRun[]; next: string | null }> {
+    const { items, next } = await this.jobs.list(
+      { type: workflowJobType(name), ...(page.status ? { status: page.status } : {}) },
+      { limit: page.limit ?? 50, after: page.after ?? null },
+    );
+    return { items: items.map((job) => toRun(job, [])), next };
+  }
+
+  /** Waits until the run has ended (`WaitTimeoutError` after `timeoutMs`, default 60 s). */
+  async wait<I = JsonValue, O = JsonValue>(
+    runId: string,
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<WorkflowRun<I, O>> {
+    await this.#job(runId);
+    await this.jobs.wait(runId, options);
+    return this.get<I, O>(runId);
+  }
+
+  /**
+   * Sends event `name` to a run: stored with the run, taken by the first `ctx.waitForEvent` of
+   * that name whose `match` it satisfies (now, or when the run gets there), and a run that waits
+   * or sleeps is resumed at once to look. A run that has ended refuses it
+   * (`WorkflowRunFinishedError`).
+   */
+  async sendEvent(runId: string, name: string, payload: JsonValue = null): Promise<WorkflowEvent> {
+    validateEventName(name);
+    const event = await this.#deliver(runId, name, encodeJson(payload, 'the event payload'), 'sent an event');
+    return { name, payload, sentAt: new Date(event.sentAt).toISOString(), seq: event.seq };
+  }
+
+  /**
+   * Cancels a run: its next step, sleep or wait throws `WorkflowCancelledError` (a step running
+   * in this process has its signal aborted), and the compensations of its completed steps run,
+   * newest first; the run then ends `cancelled`. A run that completes before it sees the cancel
+   * stays completed. A run that has ended refuses it (`WorkflowRunFinishedError`).
+   */
+  async cancel(runId: string): Promise<WorkflowRun> {
+    await this.#deliver(runId, cancelEventName, '{}', 'cancelled');
+    this.#running.get(runId)?.cancel();
+    return this.get(runId);
+  }
+
+  async #deliver(runId: string, name: string, payload: string, operation: string) {
+    return this.jobs.spool.transaction(async (tx) => {
+      const job = await tx.records.lockJob(runId);
+      if (!job || !job.type.startsWith(workflowTypePrefix)) throw new WorkflowRunNotFoundError(runId);
+      if (isFinished(job.status)) throw new WorkflowRunFinishedError(runId, job.status, operation);
+      const event = await tx.records.addWorkflowEvent(runId, name, payload);
+      // A run that runs now sees the event when it would suspend (JobSuspension's wakeNow).
+      if (job.status === 'waiting' || job.status === 'scheduled') await this.jobs.promote(runId);
+      return event;
+    });
+  }
+
+  async #job(runId: string): Promise<Job> {
+    const record = await this.jobs.spool.store.getJob(runId);
+    if (!record || !record.type.startsWith(workflowTypePrefix)) throw new WorkflowRunNotFoundError(runId);
+    return toJob(record);
+  }
+
+  #handler(name: string, definition: Definition): JobHandler {
+    return async (job, context) => {
+      const { store, clock } = this.jobs.spool;
+      const [history, events] = await Promise.all([
+        store.workflowSteps(job.id),
+        store.workflowEvents(job.id, 0),
+      ]);
+      const execution = new RunExecution(job.id, name, history, events, store, clock, context.signal);
+      this.#running.set(job.id, execution);
+      let result: ExecutionResult;
+      try {
+        result = await execution.run(definition.code, job.payload);
+      } finally {
+        this.#running.delete(job.id);
+      }
+      if (result.kind === 'completed') return result.output;
+      if (result.kind === 'suspended') {
+        throw new JobSuspension(result.wakeAt, async (tx) => {
+          return (await tx.records.workflowEvents(job.id, execution.lastEventSeq)).length > 0;
+        });
+      }
+      const outcome: FailedRunResult = {
+        outcome: result.cancelled
+          ? 'cancelled'
+          : result.compensated > 0 && !result.compensationFailed
+            ? 'compensated'
+            : 'failed',
+        compensations: result.compensated,
+        compensationFailed: result.compensationFailed,
+      };
+      throw new JobOutcome(
+        result.cancelled ? 'cancelled' : 'dead',
+        result.error,
+        outcome as unknown as JsonValue,
+      );
+    };
+  }
+}
+
+/** The job type of workflow `name`'s runs. */
+export function workflowJobType(name: string): string {
+  validateName('job type', name);
+  return `${workflowTypePrefix}${name}`;
+}
+
+function validateEventName(name: unknown): void {
+  if (typeof name !== 'string' || name.length === 0 || name.length > 200 || name.startsWith('spool.')) {
+    throw new InvalidArgumentError(
+      `event name ${JSON.stringify(name)} is invalid: use 1-200 characters, not starting with 'spool.' (Spool's own)`,
+      { field: 'name' },
+    );
+  }
+}
+
+const runStatusOfJob: Record<JobStatus, WorkflowRunStatus> = {
+  queued: 'queued',
+  active: 'running',
+  scheduled: 'sleeping',
+  waiting: 'waiting',
+  retrying: 'retrying',
+  completed: 'completed',
+  dead: 'failed',
+  cancelled: 'cancelled',
+};
+
+/** The run a job is, with its steps (compensations after the code's own steps). */
+export function toRun(job: Job, records: readonly WorkflowStepRecord[]): WorkflowRun {
+  const failed =
+    job.status === 'dead' || job.status === 'cancelled'
+      ? (job.result as unknown as FailedRunResult | null)
+      : null;
+  const status = failed?.outcome === 'compensated' ? 'compensated' : runStatusOfJob[job.status];
+  const ordered = [...records].sort(
+    (a, b) => Number(a.kind === 'compensation') - Number(b.kind === 'compensation') || a.seq - b.seq,
+  );
+  const steps = ordered.map((record): WorkflowStep => ({
+    id: record.stepId,
+    kind: record.kind,
+    status: record.status,
+    attempts: record.attempts,
+    output: record.output === null ? null : (JSON.parse(record.output) as JsonValue),
+    error: record.error,
+    startedAt: new Date(record.startedAt),
+    finishedAt: record.finishedAt === null ? null : new Date(record.finishedAt),
+    wakeAt: record.wakeAt === null ? null : new Date(record.wakeAt),
+  }));
+  return {
+    id: job.id,
+    workflow: job.type.slice(workflowTypePrefix.length),
+    status,
+    input: job.payload,
+    output: job.status === 'completed' ? job.result : null,
+    error: job.error,
+    compensationError: failed?.compensationFailed ?? null,
+    key: job.key,
+    metadata: job.metadata,
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+    finishedAt: job.finishedAt,
+    currentStep: isFinished(job.status)
+      ? null
+      : (steps.find((step) => step.status !== 'completed')?.id ?? null),
+    steps,
+  };
+}
