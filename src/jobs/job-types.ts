@@ -20,6 +20,11 @@ export interface JobTypeOptions {
   rateLimit?: RateLimit;
   /** Default priority of new jobs (higher first). @defaultValue 0 */
   priority?: number;
+  /**
+   * How long an in-process worker's hold on a running job lasts between its renewals (every
+   * half lease): how soon a job whose process died runs again elsewhere. @defaultValue 30000
+   */
+  leaseMs?: number;
 }
 
 export interface ResolvedJobType {
@@ -55,12 +60,13 @@ export function resolveJobType(name: string, options: JobTypeOptions = {}): Reso
     concurrency: options.concurrency ?? jobTypeDefaults.concurrency,
     rateLimit: options.rateLimit ?? null,
     priority: options.priority ?? jobTypeDefaults.priority,
-    leaseMs: jobDefaults.leaseMs,
+    leaseMs: options.leaseMs ?? jobDefaults.leaseMs,
   };
   const positive: [string, number][] = [
     ['maxAttempts', resolved.maxAttempts],
     ['timeoutMs', resolved.timeoutMs],
     ['concurrency', resolved.concurrency],
+    ['leaseMs', resolved.leaseMs],
   ];
   for (const [field, value] of positive) {
     if (!Number.isInteger(value) || value < 1) {

@@ -40,6 +40,8 @@ export interface WorkflowOptions {
   maxAttempts?: number;
   /** Delay before such an execution runs again. @defaultValue `{ baseMs: 1000, capMs: 300000 }` */
   backoff?: Partial<BackoffOptions>;
+  /** How soon a run whose process died resumes on another worker. @defaultValue 30000 */
+  leaseMs?: number;
 }
 
 export interface StartWorkflowOptions {
@@ -147,6 +149,7 @@ export class Workflows {
       timeoutMs: options.timeoutMs ?? 3_600_000,
       maxAttempts: options.maxAttempts ?? 10,
       ...(options.backoff ? { backoff: options.backoff } : {}),
+      ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
     });
   }
 
