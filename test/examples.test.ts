@@ -144,4 +144,19 @@ describe('examples', () => {
     assert.match(out, /^lag of billing: 0 /m);
     assert.match(out, /^lag of analytics: 6 /m);
   });
+
+  it('order-saga: the order of a crashed worker resumes without a second charge; a declined one is compensated', async () => {
+    const run = await runExample('order-saga.ts', [], 40_000);
+    assertExitedCleanly('order-saga.ts', run);
+    const out = run.stdout;
+    assert.match(out, /^worker process ended by SIGKILL; order o-1 is running$/m);
+    assert.match(out, /^order o-1: completed$/m);
+    assert.match(out, /^order o-2: compensated$/m);
+    assert.match(out, /^ {2}charge: failed after 1 attempt\(s\)$/m);
+    assert.match(out, /^ {2}#compensate\.reserve: completed after 1 attempt\(s\)$/m);
+    assert.match(out, /^ {2}release desk for o-2$/m);
+    assert.match(out, /^ {2}ship lamp for o-1$/m);
+    assert.doesNotMatch(out, /refund/, 'nothing was charged for o-2, so nothing is refunded');
+    assert.match(out, /^o-1 charged 1 time\(s\)$/m);
+  });
 });
