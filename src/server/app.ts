@@ -37,6 +37,7 @@ import { dashboardRoutes } from './routes/dashboard.js';
 import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { jobStreamRoutes } from './routes/job-stream.js';
+import { workflowRoutes } from './routes/workflows.js';
 import { accessScopes, type AuthOptions, createAuthenticator, scopes } from './auth.js';
 import { createClosingController, type RouteModule, type ServerContext, type SpoolApp } from './context.js';
 import { Handles } from './handles.js';
@@ -67,6 +68,7 @@ const routeModules: readonly RouteModule[] = [
   topicGroupRoutes,
   jobRoutes,
   jobStreamRoutes,
+  workflowRoutes,
   eventRoutes,
   webhookRoutes,
   alertRoutes,

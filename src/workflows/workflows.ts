@@ -46,7 +46,7 @@ export interface WorkflowOptions {
 
 export interface StartWorkflowOptions {
   /**
-   * Starts at most one run per key and workflow: a repeat with the same input returns the first
+   * Starts at most one run per key and workflow: a repeat with the same input and options returns the first
    * run; one with another input is an `IdempotencyConflictError`.
    */
   key?: string;
@@ -136,7 +136,7 @@ export class Workflows {
    * Defines workflow `name` and its code, which this process then runs (define before
    * `jobs.start()`). Runs can be started from any process on the store.
    */
-  define<I extends JsonValue = JsonValue, O extends JsonValue | void = JsonValue>(
+  define<I = JsonValue, O = JsonValue>(
     name: string,
     code: WorkflowFunction<I, O>,
     options: WorkflowOptions = {},
@@ -154,12 +154,12 @@ export class Workflows {
   }
 
   /** Starts a run of workflow `name` with `input`; resolves at once with the run (`queued`). */
-  async start<I extends JsonValue = JsonValue>(
+  async start<I = JsonValue>(
     name: string,
     input: I,
     options: StartWorkflowOptions = {},
   ): Promise<WorkflowRun<I>> {
-    const job = await this.jobs.add(workflowJobType(name), input, {
+    const job = await this.jobs.add(workflowJobType(name), input as JsonValue, {
       ...(options.key === undefined ? {} : { idempotencyKey: options.key, key: options.key }),
       ...(options.delayMs === undefined ? {} : { delayMs: options.delayMs }),
       ...(options.callbackUrl === undefined ? {} : { callbackUrl: options.callbackUrl }),

@@ -153,6 +153,8 @@ describe('scopes: every route answers as it declares', () => {
       'POST /v1/topics/{name}/events',
       'POST /v1/jobs',
       'POST /v1/jobs/batch',
+      'POST /v1/workflows/{name}/runs',
+      'POST /v1/workflow-runs/{id}/events',
     ]);
     assert.ok(
       open('consume').every(
@@ -177,6 +179,8 @@ describe('scopes: every route answers as it declares', () => {
       'GET /v1/jobs/{id}/events',
       'GET /v1/events',
       'GET /v1/schedules',
+      'GET /v1/workflows/{name}/runs',
+      'GET /v1/workflow-runs/{id}',
     ]) {
       assert.ok(open('read').includes(route) && open('admin').includes(route), route);
       assert.ok(!open('produce').includes(route) && !open('consume').includes(route), route);

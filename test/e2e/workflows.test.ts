@@ -1,0 +1,130 @@
+// Workflow runs over HTTP, as a caller in another language would drive them: start (202 +
+// Location), poll the run with its steps, send an event, cancel (compensations), and the
+// problems for what cannot be done. The workflow is defined on the server's own Jobs, as a
+// worker process on the same store would define it.
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { Jobs } from '../../src/jobs/jobs.js';
+import { EventAccepted, RunAccepted, RunPage, WorkflowRun } from '../../src/server/schemas/workflows.js';
+import { Workflows } from '../../src/workflows/workflows.js';
+import { assertProblem, startTestServer, type TestServer } from './helpers.js';
+
+describe('workflow runs over HTTP', () => {
+  let t: TestServer;
+  const undone: string[] = [];
+  afterEach(() => t.dispose());
+
+  async function serve(): Promise<void> {
+    t = await startTestServer({
+      jobs: async (spool) => {
+        const jobs = new Jobs(spool);
+        const workflows = new Workflows(jobs);
+        workflows.define<{ sku: string }>('order', async (ctx, order) => {
+          const reservation = await ctx.step('reserve', () => `r-${order.sku}`, {
+            compensate: (r) => void undone.push(r),
+          });
+          const approval = await ctx.waitForEvent<{ by: string }>('approved', { match: { sku: order.sku } });
+          return { reservation, approvedBy: approval?.payload.by ?? null };
+        });
+        await jobs.start();
+        return jobs;
+      },
+    });
+  }
+
+  async function until(path: string, status: string) {
+    for (let i = 0; i < 250; i++) {
+      const run = await t.call('GET', path, { returns: WorkflowRun });
+      if (run.body.status === status) return run.body;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error(`${path} never reached ${status}`);
+  }
+
+  it('start answers 202 with Location; an event resumes the run; the run shows every step', async () => {
+    await serve();
+    const accepted = await t.call('POST', '/v1/workflows/order/runs', {
+      body: { input: { sku: 'lamp' }, key: 'order-1', metadata: { channel: 'web' } },
+      returns: RunAccepted,
+    });
+    assert.equal(accepted.status, 202);
+    const location = accepted.headers.get('location')!;
+    assert.equal(location, `/v1/workflow-runs/${accepted.body.id}`);
+    assert.equal(accepted.body.run.workflow, 'order');
+    const again = await t.call('POST', '/v1/workflows/order/runs', {
+      body: { input: { sku: 'lamp' }, key: 'order-1', metadata: { channel: 'web' } },
+    });
+    assert.equal((again.body as { id: string }).id, accepted.body.id, 'a key starts one run');
+
+    const waiting = await until(location, 'waiting');
+    assert.equal(waiting.currentStep, '#event.approved.1');
+    const sent = await t.call('POST', `${location}/events`, {
+      body: { name: 'approved', payload: { sku: 'lamp', by: 'ada' } },
+      returns: EventAccepted,
+    });
+    assert.equal(sent.status, 202);
+    assert.equal(sent.body.name, 'approved');
+    const done = await until(location, 'completed');
+    assert.deepEqual(done.output, { reservation: 'r-lamp', approvedBy: 'ada' });
+    assert.deepEqual(done.metadata, { channel: 'web' });
+    assert.deepEqual(
+      done.steps.map((step) => [step.id, step.kind, step.status]),
+      [
+        ['reserve', 'step', 'completed'],
+        ['#event.approved.1', 'event', 'completed'],
+      ],
+    );
+    const list = await t.call('GET', '/v1/workflows/order/runs', { returns: RunPage });
+    assert.deepEqual(
+      list.body.items.map((run) => [run.id, run.status]),
+      [[done.id, 'completed']],
+    );
+    assertProblem(
+      await t.call('POST', `${location}/events`, { body: { name: 'approved' } }),
+      409,
+      'SPOOL_WORKFLOW_RUN_FINISHED',
+    );
+  });
+
+  it('cancel compensates the completed steps and ends the run cancelled', async () => {
+    await serve();
+    const accepted = await t.call('POST', '/v1/workflows/order/runs', {
+      body: { input: { sku: 'desk' } },
+      returns: RunAccepted,
+    });
+    const location = `/v1/workflow-runs/${accepted.body.id}`;
+    await until(location, 'waiting');
+    const cancelled = await t.call('POST', `${location}/cancel`, { returns: WorkflowRun });
+    assert.equal(cancelled.status, 202);
+    const done = await until(location, 'cancelled');
+    assert.equal(done.error?.name, 'WorkflowCancelledError');
+    assert.deepEqual(undone.slice(-1), ['r-desk']);
+    assert.equal(done.steps.at(-1)!.id, '#compensate.reserve');
+    assertProblem(await t.call('POST', `${location}/cancel`), 409, 'SPOOL_WORKFLOW_RUN_FINISHED');
+  });
+
+  it('answers problems that say what to fix', async () => {
+    await serve();
+    assertProblem(await t.call('GET', '/v1/workflow-runs/nope'), 404, 'SPOOL_WORKFLOW_RUN_NOT_FOUND');
+    const accepted = await t.call('POST', '/v1/workflows/order/runs', { body: { input: { sku: 'x' } } });
+    const id = (accepted.body as { id: string }).id;
+    const reserved = assertProblem(
+      await t.call('POST', `/v1/workflow-runs/${id}/events`, { body: { name: 'spool.cancel' } }),
+      400,
+      'SPOOL_INVALID_ARGUMENT',
+    );
+    assert.match(reserved.detail, /not starting with 'spool\.'/);
+    const unknownField = assertProblem(
+      await t.call('POST', '/v1/workflows/order/runs', { body: { input: 1, ttl: 5 } }),
+      400,
+      'SPOOL_INVALID_ARGUMENT',
+    );
+    assert.match(unknownField.detail, /ttl/);
+    await t.call('POST', '/v1/workflows/order/runs', { body: { input: { sku: 'a' }, key: 'k' } });
+    assertProblem(
+      await t.call('POST', '/v1/workflows/order/runs', { body: { input: { sku: 'b' }, key: 'k' } }),
+      422,
+      'SPOOL_IDEMPOTENCY_CONFLICT',
+    );
+  });
+});
