@@ -55,6 +55,13 @@ import type {
   TopicOptions as TopicOptionsSchema,
   TopicWithStats as TopicWithStatsSchema,
 } from '../server/schemas/topics.js';
+import type {
+  EventAccepted as EventAcceptedSchema,
+  RunAccepted as RunAcceptedSchema,
+  RunPage as RunPageSchema,
+  StartRunBody,
+  WorkflowRun as WorkflowRunSchema,
+} from '../server/schemas/workflows.js';
 
 // --- errors ---------------------------------------------------------------------------------------
 
@@ -149,6 +156,19 @@ export type SeekTarget = Static<typeof SeekBody>['to'];
 export type SeekResult = Static<typeof SeekResponse>;
 /** A consumer group: members, committed offsets and lag. */
 export type GroupInfo = Static<typeof GroupResponse>;
+
+// --- workflows -----------------------------------------------------------------------------------
+
+/** A workflow run with its recorded steps. */
+export type WorkflowRun = Static<typeof WorkflowRunSchema>;
+/** What `POST /v1/workflows/{name}/runs` answers. */
+export type WorkflowRunAccepted = Static<typeof RunAcceptedSchema>;
+/** A page of runs, newest first. */
+export type WorkflowRunPage = Static<typeof RunPageSchema>;
+/** Options of a new run, apart from its input. */
+export type StartWorkflowOptions = Omit<Static<typeof StartRunBody>, 'input'>;
+/** What `POST /v1/workflow-runs/{id}/events` answers. */
+export type WorkflowEventAccepted = Static<typeof EventAcceptedSchema>;
 
 // --- jobs -----------------------------------------------------------------------------------------
 

@@ -4,6 +4,8 @@
 // worker process on the same store would define it.
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import { SpoolClient } from '../../src/client/client.js';
+import { RunWaitTimeoutError } from '../../src/client/workflows.js';
 import { Jobs } from '../../src/jobs/jobs.js';
 import { EventAccepted, RunAccepted, RunPage, WorkflowRun } from '../../src/server/schemas/workflows.js';
 import { Workflows } from '../../src/workflows/workflows.js';
@@ -126,5 +128,32 @@ describe('workflow runs over HTTP', () => {
       422,
       'SPOOL_IDEMPOTENCY_CONFLICT',
     );
+  });
+
+  it('spool/client mirrors it: start, wait, sendEvent, get, list, cancel', async () => {
+    await serve();
+    const client = new SpoolClient({ url: t.url });
+    const { id } = await client.workflows.start('order', { sku: 'chair' }, { key: 'c-1' });
+    await assert.rejects(client.workflows.wait(id, { timeoutMs: 300, pollMs: 50 }), (error: unknown) => {
+      assert.ok(error instanceof RunWaitTimeoutError);
+      assert.equal(error.code, 'SPOOL_WAIT_TIMEOUT');
+      return true;
+    });
+    const event = await client.workflows.sendEvent(id, 'approved', { sku: 'chair', by: 'lin' });
+    assert.deepEqual(event.payload, { sku: 'chair', by: 'lin' });
+    const done = await client.workflows.wait(id, { timeoutMs: 10_000, pollMs: 50 });
+    assert.equal(done.status, 'completed');
+    assert.deepEqual(done.output, { reservation: 'r-chair', approvedBy: 'lin' });
+    assert.deepEqual((await client.workflows.get(id)).steps.length, 2);
+    assert.deepEqual(
+      (await client.workflows.list('order')).items.map((run) => run.id),
+      [id],
+    );
+    const second = await client.workflows.start('order', { sku: 'sofa' });
+    await until(`/v1/workflow-runs/${second.id}`, 'waiting');
+    await client.workflows.cancel(second.id);
+    assert.equal((await client.workflows.wait(second.id, { pollMs: 50 })).status, 'cancelled');
+    await assert.rejects(client.workflows.cancel(second.id), { code: 'SPOOL_WORKFLOW_RUN_FINISHED' });
+    await client.close();
   });
 });
