@@ -45,6 +45,8 @@ export class SpoolTransaction {
     | 'workflowSteps'
     | 'addWorkflowEvent'
     | 'workflowEvents'
+    | 'lockBreaker'
+    | 'saveBreaker'
   > {
     return this.writes;
   }

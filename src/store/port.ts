@@ -359,6 +359,16 @@ export interface WorkflowStepRecord {
 export type WorkflowStepKind = 'step' | 'sleep' | 'event' | 'child' | 'compensation';
 export type WorkflowStepStatus = 'completed' | 'failed' | 'retrying' | 'sleeping' | 'waiting';
 
+/**
+ * A circuit breaker's shared state (src/breakers owns its meaning): JSON text, read and
+ * replaced under the row's lock so that every process on the store sees one state.
+ */
+export interface BreakerRecord {
+  readonly name: string;
+  readonly state: string;
+  readonly updatedAt: number;
+}
+
 /** An event sent to a workflow run (`ctx.waitForEvent` takes it). */
 export interface WorkflowEventRecord {
   readonly runId: string;
@@ -535,6 +545,15 @@ export interface StoreWrites {
 
   /** The events sent to run `runId` with a `seq` above `afterSeq`, oldest first. */
   workflowEvents(runId: string, afterSeq: number): Promise<WorkflowEventRecord[]>;
+
+  /**
+   * Reads breaker `name` for a change, creating it with `initial` if it does not exist; inside a
+   * transaction the row stays locked until the transaction ends (as `lockJob`).
+   */
+  lockBreaker(name: string, initial: string): Promise<BreakerRecord>;
+
+  /** Replaces breaker `name`'s state (creating it), stamping `updatedAt`. */
+  saveBreaker(name: string, state: string): Promise<void>;
 }
 
 /** The interface every storage backend implements. */
@@ -801,6 +820,12 @@ export interface Store extends StoreWrites {
 
   /** Deletes the workers with these ids; unknown ids are ignored. Resolves with the count deleted. */
   deleteWorkers(ids: readonly string[]): Promise<number>;
+
+  /** Breaker `name`, or null if it was never used. */
+  getBreaker(name: string): Promise<BreakerRecord | null>;
+
+  /** Every breaker, by name. */
+  listBreakers(): Promise<BreakerRecord[]>;
 
   // --- transactions and upkeep --------------------------------------------------------------
 

@@ -98,6 +98,7 @@ export class SchemaNames {
   readonly workers: string;
   readonly workflowSteps: string;
   readonly workflowEvents: string;
+  readonly breakers: string;
   readonly migrations: string;
 
   constructor(schema: string) {
@@ -123,6 +124,7 @@ export class SchemaNames {
     this.workers = table('workers');
     this.workflowSteps = table('workflow_steps');
     this.workflowEvents = table('workflow_events');
+    this.breakers = table('breakers');
     this.migrations = table('schema_migrations');
   }
 }

@@ -357,6 +357,18 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX workflow_events_by_run ON workflow_events (run_id, seq);
     `,
   },
+  {
+    version: 10,
+    description: 'circuit breakers',
+    sql: `
+      -- One row per breaker; state is JSON text that src/breakers reads and replaces.
+      CREATE TABLE breakers (
+        name       text COLLATE "C" PRIMARY KEY,
+        state      text NOT NULL,
+        updated_at bigint NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -52,6 +52,7 @@ import type {
   WorkerRecord,
   WorkflowEventRecord,
   WorkflowStepRecord,
+  BreakerRecord,
 } from '../../store/port.js';
 import { defaultWorkerRetentionMs } from '../../store/port.js';
 import { CommitMeter } from './commit-meter.js';
@@ -245,6 +246,22 @@ export class PostgresStoreImpl implements PostgresStore {
     return this.#call(() => this.#writes.workflowEvents(runId, afterSeq));
   }
 
+  lockBreaker(name: string, initial: string): Promise<BreakerRecord> {
+    return this.#call(() => this.#writes.lockBreaker(name, initial));
+  }
+
+  saveBreaker(name: string, state: string): Promise<void> {
+    return this.#call(() => this.#writes.saveBreaker(name, state));
+  }
+
+  getBreaker(name: string): Promise<BreakerRecord | null> {
+    return this.#call(() => this.#workflows.getBreaker(this.#sql, name));
+  }
+
+  listBreakers(): Promise<BreakerRecord[]> {
+    return this.#call(() => this.#workflows.listBreakers(this.#sql));
+  }
+
   /**
    * Runs `work` in one transaction: on a dedicated pooled connection between BEGIN and
    * COMMIT/ROLLBACK, or, with `options.connection`, on the caller's connection inside the
@@ -304,6 +321,8 @@ export class PostgresStoreImpl implements PostgresStore {
       addWorkflowEvent: (runId, name, payload) =>
         run((sql) => this.#workflows.addEvent(sql, runId, name, payload)),
       workflowEvents: (runId, afterSeq) => run((sql) => this.#workflows.events(sql, runId, afterSeq)),
+      lockBreaker: (name, initial) => run((sql) => this.#workflows.lockBreaker(sql, name, initial)),
+      saveBreaker: (name, state) => run((sql) => this.#workflows.saveBreaker(sql, name, state)),
     };
   }
 

@@ -363,6 +363,18 @@ export const migrations: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 11,
+    description: 'circuit breakers',
+    sql: `
+      -- One row per breaker; state is JSON text that src/breakers reads and replaces.
+      CREATE TABLE breakers (
+        name       TEXT PRIMARY KEY,
+        state      TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -43,6 +43,7 @@ import type {
   WorkerRecord,
   WorkflowEventRecord,
   WorkflowStepRecord,
+  BreakerRecord,
 } from '../../store/port.js';
 import { defaultWorkerRetentionMs } from '../../store/port.js';
 import { DeadLetterOps } from './dead-letter-ops.js';
@@ -241,6 +242,22 @@ export class SqliteStoreImpl implements SqliteStore {
     return this.#batcher.read(() => this.#workflows.events(runId, afterSeq));
   }
 
+  lockBreaker(name: string, initial: string): Promise<BreakerRecord> {
+    return this.#batched.lockBreaker(name, initial);
+  }
+
+  saveBreaker(name: string, state: string): Promise<void> {
+    return this.#batched.saveBreaker(name, state);
+  }
+
+  getBreaker(name: string): Promise<BreakerRecord | null> {
+    return this.#batcher.read(() => this.#workflows.getBreaker(name));
+  }
+
+  listBreakers(): Promise<BreakerRecord[]> {
+    return this.#batcher.read(() => this.#workflows.listBreakers());
+  }
+
   /**
    * Runs `work` in one exclusive transaction. Inside `work`, write through `tx` only: a write on
    * the store itself is refused (it would wait for this transaction). Reads on the store see the
@@ -299,6 +316,8 @@ export class SqliteStoreImpl implements SqliteStore {
       addWorkflowEvent: (runId, name, payload) =>
         run(() => this.#workflows.addEvent(runId, name, payload), true),
       workflowEvents: (runId, afterSeq) => run(() => this.#workflows.events(runId, afterSeq), true),
+      lockBreaker: (name, initial) => run(() => this.#workflows.lockBreaker(name, initial), true),
+      saveBreaker: (name, state) => run(() => this.#workflows.saveBreaker(name, state), true),
     };
   }
 

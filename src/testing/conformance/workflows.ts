@@ -1,7 +1,8 @@
 /**
  * Workflow steps and events: a step saved again replaces its record, steps read back in call
  * order, events read back after a sequence number in the order they were sent, both are written
- * atomically with the rest of a transaction, and both go with their run's job.
+ * atomically with the rest of a transaction, and both go with their run's job. Circuit breakers:
+ * created on first lock, replaced by a save, and changed by one transaction at a time.
  */
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
@@ -122,6 +123,52 @@ export function workflowTests(suite: Suite): void {
         assert.deepEqual(await store.workflowEvents(run.id, 0), []);
         assert.equal((await store.workflowSteps(kept.id)).length, 1);
         assert.equal((await store.workflowEvents(kept.id, 0)).length, 1);
+      },
+    );
+
+    suite.test(
+      'a breaker is created by its first lock, replaced by a save, listed by name',
+      async ({ store }) => {
+        assert.equal(await store.getBreaker('sms'), null);
+        const created = await store.lockBreaker('sms', '{"state":"closed"}');
+        assert.equal(created.name, 'sms');
+        assert.equal(created.state, '{"state":"closed"}');
+        assert.equal((await store.lockBreaker('sms', '{"state":"ignored"}')).state, '{"state":"closed"}');
+        await store.saveBreaker('sms', '{"state":"open"}');
+        await store.saveBreaker('email', '{"state":"closed"}');
+        assert.equal((await store.getBreaker('sms'))?.state, '{"state":"open"}');
+        assert.deepEqual(
+          (await store.listBreakers()).map((breaker) => [breaker.name, breaker.state]),
+          [
+            ['email', '{"state":"closed"}'],
+            ['sms', '{"state":"open"}'],
+          ],
+        );
+      },
+    );
+
+    suite.test(
+      'breaker changes made under its lock by concurrent transactions are none of them lost',
+      async ({ store }) => {
+        const increments = 20;
+        await Promise.all(
+          Array.from({ length: increments }, () =>
+            store.transaction(async (tx) => {
+              const locked = await tx.lockBreaker('counter', '{"n":0}');
+              const { n } = JSON.parse(locked.state) as { n: number };
+              await tx.saveBreaker('counter', JSON.stringify({ n: n + 1 }));
+            }),
+          ),
+        );
+        assert.deepEqual(JSON.parse((await store.getBreaker('counter'))!.state), { n: increments });
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.saveBreaker('counter', '{"n":-1}');
+            throw new Error('roll back');
+          }),
+          /roll back/,
+        );
+        assert.deepEqual(JSON.parse((await store.getBreaker('counter'))!.state), { n: increments });
       },
     );
   });
