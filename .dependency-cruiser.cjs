@@ -3,7 +3,7 @@
 // same picture; change both together.
 //
 //   core → store (the port) → stores (backends) ┐
-//   core → telemetry (tracing, logs)            ├→ engine → webhooks → jobs → workflows → observability → server → cli
+//   core → telemetry (tracing, logs)            ├→ engine → webhooks → breakers → jobs → workflows → observability → server → cli
 //                                               ┘                                client (wire types only)
 const layer = (name, from, mayNotReach, comment) => ({
   name,
@@ -40,13 +40,13 @@ module.exports = {
     layer(
       'engine-below-jobs',
       '^src/engine/',
-      '^src/(jobs|workflows|webhooks|observability|server|client|cli|testing|stores)/',
+      '^src/(jobs|workflows|breakers|webhooks|observability|server|client|cli|testing|stores)/',
       'the engine reaches stores only through the port it is given',
     ),
     layer(
       'webhooks-below-jobs',
       '^src/webhooks/',
-      '^src/(jobs|workflows|observability|server|client|cli|testing|stores)/',
+      '^src/(jobs|workflows|breakers|observability|server|client|cli|testing|stores)/',
       '',
     ),
     layer(
@@ -54,6 +54,12 @@ module.exports = {
       '^src/jobs/',
       '^src/(workflows|observability|server|client|cli|testing|stores)/',
       '',
+    ),
+    layer(
+      'breakers-on-the-engine',
+      '^src/breakers/',
+      '^src/(jobs|workflows|observability|server|client|cli|testing|stores)/',
+      'circuit breakers use the engine and the store port only; jobs and workflows use them',
     ),
     layer(
       'workflows-on-jobs',

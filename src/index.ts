@@ -71,6 +71,8 @@ export {
   type JobEvent,
 } from './jobs/index.js';
 export * from './workflows/index.js';
+export { Breakers, CircuitBreaker, type BreakerView, type BreakerCounters } from './breakers/breakers.js';
+export type { BreakerOptions, BreakerStateName } from './breakers/breaker-state.js';
 export type { JobStatus, JobQuery } from './store/port.js';
 export type { SendOptions, OutgoingMessage, PublishOptions, OutgoingEvent } from './engine/outgoing.js';
 export type { QueueStats, PartitionOffsets } from './store/port.js';
@@ -141,6 +143,7 @@ export {
   SchemaVersionError,
   NonRetryableError,
   RetryAfterError,
+  CircuitOpenError,
   errorCatalogue,
   errorSpecOf,
   isErrorCode,

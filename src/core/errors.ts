@@ -343,6 +343,17 @@ export const errorCatalogue = catalogue({
       "a resumed run's code called a different step than its history recorded at that point (the code changed under a running run); the run retries with backoff, so deploying matching code lets it go on",
     answeredByServer: false,
   },
+  CIRCUIT_OPEN: {
+    code: 'SPOOL_CIRCUIT_OPEN',
+    httpStatus: 503,
+    title: 'Circuit breaker is open',
+    retryable: true,
+    exitCode: exitCodes.unavailable,
+    className: 'CircuitOpenError',
+    description:
+      'a call through a circuit breaker that is open (its dependency kept failing): not made; `retryAfterMs` says when the breaker lets a probe through. Jobs and workflow steps wait that long without using an attempt',
+    answeredByServer: false,
+  },
   JOB_CANCELLED: {
     code: 'SPOOL_JOB_CANCELLED',
     httpStatus: 409,
@@ -710,5 +721,25 @@ export class RetryAfterError extends Error {
   ) {
     super(message, options);
     this.name = 'RetryAfterError';
+  }
+}
+
+/**
+ * A call through an open circuit breaker (`SPOOL_CIRCUIT_OPEN`): it was not made. A
+ * `RetryAfterError`, so a queue handler's message is redelivered after `retryAfterMs`; a job or a
+ * workflow step that throws it waits that long without using one of its attempts.
+ */
+export class CircuitOpenError extends RetryAfterError {
+  readonly code = errorCatalogue.CIRCUIT_OPEN.code;
+
+  constructor(
+    readonly breaker: string,
+    retryAfterMs: number,
+  ) {
+    super(
+      retryAfterMs,
+      `circuit breaker "${breaker}" is open: calls fail fast for another ${retryAfterMs} ms (its dependency kept failing)`,
+    );
+    this.name = 'CircuitOpenError';
   }
 }

@@ -11,7 +11,7 @@
  * runs again, or one that failed but never retries.
  */
 import { backoffDelay, type BackoffOptions } from '../core/backoff.js';
-import { NonRetryableError, RetryAfterError } from '../core/errors.js';
+import { InvalidArgumentError, NonRetryableError, RetryAfterError } from '../core/errors.js';
 import { describeFailure, encodeJson, type FailureInfo, type JsonValue } from '../core/message.js';
 import { JobNotFoundError, JobStateError } from './job-errors.js';
 import type { Message } from '../engine/received-message.js';
@@ -85,6 +85,23 @@ export interface ActiveAttempt {
 /** The queue that carries the tickets of a job type. */
 export function jobQueueName(type: string): string {
   return `${jobQueuePrefix}${type}`;
+}
+
+/**
+ * The ticket receipt a remote lease (`<queue>/<receipt>`, as its claim returned it) stands for;
+ * a lease of another job's queue is refused.
+ */
+export function leaseReceipt(job: JobRecord, lease: string): string {
+  const prefix = `${jobQueueName(job.type)}/`;
+  if (!lease.startsWith(prefix)) {
+    throw new InvalidArgumentError(
+      `lease does not belong to job ${job.id}; pass the lease its claim returned`,
+      {
+        field: 'lease',
+      },
+    );
+  }
+  return lease.slice(prefix.length);
 }
 
 export class JobAttempts {

@@ -25,6 +25,11 @@ export interface JobTypeOptions {
    * half lease): how soon a job whose process died runs again elsewhere. @defaultValue 30000
    */
   leaseMs?: number;
+  /**
+   * Runs the handler through this circuit breaker (`jobs.breakers.define(name, …)`): while it is
+   * open, jobs wait until it lets a probe through, without using an attempt.
+   */
+  breaker?: string;
 }
 
 export interface ResolvedJobType {
@@ -40,6 +45,7 @@ export interface ResolvedJobType {
    * only bounds how soon a job whose worker died is run again.
    */
   readonly leaseMs: number;
+  readonly breaker: string | null;
 }
 
 export const jobTypeDefaults = Object.freeze({
@@ -61,6 +67,7 @@ export function resolveJobType(name: string, options: JobTypeOptions = {}): Reso
     rateLimit: options.rateLimit ?? null,
     priority: options.priority ?? jobTypeDefaults.priority,
     leaseMs: options.leaseMs ?? jobDefaults.leaseMs,
+    breaker: options.breaker ?? null,
   };
   const positive: [string, number][] = [
     ['maxAttempts', resolved.maxAttempts],

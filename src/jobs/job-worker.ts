@@ -8,7 +8,8 @@
  * cancel happens in this process, otherwise at the next status check (every `cancelCheckMs`).
  */
 import type { TimerHandle } from '../core/clock.js';
-import { errorCatalogue, RetryAfterError, SpoolError } from '../core/errors.js';
+import { CircuitOpenError, errorCatalogue, RetryAfterError, SpoolError } from '../core/errors.js';
+import type { CircuitBreaker } from '../breakers/breakers.js';
 import type { JsonValue } from '../core/message.js';
 import type { QueueConsumer } from '../engine/queue-consumer.js';
 import type { Message } from '../engine/received-message.js';
@@ -80,6 +81,7 @@ export class JobWorker {
     private readonly handler: JobHandler<JsonValue, JsonValue>,
     private readonly limiter: RateLimiter | null,
     private readonly cancelCheckMs: number,
+    private readonly breaker: CircuitBreaker | null,
   ) {}
 
   async start(): Promise<void> {
@@ -175,7 +177,9 @@ export class JobWorker {
       aborted.catch(() => undefined);
       let result: unknown;
       try {
-        result = await Promise.race([this.handler(toJob(job), context), aborted]);
+        const { breaker } = this;
+        const run = () => this.handler(toJob(job), context);
+        result = await Promise.race([breaker ? breaker.run(run) : run(), aborted]);
       } catch (error) {
         if (error instanceof JobCancelledError) {
           // The cancel already wrote the job's final state; only the ticket is left to settle.
@@ -184,6 +188,12 @@ export class JobWorker {
         }
         if (error instanceof JobSuspension) {
           await this.attempts.suspend(attempt, error);
+          return;
+        }
+        if (error instanceof CircuitOpenError) {
+          // The call was not made: the job waits for the breaker without using an attempt.
+          const wakeAt = this.spool.clock.now() + error.retryAfterMs;
+          await this.attempts.suspend(attempt, new JobSuspension(wakeAt, () => Promise.resolve(false)));
           return;
         }
         if (error instanceof JobOutcome) {

@@ -30,7 +30,13 @@ import {
   validateRecord,
   withItemIndex,
 } from './add-request.js';
-import { type ActiveAttempt, JobAttempts, type JobTicket, jobQueueName } from './job-attempts.js';
+import {
+  type ActiveAttempt,
+  JobAttempts,
+  type JobTicket,
+  jobQueueName,
+  leaseReceipt,
+} from './job-attempts.js';
 import {
   IdempotencyConflictError,
   JobNotFoundError,
@@ -52,8 +58,10 @@ import { cancellableStatuses, isFinished, retryableStatuses } from './job-states
 import { type JobTypeOptions, type ResolvedJobType, resolveJobType } from './job-types.js';
 import { type JobHandler, JobCancelledError, JobWorker } from './job-worker.js';
 import { type Job, toJob } from './job.js';
-import { SpoolAttributes, traceContextHeaders, traceProducer } from '../telemetry/tracing.js';
+import { SpoolAttributes, traceProducer } from '../telemetry/tracing.js';
 import { RateLimiter } from './rate-limiter.js';
+import { claimJobs, type LeasedJob } from './remote-claims.js';
+import { Breakers } from '../breakers/breakers.js';
 import { JobRetention } from './job-retention.js';
 import {
   requireSchedule,
@@ -62,17 +70,6 @@ import {
   setSchedulePaused,
   toScheduleRecord,
 } from './scheduler.js';
-
-/** A job leased to a remote worker: settle it with its `lease`. */
-export interface LeasedJob {
-  readonly job: Job;
-  /** Proof of the lease (the ticket's receipt and queue). */
-  readonly lease: string;
-  readonly leaseExpiresAt: Date;
-  /** The job's trace context (W3C), for the remote worker to continue the trace the add began. */
-  readonly traceparent?: string;
-  readonly tracestate?: string;
-}
 
 export interface JobsOptions {
   /** Finished jobs are deleted this long after they finish. @defaultValue 7 days */
@@ -103,6 +100,8 @@ interface TypeEntry {
 
 export class Jobs {
   readonly events: JobEvents;
+  /** Circuit breakers shared through the store; a job type names one with its `breaker` option. */
+  readonly breakers: Breakers;
   readonly #attempts: JobAttempts;
   readonly #types = new Map<string, TypeEntry>();
   readonly #scheduler: Scheduler;
@@ -132,6 +131,7 @@ export class Jobs {
       schedulerPollMs: options.schedulerPollMs ?? 1_000,
     };
     this.events = new JobEvents(spool);
+    this.breakers = new Breakers(spool);
     this.#attempts = new JobAttempts(spool, this.events);
     this.#scheduler = new Scheduler(
       spool,
@@ -173,6 +173,7 @@ export class Jobs {
         entry.handler,
         limiter,
         this.#options.cancelCheckMs,
+        entry.type.breaker === null ? null : this.breakers.get(entry.type.breaker),
       );
       await entry.worker.start();
     }
@@ -565,38 +566,8 @@ export class Jobs {
     options: { max?: number; waitMs?: number; leaseMs?: number; signal?: AbortSignal } = {},
   ): Promise<LeasedJob[]> {
     await this.#open();
-    const max = options.max ?? 1;
-    const leaseMs = options.leaseMs ?? jobDefaults.leaseMs;
-    const deadline = this.spool.clock.now() + (options.waitMs ?? 0);
     await this.#ensureTicketQueues(types);
-    const queues = await Promise.all(types.map((type) => this.spool.queue<JobTicket>(jobQueueName(type))));
-    const leased: LeasedJob[] = [];
-    for (;;) {
-      for (const queue of queues) {
-        if (leased.length >= max) break;
-        const messages = await queue.receive({ max: max - leased.length, visibilityTimeoutMs: leaseMs });
-        // Started together, so they share one transaction.
-        const attempts = await Promise.all(messages.map((message) => this.#attempts.begin(message)));
-        for (const [index, attempt] of attempts.entries()) {
-          if (!attempt) continue;
-          const message = messages[index]!;
-          const lease = `${message.queue}/${message.receipt}`;
-          leased.push({
-            job: toJob(attempt.job),
-            lease,
-            leaseExpiresAt: message.leaseExpiresAt,
-            ...traceContextHeaders(message.headers),
-          });
-        }
-      }
-      const left = deadline - this.spool.clock.now();
-      if (leased.length > 0 || left <= 0 || options.signal?.aborted || this.#closed) return leased;
-      await this.spool.waitForWrites(
-        { queues: queues.map((queue) => queue.name) },
-        Math.min(left, 1_000),
-        options.signal,
-      );
-    }
+    return claimJobs(this.spool, this.#attempts, types, options, () => this.#closed);
   }
 
   /** A remote worker finished job `id` with `result`. */
@@ -815,12 +786,7 @@ export class Jobs {
    */
   async #leased(id: string, lease: string): Promise<ActiveAttempt> {
     const job = await this.#require(id);
-    const prefix = `${jobQueueName(job.type)}/`;
-    if (!lease.startsWith(prefix)) {
-      const message = `lease does not belong to job ${id}; pass the lease its claim returned`;
-      throw new InvalidArgumentError(message, { field: 'lease' });
-    }
-    const receipt = lease.slice(prefix.length);
+    const receipt = leaseReceipt(job, lease);
     const queue = await this.spool.queue(jobQueueName(job.type));
     if (job.status !== 'active') {
       // Let a remote worker of a cancelled job stop: settle the ticket, then say why.
@@ -839,3 +805,4 @@ export {
   ScheduleNotFoundError,
 } from './job-errors.js';
 export type { AddJobOptions, BatchJob } from './add-request.js';
+export type { LeasedJob } from './remote-claims.js';

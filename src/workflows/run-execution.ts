@@ -17,7 +17,13 @@
  */
 import { backoffDelay, type BackoffOptions, defaultBackoff } from '../core/backoff.js';
 import type { Clock } from '../core/clock.js';
-import { InvalidArgumentError, NonRetryableError, RetryAfterError } from '../core/errors.js';
+import {
+  CircuitOpenError,
+  InvalidArgumentError,
+  NonRetryableError,
+  RetryAfterError,
+} from '../core/errors.js';
+import type { Breakers } from '../breakers/breakers.js';
 import { describeFailure, encodeJson, type FailureInfo, type JsonValue } from '../core/message.js';
 import type {
   WorkflowEventRecord,
@@ -92,6 +98,7 @@ export class RunExecution {
     private readonly clock: Clock,
     /** Aborts with the job's own signal: its timeout, or a lost lease. */
     private readonly jobSignal: AbortSignal,
+    private readonly breakers: Breakers,
   ) {
     for (const record of history) {
       this.#history.set(record.stepId, record);
@@ -183,13 +190,25 @@ export class RunExecution {
     const startedAt = this.clock.now();
     let output: T;
     try {
-      output = await this.#invoke(fn, attempt, options.timeoutMs);
+      const { breaker } = options;
+      output = await this.#invoke(
+        breaker === undefined ? fn : (info) => this.breakers.get(breaker).run(() => fn(info)),
+        attempt,
+        options.timeoutMs,
+      );
     } catch (error) {
       // The execution itself ended (its timeout, a lost lease): the step's outcome is not its own.
       if (this.jobSignal.aborted) this.#fail(asError(this.jobSignal.reason));
       // A step interrupted by the cancel is not a failure of the step: nothing is recorded.
       if (this.#cancel.signal.aborted) throw new WorkflowCancelledError(this.runId);
       const failure = describeFailure(error);
+      if (error instanceof CircuitOpenError) {
+        // Not called: the step waits for the breaker, and this attempt does not count.
+        const wakeAt = this.clock.now() + error.retryAfterMs;
+        const uncounted = { id, seq, kind: 'step' as const, attempt: attempt - 1, startedAt };
+        await this.#save({ ...uncounted, status: 'retrying', error: failure, wakeAt });
+        return { wakeAt };
+      }
       const maxAttempts = options.maxAttempts ?? stepDefaults.maxAttempts;
       if (error instanceof NonRetryableError || attempt >= maxAttempts) {
         await this.#save({ id, seq, kind: 'step', status: 'failed', attempt, startedAt, error: failure });

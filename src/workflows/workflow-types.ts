@@ -33,6 +33,11 @@ export interface StepOptions<T> {
   compensate?: (output: T) => unknown;
   /** Runs of the compensation before it is given up (the run then ends `failed`). @defaultValue 10 */
   compensateAttempts?: number;
+  /**
+   * Runs the step through this circuit breaker (`jobs.breakers`): while it is open the run sleeps
+   * until a probe is let through, without using one of the step's attempts.
+   */
+  breaker?: string;
 }
 
 export interface WaitForEventOptions {

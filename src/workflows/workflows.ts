@@ -246,7 +246,16 @@ export class Workflows {
         store.workflowSteps(job.id),
         store.workflowEvents(job.id, 0),
       ]);
-      const execution = new RunExecution(job.id, name, history, events, store, clock, context.signal);
+      const execution = new RunExecution(
+        job.id,
+        name,
+        history,
+        events,
+        store,
+        clock,
+        context.signal,
+        this.jobs.breakers,
+      );
       this.#running.set(job.id, execution);
       let result: ExecutionResult;
       try {

@@ -37,6 +37,7 @@ import { remoteWorkerTests } from './remote-workers.js';
 import { retentionTests } from './retention.js';
 import { scheduleTests } from './schedules.js';
 import { workflowTests } from './workflows.js';
+import { breakerTests } from './breakers.js';
 
 export type {
   JobsConformanceOptions,
@@ -68,6 +69,7 @@ export function runJobsConformance(
     outboxTests(suite);
     concurrencyTests(suite);
     workflowTests(suite);
+    breakerTests(suite);
     void it('skip list names only tests of this suite', () => {
       assert.deepEqual(suite.unknownSkips, []);
     });
