@@ -1,7 +1,7 @@
 /** The client object: one transport shared by the queue, topic and job operations. */
 import { Transport, type TransportOptions } from './http.js';
 import { JobsClient } from './jobs.js';
-import { WorkflowsClient } from './workflows.js';
+import { BreakersClient, WorkflowsClient } from './workflows.js';
 import { QueuesClient } from './queues.js';
 import { SchedulesClient } from './schedules.js';
 import { WorkersClient } from './workers.js';
@@ -54,6 +54,8 @@ export class SpoolClient {
   readonly jobs: JobsClient;
   /** Workflow runs: start, get with every step, list, send events, cancel, wait. */
   readonly workflows: WorkflowsClient;
+  /** Circuit breakers: their shared state, and reset. */
+  readonly breakers: BreakersClient;
   /** Schedules: cron or interval rules that add jobs; list, put, delete, run now. */
   readonly schedules: SchedulesClient;
   /** The workers registry: who consumes what, in every process; remove stale records. */
@@ -71,6 +73,7 @@ export class SpoolClient {
     this.topics = new TopicsClient(http);
     this.jobs = new JobsClient(http);
     this.workflows = new WorkflowsClient(http);
+    this.breakers = new BreakersClient(http);
     this.schedules = new SchedulesClient(http);
     this.workers = new WorkersClient(http);
   }

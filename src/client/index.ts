@@ -25,7 +25,7 @@ export {
 } from './stream-consumer.js';
 export { TopicsClient } from './topics.js';
 export { finishedJobStatuses, JobsClient, type JobEventsOptions, type WaitOptions } from './jobs.js';
-export { endedRunStatuses, RunWaitTimeoutError, WorkflowsClient } from './workflows.js';
+export { BreakersClient, endedRunStatuses, RunWaitTimeoutError, WorkflowsClient } from './workflows.js';
 export {
   type JobContext,
   type JobHandler,

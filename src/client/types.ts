@@ -62,6 +62,7 @@ import type {
   StartRunBody,
   WorkflowRun as WorkflowRunSchema,
 } from '../server/schemas/workflows.js';
+import type { Breaker as BreakerSchema } from '../server/schemas/breakers.js';
 
 // --- errors ---------------------------------------------------------------------------------------
 
@@ -167,6 +168,8 @@ export type WorkflowRunAccepted = Static<typeof RunAcceptedSchema>;
 export type WorkflowRunPage = Static<typeof RunPageSchema>;
 /** Options of a new run, apart from its input. */
 export type StartWorkflowOptions = Omit<Static<typeof StartRunBody>, 'input'>;
+/** A circuit breaker's shared state. */
+export type Breaker = Static<typeof BreakerSchema>;
 /** What `POST /v1/workflow-runs/{id}/events` answers. */
 export type WorkflowEventAccepted = Static<typeof EventAcceptedSchema>;
 

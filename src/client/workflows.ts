@@ -11,6 +11,7 @@ import { SpoolClientError } from './errors.js';
 import { errorCatalogue } from '../core/errors.js';
 import { parseRetryAfter, segment, sleep, type Transport } from './http.js';
 import type {
+  Breaker,
   StartWorkflowOptions,
   WorkflowEventAccepted,
   WorkflowRun,
@@ -126,5 +127,32 @@ export class WorkflowsClient {
       signal,
       retryOnNetworkError: true,
     });
+  }
+}
+
+/** Circuit breakers' shared state; reach them as `client.breakers`. */
+export class BreakersClient {
+  /** @internal */
+  constructor(private readonly http: Transport) {}
+
+  /** Every breaker with its state (closed, open until when, half-open). */
+  async list(): Promise<Breaker[]> {
+    const answer = await this.http.call<{ items: Breaker[] }>({
+      method: 'GET',
+      path: '/v1/breakers',
+      retryOnNetworkError: true,
+    });
+    return answer.body.items;
+  }
+
+  /** Closes breaker `name` in every process (needs `admin`). */
+  async reset(name: string): Promise<Breaker> {
+    const answer = await this.http.call<Breaker>({
+      method: 'POST',
+      path: `/v1/breakers/${segment(name)}/reset`,
+      body: {},
+      retryOnNetworkError: true,
+    });
+    return answer.body;
   }
 }

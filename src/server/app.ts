@@ -38,6 +38,7 @@ import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { jobStreamRoutes } from './routes/job-stream.js';
 import { workflowRoutes } from './routes/workflows.js';
+import { breakerRoutes } from './routes/breakers.js';
 import { accessScopes, type AuthOptions, createAuthenticator, scopes } from './auth.js';
 import { createClosingController, type RouteModule, type ServerContext, type SpoolApp } from './context.js';
 import { Handles } from './handles.js';
@@ -69,6 +70,7 @@ const routeModules: readonly RouteModule[] = [
   jobRoutes,
   jobStreamRoutes,
   workflowRoutes,
+  breakerRoutes,
   eventRoutes,
   webhookRoutes,
   alertRoutes,

@@ -64,6 +64,8 @@ const contract = [
   'get /v1/workflow-runs/{id}',
   'post /v1/workflow-runs/{id}/events',
   'post /v1/workflow-runs/{id}/cancel',
+  'get /v1/breakers',
+  'post /v1/breakers/{name}/reset',
   'get /v1/events',
   'post /v1/queues/{name}/pause',
   'post /v1/queues/{name}/resume',

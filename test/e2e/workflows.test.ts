@@ -156,4 +156,30 @@ describe('workflow runs over HTTP', () => {
     await assert.rejects(client.workflows.cancel(second.id), { code: 'SPOOL_WORKFLOW_RUN_FINISHED' });
     await client.close();
   });
+
+  it('breakers: listed with their shared state and reset by an operator, over HTTP and the client', async () => {
+    let jobs!: Jobs;
+    t = await startTestServer({
+      jobs: (spool) => {
+        jobs = new Jobs(spool);
+        return Promise.resolve(jobs);
+      },
+    });
+    const sms = jobs.breakers.define('sms', { failureThreshold: 1, openMs: 60_000 });
+    await assert.rejects(
+      sms.run(() => {
+        throw new Error('provider down');
+      }),
+    );
+    const client = new SpoolClient({ url: t.url });
+    const [listed] = await client.breakers.list();
+    assert.equal(listed?.name, 'sms');
+    assert.equal(listed?.state, 'open');
+    assert.equal(listed?.lastFailure?.message, 'provider down');
+    assert.ok(listed?.openUntil && Date.parse(listed.openUntil) > Date.now());
+    const reset = await client.breakers.reset('sms');
+    assert.equal(reset.state, 'closed');
+    assert.equal(await sms.run(() => 'sent'), 'sent', 'the process that uses it sees the reset');
+    await client.close();
+  });
 });
