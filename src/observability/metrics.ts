@@ -16,6 +16,7 @@
  * metrics (`collectDefaultMetrics`) are off unless asked for.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Breakers } from '../breakers/breakers.js';
 import type { Spool } from '../engine/spool.js';
 import type { Instrumentation, WebhookAttemptOutcome } from '../engine/instrumentation.js';
 import { ExportedHistogram, type HistogramSeries } from './metrics-exported-histogram.js';
@@ -69,7 +70,7 @@ export class SpoolMetrics {
     });
     if (options.collectDefaultMetrics) collectDefaultMetrics({ register: this.registry });
     this.#registerQueueMetrics();
-    this.#registerTopicAndJobMetrics();
+    this.#registerTopicAndJobMetrics(new Breakers(spool));
     this.#registerEngineHistograms();
     this.#httpRequests = new Counter({
       name: 'spool_http_requests_total',
@@ -190,7 +191,7 @@ export class SpoolMetrics {
     );
   }
 
-  #registerTopicAndJobMetrics(): void {
+  #registerTopicAndJobMetrics(breakers: Breakers): void {
     const { stats, recorder, registry } = this;
     const registers = [registry];
     new Gauge({
@@ -248,6 +249,32 @@ export class SpoolMetrics {
         for (const { type, byState } of state.jobs.byType) {
           for (const status of jobStatuses) this.set({ type, state: status }, byState[status]);
         }
+      },
+    });
+    new Gauge({
+      name: 'spool_circuit_breaker_state',
+      help: "Each circuit breaker's shared state: 1 for the state it is in (closed, open, half_open), 0 for the others.",
+      labelNames: ['breaker', 'state'],
+      registers,
+      async collect() {
+        const views = await breakers.list();
+        this.reset();
+        for (const view of views) {
+          for (const state of ['closed', 'open', 'half-open'] as const) {
+            this.set({ breaker: view.name, state: state.replace('-', '_') }, view.state === state ? 1 : 0);
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: 'spool_circuit_breaker_opened',
+      help: 'Times each circuit breaker has opened, in every process on the store.',
+      labelNames: ['breaker'],
+      registers,
+      async collect() {
+        const views = await breakers.list();
+        this.reset();
+        for (const view of views) this.set({ breaker: view.name }, view.opened);
       },
     });
     new Counter({

@@ -177,6 +177,10 @@ describe('workflow runs over HTTP', () => {
     assert.equal(listed?.state, 'open');
     assert.equal(listed?.lastFailure?.message, 'provider down');
     assert.ok(listed?.openUntil && Date.parse(listed.openUntil) > Date.now());
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    assert.match(metrics, /^spool_circuit_breaker_state\{breaker="sms",state="open"\} 1$/m);
+    assert.match(metrics, /^spool_circuit_breaker_state\{breaker="sms",state="closed"\} 0$/m);
+    assert.match(metrics, /^spool_circuit_breaker_opened\{breaker="sms"\} 1$/m);
     const reset = await client.breakers.reset('sms');
     assert.equal(reset.state, 'closed');
     assert.equal(await sms.run(() => 'sent'), 'sent', 'the process that uses it sees the reset');
