@@ -159,4 +159,22 @@ describe('examples', () => {
     assert.doesNotMatch(out, /refund/, 'nothing was charged for o-2, so nothing is refunded');
     assert.match(out, /^o-1 charged 1 time\(s\)$/m);
   });
+
+  it('notifications: fanned out per channel; the SMS breaker stops the calls while the provider is down', async () => {
+    const run = await runExample('notifications.ts', [], 30_000);
+    assertExitedCleanly('notifications.ts', run);
+    const out = run.stdout;
+    assert.match(out, /^email: 20 of 20 delivered$/m);
+    assert.match(out, /^sms: 20 of 20 delivered, 0 dead-lettered$/m);
+    const calls = /^provider called (\d+) times, (\d+) of them while it was down$/m.exec(out);
+    assert.ok(calls, out);
+    const breaker = /^breaker "sms" opened (\d+) time\(s\), refused (\d+) calls; now closed$/m.exec(out);
+    assert.ok(breaker, out);
+    assert.ok(Number(breaker[1]) >= 1, 'the breaker opened');
+    assert.ok(Number(breaker[2]) > 0, 'calls were refused without reaching the provider');
+    assert.ok(
+      Number(calls[2]) < 20,
+      `the provider was called ${calls[2]} times while down: not once per message`,
+    );
+  });
 });

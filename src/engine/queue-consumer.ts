@@ -10,7 +10,7 @@
  *
  * Settlement per message (at-least-once, the default): handler resolves → ack. Handler throws
  * `NonRetryableError`, or the attempt was the last allowed → dead-letter. `RetryAfterError(ms)`
- * → nacked with that delay. Anything else → nacked with exponential backoff + jitter. A nack
+ * → nacked with that delay; `CircuitOpenError` → released uncounted for its `retryAfterMs`. Anything else → nacked with exponential backoff + jitter. A nack
  * counts the delivery as an attempt, as the dead-lettering rule does: each failure is one
  * retry or one dead letter, never both.
  * While a handler runs its lease is extended every half visibility timeout; if an extension
@@ -25,6 +25,7 @@ import {
   InvalidArgumentError,
   NonRetryableError,
   RetryAfterError,
+  CircuitOpenError,
   StaleReceiptError,
 } from '../core/errors.js';
 import type { MessageBody } from '../core/message.js';
@@ -387,6 +388,12 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
   }
 
   async #fail(message: Message<T>, error: unknown): Promise<void> {
+    if (error instanceof CircuitOpenError) {
+      // The handler's dependency was not called (its breaker is open): hand the message back
+      // for when the breaker lets a probe through, without counting the delivery.
+      await message.release({ delayMs: Math.max(0, error.retryAfterMs) });
+      return;
+    }
     const lastAttempt = message.attempt >= this.queue.config.maxAttempts;
     const { logger } = this.context;
     if (error instanceof NonRetryableError || lastAttempt) {

@@ -5,6 +5,7 @@ import {
   NonRetryableError,
   QueueFullError,
   RetryAfterError,
+  CircuitOpenError,
   StaleReceiptError,
 } from '../../src/core/errors.js';
 import type { Message } from '../../src/engine/received-message.js';
@@ -290,6 +291,25 @@ describe('queue: process()', () => {
     await clock.advance(1);
     await until(() => handled === 2);
     await consumer.close();
+  });
+
+  it('a CircuitOpenError hands the message back for its retryAfterMs without using an attempt', async () => {
+    const queue = await t.spool.queue('sms', { maxAttempts: 1 });
+    await queue.send('text');
+    const attempts: number[] = [];
+    const consumer = queue.process((message) => {
+      attempts.push(message.attempt);
+      if (attempts.length <= 3) throw new CircuitOpenError('sms', 10_000);
+    });
+    for (let refusal = 1; refusal <= 3; refusal++) {
+      await until(() => attempts.length === refusal);
+      await tick(20);
+      await clock.advance(10_000);
+    }
+    await until(async () => (await queue.stats()).ready + (await queue.stats()).inFlight === 0);
+    await consumer.close();
+    assert.deepEqual(attempts, [1, 1, 1, 1], 'each refused delivery is handed back uncounted');
+    assert.equal((await queue.stats()).deadLettered, 0, 'maxAttempts 1, yet nothing was dead-lettered');
   });
 
   it('extends the lease while a long handler runs, so nobody else gets the message', async () => {
