@@ -104,11 +104,25 @@ export function leaseReceipt(job: JobRecord, lease: string): string {
   return lease.slice(prefix.length);
 }
 
+/** Runs in the transaction that finished a job (see {@link JobAttempts.onFinished}). */
+export type FinishHook = (tx: SpoolTransaction, job: JobRecord) => Promise<void>;
+
 export class JobAttempts {
+  readonly #finishHooks: FinishHook[] = [];
+
   constructor(
     private readonly spool: Spool,
     private readonly events: JobEvents,
   ) {}
+
+  /**
+   * Adds `hook` to the transaction of every attempt that ends a job (completed, dead or
+   * cancelled by its handler): a layer on jobs that must hear of it atomically (a parent workflow
+   * run waiting for its child) does its writes there.
+   */
+  onFinished(hook: FinishHook): void {
+    this.#finishHooks.push(hook);
+  }
 
   /**
    * Starts the job a ticket points to: `active`, one more attempt, a history entry. Resolves
@@ -336,6 +350,9 @@ export class JobAttempts {
   ): Promise<JobRecord | null> {
     const next = await tx.records.updateJob(job.id, patch);
     if (!next) return null;
+    // Hooks lock other jobs (a parent run): before the events log's append, which every job
+    // transition takes, so that no transaction holds the log while it waits for a job's row.
+    if (isFinished(next.status)) for (const hook of this.#finishHooks) await hook(tx, next);
     await this.events.record(tx, next);
     if (isFinished(next.status)) await sendJobCallback(this.spool, tx, next);
     await tx.ack(message);

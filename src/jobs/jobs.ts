@@ -32,6 +32,7 @@ import {
 } from './add-request.js';
 import {
   type ActiveAttempt,
+  type FinishHook,
   JobAttempts,
   type JobTicket,
   jobQueueName,
@@ -609,6 +610,11 @@ export class Jobs {
     const work = (tx: SpoolTransaction) => this.#attempts.promote(tx, id);
     const joined = currentTransaction();
     return toJob(await (joined ? work(joined) : this.spool.transaction(work)));
+  }
+
+  /** @internal Spool's own layers (workflows): see `JobAttempts.onFinished`. */
+  onFinished(hook: FinishHook): void {
+    this.#attempts.onFinished(hook);
   }
 
   /** Records progress of a job (a remote worker's, or any caller's). */

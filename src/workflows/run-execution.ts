@@ -47,6 +47,19 @@ export interface HistoryWriter {
   saveWorkflowStep(step: WorkflowStepRecord): Promise<void>;
 }
 
+/** How an execution starts child runs and reads how they ended. */
+export interface ChildRuns {
+  /** Starts (at most once per parent and step) a run of `workflow`; resolves with its id. */
+  start(workflow: string, input: JsonValue, parentRunId: string, stepId: string): Promise<string>;
+  /** Where child run `runId` is: still going, or its end. */
+  outcome(
+    runId: string,
+  ): Promise<
+    | { ended: false }
+    | { ended: true; completed: boolean; output: JsonValue; error: FailureInfo | null; status: string }
+  >;
+}
+
 /** How an execution ended. */
 export type ExecutionResult =
   | { readonly kind: 'completed'; readonly output: JsonValue }
@@ -99,6 +112,7 @@ export class RunExecution {
     /** Aborts with the job's own signal: its timeout, or a lost lease. */
     private readonly jobSignal: AbortSignal,
     private readonly breakers: Breakers,
+    private readonly children: ChildRuns,
   ) {
     for (const record of history) {
       this.#history.set(record.stepId, record);
@@ -156,6 +170,7 @@ export class RunExecution {
       sleep: (ms) => this.#sleep(() => this.clock.now() + ms),
       sleepUntil: (time) => this.#sleep(() => (typeof time === 'number' ? time : time.getTime())),
       waitForEvent: (name, options) => this.#waitForEvent(name, options),
+      child: (id, workflow, input) => this.#child(id, workflow, input),
     };
   }
 
@@ -338,6 +353,42 @@ export class RunExecution {
         wakeAt: deadline,
       });
     return this.#suspend(deadline);
+  }
+
+  async #child<O>(id: string, workflow: string, input: JsonValue): Promise<O> {
+    validateStepId(id);
+    const record = this.#place(id, 'child');
+    const seq = this.#seqOf(record);
+    if (record?.status === 'completed') return JSON.parse(record.output!) as O;
+    if (record?.status === 'failed') throw new StepFailedError(id, record.error!);
+    this.#throwIfCancelled();
+    const startedAt = record?.startedAt ?? this.clock.now();
+    const common = { id, seq, kind: 'child' as const, attempt: 1, startedAt };
+    const outcome = await this.#tracked(async () => {
+      let childId = record ? (JSON.parse(record.output!) as { runId: string }).runId : null;
+      if (childId === null) {
+        childId = await this.children.start(workflow, input, this.runId, id);
+        await this.#save({ ...common, status: 'waiting', output: JSON.stringify({ runId: childId }) });
+      }
+      return { childId, ended: await this.children.outcome(childId) };
+    });
+    const { childId, ended } = outcome;
+    // Not ended yet: the child's end sends this run an event, which resumes it.
+    if (!ended.ended) return this.#suspend(null);
+    if (ended.completed) {
+      const saved = await this.#save({
+        ...common,
+        status: 'completed',
+        output: JSON.stringify(ended.output ?? null),
+      });
+      return JSON.parse(saved.output!) as O;
+    }
+    const failure: FailureInfo = {
+      name: 'ChildWorkflowFailed',
+      message: `child run ${childId} (${workflow}) ended ${ended.status}${ended.error ? `: ${ended.error.name}: ${ended.error.message}` : ''}`,
+    };
+    await this.#save({ ...common, status: 'failed', error: failure });
+    throw new StepFailedError(id, failure);
   }
 
   // --- compensation -------------------------------------------------------------------------

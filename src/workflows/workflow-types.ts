@@ -7,6 +7,9 @@ import type { WorkflowEventRecord } from '../store/port.js';
 /** The event a cancel sends to a run (its next step, sleep or wait then throws). */
 export const cancelEventName = 'spool.cancel';
 
+/** The event a child run's end sends to its parent run (it only wakes the parent). */
+export const childEndedEventName = 'spool.child-ended';
+
 /** What a step's function gets. */
 export interface StepInfo {
   /** Aborted when the run is cancelled, the step's `timeoutMs` passes, or the execution stops. */
@@ -93,6 +96,13 @@ export interface WorkflowContext {
     name: string,
     options?: WaitForEventOptions,
   ): Promise<WorkflowEvent<P> | null>;
+  /**
+   * Starts a run of `workflow` with `input` (once: a resumed run finds the one it started) and
+   * resolves with its output once it completes; this run is suspended meanwhile. A child that
+   * fails or is cancelled throws `StepFailedError` (`ChildWorkflowFailed`). Start several and
+   * `Promise.all` them to fan out.
+   */
+  child<O extends JsonValue = JsonValue>(id: string, workflow: string, input: JsonValue): Promise<O>;
 }
 
 /** A workflow's code: its resolved value is the run's output (JSON). */

@@ -16,10 +16,22 @@ import { type Job, toJob } from '../jobs/job.js';
 import type { Jobs } from '../jobs/jobs.js';
 import type { JobHandler } from '../jobs/job-worker.js';
 import type { BackoffOptions } from '../core/backoff.js';
-import type { JobStatus, WorkflowStepKind, WorkflowStepRecord, WorkflowStepStatus } from '../store/port.js';
-import { type ExecutionResult, RunExecution } from './run-execution.js';
+import type {
+  JobRecord,
+  JobStatus,
+  WorkflowStepKind,
+  WorkflowStepRecord,
+  WorkflowStepStatus,
+} from '../store/port.js';
+import { type ChildRuns, type ExecutionResult, RunExecution } from './run-execution.js';
 import { WorkflowRunFinishedError, WorkflowRunNotFoundError } from './workflow-errors.js';
-import { cancelEventName, type WorkflowEvent, type WorkflowFunction } from './workflow-types.js';
+import {
+  cancelEventName,
+  childEndedEventName,
+  type WorkflowEvent,
+  type WorkflowFunction,
+} from './workflow-types.js';
+import type { SpoolTransaction } from '../engine/transaction.js';
 
 /** The job type prefix of workflow runs. */
 export const workflowTypePrefix = 'spool.workflow.';
@@ -130,7 +142,13 @@ export class Workflows {
   /** Executions running in this process, by run id (a cancel reaches them at once). */
   readonly #running = new Map<string, RunExecution>();
 
-  constructor(readonly jobs: Jobs) {}
+  constructor(readonly jobs: Jobs) {
+    // Once per Jobs, however many Workflows share it: a child's end wakes its parent.
+    if (!parentWakers.has(jobs)) {
+      parentWakers.add(jobs);
+      jobs.onFinished((tx, job) => wakeParent(jobs, tx, job));
+    }
+  }
 
   /**
    * Defines workflow `name` and its code, which this process then runs (define before
@@ -221,6 +239,36 @@ export class Workflows {
     return this.get(runId);
   }
 
+  /** Child runs, as executions start and read them. */
+  readonly #children: ChildRuns = {
+    start: async (workflow, input, parentRunId, stepId) => {
+      const job = await this.jobs.add(workflowJobType(workflow), input, {
+        idempotencyKey: `${parentRunId}/${stepId}`,
+        metadata: { [parentRunKey]: parentRunId, [parentStepKey]: stepId },
+      });
+      return job.id;
+    },
+    outcome: async (runId) => {
+      const record = await this.jobs.spool.store.getJob(runId);
+      if (!record) {
+        const error = {
+          name: 'WorkflowRunNotFound',
+          message: 'the child run is gone (pruned by retention?)',
+        };
+        return { ended: true, completed: false, output: null, error, status: 'missing' };
+      }
+      if (!isFinished(record.status)) return { ended: false };
+      const run = toRun(toJob(record), []);
+      return {
+        ended: true,
+        completed: run.status === 'completed',
+        output: run.output,
+        error: run.error,
+        status: run.status,
+      };
+    },
+  };
+
   async #deliver(runId: string, name: string, payload: string, operation: string) {
     return this.jobs.spool.transaction(async (tx) => {
       const job = await tx.records.lockJob(runId);
@@ -255,6 +303,7 @@ export class Workflows {
         clock,
         context.signal,
         this.jobs.breakers,
+        this.#children,
       );
       this.#running.set(job.id, execution);
       let result: ExecutionResult;
@@ -352,4 +401,24 @@ export function toRun(job: Job, records: readonly WorkflowStepRecord[]): Workflo
       : (steps.find((step) => step.status !== 'completed')?.id ?? null),
     steps,
   };
+}
+
+/** The metadata keys that tie a child run to its parent run and step. */
+const parentRunKey = 'spool.parentRun';
+const parentStepKey = 'spool.parentStep';
+const parentWakers = new WeakSet<Jobs>();
+
+/**
+ * In the transaction that ended a run: if it is a child, tell its parent (an event, and a
+ * promotion of a parent that waits), so the parent resumes and reads the child's end.
+ */
+async function wakeParent(jobs: Jobs, tx: SpoolTransaction, job: JobRecord): Promise<void> {
+  if (!job.type.startsWith(workflowTypePrefix)) return;
+  const parentId = (JSON.parse(job.metadata) as Record<string, JsonValue>)[parentRunKey];
+  if (typeof parentId !== 'string') return;
+  // Child before parent, as the jobs layer locks them (see childFinished in job-attempts.ts).
+  const parent = await tx.records.lockJob(parentId);
+  if (!parent || isFinished(parent.status)) return;
+  await tx.records.addWorkflowEvent(parentId, childEndedEventName, JSON.stringify({ runId: job.id }));
+  if (parent.status === 'waiting' || parent.status === 'scheduled') await jobs.promote(parentId);
 }

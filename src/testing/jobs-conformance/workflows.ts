@@ -235,6 +235,51 @@ export function workflowTests(suite: JobsSuite): void {
     });
 
     suite.test(
+      'child workflows fan out and their results fan in; a failed child throws in the parent',
+      async (env) => {
+        const { jobs, workflows } = await openWorkflows(env);
+        let squared = 0;
+        workflows.define<number>('square', async (ctx, n) => {
+          if (n < 0) throw new NonRetryableError(`cannot square ${n}`);
+          await ctx.sleep(20);
+          return ctx.step('square', () => ((squared += 1), n * n));
+        });
+        workflows.define<number[]>('sum-of-squares', async (ctx, numbers) => {
+          const squares = await Promise.all(
+            numbers.map((n) => ctx.child<number>(`square-${n}`, 'square', n)),
+          );
+          let failure = 'none';
+          try {
+            await ctx.child('negative', 'square', -1);
+          } catch (error) {
+            failure = (error as StepFailedError).failure.message;
+          }
+          return { sum: squares.reduce((a, b) => a + b, 0), failure };
+        });
+        await jobs.start();
+        const run = await workflows.start('sum-of-squares', [1, 2, 3]);
+        const done = await finishedRun(env, workflows, run.id);
+        assert.equal(done.status, 'completed', JSON.stringify(done.error));
+        const negative = await childOf(workflows, run.id, 'negative');
+        assert.deepEqual(done.output, {
+          sum: 14,
+          failure: `child run ${negative} (square) ended failed: NonRetryableError: cannot square -1`,
+        });
+        assert.equal(squared, 3, "each child's step ran once, though the parent resumed several times");
+        assert.deepEqual(
+          done.steps.map((step) => [step.id, step.kind, step.status]),
+          [
+            ['square-1', 'child', 'completed'],
+            ['square-2', 'child', 'completed'],
+            ['square-3', 'child', 'completed'],
+            ['negative', 'child', 'failed'],
+          ],
+        );
+        assert.equal((await workflows.get(negative)).status, 'failed');
+      },
+    );
+
+    suite.test(
       'a failed run compensates its completed steps, newest first, retrying a compensation',
       async (env) => {
         const { jobs, workflows } = await openWorkflows(env);
@@ -405,4 +450,14 @@ export function workflowTests(suite: JobsSuite): void {
       { sharedDatabase: true },
     );
   });
+}
+
+/** The id of the child run a parent started at step `stepId`. */
+async function childOf(workflows: Workflows, parentId: string, stepId: string): Promise<string> {
+  const { items } = await workflows.jobs.list({}, { limit: 200 });
+  const child = items.find(
+    (job) => job.metadata['spool.parentRun'] === parentId && job.metadata['spool.parentStep'] === stepId,
+  );
+  assert.ok(child, `no child run for step ${stepId}`);
+  return child.id;
 }
