@@ -26,6 +26,7 @@ import { registerTail } from './commands/tail.js';
 import { exitCodeOf, exitCodesHelp } from './commands/support/exit-codes.js';
 import { registerTopics } from './commands/topics.js';
 import { registerWorkers } from './commands/workers.js';
+import { registerWorkflows } from './commands/workflows.js';
 
 const commands: ReadonlyArray<(program: Command) => void> = [
   registerServe,
@@ -36,6 +37,7 @@ const commands: ReadonlyArray<(program: Command) => void> = [
   registerTail,
   registerJobs,
   registerSchedules,
+  registerWorkflows,
   registerDlq,
   registerQueues,
   registerTopics,

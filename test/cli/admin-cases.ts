@@ -324,6 +324,38 @@ function adminModeTests(mode: Mode): void {
       assert.deepEqual([state.type, state.paused], ['thumbnail', false]);
     });
 
+    it('workflows start, list, get, event, cancel; breakers list — runs wait for a process that defines them', async () => {
+      const started = json<{ id: string; status: string }>(
+        await spool('workflows', 'start', 'onboarding', '{"user":"ada"}', '--key', 'ada', '--json'),
+      );
+      assert.equal(started.status, 'queued');
+      const again = json<{ id: string }>(
+        await spool('workflows', 'start', 'onboarding', '{"user":"ada"}', '--key', 'ada', '--json'),
+      );
+      assert.equal(again.id, started.id, 'a key starts one run');
+      const listed = await spool('workflows', 'list', 'onboarding');
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.match(listed.stdout, new RegExp(`^${started.id}\\s+queued\\s+ada`, 'm'));
+      const sent = await spool('workflows', 'event', started.id, 'verified', '{"at":1}');
+      assert.equal(sent.code, 0, sent.stderr);
+      assert.match(sent.stdout, /^sent verified to run /m);
+      const shown = await spool('workflows', 'get', started.id);
+      assert.equal(shown.code, 0, shown.stderr);
+      assert.match(shown.stdout, new RegExp(`^run ${started.id} \\(onboarding\\): queued$`, 'm'));
+      const cancelled = await spool('workflows', 'cancel', started.id);
+      assert.equal(cancelled.code, 0, cancelled.stderr);
+      assert.match(cancelled.stdout, /it compensates, then ends cancelled/);
+      const reserved = await spool('workflows', 'event', started.id, 'spool.cancel');
+      assert.equal(reserved.code, 2);
+      assert.match(reserved.stderr, /not starting with 'spool\.'/);
+      const missing = await spool('workflows', 'get', 'no-such-run');
+      assert.equal(missing.code, 3);
+      assert.match(missing.stderr, /SPOOL_WORKFLOW_RUN_NOT_FOUND/);
+      const breakers = await spool('breakers', 'list');
+      assert.equal(breakers.code, 0, breakers.stderr);
+      assert.match(breakers.stderr + breakers.stdout, /no circuit breakers have been used/);
+    });
+
     it('jobs delete: finished jobs by id and by filter, never one in flight', async () => {
       const add = async () =>
         json<{ id: string }>(await spool('jobs', 'add', 'export', '{}', '--delay-ms', '60000', '--json')).id;

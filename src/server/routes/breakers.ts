@@ -39,7 +39,7 @@ export const breakerRoutes: RouteModule = (app, { jobs }) => {
   );
 };
 
-function wireBreaker(breaker: BreakerView) {
+export function wireBreaker(breaker: BreakerView) {
   const iso = (date: Date | null) => (date === null ? null : date.toISOString());
   return {
     ...breaker,

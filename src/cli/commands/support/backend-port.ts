@@ -37,6 +37,12 @@ import type {
   TopicOptions,
   TopicWithStats,
   WorkerRecord,
+  Breaker,
+  StartWorkflowOptions,
+  WorkflowEventAccepted,
+  WorkflowRun,
+  WorkflowRunAccepted,
+  WorkflowRunPage,
 } from '../../../client/index.js';
 
 /** Queue operations of the commands. */
@@ -137,6 +143,17 @@ export interface WorkerBackend {
 }
 
 /** A backend, opened for one command run. */
+/** Workflow runs and circuit breakers of the commands. */
+export interface WorkflowBackend {
+  start(name: string, input: unknown, options: StartWorkflowOptions): Promise<WorkflowRunAccepted>;
+  list(name: string, page: { limit?: number; cursor?: string }): Promise<WorkflowRunPage>;
+  get(id: string): Promise<WorkflowRun>;
+  sendEvent(id: string, name: string, payload: unknown): Promise<WorkflowEventAccepted>;
+  cancel(id: string): Promise<WorkflowRun>;
+  breakers(): Promise<Breaker[]>;
+  resetBreaker(name: string): Promise<Breaker>;
+}
+
 export interface SpoolBackend {
   /** `server <url>` or `data <dir>`, for messages. */
   readonly description: string;
@@ -145,6 +162,7 @@ export interface SpoolBackend {
   readonly jobs: JobBackend;
   readonly schedules: ScheduleBackend;
   readonly workers: WorkerBackend;
+  readonly workflows: WorkflowBackend;
   /** Releases what the backend holds (in direct mode: closes the store). Safe to call twice. */
   close(): Promise<void>;
 }

@@ -40,7 +40,7 @@ export async function openBackend(flags: ClientFlags): Promise<SpoolBackend> {
 
 /** The HTTP client as a backend. */
 export function httpBackend(client: SpoolClient): SpoolBackend {
-  const { queues, topics, jobs, schedules, workers } = client;
+  const { queues, topics, jobs, schedules, workers, workflows, breakers } = client;
   return {
     description: `server ${client.url}`,
     queues: {
@@ -105,6 +105,15 @@ export function httpBackend(client: SpoolClient): SpoolBackend {
     workers: {
       list: () => workers.list(),
       remove: (id) => workers.remove(id),
+    },
+    workflows: {
+      start: (name, input, options) => workflows.start(name, input, options),
+      list: (name, page) => workflows.list(name, page),
+      get: (id) => workflows.get(id),
+      sendEvent: (id, name, payload) => workflows.sendEvent(id, name, payload),
+      cancel: (id) => workflows.cancel(id),
+      breakers: () => breakers.list(),
+      resetBreaker: (name) => breakers.reset(name),
     },
     close: async () => {},
   };

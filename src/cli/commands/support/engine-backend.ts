@@ -27,6 +27,9 @@ import {
 import { toggleJobType, wireJob, wireJobTypeState, wireSchedule } from '../../../server/routes/jobs.js';
 import { wireGroup } from '../../../server/routes/topic-groups.js';
 import { wireWorker } from '../../../server/routes/workers.js';
+import { wireRun } from '../../../server/routes/workflows.js';
+import { wireBreaker } from '../../../server/routes/breakers.js';
+import { Workflows, type StartWorkflowOptions } from '../../../workflows/index.js';
 import {
   fromWireMessage,
   wireDeadLetter,
@@ -42,6 +45,7 @@ import type {
   ScheduleBackend,
   SpoolBackend,
   TopicBackend,
+  WorkflowBackend,
 } from './backend-port.js';
 
 /**
@@ -72,6 +76,7 @@ export async function openEngineBackend(dir: string): Promise<SpoolBackend> {
       list: async () => (await spool.workers.list()).map(wireWorker),
       remove: (id: string) => spool.workers.remove(id),
     }),
+    workflows: guardAll(workflowBackend(jobsApi)),
     close: () =>
       (closing ??= (async () => {
         try {
@@ -346,5 +351,31 @@ function guardAll<T extends object>(api: T): T {
 function stripUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
     [K in keyof T]: Exclude<T[K], undefined>;
+  };
+}
+
+function workflowBackend(jobs: () => Jobs): WorkflowBackend {
+  const workflows = () => new Workflows(jobs());
+  return {
+    start: async (name, input, options) => {
+      const run = await workflows().start(
+        name,
+        (input ?? null) as JsonValue,
+        stripUndefined(options) as StartWorkflowOptions,
+      );
+      return { id: run.id, status: run.status, run: wireRun(run) };
+    },
+    list: async (name, page) => {
+      const listed = await workflows().list(name, {
+        ...(page.limit ? { limit: page.limit } : {}),
+        after: page.cursor ?? null,
+      });
+      return { items: listed.items.map(wireRun), next: listed.next };
+    },
+    get: async (id) => wireRun(await workflows().get(id)),
+    sendEvent: (id, name, payload) => workflows().sendEvent(id, name, (payload ?? null) as JsonValue),
+    cancel: async (id) => wireRun(await workflows().cancel(id)),
+    breakers: async () => (await jobs().breakers.list()).map(wireBreaker),
+    resetBreaker: async (name) => wireBreaker(await jobs().breakers.reset(name)),
   };
 }
