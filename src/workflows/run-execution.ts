@@ -299,6 +299,7 @@ export class RunExecution {
     const now = this.clock.now();
     const seq = this.#seqOf(record);
     const startedAt = record?.startedAt ?? now;
+    const common = { id, seq, kind: 'event' as const, attempt: 0, startedAt };
     const deadline = record
       ? record.wakeAt
       : options.timeoutMs === undefined
@@ -319,39 +320,14 @@ export class RunExecution {
         sentAt: new Date(event.sentAt).toISOString(),
         seq: event.seq,
       };
-      await this.#save({
-        id,
-        seq,
-        kind: 'event',
-        status: 'completed',
-        attempt: 0,
-        startedAt,
-        output: JSON.stringify(taken),
-      });
+      await this.#save({ ...common, status: 'completed', output: JSON.stringify(taken) });
       return taken;
     }
     if (deadline !== null && deadline <= now) {
-      await this.#save({
-        id,
-        seq,
-        kind: 'event',
-        status: 'completed',
-        attempt: 0,
-        startedAt,
-        output: 'null',
-      });
+      await this.#save({ ...common, status: 'completed', output: 'null' });
       return null;
     }
-    if (!record)
-      await this.#save({
-        id,
-        seq,
-        kind: 'event',
-        status: 'waiting',
-        attempt: 0,
-        startedAt,
-        wakeAt: deadline,
-      });
+    if (!record) await this.#save({ ...common, status: 'waiting', wakeAt: deadline });
     return this.#suspend(deadline);
   }
 
