@@ -3,6 +3,7 @@
  * `waitMs`. Each claimed job is `active` until its worker completes or fails it, or its lease runs
  * out without a heartbeat — then it is run again.
  */
+import { InvalidArgumentError } from '../core/errors.js';
 import { jobDefaults } from '../core/options.js';
 import type { Spool } from '../engine/spool.js';
 import { traceContextHeaders } from '../telemetry/tracing.js';
@@ -20,6 +21,9 @@ export interface LeasedJob {
   readonly tracestate?: string;
 }
 
+/** Job types under this prefix are Spool's own (`spool.workflow.<name>`: workflow runs). */
+const ownTypePrefix = 'spool.';
+
 /** Claims for a remote worker; the ticket queues of `types` exist already. */
 export async function claimJobs(
   spool: Spool,
@@ -28,6 +32,13 @@ export async function claimJobs(
   options: { max?: number; waitMs?: number; leaseMs?: number; signal?: AbortSignal },
   closed: () => boolean,
 ): Promise<LeasedJob[]> {
+  const own = types.find((type) => type.startsWith(ownTypePrefix));
+  if (own !== undefined) {
+    throw new InvalidArgumentError(
+      `job type "${own}" is Spool's own (the runs of a workflow): they run in the processes that define the workflow, never in a remote worker; claim your own job types`,
+      { field: 'types' },
+    );
+  }
   const max = options.max ?? 1;
   const leaseMs = options.leaseMs ?? jobDefaults.leaseMs;
   const deadline = spool.clock.now() + (options.waitMs ?? 0);

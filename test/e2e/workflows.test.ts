@@ -122,6 +122,12 @@ describe('workflow runs over HTTP', () => {
       'SPOOL_INVALID_ARGUMENT',
     );
     assert.match(unknownField.detail, /ttl/);
+    const claimed = assertProblem(
+      await t.call('POST', '/v1/jobs/claim', { body: { types: ['spool.workflow.order'] } }),
+      400,
+      'SPOOL_INVALID_ARGUMENT',
+    );
+    assert.match(claimed.detail, /Spool's own \(the runs of a workflow\)/);
     await t.call('POST', '/v1/workflows/order/runs', { body: { input: { sku: 'a' }, key: 'k' } });
     assertProblem(
       await t.call('POST', '/v1/workflows/order/runs', { body: { input: { sku: 'b' }, key: 'k' } }),

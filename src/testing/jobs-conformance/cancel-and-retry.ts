@@ -93,6 +93,22 @@ export function cancelAndRetryTests(suite: JobsSuite): void {
       { sharedDatabase: true },
     );
 
+    suite.test('promote runs a delayed job now; a finished one is refused', async (env) => {
+      const jobs = env.jobs(await env.spool());
+      jobs.define('digest', () => 'sent');
+      await jobs.start();
+      const later = await jobs.add('digest', null, { delayMs: 3_600_000 });
+      assert.equal(later.status, 'scheduled');
+      const promoted = await jobs.promote(later.id);
+      assert.equal(promoted.status, 'queued');
+      assert.ok(promoted.runAt.getTime() <= Date.now());
+      const done = await env.finished(jobs, later.id, 5_000);
+      assert.equal(done.status, 'completed');
+      assert.equal(done.attempts, 1, 'the ticket left for the old time does not run it again');
+      await rejectsWithCode(() => jobs.promote(later.id), 'SPOOL_JOB_STATE_CONFLICT');
+      await rejectsWithCode(() => jobs.promote('no-such-job'), 'SPOOL_JOB_NOT_FOUND');
+    });
+
     suite.test('a cancelled queued or delayed job never runs', async (env) => {
       const spool = await env.spool();
       const jobs = env.jobs(spool);
