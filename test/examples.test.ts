@@ -177,4 +177,20 @@ describe('examples', () => {
       `the provider was called ${calls[2]} times while down: not once per message`,
     );
   });
+
+  it('report-generation: answered at once with an id; the caller polls progress, then the result', async () => {
+    const run = await runExample('report-generation.ts');
+    assertExitedCleanly('report-generation.ts', run);
+    const out = run.stdout;
+    assert.match(out, /^requested report [0-9a-f-]{36}: queued$/m);
+    const progress = [...out.matchAll(/^progress (\d+)%$/gm)].map((m) => Number(m[1]));
+    assert.ok(progress.length >= 2, `progress was seen moving: ${progress.join(', ')}`);
+    assert.deepEqual(
+      progress,
+      [...progress].sort((a, b) => a - b),
+      'progress only rises',
+    );
+    assert.match(out, /^report completed: 200 rows, total 600$/m);
+    assert.match(out, /^log: built 2026-11 from 5 pages$/m);
+  });
 });
