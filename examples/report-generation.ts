@@ -52,7 +52,7 @@ while (job.status !== 'completed' && job.status !== 'dead') {
   await new Promise((resolve) => setTimeout(resolve, 25));
   job = await jobs.get(id);
 }
-const report = job.result as Report;
+const report = job.result as unknown as Report;
 console.log(`report ${job.status}: ${report.rows} rows, total ${report.total}`);
 console.log(`log: ${job.logs.map((line) => line.message).join('; ')}`);
 

@@ -10,6 +10,7 @@
  * and lease from a claim, a cursor — are generated as references ({@link ref}) and resolved when
  * the request is sent, so generation stays a pure function of the seed.
  */
+import { namePatternSource } from '../../src/core/names.js';
 import fc from 'fast-check';
 import type { Contract, JsonSchema, Operation } from './contract.js';
 
@@ -99,6 +100,8 @@ export const pools = {
   members: ['m0', 'm1', 'm2', 'm3'],
   jobTypes: ['fz.j0', 'fz.j1', 'fz.j2'],
   schedules: ['fz.s0', 'fz.s1'],
+  workflows: ['fz.w0'],
+  breakers: ['fz.b0'],
   /** More valid names, mostly absent: 404s, and PUTs that create a bounded set of resources. */
   others: Array.from({ length: 16 }, (_, i) => `fz.x${i}`),
 } as const;
@@ -409,6 +412,8 @@ function hinted(schema: JsonSchema, where: Where): fc.Arbitrary<unknown> | undef
     if (opPath.startsWith('/v1/queues')) return validName(pools.queues);
     if (opPath.startsWith('/v1/topics')) return validName(pools.topics);
     if (opPath.startsWith('/v1/schedules')) return validName(pools.schedules);
+    if (opPath.startsWith('/v1/workflows')) return validName(pools.workflows);
+    if (opPath.startsWith('/v1/breakers')) return validName(pools.breakers);
   }
   if (location === 'path' && field === 'group') return validName(pools.groups);
   if (location === 'path' && field === 'partition') {
@@ -553,7 +558,9 @@ function validString(schema: JsonSchema): fc.Arbitrary<string> {
     return fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes).toString('base64'));
   }
   if (schema.pattern === '^[0-9]+$') return fc.nat().map(String);
-  if (schema.pattern === '^[A-Za-z0-9._:-]+$') {
+  // The engine's name rule (with its lookahead, which fast-check cannot generate from) is the
+  // plain alphabet as far as valid values go: '.' and '..' alone are rare enough to ignore.
+  if (schema.pattern === '^[A-Za-z0-9._:-]+$' || schema.pattern === namePatternSource) {
     return fc.string({
       unit: fc.constantFrom(...nameAlphabet),
       minLength: Math.max(minLength, 1),

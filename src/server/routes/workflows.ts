@@ -24,7 +24,9 @@ import {
 const tags = ['workflows'];
 
 export const workflowRoutes: RouteModule = (app, { jobs, webhooks }) => {
-  const workflows = new Workflows(jobs);
+  // Made at the first request: the server is built before (and without) any workflow use.
+  let made: Workflows | undefined;
+  const workflows = (): Workflows => (made ??= new Workflows(jobs));
 
   app.post(
     '/v1/workflows/:name/runs',
@@ -44,7 +46,7 @@ export const workflowRoutes: RouteModule = (app, { jobs, webhooks }) => {
     async (request, reply) => {
       const { input = null, callbackUrl, ...options } = request.body;
       if (callbackUrl !== undefined) webhooks.checkUrl(callbackUrl, 'callbackUrl');
-      const run = await workflows.start(
+      const run = await workflows().start(
         request.params.name,
         input as never,
         {
@@ -75,7 +77,7 @@ export const workflowRoutes: RouteModule = (app, { jobs, webhooks }) => {
     },
     async (request) => {
       const { limit = defaultPageLimit, cursor } = request.query;
-      const page = await workflows.list(request.params.name, { limit, after: cursor ?? null });
+      const page = await workflows().list(request.params.name, { limit, after: cursor ?? null });
       return { items: page.items.map(wireRun), next: page.next };
     },
   );
@@ -92,7 +94,7 @@ export const workflowRoutes: RouteModule = (app, { jobs, webhooks }) => {
       },
       config: { access: ['read', 'admin'] },
     },
-    async (request) => wireRun(await workflows.get(request.params.id)),
+    async (request) => wireRun(await workflows().get(request.params.id)),
   );
 
   app.post(
@@ -112,7 +114,7 @@ export const workflowRoutes: RouteModule = (app, { jobs, webhooks }) => {
     },
     async (request, reply) => {
       const { name, payload = null } = request.body;
-      const event = await workflows.sendEvent(request.params.id, name, payload as JsonValue);
+      const event = await workflows().sendEvent(request.params.id, name, payload as JsonValue);
       return reply.code(202).send(event);
     },
   );
@@ -130,7 +132,7 @@ export const workflowRoutes: RouteModule = (app, { jobs, webhooks }) => {
       },
       config: { access: 'admin' },
     },
-    async (request, reply) => reply.code(202).send(wireRun(await workflows.cancel(request.params.id))),
+    async (request, reply) => reply.code(202).send(wireRun(await workflows().cancel(request.params.id))),
   );
 };
 

@@ -1,5 +1,6 @@
 /** Request and response schemas of the circuit breaker routes. */
 import { Type } from '@sinclair/typebox';
+import { Name } from './common.js';
 
 const Timestamp = Type.String({ format: 'date-time' });
 export const Breaker = Type.Object({
@@ -15,6 +16,4 @@ export const Breaker = Type.Object({
   updatedAt: Type.Union([Timestamp, Type.Null()]),
 });
 export const BreakerList = Type.Object({ items: Type.Array(Breaker) });
-export const BreakerParams = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 200, pattern: '^(?!\\.{1,2}$)[A-Za-z0-9._:-]+$' }),
-});
+export const BreakerParams = Type.Object({ name: Name });

@@ -1,6 +1,6 @@
 /** Request and response schemas of the workflow routes. */
 import { Type } from '@sinclair/typebox';
-import { Milliseconds, Page, PageQuery, Timestamp } from './common.js';
+import { Milliseconds, Name, Page, PageQuery, Timestamp } from './common.js';
 
 const JsonValue = Type.Unknown({ description: 'Any JSON value' });
 const Failure = Type.Object({
@@ -23,14 +23,7 @@ const RunStatus = Type.Union(
   { description: 'See the run statuses in docs/workflows.md' },
 );
 
-export const WorkflowParams = Type.Object({
-  name: Type.String({
-    minLength: 1,
-    maxLength: 180,
-    pattern: '^(?!\\.{1,2}$)[A-Za-z0-9._:-]+$',
-    description: 'The workflow name (a process that defines it runs its runs)',
-  }),
-});
+export const WorkflowParams = Type.Object({ name: Name });
 export const RunParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
 
 export const StartRunBody = Type.Object(

@@ -151,7 +151,12 @@ void describe('sqlite store: migrations', () => {
     try {
       const check = new Database(file, { readonly: true });
       try {
-        assert.deepEqual(check.prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger'").all(), []);
+        assert.deepEqual(
+          check
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 'messages'")
+            .all(),
+          [],
+        );
       } finally {
         check.close();
       }
