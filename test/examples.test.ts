@@ -193,4 +193,38 @@ describe('examples', () => {
     assert.match(out, /^report completed: 200 rows, total 600$/m);
     assert.match(out, /^log: built 2026-11 from 5 pages$/m);
   });
+
+  it('video-transcoding: 202 with a job id and Location, rising progress, a verified completion webhook', async () => {
+    const run = await runExample('video-transcoding.ts');
+    assertExitedCleanly('video-transcoding.ts', run);
+    const out = run.stdout;
+    const accepted = /^accepted 202: job ([0-9a-f-]{36})$/m.exec(out);
+    assert.ok(accepted, out);
+    const id = accepted[1]!;
+    assert.match(out, new RegExp(`^location: /v1/jobs/${id}, retry-after: 1 s$`, 'm'));
+    const progress = [...out.matchAll(/^progress (\d+)% \((\w+), chunk \d of 4\)$/gm)].map((m) =>
+      Number(m[1]),
+    );
+    assert.ok(progress.length >= 2, `progress was seen moving: ${progress.join(', ')}`);
+    assert.deepEqual(
+      progress,
+      [...progress].sort((a, b) => a - b),
+      'progress only rises',
+    );
+    assert.equal(progress.at(-1), 100, 'the last progress seen is 100%');
+    assert.match(out, /^polled: completed$/m);
+    assert.match(
+      out,
+      new RegExp(
+        `^webhook: completed, verified signature, 3 renditions \\(job\\.completed, webhook-id ${id}\\.\\d+, same job: true\\)$`,
+        'm',
+      ),
+    );
+    assert.match(out, /^result: 1080p 1920x1080 56\.3 MB https:\/\/cdn\.example\.com\/v-42\/1080p\.mp4$/m);
+    assert.match(out, /^result: 720p 1280x720 31\.5 MB https:\/\/cdn\.example\.com\/v-42\/720p\.mp4$/m);
+    assert.match(out, /^result: 480p 854x480 15\.8 MB https:\/\/cdn\.example\.com\/v-42\/480p\.mp4$/m);
+    assert.match(out, /^receiver: refused a webhook \(no-matching-signature\)$/m);
+    assert.match(out, /^forged webhook: 401$/m);
+    assert.equal(out.match(/^receiver: refused/gm)?.length, 1, 'only the forgery is refused');
+  });
 });
