@@ -311,6 +311,27 @@ export const errorCatalogue = catalogue({
     className: 'WorkflowRunFinishedError',
     description: 'sending an event to, or cancelling, a run that has already ended',
   },
+  WORKFLOW_RUN_NOT_RETRYABLE: {
+    code: 'SPOOL_WORKFLOW_RUN_NOT_RETRYABLE',
+    httpStatus: 409,
+    title: 'Workflow run cannot be retried',
+    retryable: false,
+    exitCode: exitCodes.conflict,
+    className: 'WorkflowRunNotRetryableError',
+    description:
+      'retrying a run that is not `failed`, or whose compensations have run (its completed steps were undone: start a new run instead)',
+  },
+  WORKFLOW_TIMEOUT: {
+    code: 'SPOOL_WORKFLOW_TIMEOUT',
+    httpStatus: 409,
+    title: 'Workflow run timed out',
+    retryable: false,
+    exitCode: exitCodes.conflict,
+    className: 'WorkflowTimeoutError',
+    description:
+      "what the next step, sleep or wait of a run past its `timeoutMs` throws (a running step's signal aborts); the run then compensates and ends `compensated` or `failed`",
+    answeredByServer: false,
+  },
   WORKFLOW_STEP_FAILED: {
     code: 'SPOOL_WORKFLOW_STEP_FAILED',
     httpStatus: 500,

@@ -352,31 +352,34 @@ export class Jobs {
   /**
    * Starts a dead or cancelled job over: queued again, attempts from zero. A parent whose
    * children are not all completed waits for them again, and those of its children that died or
-   * were cancelled are started over with it.
+   * were cancelled are started over with it. Inside `spool.transaction(work)` it joins that
+   * transaction.
    */
   async retry(id: string): Promise<Job> {
     const record = await this.#require(id);
     const children = record.pendingChildren > 0 ? await this.#descendants(id, 1) : [];
+    const work = async (tx: SpoolTransaction, traceHeaders: Record<string, string> | undefined) => {
+      // Children before their parent (see childFinished in job-attempts.ts).
+      const locked: JobRecord[] = [];
+      for (const childId of children) {
+        const child = await tx.records.lockJob(childId);
+        if (child) locked.push(child);
+      }
+      const current = await tx.records.lockJob(id);
+      if (!current) throw new JobNotFoundError(id);
+      if (!retryableStatuses.has(current.status)) throw new JobStateError(id, current.status, 'retried');
+      const waiting = current.pendingChildren > 0;
+      const next = await this.#startOver(tx, current, waiting, traceHeaders);
+      if (waiting) {
+        for (const child of locked) {
+          if (retryableStatuses.has(child.status)) await this.#startOver(tx, child, false, traceHeaders);
+        }
+      }
+      return next;
+    };
+    const joined = currentTransaction();
     const retried = (traceHeaders: Record<string, string> | undefined) =>
-      this.spool.transaction(async (tx) => {
-        // Children before their parent (see childFinished in job-attempts.ts).
-        const locked: JobRecord[] = [];
-        for (const childId of children) {
-          const child = await tx.records.lockJob(childId);
-          if (child) locked.push(child);
-        }
-        const current = await tx.records.lockJob(id);
-        if (!current) throw new JobNotFoundError(id);
-        if (!retryableStatuses.has(current.status)) throw new JobStateError(id, current.status, 'retried');
-        const waiting = current.pendingChildren > 0;
-        const next = await this.#startOver(tx, current, waiting, traceHeaders);
-        if (waiting) {
-          for (const child of locked) {
-            if (retryableStatuses.has(child.status)) await this.#startOver(tx, child, false, traceHeaders);
-          }
-        }
-        return next;
-      });
+      joined ? work(joined, traceHeaders) : this.spool.transaction((tx) => work(tx, traceHeaders));
     const updated = await traceProducer(
       {
         operation: 'retry',

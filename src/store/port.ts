@@ -322,6 +322,8 @@ export type JobPatch = Partial<
 /** Filters of a job search; every given field must match. `since`/`until` bound `createdAt`. */
 export interface JobQuery {
   readonly type?: string;
+  /** Types that start with this (`spool.workflow.`: every workflow's runs). */
+  readonly typePrefix?: string;
   readonly status?: JobStatus;
   readonly key?: string;
   readonly parentId?: string;

@@ -31,7 +31,12 @@ import type {
   WorkflowStepRecord,
   WorkflowStepStatus,
 } from '../store/port.js';
-import { NonDeterminismError, StepFailedError, WorkflowCancelledError } from './workflow-errors.js';
+import {
+  NonDeterminismError,
+  StepFailedError,
+  WorkflowCancelledError,
+  WorkflowTimeoutError,
+} from './workflow-errors.js';
 import {
   cancelEventName,
   matchesEvent,
@@ -90,6 +95,9 @@ export class RunExecution {
   /** Event seqs taken by completed waits (recorded in their output). */
   readonly #consumed = new Set<number>();
   readonly #cancel = new AbortController();
+  /** Set when the run's deadline passed: `#cancel` is aborted too, but the run fails rather than ends cancelled. */
+  #timedOut = false;
+  #deadlineTimer: NodeJS.Timeout | undefined;
   #seq = 0;
   #sleeps = 0;
   readonly #waits = new Map<string, number>();
@@ -113,6 +121,8 @@ export class RunExecution {
     private readonly jobSignal: AbortSignal,
     private readonly breakers: Breakers,
     private readonly children: ChildRuns,
+    /** When the run times out (epoch ms), or null. */
+    private readonly deadline: number | null = null,
   ) {
     for (const record of history) {
       this.#history.set(record.stepId, record);
@@ -123,6 +133,18 @@ export class RunExecution {
       }
     }
     if (events.some((event) => event.name === cancelEventName)) this.#cancel.abort();
+    else if (deadline !== null) {
+      const left = deadline - clock.now();
+      if (left <= 0) this.#expire();
+      else this.#deadlineTimer = setTimeout(() => this.#expire(), left).unref();
+    }
+  }
+
+  /** The deadline passed: like a cancel (signals abort, the next call throws), but a failure. */
+  #expire(): void {
+    if (this.#cancel.signal.aborted) return;
+    this.#timedOut = true;
+    this.#cancel.abort(new WorkflowTimeoutError(this.runId, new Date(this.deadline!)));
   }
 
   /** The highest event seq this execution has seen: later ones wake the run again. */
@@ -137,6 +159,14 @@ export class RunExecution {
 
   /** Runs the code against the history; resolves how the execution ended, or rejects with Spool's own fault. */
   async run(code: WorkflowFunction, input: JsonValue): Promise<ExecutionResult> {
+    try {
+      return await this.#execute(code, input);
+    } finally {
+      clearTimeout(this.#deadlineTimer);
+    }
+  }
+
+  async #execute(code: WorkflowFunction, input: JsonValue): Promise<ExecutionResult> {
     const context = this.#context();
     const outcome = await Promise.race([
       Promise.resolve()
@@ -214,8 +244,8 @@ export class RunExecution {
     } catch (error) {
       // The execution itself ended (its timeout, a lost lease): the step's outcome is not its own.
       if (this.jobSignal.aborted) this.#fail(asError(this.jobSignal.reason));
-      // A step interrupted by the cancel is not a failure of the step: nothing is recorded.
-      if (this.#cancel.signal.aborted) throw new WorkflowCancelledError(this.runId);
+      // A step interrupted by the cancel or the deadline is not a failure of the step: nothing is recorded.
+      this.#throwIfCancelled();
       const failure = describeFailure(error);
       if (error instanceof CircuitOpenError) {
         // Not called: the step waits for the breaker, and this attempt does not count.
@@ -363,7 +393,13 @@ export class RunExecution {
       name: 'ChildWorkflowFailed',
       message: `child run ${childId} (${workflow}) ended ${ended.status}${ended.error ? `: ${ended.error.name}: ${ended.error.message}` : ''}`,
     };
-    await this.#save({ ...common, status: 'failed', error: failure });
+    // The child's id stays with the failure: retrying the run retries that child.
+    await this.#save({
+      ...common,
+      status: 'failed',
+      error: failure,
+      output: JSON.stringify({ runId: childId }),
+    });
     throw new StepFailedError(id, failure);
   }
 
@@ -371,7 +407,8 @@ export class RunExecution {
 
   /** Runs the compensations of the completed steps, newest first, each once to completion. */
   async #compensate(error: unknown): Promise<ExecutionResult> {
-    const cancelled = error instanceof WorkflowCancelledError || this.#cancel.signal.aborted;
+    const cancelled =
+      error instanceof WorkflowCancelledError || (this.#cancel.signal.aborted && !this.#timedOut);
     const failure = describeFailure(error);
     const ordered = [...this.#compensations].sort(
       (a, b) => b.record.finishedAt! - a.record.finishedAt! || b.record.seq - a.record.seq,
@@ -493,7 +530,10 @@ export class RunExecution {
   }
 
   #throwIfCancelled(): void {
-    if (this.#cancel.signal.aborted) throw new WorkflowCancelledError(this.runId);
+    if (!this.#cancel.signal.aborted) return;
+    throw this.#timedOut
+      ? new WorkflowTimeoutError(this.runId, new Date(this.deadline!))
+      : new WorkflowCancelledError(this.runId);
   }
 
   async #save(step: {
@@ -555,7 +595,10 @@ export class RunExecution {
   }
 
   /** A promise that never settles; the execution suspends once nothing else runs. */
-  #suspend(wakeAt: number | null): Promise<never> {
+  #suspend(until: number | null): Promise<never> {
+    // Not past the deadline: the run wakes then to time out.
+    const { deadline } = this;
+    const wakeAt = deadline === null ? until : until === null ? deadline : Math.min(until, deadline);
     if (this.#wakeAt === undefined) this.#wakeAt = wakeAt;
     else if (wakeAt !== null) this.#wakeAt = this.#wakeAt === null ? wakeAt : Math.min(this.#wakeAt, wakeAt);
     this.#maybeSuspend();

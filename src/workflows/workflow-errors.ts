@@ -32,6 +32,23 @@ export class WorkflowRunFinishedError extends SpoolError {
 }
 
 /**
+ * A retry of a run that is not `failed`, or whose completed steps were undone by its
+ * compensations: replaying them as done would skip work that no longer holds.
+ */
+export class WorkflowRunNotRetryableError extends SpoolError {
+  constructor(runId: string, status: string, reason: string) {
+    super(
+      errorCatalogue.WORKFLOW_RUN_NOT_RETRYABLE,
+      `workflow run ${runId} (${status}) cannot be retried: ${reason}`,
+      {
+        runId,
+        status,
+      },
+    );
+  }
+}
+
+/**
  * What `ctx.step` throws once the step has failed for good: its attempts are used up, or it
  * threw a `NonRetryableError`. `failure` is the step's last error as recorded; a resumed run
  * throws the same error again from the record, without running the step.
@@ -56,6 +73,27 @@ export class StepFailedError extends SpoolError {
 export class WorkflowCancelledError extends SpoolError {
   constructor(readonly runId: string) {
     super(errorCatalogue.WORKFLOW_CANCELLED, `workflow run ${runId} was cancelled`, { runId });
+  }
+}
+
+/**
+ * What the next step, sleep or wait of a run past its deadline (`timeoutMs` at start or
+ * `runTimeoutMs` of its workflow) throws; a step running at the deadline has its signal aborted.
+ * The run then compensates, like any failure.
+ */
+export class WorkflowTimeoutError extends SpoolError {
+  constructor(
+    readonly runId: string,
+    readonly deadline: Date,
+  ) {
+    super(
+      errorCatalogue.WORKFLOW_TIMEOUT,
+      `workflow run ${runId} ran past its deadline ${deadline.toISOString()}`,
+      {
+        runId,
+        deadline: deadline.toISOString(),
+      },
+    );
   }
 }
 

@@ -24,7 +24,11 @@ import type {
   WorkflowStepStatus,
 } from '../store/port.js';
 import { type ChildRuns, type ExecutionResult, RunExecution } from './run-execution.js';
-import { WorkflowRunFinishedError, WorkflowRunNotFoundError } from './workflow-errors.js';
+import {
+  WorkflowRunFinishedError,
+  WorkflowRunNotFoundError,
+  WorkflowRunNotRetryableError,
+} from './workflow-errors.js';
 import {
   cancelEventName,
   childEndedEventName,
@@ -54,6 +58,12 @@ export interface WorkflowOptions {
   backoff?: Partial<BackoffOptions>;
   /** How soon a run whose process died resumes on another worker. @defaultValue 30000 */
   leaseMs?: number;
+  /**
+   * A run still going this long after it was started times out (`WorkflowTimeoutError` from its
+   * next call, a running step's signal aborts) and compensates, as when its code throws. A
+   * start's own `timeoutMs` can shorten it. @defaultValue none
+   */
+  runTimeoutMs?: number;
 }
 
 export interface StartWorkflowOptions {
@@ -68,6 +78,18 @@ export interface StartWorkflowOptions {
   callbackUrl?: string;
   /** Your own data, returned with the run. */
   metadata?: Record<string, JsonValue>;
+  /**
+   * The run times out this long after this start (see `WorkflowOptions.runTimeoutMs`, the
+   * earlier of the two applies).
+   */
+  timeoutMs?: number;
+}
+
+/** Which runs `workflows.list` returns. */
+export interface RunFilter {
+  /** Runs of this workflow only (default: every workflow's). */
+  readonly workflow?: string;
+  readonly status?: WorkflowRunStatus;
 }
 
 /**
@@ -120,6 +142,8 @@ export interface WorkflowRun<I = JsonValue, O = JsonValue> {
   readonly createdAt: Date;
   readonly updatedAt: Date;
   readonly finishedAt: Date | null;
+  /** When it times out, if it has a `timeoutMs` from its start. */
+  readonly deadline: Date | null;
   /** The step it is at: the first one of its history that has not completed. */
   readonly currentStep: string | null;
   /** Every recorded step, in the order the code called them, compensations last. */
@@ -128,6 +152,7 @@ export interface WorkflowRun<I = JsonValue, O = JsonValue> {
 
 interface Definition {
   readonly code: WorkflowFunction;
+  readonly runTimeoutMs: number | undefined;
 }
 
 /** The result stored with a run that failed or was cancelled. */
@@ -160,7 +185,11 @@ export class Workflows {
     options: WorkflowOptions = {},
   ): void {
     const type = workflowJobType(name);
-    const definition: Definition = { code: code as unknown as WorkflowFunction };
+    if (options.runTimeoutMs !== undefined) validateTimeout(options.runTimeoutMs, 'runTimeoutMs');
+    const definition: Definition = {
+      code: code as unknown as WorkflowFunction,
+      runTimeoutMs: options.runTimeoutMs,
+    };
     this.#definitions.set(name, definition);
     this.jobs.define(type, this.#handler(name, definition), {
       concurrency: options.concurrency ?? 10,
@@ -177,11 +206,16 @@ export class Workflows {
     input: I,
     options: StartWorkflowOptions = {},
   ): Promise<WorkflowRun<I>> {
+    let metadata = options.metadata;
+    if (options.timeoutMs !== undefined) {
+      validateTimeout(options.timeoutMs, 'timeoutMs');
+      metadata = { ...metadata, [deadlineKey]: this.jobs.spool.clock.now() + options.timeoutMs };
+    }
     const job = await this.jobs.add(workflowJobType(name), input as JsonValue, {
       ...(options.key === undefined ? {} : { idempotencyKey: options.key, key: options.key }),
       ...(options.delayMs === undefined ? {} : { delayMs: options.delayMs }),
       ...(options.callbackUrl === undefined ? {} : { callbackUrl: options.callbackUrl }),
-      ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
+      ...(metadata === undefined ? {} : { metadata }),
     });
     return toRun(job, []) as WorkflowRun<I>;
   }
@@ -193,16 +227,42 @@ export class Workflows {
     return toRun(job, steps) as WorkflowRun<I, O>;
   }
 
-  /** Runs of workflow `name`, newest first, a page at a time (without their steps). */
+  /**
+   * Runs, newest first, a page at a time (without their steps): of one workflow (a name, or
+   * `{ workflow }`) or of all, in one status or any. A page can hold fewer than `limit` runs
+   * while `next` is not null (filtering `failed` from `compensated` runs happens after the read).
+   */
   async list(
-    name: string,
-    page: { limit?: number; after?: string | null; status?: JobStatus } = {},
+    filter: string | RunFilter = {},
+    page: { limit?: number; after?: string | null } = {},
   ): Promise<{ items: WorkflowRun[]; next: string | null }> {
-    const { items, next } = await this.jobs.list(
-      { type: workflowJobType(name), ...(page.status ? { status: page.status } : {}) },
-      { limit: page.limit ?? 50, after: page.after ?? null },
-    );
-    return { items: items.map((job) => toRun(job, [])), next };
+    const { workflow, status } =
+      typeof filter === 'string' ? { workflow: filter, status: undefined } : filter;
+    if (status !== undefined && !(status in jobStatusOfRun)) {
+      throw new InvalidArgumentError(
+        `run status ${JSON.stringify(status)} is invalid: use one of ${Object.keys(jobStatusOfRun).join(', ')}`,
+        { field: 'status' },
+      );
+    }
+    const query = {
+      ...(workflow === undefined ? { typePrefix: workflowTypePrefix } : { type: workflowJobType(workflow) }),
+      ...(status === undefined ? {} : { status: jobStatusOfRun[status] }),
+    };
+    const limit = page.limit ?? 50;
+    const items: WorkflowRun[] = [];
+    let after = page.after ?? null;
+    // `failed` and `compensated` are both dead jobs: read pages until the page is full, each
+    // read whole, so that `next` always continues where the last read ended.
+    for (let reads = 0; reads < 10; reads++) {
+      const read = await this.jobs.list(query, { limit: limit - items.length, after });
+      for (const job of read.items) {
+        const run = toRun(job, []);
+        if (status === undefined || run.status === status) items.push(run);
+      }
+      after = read.next;
+      if (after === null || items.length >= limit) break;
+    }
+    return { items, next: after };
   }
 
   /** Waits until the run has ended (`WaitTimeoutError` after `timeoutMs`, default 60 s). */
@@ -237,6 +297,47 @@ export class Workflows {
     await this.#deliver(runId, cancelEventName, '{}', 'cancelled');
     this.#running.get(runId)?.cancel();
     return this.get(runId);
+  }
+
+  /**
+   * Retries a `failed` run from its failed step: its completed steps keep their results, the
+   * step (or child run) that failed for good runs again with fresh attempts, and the run is
+   * queued. A run whose compensations ran cannot be retried (its steps were undone): start a new
+   * run. Also the way on after deploying a fix for a run that failed on a non-determinism.
+   */
+  async retry(runId: string): Promise<WorkflowRun> {
+    await this.#job(runId);
+    await this.jobs.spool.transaction((tx) => this.#restartFromFailure(tx, runId));
+    return this.get(runId);
+  }
+
+  /** Re-arms a failed run's failed steps (and its failed children, theirs first) and queues it. */
+  async #restartFromFailure(tx: SpoolTransaction, runId: string): Promise<void> {
+    const job = await tx.records.lockJob(runId);
+    if (!job) throw new WorkflowRunNotFoundError(runId);
+    const records = await tx.records.workflowSteps(runId);
+    const { status } = toRun(toJob(job), records);
+    if (status !== 'failed') {
+      throw new WorkflowRunNotRetryableError(runId, status, 'only a failed run can be retried');
+    }
+    if (records.some((record) => record.kind === 'compensation')) {
+      const why = 'its compensations have run, so its completed steps were undone; start a new run';
+      throw new WorkflowRunNotRetryableError(runId, status, why);
+    }
+    for (const record of records) {
+      if (record.status !== 'failed') continue;
+      const child = record.kind === 'child' ? childRunOf(record) : null;
+      if (child !== null) await this.#restartFromFailure(tx, child);
+      await tx.records.saveWorkflowStep({
+        ...record,
+        // A step runs again with fresh attempts; a child step waits for its child again.
+        status: child === null ? 'retrying' : 'waiting',
+        attempts: child === null ? 0 : record.attempts,
+        finishedAt: null,
+        wakeAt: child === null ? this.jobs.spool.clock.now() : null,
+      });
+    }
+    await this.jobs.retry(runId);
   }
 
   /** Child runs, as executions start and read them. */
@@ -304,6 +405,7 @@ export class Workflows {
         context.signal,
         this.jobs.breakers,
         this.#children,
+        runDeadline(job, definition.runTimeoutMs),
       );
       this.#running.set(job.id, execution);
       let result: ExecutionResult;
@@ -351,6 +453,41 @@ function validateEventName(name: unknown): void {
   }
 }
 
+function validateTimeout(ms: unknown, field: string): void {
+  if (typeof ms !== 'number' || !Number.isInteger(ms) || ms <= 0) {
+    throw new InvalidArgumentError(`${field} must be a positive whole number of milliseconds`, { field });
+  }
+}
+
+/** When a run times out: the earlier of its start's deadline and its workflow's `runTimeoutMs`. */
+function runDeadline(job: Job, runTimeoutMs: number | undefined): number | null {
+  const fromStart = job.metadata[deadlineKey];
+  const deadlines = [
+    ...(typeof fromStart === 'number' ? [fromStart] : []),
+    ...(runTimeoutMs === undefined ? [] : [job.createdAt.getTime() + runTimeoutMs]),
+  ];
+  return deadlines.length === 0 ? null : Math.min(...deadlines);
+}
+
+/** The child run a failed `ctx.child` step started (recorded with its failure). */
+function childRunOf(record: WorkflowStepRecord): string | null {
+  if (record.output === null) return null;
+  const { runId } = JSON.parse(record.output) as { runId?: unknown };
+  return typeof runId === 'string' ? runId : null;
+}
+
+const jobStatusOfRun: Record<WorkflowRunStatus, JobStatus> = {
+  queued: 'queued',
+  running: 'active',
+  sleeping: 'scheduled',
+  waiting: 'waiting',
+  retrying: 'retrying',
+  completed: 'completed',
+  failed: 'dead',
+  compensated: 'dead',
+  cancelled: 'cancelled',
+};
+
 const runStatusOfJob: Record<JobStatus, WorkflowRunStatus> = {
   queued: 'queued',
   active: 'running',
@@ -396,6 +533,7 @@ export function toRun(job: Job, records: readonly WorkflowStepRecord[]): Workflo
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
     finishedAt: job.finishedAt,
+    deadline: typeof job.metadata[deadlineKey] === 'number' ? new Date(job.metadata[deadlineKey]) : null,
     currentStep: isFinished(job.status)
       ? null
       : (steps.find((step) => step.status !== 'completed')?.id ?? null),
@@ -406,6 +544,8 @@ export function toRun(job: Job, records: readonly WorkflowStepRecord[]): Workflo
 /** The metadata keys that tie a child run to its parent run and step. */
 const parentRunKey = 'spool.parentRun';
 const parentStepKey = 'spool.parentStep';
+/** The metadata key of a run's deadline from its start's `timeoutMs` (epoch ms). */
+const deadlineKey = 'spool.deadline';
 const parentWakers = new WeakSet<Jobs>();
 
 /**

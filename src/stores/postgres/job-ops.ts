@@ -72,6 +72,7 @@ const columnOf = new Map(jobColumns.map(([field, column, encode]) => [field, { c
 /** The query filters → SQL conditions on parameter `$n`. */
 const filterConditions: Record<keyof JobQuery, (n: number) => string> = {
   type: (n) => `type = $${n}`,
+  typePrefix: (n) => `starts_with(type, $${n}::text)`,
   status: (n) => `status = $${n}`,
   key: (n) => `key = $${n}`,
   parentId: (n) => `parent_id = $${n}`,

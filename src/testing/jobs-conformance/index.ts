@@ -38,6 +38,7 @@ import { retentionTests } from './retention.js';
 import { scheduleTests } from './schedules.js';
 import { workflowTests } from './workflows.js';
 import { breakerTests } from './breakers.js';
+import { workflowOperationTests } from './workflow-operations.js';
 
 export type {
   JobsConformanceOptions,
@@ -69,6 +70,7 @@ export function runJobsConformance(
     outboxTests(suite);
     concurrencyTests(suite);
     workflowTests(suite);
+    workflowOperationTests(suite);
     breakerTests(suite);
     void it('skip list names only tests of this suite', () => {
       assert.deepEqual(suite.unknownSkips, []);
