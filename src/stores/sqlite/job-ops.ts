@@ -45,7 +45,7 @@ const patchColumns: Record<keyof JobPatch, { column: string; encode?: (value: ne
 const filterConditions: Record<keyof JobQuery, string> = {
   type: 'type = @type',
   // A range, not LIKE: the type index serves it and `%`/`_` in a prefix mean themselves.
-  typePrefix: "type >= @typePrefix AND type < @typePrefix || char(1114111)",
+  typePrefix: 'type >= @typePrefix AND type < @typePrefix || char(1114111)',
   status: 'status = @status',
   key: 'key = @key',
   parentId: 'parent_id = @parentId',
