@@ -10,16 +10,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Jobs, openSpool } from '../src/index.js'; // in your app: 'spool'
-// Not in the package's exports yet: the server (what `spool serve` runs) and webhook signing.
-import { startServer } from '../src/server/serve.js';
 import {
   generateSecret,
+  Jobs,
+  openSpool,
   verify,
   webhookHeaders,
   Webhooks,
   WebhookVerificationError,
-} from '../src/webhooks/index.js';
+} from '../src/index.js'; // in your app: 'spool'
+import { startServer } from '../src/server/index.js'; // in your app: 'spool/server'
 
 interface TranscodeRequest {
   videoId: string;

@@ -155,3 +155,15 @@ export {
   type ErrorSpec,
   type ExitCode,
 } from './core/errors.js';
+export {
+  Webhooks,
+  sign,
+  verify,
+  generateSecret,
+  webhookHeaders,
+  WebhookVerificationError,
+  type WebhooksOptions,
+  type VerifyOptions,
+  type VerifiedWebhook,
+  type VerificationFailure,
+} from './webhooks/index.js';
