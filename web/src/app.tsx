@@ -7,6 +7,7 @@ import { useEffect, useRef } from 'preact/hooks';
 import { auth, signOut } from './api/auth.js';
 import { Link } from './components/link.js';
 import { TokenPrompt } from './components/token-prompt.js';
+import { BreakersPage } from './pages/breakers.js';
 import { JobPage } from './pages/job.js';
 import { JobsPage } from './pages/jobs.js';
 import { NotFoundPage } from './pages/not-found.js';
@@ -15,6 +16,8 @@ import { QueuePage } from './pages/queue.js';
 import { SchedulesPage } from './pages/schedules.js';
 import { WebhooksPage } from './pages/webhooks.js';
 import { WorkersPage } from './pages/workers.js';
+import { WorkflowRunPage } from './pages/workflow-run.js';
+import { WorkflowsPage } from './pages/workflows.js';
 import { TopicPage } from './pages/topic.js';
 import { dismiss, notices } from './state/notices.js';
 import { location, match, paths, type Route } from './state/router.js';
@@ -67,6 +70,12 @@ function Screen({ route, query }: { route: Route; query: URLSearchParams }) {
       return <WebhooksPage query={query} />;
     case 'workers':
       return <WorkersPage />;
+    case 'workflows':
+      return <WorkflowsPage query={query} />;
+    case 'workflow-run':
+      return <WorkflowRunPage key={route.id} id={route.id} />;
+    case 'breakers':
+      return <BreakersPage />;
     case 'not-found':
       return <NotFoundPage />;
   }
@@ -83,9 +92,15 @@ const sections = [
     href: paths.jobs(),
     active: (route: Route) => route.screen === 'jobs' || route.screen === 'job',
   },
+  {
+    label: 'Workflows',
+    href: paths.workflows(),
+    active: (route: Route) => route.screen === 'workflows' || route.screen === 'workflow-run',
+  },
   { label: 'Schedules', href: paths.schedules(), active: (route: Route) => route.screen === 'schedules' },
   { label: 'Webhooks', href: paths.webhooks(), active: (route: Route) => route.screen === 'webhooks' },
   { label: 'Workers', href: paths.workers(), active: (route: Route) => route.screen === 'workers' },
+  { label: 'Breakers', href: paths.breakers(), active: (route: Route) => route.screen === 'breakers' },
 ];
 
 function Header({ route }: { route: Route }) {

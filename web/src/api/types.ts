@@ -5,6 +5,7 @@
  * its screens.
  */
 import type { Static } from '@sinclair/typebox';
+import type { WorkflowRun as WorkflowRunWire } from '../../../src/client/types.js';
 import type { StatsHistorySchema, StatsWire } from '../../../src/observability/stats-schema.js';
 import type { Schedule as ScheduleSchema } from '../../../src/server/schemas/jobs.js';
 import type {
@@ -13,6 +14,7 @@ import type {
 } from '../../../src/server/schemas/webhooks.js';
 
 export type {
+  Breaker,
   BulkJobsResult,
   DeadLetter,
   DeadLetterPage,
@@ -33,7 +35,15 @@ export type {
   TopicEvent,
   TopicWithStats,
   WorkerRecord,
+  WorkflowEventAccepted,
+  WorkflowRun,
+  WorkflowRunPage,
 } from '../../../src/client/types.js';
+
+/** One recorded step of a workflow run: a step, sleep, wait for an event, child run or compensation. */
+export type WorkflowStep = WorkflowRunWire['steps'][number];
+/** Where a workflow run is: queued, running, sleeping, waiting, retrying, or how it ended. */
+export type WorkflowRunStatus = WorkflowRunWire['status'];
 
 /** A recurring job, with when it fires next. */
 export type Schedule = Static<typeof ScheduleSchema>;

@@ -32,6 +32,15 @@ const statusTone: Record<string, string> = {
   ready: 'neutral',
   delayed: 'neutral',
   'in-flight': 'info',
+  // Workflow runs and their steps.
+  running: 'info',
+  sleeping: 'neutral',
+  failed: 'bad',
+  compensated: 'warn',
+  // Circuit breakers.
+  closed: 'ok',
+  open: 'bad',
+  'half-open': 'warn',
 };
 
 export function StatusBadge({ status }: { status: string }) {

@@ -18,6 +18,7 @@ import { useResource } from '../state/resource.js';
 import { navigate, paths } from '../state/router.js';
 import { PageTitle } from './page-title.js';
 import { DeliveryTable } from './webhooks.js';
+import { workflowTypePrefix } from './workflows.js';
 import { useCan } from '../state/scopes.js';
 
 const cancellable = new Set(['waiting', 'scheduled', 'queued', 'retrying', 'active']);
@@ -180,6 +181,12 @@ export function JobPage({ id }: { id: string }) {
             <h2 id="facts-title">Facts</h2>
             <dl class="pairs">
               <Pair label="Type" value={<span class="mono">{data.type}</span>} />
+              {data.type.startsWith(workflowTypePrefix) ? (
+                <Pair
+                  label="Workflow run"
+                  value={<Link href={paths.workflowRun(data.id)}>steps and actions</Link>}
+                />
+              ) : null}
               <Pair label="State" value={<span data-job-status={data.status}>{data.status}</span>} />
               <Pair label="Attempts" value={`${data.attempts} of ${data.maxAttempts}`} />
               <Pair label="Priority" value={data.priority} />

@@ -15,7 +15,8 @@ import { paths } from '../state/router.js';
 import { useCan } from '../state/scopes.js';
 import { queueRates, type Sample, useLiveStats } from '../state/stats.js';
 import { servesJobType, servesQueue, useWorkers } from '../state/workers.js';
-import type { WorkerRecord } from '../api/types.js';
+import type { Breaker, WorkerRecord } from '../api/types.js';
+import { useBreakers } from '../state/breakers.js';
 import { notify } from '../state/notices.js';
 import { PageTitle } from './page-title.js';
 
@@ -150,6 +151,7 @@ export function OverviewPage() {
   const canRead = useCan('read');
   const canAdmin = useCan('admin');
   const workers = useWorkers(canRead || canAdmin).items;
+  const breakers = useBreakers(canRead || canAdmin).items;
 
   const all = live.latest ? fromStats(live.latest, live.history) : (fallback.data ?? null);
   const error = unsupported ? fallback.error : live.latest ? null : live.error;
@@ -191,6 +193,7 @@ export function OverviewPage() {
       ) : (
         <>
           {overview.alerts ? <Alerts alerts={overview.alerts} /> : null}
+          {breakers && breakers.length > 0 ? <BreakersSummary breakers={breakers} /> : null}
           {!showSystem ? (
             <HiddenDeadLetters queues={all!.queues.filter((queue) => isSystem(queue.name))} />
           ) : null}
@@ -230,6 +233,41 @@ function Alerts({ alerts }: { alerts: readonly Alert[] }) {
           ))}
         </ul>
       )}
+    </section>
+  );
+}
+
+/** The circuit breakers by state, the open ones named: a dependency that is down shows here. */
+function BreakersSummary({ breakers }: { breakers: readonly Breaker[] }) {
+  const count = (state: Breaker['state']) => breakers.filter((breaker) => breaker.state === state).length;
+  const notClosed = breakers.filter((breaker) => breaker.state !== 'closed');
+  return (
+    <section aria-labelledby="breakers-title" class="panel" data-breakers-summary>
+      <h2 id="breakers-title">
+        <Link href={paths.breakers()}>Circuit breakers</Link>
+      </h2>
+      <dl class="stats">
+        <Stat label="open" tone={count('open') > 0 ? 'bad' : undefined} value={formatCount(count('open'))} />
+        <Stat
+          label="half-open"
+          tone={count('half-open') > 0 ? 'warn' : undefined}
+          value={formatCount(count('half-open'))}
+        />
+        <Stat label="closed" value={formatCount(count('closed'))} />
+      </dl>
+      {notClosed.length > 0 ? (
+        <p class="small">
+          Not closed:{' '}
+          {notClosed.map((breaker, index) => (
+            <span key={breaker.name}>
+              {index > 0 ? ', ' : null}
+              <span class="mono">{breaker.name}</span>{' '}
+              <span class={`badge tone-${breaker.state === 'open' ? 'bad' : 'warn'}`}>{breaker.state}</span>
+            </span>
+          ))}{' '}
+          — <Link href={paths.breakers()}>see the breakers</Link>
+        </p>
+      ) : null}
     </section>
   );
 }

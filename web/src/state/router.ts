@@ -34,6 +34,9 @@ export type Route =
   | { readonly screen: 'schedules' }
   | { readonly screen: 'webhooks' }
   | { readonly screen: 'workers' }
+  | { readonly screen: 'workflows' }
+  | { readonly screen: 'workflow-run'; readonly id: string }
+  | { readonly screen: 'breakers' }
   | { readonly screen: 'not-found' };
 
 export function match(path: string): Route {
@@ -61,6 +64,10 @@ export function match(path: string): Route {
   if (first === 'schedules' && second === undefined) return { screen: 'schedules' };
   if (first === 'webhooks' && second === undefined) return { screen: 'webhooks' };
   if (first === 'workers' && second === undefined) return { screen: 'workers' };
+  if (first === 'workflows' && second === undefined) return { screen: 'workflows' };
+  if (first === 'workflow-runs' && second !== undefined && third === undefined)
+    return { screen: 'workflow-run', id: second };
+  if (first === 'breakers' && second === undefined) return { screen: 'breakers' };
   return { screen: 'not-found' };
 }
 
@@ -77,6 +84,12 @@ export const paths = {
   job: (id: string) => `/jobs/${encodeURIComponent(id)}`,
   schedules: () => '/schedules',
   workers: () => '/workers',
+  workflows: (query?: Record<string, string>) => {
+    const text = new URLSearchParams(query).toString();
+    return text === '' ? '/workflows' : `/workflows?${text}`;
+  },
+  workflowRun: (id: string) => `/workflow-runs/${encodeURIComponent(id)}`,
+  breakers: () => '/breakers',
   webhooks: (query?: Record<string, string>) => {
     const text = new URLSearchParams(query).toString();
     return text === '' ? '/webhooks' : `/webhooks?${text}`;
