@@ -166,6 +166,8 @@ export type WorkflowRun = Static<typeof WorkflowRunSchema>;
 export type WorkflowRunAccepted = Static<typeof RunAcceptedSchema>;
 /** A page of runs, newest first. */
 export type WorkflowRunPage = Static<typeof RunPageSchema>;
+/** Where a run is (see docs/workflows.md). */
+export type { WorkflowRunStatus } from '../workflows/workflows.js';
 /** Options of a new run, apart from its input. */
 export type StartWorkflowOptions = Omit<Static<typeof StartRunBody>, 'input'>;
 /** A circuit breaker's shared state. */

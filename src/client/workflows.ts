@@ -17,6 +17,7 @@ import type {
   WorkflowRun,
   WorkflowRunAccepted,
   WorkflowRunPage,
+  WorkflowRunStatus,
 } from './types.js';
 import type { WaitOptions } from './jobs.js';
 
@@ -69,14 +70,24 @@ export class WorkflowsClient {
     return (await this.#get(id, signal)).body;
   }
 
-  /** One page of a workflow's runs, newest first (without their steps). */
-  async list(name: string, query: { limit?: number; cursor?: string } = {}): Promise<WorkflowRunPage> {
-    const answer = await this.http.call<WorkflowRunPage>({
-      method: 'GET',
-      path: `/v1/workflows/${segment(name)}/runs`,
-      query,
-      retryOnNetworkError: true,
-    });
+  /**
+   * One page of runs, newest first (without their steps): of workflow `name`, or of every
+   * workflow with `{ workflow?, status? }`. A page can be short while `next` is set.
+   */
+  async list(
+    filter: string | { workflow?: string; status?: WorkflowRunStatus } = {},
+    query: { limit?: number; cursor?: string } = {},
+  ): Promise<WorkflowRunPage> {
+    const answer = await this.http.call<WorkflowRunPage>(
+      typeof filter === 'string'
+        ? { method: 'GET', path: `/v1/workflows/${segment(filter)}/runs`, query, retryOnNetworkError: true }
+        : {
+            method: 'GET',
+            path: '/v1/workflow-runs',
+            query: { ...filter, ...query },
+            retryOnNetworkError: true,
+          },
+    );
     return answer.body;
   }
 
@@ -96,6 +107,20 @@ export class WorkflowsClient {
     const answer = await this.http.call<WorkflowRun>({
       method: 'POST',
       path: `/v1/workflow-runs/${segment(id)}/cancel`,
+      body: {},
+      retryOnNetworkError: false,
+    });
+    return answer.body;
+  }
+
+  /**
+   * Retries a failed run from its failed step (completed steps keep their results); a run that
+   * is not `failed`, or was compensated, throws `SPOOL_WORKFLOW_RUN_NOT_RETRYABLE`.
+   */
+  async retry(id: string): Promise<WorkflowRun> {
+    const answer = await this.http.call<WorkflowRun>({
+      method: 'POST',
+      path: `/v1/workflow-runs/${segment(id)}/retry`,
       body: {},
       retryOnNetworkError: false,
     });

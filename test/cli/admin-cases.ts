@@ -324,7 +324,7 @@ function adminModeTests(mode: Mode): void {
       assert.deepEqual([state.type, state.paused], ['thumbnail', false]);
     });
 
-    it('workflows start, list, get, event, cancel; breakers list — runs wait for a process that defines them', async () => {
+    it('workflows start, list, get, event, cancel, retry; breakers list — runs wait for a process that defines them', async () => {
       const started = json<{ id: string; status: string }>(
         await spool('workflows', 'start', 'onboarding', '{"user":"ada"}', '--key', 'ada', '--json'),
       );
@@ -335,7 +335,14 @@ function adminModeTests(mode: Mode): void {
       assert.equal(again.id, started.id, 'a key starts one run');
       const listed = await spool('workflows', 'list', 'onboarding');
       assert.equal(listed.code, 0, listed.stderr);
-      assert.match(listed.stdout, new RegExp(`^${started.id}\\s+queued\\s+ada`, 'm'));
+      assert.match(listed.stdout, new RegExp(`^${started.id}\\s+onboarding\\s+queued\\s+ada`, 'm'));
+      const everyWorkflow = await spool('workflows', 'list', '--status', 'queued');
+      assert.match(everyWorkflow.stdout, new RegExp(`^${started.id}\\s+onboarding\\s+queued`, 'm'));
+      const none = await spool('workflows', 'list', '--status', 'failed');
+      assert.match(none.stderr + none.stdout, /no failed runs/);
+      const notFailed = await spool('workflows', 'retry', started.id);
+      assert.equal(notFailed.code, 4, notFailed.stderr);
+      assert.match(notFailed.stderr, /SPOOL_WORKFLOW_RUN_NOT_RETRYABLE/);
       const sent = await spool('workflows', 'event', started.id, 'verified', '{"at":1}');
       assert.equal(sent.code, 0, sent.stderr);
       assert.match(sent.stdout, /^sent verified to run /m);

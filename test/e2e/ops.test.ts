@@ -64,6 +64,8 @@ const contract = [
   'get /v1/workflow-runs/{id}',
   'post /v1/workflow-runs/{id}/events',
   'post /v1/workflow-runs/{id}/cancel',
+  'get /v1/workflow-runs',
+  'post /v1/workflow-runs/{id}/retry',
   'get /v1/breakers',
   'post /v1/breakers/{name}/reset',
   'get /v1/events',

@@ -180,6 +180,7 @@ describe('scopes: every route answers as it declares', () => {
       'GET /v1/events',
       'GET /v1/schedules',
       'GET /v1/workflows/{name}/runs',
+      'GET /v1/workflow-runs',
       'GET /v1/workflow-runs/{id}',
     ]) {
       assert.ok(open('read').includes(route) && open('admin').includes(route), route);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { SpoolClient } from '../../src/client/client.js';
 import { RunWaitTimeoutError } from '../../src/client/workflows.js';
+import { NonRetryableError } from '../../src/core/errors.js';
 import { Jobs } from '../../src/jobs/jobs.js';
 import { EventAccepted, RunAccepted, RunPage, WorkflowRun } from '../../src/server/schemas/workflows.js';
 import { Workflows } from '../../src/workflows/workflows.js';
@@ -28,11 +29,24 @@ describe('workflow runs over HTTP', () => {
           const approval = await ctx.waitForEvent<{ by: string }>('approved', { match: { sku: order.sku } });
           return { reservation, approvedBy: approval?.payload.by ?? null };
         });
+        workflows.define('import', async (ctx) => {
+          const rows = await ctx.step('fetch', () => ((fetches += 1), 21));
+          return ctx.step(
+            'convert',
+            () => {
+              if (!converterUp) throw new NonRetryableError('converter is down');
+              return rows * 2;
+            },
+            { maxAttempts: 1 },
+          );
+        });
         await jobs.start();
         return jobs;
       },
     });
   }
+  let fetches = 0;
+  let converterUp = false;
 
   async function until(path: string, status: string) {
     for (let i = 0; i < 250; i++) {
@@ -160,6 +174,63 @@ describe('workflow runs over HTTP', () => {
     await client.workflows.cancel(second.id);
     assert.equal((await client.workflows.wait(second.id, { pollMs: 50 })).status, 'cancelled');
     await assert.rejects(client.workflows.cancel(second.id), { code: 'SPOOL_WORKFLOW_RUN_FINISHED' });
+    await client.close();
+  });
+
+  it('runs of every workflow are listed by status; a failed run is retried from its failed step', async () => {
+    await serve();
+    fetches = 0;
+    converterUp = false;
+    const order = await t.call('POST', '/v1/workflows/order/runs', {
+      body: { input: { sku: 'desk' }, timeoutMs: 60_000 },
+      returns: RunAccepted,
+    });
+    assert.ok(order.body.run.deadline, 'a start with timeoutMs shows its deadline');
+    const imported = await t.call('POST', '/v1/workflows/import/runs', { body: {}, returns: RunAccepted });
+    const path = `/v1/workflow-runs/${imported.body.id}`;
+    await until(path, 'failed');
+    // Waiting for its event until its deadline at the latest: a run with a wake time is `sleeping`.
+    await until(`/v1/workflow-runs/${order.body.id}`, 'sleeping');
+
+    const all = await t.call('GET', '/v1/workflow-runs?limit=10', { returns: RunPage });
+    assert.deepEqual(
+      all.body.items.map((run) => run.workflow),
+      ['import', 'order'],
+    );
+    const failed = await t.call('GET', '/v1/workflow-runs?status=failed', { returns: RunPage });
+    assert.deepEqual(
+      failed.body.items.map((run) => run.id),
+      [imported.body.id],
+    );
+    const sleeping = await t.call('GET', '/v1/workflow-runs?workflow=order&status=sleeping', {
+      returns: RunPage,
+    });
+    assert.deepEqual(
+      sleeping.body.items.map((run) => run.id),
+      [order.body.id],
+    );
+    assertProblem(await t.call('GET', '/v1/workflow-runs?status=lost'), 400, 'SPOOL_INVALID_ARGUMENT');
+
+    assertProblem(
+      await t.call('POST', `/v1/workflow-runs/${order.body.id}/retry`),
+      409,
+      'SPOOL_WORKFLOW_RUN_NOT_RETRYABLE',
+    );
+    converterUp = true;
+    const retried = await t.call('POST', `${path}/retry`, { returns: WorkflowRun });
+    assert.equal(retried.status, 202);
+    const done = await until(path, 'completed');
+    assert.equal(done.output, 42);
+    assert.equal(fetches, 1, 'the completed step kept its result');
+
+    const client = new SpoolClient({ url: t.url });
+    assert.deepEqual(
+      (await client.workflows.list({ status: 'completed' })).items.map((run) => run.id),
+      [imported.body.id],
+    );
+    await assert.rejects(client.workflows.retry(imported.body.id), {
+      code: 'SPOOL_WORKFLOW_RUN_NOT_RETRYABLE',
+    });
     await client.close();
   });
 

@@ -1,11 +1,11 @@
 /**
- * `spool workflows start|list|get|event|cancel` and `spool breakers list|reset`, over HTTP or on a
+ * `spool workflows start|list|get|event|cancel|retry` and `spool breakers list|reset`, over HTTP or on a
  * data directory. The runs execute in the processes that define their workflow; these commands
  * start and steer them, and show each run's steps — what an operator needs to see why a run is
  * stuck (the step it is at, its last error, when it wakes) and to unblock it (send the event it
  * waits for, cancel it so it compensates, reset the breaker it waits on).
  */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { WorkflowRun } from '../../client/index.js';
 import { withBackend } from './support/backend.js';
 import { type ClientFlags, withClientOptions } from './support/client-options.js';
@@ -15,7 +15,20 @@ import { note, out, printJson, table } from './support/output.js';
 interface StartFlags extends ClientFlags {
   key?: string;
   delayMs?: number;
+  timeoutMs?: number;
 }
+
+const runStatuses = [
+  'queued',
+  'running',
+  'sleeping',
+  'waiting',
+  'retrying',
+  'completed',
+  'failed',
+  'compensated',
+  'cancelled',
+] as const;
 
 function printRun(run: WorkflowRun): void {
   out(`run ${run.id} (${run.workflow}): ${run.status}${run.currentStep ? ` at ${run.currentStep}` : ''}`);
@@ -54,7 +67,12 @@ export function registerWorkflows(program: Command): void {
       .argument('<workflow>', 'the workflow name')
       .argument('[input]', 'the input, JSON')
       .option('--key <key>', 'start at most one run for this key (a repeat answers the first run)')
-      .option('--delay-ms <ms>', 'start no earlier than this many ms from now', wholeNumber(0, 2 ** 31 - 1)),
+      .option('--delay-ms <ms>', 'start no earlier than this many ms from now', wholeNumber(0, 2 ** 31 - 1))
+      .option(
+        '--timeout-ms <ms>',
+        'the run times out this long after the start (it compensates)',
+        wholeNumber(1, 2 ** 31 - 1),
+      ),
   ).action((workflow: string, input: string | undefined, flags: StartFlags) =>
     withBackend(flags, async (spool) => {
       const accepted = await spool.workflows.start(
@@ -63,6 +81,7 @@ export function registerWorkflows(program: Command): void {
         {
           ...(flags.key === undefined ? {} : { key: flags.key }),
           ...(flags.delayMs === undefined ? {} : { delayMs: flags.delayMs }),
+          ...(flags.timeoutMs === undefined ? {} : { timeoutMs: flags.timeoutMs }),
         },
       );
       if (flags.json) printJson(accepted);
@@ -73,34 +92,47 @@ export function registerWorkflows(program: Command): void {
   withClientOptions(
     workflows
       .command('list')
-      .description("a workflow's runs, newest first")
-      .argument('<workflow>', 'the workflow name')
+      .description("runs, newest first: a workflow's, or every workflow's")
+      .argument('[workflow]', 'the workflow name (default: every workflow)')
+      .addOption(new Option('--status <status>', 'only runs in this status').choices(runStatuses))
       .option('--limit <n>', 'runs per page', wholeNumber(1, 1000), 50),
-  ).action((workflow: string, flags: ClientFlags & { limit: number }) =>
-    withBackend(flags, async (spool) => {
-      const page = await spool.workflows.list(workflow, { limit: flags.limit });
-      if (flags.json) {
-        printJson(page);
-        return;
-      }
-      if (page.items.length === 0) {
-        note(`no runs of ${workflow}: start one with \`spool workflows start ${workflow} '<input>'\``);
-        return;
-      }
-      out(
-        table(
-          ['id', 'status', 'key', 'created', 'finished', 'error'],
-          page.items.map((run) => [
-            run.id,
-            run.status,
-            run.key,
-            run.createdAt,
-            run.finishedAt,
-            run.error ? `${run.error.name}: ${run.error.message}` : null,
-          ]),
-        ),
-      );
-    }),
+  ).action(
+    (
+      workflow: string | undefined,
+      flags: ClientFlags & { limit: number; status?: (typeof runStatuses)[number] },
+    ) =>
+      withBackend(flags, async (spool) => {
+        const page = await spool.workflows.list(
+          {
+            ...(workflow === undefined ? {} : { workflow }),
+            ...(flags.status ? { status: flags.status } : {}),
+          },
+          { limit: flags.limit },
+        );
+        if (flags.json) {
+          printJson(page);
+          return;
+        }
+        if (page.items.length === 0) {
+          const which = `${flags.status ? `${flags.status} ` : ''}runs${workflow ? ` of ${workflow}` : ''}`;
+          note(`no ${which}: start one with \`spool workflows start ${workflow ?? '<workflow>'} '<input>'\``);
+          return;
+        }
+        out(
+          table(
+            ['id', 'workflow', 'status', 'key', 'created', 'finished', 'error'],
+            page.items.map((run) => [
+              run.id,
+              run.workflow,
+              run.status,
+              run.key,
+              run.createdAt,
+              run.finishedAt,
+              run.error ? `${run.error.name}: ${run.error.message}` : null,
+            ]),
+          ),
+        );
+      }),
   );
 
   withClientOptions(
@@ -145,6 +177,19 @@ export function registerWorkflows(program: Command): void {
       const run = await spool.workflows.cancel(id);
       if (flags.json) printJson(run);
       else out(`cancelling run ${id}: it compensates, then ends cancelled`);
+    }),
+  );
+
+  withClientOptions(
+    workflows
+      .command('retry')
+      .description('retry a failed run from its failed step (completed steps keep their results)')
+      .argument('<run-id>'),
+  ).action((id: string, flags: ClientFlags) =>
+    withBackend(flags, async (spool) => {
+      const run = await spool.workflows.retry(id);
+      if (flags.json) printJson(run);
+      else out(`retrying run ${id} from ${run.currentStep ?? 'its failed step'} (${run.status})`);
     }),
   );
 

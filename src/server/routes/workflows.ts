@@ -5,11 +5,12 @@
  * the job events stream like any job's (a run is the job `spool.workflow.<name>`).
  */
 import type { JsonValue } from '../../core/message.js';
-import type { WorkflowRun } from '../../workflows/workflows.js';
+import type { WorkflowRun, WorkflowRunStatus } from '../../workflows/workflows.js';
 import { Workflows } from '../../workflows/workflows.js';
 import type { RouteModule } from '../context.js';
 import { defaultPageLimit } from '../schemas/common.js';
 import {
+  AllRunsQuery,
   EventAccepted,
   RunAccepted,
   RunListQuery,
@@ -83,6 +84,33 @@ export const workflowRoutes: RouteModule = (app, { jobs, webhooks }) => {
   );
 
   app.get(
+    '/v1/workflow-runs',
+    {
+      schema: {
+        operationId: 'listAllWorkflowRuns',
+        tags,
+        summary: 'Runs of every workflow (or one), newest first, by run status (without their steps)',
+        description:
+          'A page may hold fewer than `limit` runs while `next` is not null: `failed` and `compensated` runs are told apart after the read.',
+        querystring: AllRunsQuery,
+        response: { 200: RunPage },
+      },
+      config: { access: ['read', 'admin'] },
+    },
+    async (request) => {
+      const { limit = defaultPageLimit, cursor, workflow, status } = request.query;
+      const page = await workflows().list(
+        {
+          ...(workflow === undefined ? {} : { workflow }),
+          ...(status === undefined ? {} : { status: status as WorkflowRunStatus }),
+        },
+        { limit, after: cursor ?? null },
+      );
+      return { items: page.items.map(wireRun), next: page.next };
+    },
+  );
+
+  app.get(
     '/v1/workflow-runs/:id',
     {
       schema: {
@@ -134,6 +162,23 @@ export const workflowRoutes: RouteModule = (app, { jobs, webhooks }) => {
     },
     async (request, reply) => reply.code(202).send(wireRun(await workflows().cancel(request.params.id))),
   );
+
+  app.post(
+    '/v1/workflow-runs/:id/retry',
+    {
+      schema: {
+        operationId: 'retryWorkflowRun',
+        tags,
+        summary: 'Retry a failed run from its failed step: completed steps keep their results',
+        description:
+          'A failed child run is retried with it. A run that is not `failed`, or whose compensations have run, answers 409 (SPOOL_WORKFLOW_RUN_NOT_RETRYABLE): start a new run.',
+        params: RunParams,
+        response: { 202: WorkflowRunSchema },
+      },
+      config: { access: 'admin' },
+    },
+    async (request, reply) => reply.code(202).send(wireRun(await workflows().retry(request.params.id))),
+  );
 };
 
 /** A run as JSON: times as ISO 8601 strings. */
@@ -144,6 +189,7 @@ export function wireRun(run: WorkflowRun) {
     createdAt: run.createdAt.toISOString(),
     updatedAt: run.updatedAt.toISOString(),
     finishedAt: iso(run.finishedAt),
+    deadline: iso(run.deadline),
     steps: run.steps.map((step) => ({
       ...step,
       startedAt: step.startedAt.toISOString(),

@@ -46,6 +46,12 @@ export const StartRunBody = Type.Object(
       }),
     ),
     metadata: Type.Optional(Type.Record(Type.String(), JsonValue, { description: 'Your own data' })),
+    timeoutMs: Type.Optional(
+      Milliseconds(
+        'The run times out this long after this start: its running step aborts and its compensations run (the workflow may set an earlier `runTimeoutMs`)',
+        1,
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -77,6 +83,9 @@ export const WorkflowRun = Type.Object({
   createdAt: Timestamp,
   updatedAt: Timestamp,
   finishedAt: Type.Union([Timestamp, Type.Null()]),
+  deadline: Type.Union([Timestamp, Type.Null()], {
+    description: "When it times out (from its start's `timeoutMs`)",
+  }),
   currentStep: Type.Union([Type.String(), Type.Null()]),
   steps: Type.Array(WorkflowStep, { description: 'Every recorded step; empty in lists' }),
 });
@@ -85,6 +94,13 @@ export const RunAccepted = Type.Object({ id: Type.String(), status: RunStatus, r
 
 export const RunPage = Page(WorkflowRun);
 export const RunListQuery = PageQuery;
+export const AllRunsQuery = Type.Composite([
+  PageQuery,
+  Type.Object({
+    workflow: Type.Optional(Name),
+    status: Type.Optional(RunStatus),
+  }),
+]);
 
 export const SendEventBody = Type.Object(
   {

@@ -43,6 +43,7 @@ import type {
   WorkflowRun,
   WorkflowRunAccepted,
   WorkflowRunPage,
+  WorkflowRunStatus,
 } from '../../../client/index.js';
 
 /** Queue operations of the commands. */
@@ -146,8 +147,13 @@ export interface WorkerBackend {
 /** Workflow runs and circuit breakers of the commands. */
 export interface WorkflowBackend {
   start(name: string, input: unknown, options: StartWorkflowOptions): Promise<WorkflowRunAccepted>;
-  list(name: string, page: { limit?: number; cursor?: string }): Promise<WorkflowRunPage>;
+  /** Runs of workflow `name` (a string), or of every workflow by status. */
+  list(
+    filter: string | { workflow?: string; status?: WorkflowRunStatus },
+    page: { limit?: number; cursor?: string },
+  ): Promise<WorkflowRunPage>;
   get(id: string): Promise<WorkflowRun>;
+  retry(id: string): Promise<WorkflowRun>;
   sendEvent(id: string, name: string, payload: unknown): Promise<WorkflowEventAccepted>;
   cancel(id: string): Promise<WorkflowRun>;
   breakers(): Promise<Breaker[]>;

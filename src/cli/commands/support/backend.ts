@@ -108,7 +108,8 @@ export function httpBackend(client: SpoolClient): SpoolBackend {
     },
     workflows: {
       start: (name, input, options) => workflows.start(name, input, options),
-      list: (name, page) => workflows.list(name, page),
+      list: (filter, page) => workflows.list(filter, page),
+      retry: (id) => workflows.retry(id),
       get: (id) => workflows.get(id),
       sendEvent: (id, name, payload) => workflows.sendEvent(id, name, payload),
       cancel: (id) => workflows.cancel(id),

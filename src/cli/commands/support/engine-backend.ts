@@ -365,8 +365,8 @@ function workflowBackend(jobs: () => Jobs): WorkflowBackend {
       );
       return { id: run.id, status: run.status, run: wireRun(run) };
     },
-    list: async (name, page) => {
-      const listed = await workflows().list(name, {
+    list: async (filter, page) => {
+      const listed = await workflows().list(filter, {
         ...(page.limit ? { limit: page.limit } : {}),
         after: page.cursor ?? null,
       });
@@ -375,6 +375,7 @@ function workflowBackend(jobs: () => Jobs): WorkflowBackend {
     get: async (id) => wireRun(await workflows().get(id)),
     sendEvent: (id, name, payload) => workflows().sendEvent(id, name, (payload ?? null) as JsonValue),
     cancel: async (id) => wireRun(await workflows().cancel(id)),
+    retry: async (id) => wireRun(await workflows().retry(id)),
     breakers: async () => (await jobs().breakers.list()).map(wireBreaker),
     resetBreaker: async (name) => wireBreaker(await jobs().breakers.reset(name)),
   };
