@@ -1,6 +1,6 @@
 /**
- * One workflow run: its status, input, output or error, the compensation that failed, key and
- * metadata, and the timeline of its steps in the order the code called them — steps, sleeps,
+ * One workflow run: its status, input, output or error, the compensation that failed, key,
+ * metadata and deadline, and the timeline of its steps in the order the code called them — steps, sleeps,
  * waits for events, child runs, then the compensations that undid completed steps — each with
  * its attempts, times, duration, output or error, and when a sleeping or retrying one is due.
  * Send an event, cancel, and retry a failed run from its failed step. Looks again every second
@@ -156,6 +156,17 @@ export function WorkflowRunPage({ id }: { id: string }) {
                   </>
                 }
               />
+              {data.deadline && !data.finishedAt ? (
+                <Pair
+                  label="Times out"
+                  value={
+                    <>
+                      <Time at={data.deadline} />{' '}
+                      <span class="muted small">{formatRelative(data.deadline, now)}</span>
+                    </>
+                  }
+                />
+              ) : null}
               {data.finishedAt ? (
                 <Pair
                   label="Finished"
@@ -180,13 +191,7 @@ export function WorkflowRunPage({ id }: { id: string }) {
             <h2 id="input-title">Input</h2>
             <Json label="Input" value={data.input} />
           </section>
-          <section class="panel wide" aria-labelledby="steps-title">
-            <h2 id="steps-title">
-              Steps <span class="count">{data.steps.length}</span>
-            </h2>
-            <StepTimeline steps={data.steps} now={now} ended={!running} />
-          </section>
-          <section class="panel wide" aria-labelledby="outcome-title">
+          <section class="panel" aria-labelledby="outcome-title">
             <h2 id="outcome-title">
               {data.status === 'completed' ? 'Output' : data.error ? 'Error' : 'Outcome'}
             </h2>
@@ -210,6 +215,12 @@ export function WorkflowRunPage({ id }: { id: string }) {
                 <FailureDetail failure={data.compensationError.error} />
               </div>
             ) : null}
+          </section>
+          <section class="panel wide" aria-labelledby="steps-title">
+            <h2 id="steps-title">
+              Steps <span class="count">{data.steps.length}</span>
+            </h2>
+            <StepTimeline steps={data.steps} now={now} ended={!running} />
           </section>
         </div>
       )}

@@ -62,6 +62,8 @@ export function WorkflowsPage({ query }: { query: URLSearchParams }) {
     if (counts !== null && pager.page === 1) void runs.reload();
   }, [counts]);
   useNow(5000); // relative times ("12 s ago") move on
+  // Lists may come without the current step (a server that reads no steps for them): no column then.
+  const withStep = runs.data?.items.some((run) => run.currentStep !== null) ?? false;
 
   return (
     <>
@@ -101,7 +103,7 @@ export function WorkflowsPage({ query }: { query: URLSearchParams }) {
                   <th scope="col">Run</th>
                   <th scope="col">Workflow</th>
                   <th scope="col">Status</th>
-                  <th scope="col">Current step</th>
+                  {withStep ? <th scope="col">Current step</th> : null}
                   <th scope="col" class="wide-only">
                     Error
                   </th>
@@ -130,9 +132,11 @@ export function WorkflowsPage({ query }: { query: URLSearchParams }) {
                     <td>
                       <StatusBadge status={run.status} />
                     </td>
-                    <td class="mono" data-col="current-step">
-                      {run.currentStep ?? ''}
-                    </td>
+                    {withStep ? (
+                      <td class="mono" data-col="current-step">
+                        {run.currentStep ?? ''}
+                      </td>
+                    ) : null}
                     <td
                       class="error-cell job-error wide-only"
                       title={run.error ? `${run.error.name}: ${run.error.message}` : undefined}
