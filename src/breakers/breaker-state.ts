@@ -182,7 +182,8 @@ function open(
   return {
     ...closedState,
     state: 'open',
-    openedAt: now,
+    // A failed probe re-opens it: it has been out of service since it first left closed.
+    openedAt: state.state === 'half-open' ? (state.openedAt ?? now) : now,
     openUntil: now + options.openMs,
     opened: state.opened + 1,
     consecutiveFailures: state.consecutiveFailures,

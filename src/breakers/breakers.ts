@@ -11,7 +11,9 @@
 import { CircuitOpenError } from '../core/errors.js';
 import { describeFailure, type FailureInfo } from '../core/message.js';
 import { validateName } from '../core/names.js';
+import { type BreakerEvent, eventsTopic } from '../engine/events-log.js';
 import type { Spool } from '../engine/spool.js';
+import type { SpoolTransaction } from '../engine/transaction.js';
 import type { BreakerRecord, StoreWrites } from '../store/port.js';
 import {
   admit,
@@ -29,6 +31,7 @@ export interface BreakerView {
   readonly name: string;
   readonly state: BreakerStateName;
   readonly consecutiveFailures: number;
+  /** When it left closed (a failed probe that re-opens it keeps this time). */
   readonly openedAt: Date | null;
   /** When an open breaker lets its next probe through. */
   readonly openUntil: Date | null;
@@ -77,13 +80,51 @@ export class Breakers {
 
   /** Closes breaker `name` now (an operator's reset), whatever its state. */
   async reset(name: string): Promise<BreakerView> {
+    await openEventsLog(this.spool);
     await this.spool.transaction(async (tx) => {
       const locked = await tx.records.lockBreaker(name, JSON.stringify(closedState));
       const state = JSON.parse(locked.state) as BreakerState;
-      await tx.records.saveBreaker(name, JSON.stringify({ ...closedState, opened: state.opened }));
+      const next = { ...closedState, opened: state.opened };
+      await tx.records.saveBreaker(name, JSON.stringify(next));
+      await recordTransition(tx, name, state, next, this.spool.clock.now(), true);
     });
     return this.get(name).view();
   }
+}
+
+/** The events log, created once per Spool before a transaction publishes to it. */
+const eventsLogs = new WeakMap<Spool, Promise<unknown>>();
+function openEventsLog(spool: Spool): Promise<unknown> {
+  let opened = eventsLogs.get(spool);
+  if (!opened) {
+    opened = spool.topic(eventsTopic, { partitions: 1, retentionMs: 86_400_000 });
+    opened.catch(() => eventsLogs.delete(spool));
+    eventsLogs.set(spool, opened);
+  }
+  return opened;
+}
+
+/** A change of state goes on the events log (the live stream), in the transaction that made it. */
+async function recordTransition(
+  tx: SpoolTransaction,
+  name: string,
+  from: BreakerState,
+  to: BreakerState,
+  at: number,
+  reset = false,
+): Promise<void> {
+  if (from.state === to.state) return;
+  const event: BreakerEvent = {
+    event: `breaker.${to.state}`,
+    breaker: name,
+    from: from.state,
+    at,
+    consecutiveFailures: to.consecutiveFailures,
+    openUntil: to.state === 'open' ? to.openUntil : null,
+    lastFailure: to.lastFailure && { name: to.lastFailure.name, message: to.lastFailure.message },
+    reset,
+  };
+  await tx.publish(eventsTopic, event, { partition: 0, key: name });
 }
 
 export class CircuitBreaker {
@@ -165,11 +206,16 @@ export class CircuitBreaker {
   }
 
   async #change<R>(decide: (state: BreakerState) => { next: BreakerState | null; result: R }): Promise<R> {
+    await openEventsLog(this.spool);
     return this.spool.transaction(async (tx) => {
       const writes: Pick<StoreWrites, 'lockBreaker' | 'saveBreaker'> = tx.records;
       const locked = await writes.lockBreaker(this.name, JSON.stringify(closedState));
-      const { next, result } = decide(JSON.parse(locked.state) as BreakerState);
-      if (next) await writes.saveBreaker(this.name, JSON.stringify(next));
+      const state = JSON.parse(locked.state) as BreakerState;
+      const { next, result } = decide(state);
+      if (next) {
+        await writes.saveBreaker(this.name, JSON.stringify(next));
+        await recordTransition(tx, this.name, state, next, this.spool.clock.now());
+      }
       return result;
     });
   }

@@ -43,12 +43,38 @@ export interface AlertEvent {
     readonly id: string;
     readonly rule: string;
     readonly kind: string;
-    readonly target: { readonly queue?: string; readonly topic?: string; readonly group?: string };
+    readonly target: {
+      readonly queue?: string;
+      readonly topic?: string;
+      readonly group?: string;
+      readonly breaker?: string;
+    };
     readonly threshold: number;
     readonly value: number;
     readonly since: string;
     readonly message: string;
   };
+}
+
+/**
+ * A circuit breaker changed state (src/breakers): `breaker.open` (calls are refused),
+ * `breaker.half-open` (a probe is let through), `breaker.closed` (calls flow again; also an
+ * operator's reset). Recorded in the transaction that changed the shared state.
+ */
+export interface BreakerEvent {
+  readonly event: 'breaker.open' | 'breaker.half-open' | 'breaker.closed';
+  readonly breaker: string;
+  /** The state it left. */
+  readonly from: 'closed' | 'open' | 'half-open';
+  /** When it happened (ms since epoch). */
+  readonly at: number;
+  readonly consecutiveFailures: number;
+  /** An open breaker: when it lets a probe through (ms since epoch). */
+  readonly openUntil: number | null;
+  /** The failure that opened it, or the last one. */
+  readonly lastFailure: { readonly name: string; readonly message: string } | null;
+  /** Closed by an operator (`reset`), not by a probe. */
+  readonly reset: boolean;
 }
 
 export class EventsLog {

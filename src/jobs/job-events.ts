@@ -4,7 +4,7 @@
  * as the change they describe, so the log never shows a change that did not happen or misses one
  * that did. Offsets double as event ids: a live stream resumes after `Last-Event-ID` without gaps.
  */
-import { type AlertEvent, eventsTopic, type QueueEvent } from '../engine/events-log.js';
+import { type AlertEvent, type BreakerEvent, eventsTopic, type QueueEvent } from '../engine/events-log.js';
 import type { Spool } from '../engine/spool.js';
 import type { Topic } from '../engine/topic.js';
 import type { SpoolTransaction } from '../engine/transaction.js';
@@ -34,10 +34,10 @@ export interface LoggedJobEvent extends JobEvent {
   readonly offset: number;
 }
 
-/** Any event of the log: a job, queue or alert event. */
-export type SpoolEvent = JobEvent | QueueEvent | AlertEvent;
+/** Any event of the log: a job, queue, alert or circuit breaker event. */
+export type SpoolEvent = JobEvent | QueueEvent | AlertEvent | BreakerEvent;
 
-/** Any event of the log (job, queue or alert) with its position. */
+/** Any event of the log (job, queue, alert or breaker) with its position. */
 export type LoggedEvent = SpoolEvent & { readonly offset: number };
 
 /** Tells job events from queue and alert events. */

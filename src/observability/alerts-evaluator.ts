@@ -350,6 +350,8 @@ function describe(rule: AlertRule, target: AlertTarget, value: number, settled: 
       return `${percent(value)} of the ${settled} settlements of ${queue} in the last ${window} failed (retried or dead-lettered); threshold ${percent(rule.threshold)}`;
     case 'consumer-lag':
       return `consumer group "${target.group}" of topic "${target.topic}" is ${round(value)} events behind; threshold ${rule.threshold}`;
+    case 'breaker-open':
+      return `circuit breaker "${target.breaker}" has not been closed for ${round(value)} s (its dependency keeps failing); threshold ${rule.threshold} s`;
   }
 }
 

@@ -3,6 +3,7 @@
  * rule's pattern matches, their stats, and consumer-group lag. A {@link MeasureSnapshot} caches
  * each read for the duration of one evaluation, so ten rules on one queue cost one stats query.
  */
+import { Breakers } from '../breakers/breakers.js';
 import { TopicNotFoundError } from '../core/errors.js';
 import type { Spool } from '../engine/spool.js';
 import type { TopicStats } from '../engine/topic.js';
@@ -10,11 +11,12 @@ import type { QueueStats } from '../store/port.js';
 import type { AlertRule } from './alerts-rules.js';
 import { matchesPattern } from './alerts-rules.js';
 
-/** What an alert is about: a queue, or one consumer group of a topic. */
+/** What an alert is about: a queue, one consumer group of a topic, or a circuit breaker. */
 export interface AlertTarget {
   readonly queue?: string;
   readonly topic?: string;
   readonly group?: string;
+  readonly breaker?: string;
 }
 
 /**
@@ -51,6 +53,7 @@ export class MeasureSnapshot {
   /** Measures every target `rule` matches now. */
   async measure(rule: AlertRule): Promise<Measurement[]> {
     if (rule.kind === 'consumer-lag') return this.#measureLag(rule);
+    if (rule.kind === 'breaker-open') return this.#measureBreakers(rule);
     const queues = (await this.#queueNames()).filter((name) => matchesPattern(rule.queue!, name));
     return Promise.all(
       queues.map(async (queue): Promise<Measurement> => {
@@ -92,6 +95,22 @@ export class MeasureSnapshot {
       }),
     );
     return measured.flat();
+  }
+
+  /** Seconds each matching breaker has been open or half-open (0 while closed). */
+  async #measureBreakers(rule: AlertRule): Promise<Measurement[]> {
+    const now = this.spool.clock.now();
+    const breakers = await new Breakers(this.spool).list();
+    return breakers
+      .filter((breaker) => matchesPattern(rule.breaker!, breaker.name))
+      .map((breaker) => ({
+        key: breaker.name,
+        target: { breaker: breaker.name },
+        sample:
+          breaker.state === 'closed' || breaker.openedAt === null
+            ? 0
+            : Math.max(0, now - breaker.openedAt.getTime()) / 1000,
+      }));
   }
 
   #queueNames(): Promise<string[]> {

@@ -11,7 +11,14 @@ import { Value } from '@sinclair/typebox/value';
 import { InvalidArgumentError } from '../core/errors.js';
 
 /** What a rule watches. */
-export const alertKinds = ['depth', 'oldest-age', 'dlq-growth', 'consumer-lag', 'failure-rate'] as const;
+export const alertKinds = [
+  'depth',
+  'oldest-age',
+  'dlq-growth',
+  'consumer-lag',
+  'failure-rate',
+  'breaker-open',
+] as const;
 export type AlertKind = (typeof alertKinds)[number];
 
 /** Queue message states a depth rule can count. */
@@ -51,6 +58,7 @@ export const AlertRuleInput = Type.Object(
     queue: Type.Optional(NamePattern),
     topic: Type.Optional(NamePattern),
     group: Type.Optional(NamePattern),
+    breaker: Type.Optional(NamePattern),
     threshold: Type.Number({ minimum: 0, description: 'Fires when the value is above this' }),
     window: Type.Optional(DurationInput),
     for: Type.Optional(DurationInput),
@@ -87,9 +95,12 @@ export interface AlertRule {
   readonly queue?: string;
   readonly topic?: string;
   readonly group?: string;
+  /** breaker-open rules: a circuit breaker name, `*` or `prefix*`. */
+  readonly breaker?: string;
   /**
    * Fires when the value is above it. Units by kind: messages (depth, consumer-lag), seconds
-   * (oldest-age), dead letters added within the window (dlq-growth), a ratio 0..1 (failure-rate).
+   * (oldest-age, and breaker-open: how long the breaker has not been closed), dead letters added
+   * within the window (dlq-growth), a ratio 0..1 (failure-rate).
    */
   readonly threshold: number;
   /** The sliding window of dlq-growth and failure-rate rules. */
@@ -228,7 +239,15 @@ function parseRule(raw: unknown, index: number, intervalMs: number): AlertRule {
   }
   const rule = raw as AlertRuleInput;
   const isQueueKind = queueKinds.includes(rule.kind);
-  if (isQueueKind) {
+  if (rule.kind === 'breaker-open') {
+    const other = (['queue', 'topic', 'group'] as const).find((field) => rule[field] !== undefined);
+    if (other) fail(other, `a breaker-open rule watches circuit breakers: drop "${other}", use "breaker"`);
+  } else if (rule.breaker !== undefined) {
+    fail('breaker', 'only breaker-open rules take "breaker"');
+  }
+  if (rule.kind === 'breaker-open') {
+    // Its target is the breaker; nothing else to check.
+  } else if (isQueueKind) {
     if (rule.queue === undefined)
       fail('queue', `a ${rule.kind} rule needs "queue": a name, "*" or "prefix*"`);
     if (rule.topic !== undefined || rule.group !== undefined) {
@@ -267,7 +286,11 @@ function parseRule(raw: unknown, index: number, intervalMs: number): AlertRule {
   return Object.freeze({
     name: rule.name,
     kind: rule.kind,
-    ...(isQueueKind ? { queue: rule.queue! } : { topic: rule.topic!, group: rule.group ?? '*' }),
+    ...(rule.kind === 'breaker-open'
+      ? { breaker: rule.breaker ?? '*' }
+      : isQueueKind
+        ? { queue: rule.queue! }
+        : { topic: rule.topic!, group: rule.group ?? '*' }),
     threshold: rule.threshold,
     ...(windowSeconds === undefined ? {} : { windowSeconds }),
     forSeconds,
@@ -291,6 +314,7 @@ function hintFor(field: string, message: string): string {
     case 'queue':
     case 'topic':
     case 'group':
+    case 'breaker':
       return 'must be a name, "*" or "prefix*" (letters, digits, ".", "_", "-", ":")';
     case 'states':
       return `must list states from ${depthStates.join(', ')}`;

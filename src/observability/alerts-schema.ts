@@ -15,6 +15,7 @@ export const AlertTargetSchema = Type.Object({
   queue: Type.Optional(Type.String()),
   topic: Type.Optional(Type.String()),
   group: Type.Optional(Type.String()),
+  breaker: Type.Optional(Type.String()),
 });
 
 /** A firing alert. */
@@ -43,6 +44,9 @@ export const AlertRuleSchema = Type.Object(
     queue: Type.Optional(Type.String({ description: 'A queue name, `*` or `prefix*` (queue kinds)' })),
     topic: Type.Optional(Type.String({ description: 'A topic name, `*` or `prefix*` (consumer-lag)' })),
     group: Type.Optional(Type.String({ description: 'A group name, `*` or `prefix*` (consumer-lag)' })),
+    breaker: Type.Optional(
+      Type.String({ description: 'A circuit breaker name, `*` or `prefix*` (breaker-open)' }),
+    ),
     threshold: Type.Number({ description: 'Fires when the value is above this' }),
     windowSeconds: Type.Optional(
       Type.Number({ description: 'dlq-growth and failure-rate: the sliding window' }),

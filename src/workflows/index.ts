@@ -1,6 +1,7 @@
 export {
   Workflows,
   workflowTypePrefix,
+  type RunFilter,
   type StartWorkflowOptions,
   type WorkflowOptions,
   type WorkflowRun,
@@ -21,4 +22,7 @@ export {
   WorkflowCancelledError,
   WorkflowRunFinishedError,
   WorkflowRunNotFoundError,
+  WorkflowRunNotRetryableError,
+  WorkflowTimeoutError,
 } from './workflow-errors.js';
+export type { EventsFromTopicOptions, StartFromTopicOptions } from './topic-triggers.js';

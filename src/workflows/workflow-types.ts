@@ -119,3 +119,22 @@ export function matchesEvent(event: WorkflowEventRecord, match: WaitForEventOpti
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return false;
   return Object.entries(match).every(([field, expected]) => isDeepStrictEqual(payload[field], expected));
 }
+
+export interface StartWorkflowOptions {
+  /**
+   * Starts at most one run per key and workflow: a repeat with the same input and options returns the first
+   * run; one with another input is an `IdempotencyConflictError`.
+   */
+  key?: string;
+  /** Start no earlier than this many ms from now. */
+  delayMs?: number;
+  /** Receives a signed webhook when the run ends (see the jobs guide). */
+  callbackUrl?: string;
+  /** Your own data, returned with the run. */
+  metadata?: Record<string, JsonValue>;
+  /**
+   * The run times out this long after this start (see `WorkflowOptions.runTimeoutMs`, the
+   * earlier of the two applies).
+   */
+  timeoutMs?: number;
+}

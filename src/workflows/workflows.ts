@@ -23,7 +23,14 @@ import type {
   WorkflowStepRecord,
   WorkflowStepStatus,
 } from '../store/port.js';
+import type { Subscription } from '../engine/subscription.js';
 import { type ChildRuns, type ExecutionResult, RunExecution } from './run-execution.js';
+import {
+  eventsFromTopic,
+  type EventsFromTopicOptions,
+  startFromTopic,
+  type StartFromTopicOptions,
+} from './topic-triggers.js';
 import {
   WorkflowRunFinishedError,
   WorkflowRunNotFoundError,
@@ -31,11 +38,14 @@ import {
 } from './workflow-errors.js';
 import {
   cancelEventName,
+  type StartWorkflowOptions,
   childEndedEventName,
   type WorkflowEvent,
   type WorkflowFunction,
 } from './workflow-types.js';
-import type { SpoolTransaction } from '../engine/transaction.js';
+import { currentTransaction, type SpoolTransaction } from '../engine/transaction.js';
+
+export type { StartWorkflowOptions };
 
 /** The job type prefix of workflow runs. */
 export const workflowTypePrefix = 'spool.workflow.';
@@ -64,25 +74,6 @@ export interface WorkflowOptions {
    * start's own `timeoutMs` can shorten it. @defaultValue none
    */
   runTimeoutMs?: number;
-}
-
-export interface StartWorkflowOptions {
-  /**
-   * Starts at most one run per key and workflow: a repeat with the same input and options returns the first
-   * run; one with another input is an `IdempotencyConflictError`.
-   */
-  key?: string;
-  /** Start no earlier than this many ms from now. */
-  delayMs?: number;
-  /** Receives a signed webhook when the run ends (see the jobs guide). */
-  callbackUrl?: string;
-  /** Your own data, returned with the run. */
-  metadata?: Record<string, JsonValue>;
-  /**
-   * The run times out this long after this start (see `WorkflowOptions.runTimeoutMs`, the
-   * earlier of the two applies).
-   */
-  timeoutMs?: number;
 }
 
 /** Which runs `workflows.list` returns. */
@@ -340,6 +331,29 @@ export class Workflows {
     await this.jobs.retry(runId);
   }
 
+  /**
+   * Choreography: starts a run of `workflow` for each event of topic `topic`, as consumer group
+   * `options.group` (default `workflow.<workflow>`), keyed by the event (`<topic>/<event id>`),
+   * in the transaction that commits the group's offset — so each event starts exactly one run,
+   * however often it is delivered. Close the returned subscription to stop.
+   */
+  startFromTopic(
+    topic: string,
+    workflow: string,
+    options: StartFromTopicOptions = {},
+  ): Promise<Subscription<JsonValue>> {
+    return startFromTopic(this, topic, workflow, options);
+  }
+
+  /**
+   * Sends each event of topic `topic` to the run `options.runId(event)` names (as `sendEvent`,
+   * in the transaction that commits the group's offset), for the run's `ctx.waitForEvent`.
+   * Events for no run (`null`), or for a run that has ended, are skipped.
+   */
+  eventsFromTopic(topic: string, options: EventsFromTopicOptions): Promise<Subscription<JsonValue>> {
+    return eventsFromTopic(this, topic, options);
+  }
+
   /** Child runs, as executions start and read them. */
   readonly #children: ChildRuns = {
     start: async (workflow, input, parentRunId, stepId) => {
@@ -371,7 +385,11 @@ export class Workflows {
   };
 
   async #deliver(runId: string, name: string, payload: string, operation: string) {
-    return this.jobs.spool.transaction(async (tx) => {
+    // Inside a transaction (a transactional topic handler: eventsFromTopic), the event joins it.
+    const joined = currentTransaction();
+    const transaction = <T>(work: (tx: SpoolTransaction) => Promise<T>) =>
+      joined ? work(joined) : this.jobs.spool.transaction(work);
+    return transaction(async (tx) => {
       const job = await tx.records.lockJob(runId);
       if (!job || !job.type.startsWith(workflowTypePrefix)) throw new WorkflowRunNotFoundError(runId);
       if (isFinished(job.status)) throw new WorkflowRunFinishedError(runId, job.status, operation);

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { TestClock } from '../../src/core/clock.js';
 import { type AlertEvent, eventsTopic } from '../../src/engine/events-log.js';
 import type { Spool } from '../../src/engine/spool.js';
+import { Breakers } from '../../src/breakers/breakers.js';
 import { AlertEvaluator, type AlertEvaluatorOptions } from '../../src/observability/alerts-evaluator.js';
 import type { AlertRuleInput } from '../../src/observability/alerts-rules.js';
 import { openTestSpool, until, type TestSpool } from '../helpers.js';
@@ -239,6 +240,52 @@ describe('alerts: evaluator on a real engine', () => {
         ['alert.firing', 'lag/orders.events/email', null],
         ['alert.firing', 'lag/orders.events/payment', null],
         ['alert.resolved', 'lag/orders.events/payment', null],
+      ],
+    );
+  });
+
+  it('breaker-open: fires while a circuit breaker has stayed open past the threshold; a reset resolves it', async () => {
+    const breakers = new Breakers(t.spool);
+    const sms = breakers.define('sms', { failureThreshold: 1, openMs: 60_000 });
+    breakers.define('email', { failureThreshold: 1 });
+    const alerts = evaluator([{ name: 'dependency-down', kind: 'breaker-open', threshold: 120 }]);
+    await alerts.evaluate();
+    await assert.rejects(
+      sms.run(() => Promise.reject(new Error('503 from the SMS provider'))),
+      /503/,
+    );
+    await alerts.evaluate();
+    assert.deepEqual(alerts.firing(), [], 'open, but not for 120 s yet');
+    // Probes keep failing: it stays out of service, and the time counts from when it opened.
+    for (let i = 0; i < 3; i++) {
+      await clock.advance(60_000);
+      await assert.rejects(
+        sms.run(() => Promise.reject(new Error('still 503'))),
+        /still 503/,
+      );
+    }
+    await alerts.evaluate();
+    assert.deepEqual(alerts.firing(), [
+      {
+        id: 'dependency-down/sms',
+        rule: 'dependency-down',
+        kind: 'breaker-open',
+        target: { breaker: 'sms' },
+        threshold: 120,
+        value: 180,
+        since: new Date(clock.now()).toISOString(),
+        message:
+          'circuit breaker "sms" has not been closed for 180 s (its dependency keeps failing); threshold 120 s',
+      },
+    ]);
+    await breakers.reset('sms');
+    await alerts.evaluate();
+    assert.deepEqual(alerts.firing(), []);
+    assert.deepEqual(
+      (await alertEvents(t.spool)).map((event) => [event.event, event.alert.target.breaker, event.queue]),
+      [
+        ['alert.firing', 'sms', null],
+        ['alert.resolved', 'sms', null],
       ],
     );
   });

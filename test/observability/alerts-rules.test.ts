@@ -92,6 +92,21 @@ describe('alerts: rules', () => {
     );
     assertRefused(() => parseAlertRules([{ ...depth, threshold: -1 }]), /"threshold"/, 'rules.0.threshold');
     assertRefused(
+      () => parseAlertRules([{ name: 'b', kind: 'breaker-open', queue: 'orders', threshold: 60 }]),
+      /a breaker-open rule watches circuit breakers: drop "queue", use "breaker"/,
+      'rules.0.queue',
+    );
+    assertRefused(
+      () => parseAlertRules([{ ...depth, breaker: 'sms' }]),
+      /only breaker-open rules take "breaker"/,
+      'rules.0.breaker',
+    );
+    assert.deepEqual(
+      parseAlertRules([{ name: 'b', kind: 'breaker-open', threshold: 60 }])[0],
+      { name: 'b', kind: 'breaker-open', breaker: '*', threshold: 60, forSeconds: 0 },
+      'every breaker unless one is named',
+    );
+    assertRefused(
       () => parseAlertRules([{ ...depth, for: '5 minutes' }]),
       /"for" must be a duration such as "30s"/,
     );

@@ -46,6 +46,7 @@ interface StreamFilter {
   readonly jobType?: string | undefined;
   readonly jobId?: string | undefined;
   readonly queue?: string | undefined;
+  readonly breaker?: string | undefined;
 }
 
 export const eventRoutes: RouteModule = (app, { jobs, closing }) => {
@@ -55,12 +56,13 @@ export const eventRoutes: RouteModule = (app, { jobs, closing }) => {
       schema: {
         operationId: 'streamEvents',
         tags: ['events'],
-        summary: 'Live job and queue events (text/event-stream); resume with Last-Event-ID',
+        summary:
+          'Live job, queue, alert and circuit breaker events (text/event-stream); resume with Last-Event-ID',
         querystring: EventsQuery,
         produces: ['text/event-stream'],
         response: {
           200: eventStreamResponse(
-            'Events (`job.*`, `queue.*`) from `from`, or after `Last-Event-ID`, or from now on; it does not end',
+            'Events (`job.*`, `queue.*`, `alert.*`, `breaker.*`) from `from`, or after `Last-Event-ID`, or from now on; it does not end',
           ),
         },
       },
@@ -231,20 +233,24 @@ async function stream(
   }
 }
 
-/** Job filters select job events, the queue filter queue events; no filter passes everything. */
+/**
+ * Job filters select job events, the queue filter queue (and alert) events, the breaker filter
+ * breaker events; no filter passes everything.
+ */
 function matches(event: LoggedEvent, filter: StreamFilter): boolean {
   if (isJobEvent(event)) {
     return (
       filter.queue === undefined &&
+      filter.breaker === undefined &&
       (filter.jobId === undefined || event.jobId === filter.jobId) &&
       (filter.jobType === undefined || event.jobType === filter.jobType)
     );
   }
-  return (
-    filter.jobId === undefined &&
-    filter.jobType === undefined &&
-    (filter.queue === undefined || event.queue === filter.queue)
-  );
+  if (filter.jobId !== undefined || filter.jobType !== undefined) return false;
+  if ('breaker' in event) {
+    return filter.queue === undefined && (filter.breaker === undefined || event.breaker === filter.breaker);
+  }
+  return filter.breaker === undefined && (filter.queue === undefined || event.queue === filter.queue);
 }
 
 function format(event: LoggedEvent): string {

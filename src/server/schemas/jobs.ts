@@ -370,6 +370,9 @@ export const EventsQuery = Type.Object({
       description: 'Only queue events (dead-lettered, redriven, purged) and alert events of this queue',
     }),
   ),
+  breaker: Type.Optional(
+    Type.String({ minLength: 1, description: 'Only the state changes of this circuit breaker' }),
+  ),
   from: Type.Optional(
     Type.Integer({ minimum: 0, description: 'Start at this event id (else: new events only)' }),
   ),

@@ -74,6 +74,40 @@ export function breakerTests(suite: JobsSuite): void {
       );
     });
 
+    suite.test('each change of state is on the events log, in order, with why', async (env) => {
+      const jobs = env.jobs(await env.spool());
+      await jobs.start();
+      const from = await jobs.events.end();
+      const fax = jobs.breakers.define('fax', { failureThreshold: 2, openMs: 150 });
+      for (let i = 0; i < 2; i++) await assert.rejects(fax.run(down));
+      await sleep(170);
+      await assert.rejects(fax.run(down), /503/, 'a probe that fails');
+      await sleep(170);
+      assert.equal(await fax.run(() => 'ok'), 'ok', 'a probe that succeeds');
+      await assert.rejects(fax.run(down));
+      await assert.rejects(fax.run(down));
+      await jobs.breakers.reset('fax');
+      const { events } = await jobs.events.read(from, 100);
+      const changes = events.filter((event) => 'breaker' in event);
+      assert.deepEqual(
+        changes.map((event) => ('breaker' in event ? [event.event, event.from, event.reset] : null)),
+        [
+          ['breaker.open', 'closed', false],
+          ['breaker.half-open', 'open', false],
+          ['breaker.open', 'half-open', false],
+          ['breaker.half-open', 'open', false],
+          ['breaker.closed', 'half-open', false],
+          ['breaker.open', 'closed', false],
+          ['breaker.closed', 'open', true],
+        ],
+      );
+      const [opened] = changes;
+      assert.ok(opened && 'breaker' in opened);
+      assert.equal(opened.breaker, 'fax');
+      assert.equal(opened.lastFailure?.message, '503 from the SMS provider');
+      assert.ok(opened.openUntil !== null && opened.openUntil > opened.at);
+    });
+
     suite.test('a failure rate over the window opens it', async (env) => {
       const jobs = env.jobs(await env.spool());
       const api = jobs.breakers.define('api', {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import { NonRetryableError } from '../../core/errors.js';
+import type { JsonValue } from '../../core/message.js';
 import type { Spool } from '../../engine/spool.js';
 import type { Jobs } from '../../jobs/jobs.js';
 import { type WorkflowRun, Workflows } from '../../workflows/workflows.js';
@@ -153,6 +154,76 @@ export function workflowOperationTests(suite: JobsSuite): void {
         const undoing = await workflows.start('undoing', null);
         assert.equal((await finishedRun(env, workflows, undoing.id)).status, 'compensated');
         await rejectsWithCode(() => workflows.retry(undoing.id), 'SPOOL_WORKFLOW_RUN_NOT_RETRYABLE');
+      },
+    );
+
+    suite.test(
+      'a topic starts one run per event (keyed by the event), and its events reach waiting runs',
+      async (env) => {
+        const { spool, jobs, workflows } = await openWorkflows(env);
+        workflows.define<{ order: string }>('fulfil', async (ctx, { order }) => {
+          const paid = await ctx.waitForEvent<{ amount: number }>('payment.captured', { match: { order } });
+          return { order, amount: paid?.payload.amount ?? null };
+        });
+        await jobs.start();
+        const orders = await spool.topic<JsonValue>('orders', { partitions: 2 });
+        const payments = await spool.topic<JsonValue>('payments');
+        const starts = await workflows.startFromTopic('orders', 'fulfil', {
+          filter: (event) => (event.body as { test?: boolean }).test !== true,
+        });
+        const events = await workflows.eventsFromTopic('payments', {
+          group: 'fulfil-payments',
+          runId: (event) => (event.headers['run-id']) ?? null,
+        });
+        try {
+          const published = [];
+          for (const order of ['o1', 'o2']) {
+            published.push(await orders.publish({ order }, { key: order }));
+          }
+          await orders.publish({ order: 'o3', test: true }, { key: 'o3' });
+          const runs = async () => (await workflows.list('fulfil')).items;
+          await env.until(async () => (await runs()).length === 2, 5_000, 'a run per order');
+          const byOrder = new Map((await runs()).map((run) => [(run.input as { order: string }).order, run]));
+          assert.deepEqual([...byOrder.keys()].sort(), ['o1', 'o2'], 'the filtered event started nothing');
+          assert.equal(byOrder.get('o1')!.key, `orders/${published[0]!.id}`, 'keyed by the event');
+          // The same event again (a producer retry): no second run.
+          await workflows.start('fulfil', { order: 'o1' }, { key: `orders/${published[0]!.id}` });
+          assert.equal((await runs()).length, 2);
+
+          for (const order of ['o1', 'o2']) {
+            const run = byOrder.get(order)!;
+            await env.until(
+              async () => (await workflows.get(run.id)).status === 'waiting',
+              5_000,
+              'the run to wait',
+            );
+            await payments.publish(
+              { order, amount: order === 'o1' ? 30 : 45 },
+              { key: 'payment.captured', headers: { 'run-id': run.id } },
+            );
+          }
+          await payments.publish({ note: 'for no run' }, { key: 'payment.captured' });
+          for (const [order, amount] of [
+            ['o1', 30],
+            ['o2', 45],
+          ] as const) {
+            const done = await finishedRun(env, workflows, byOrder.get(order)!.id);
+            assert.deepEqual(done.output, { order, amount });
+          }
+          // An event for a run that has ended is skipped, not retried for ever.
+          await payments.publish(
+            { order: 'o1', amount: 1 },
+            { key: 'payment.captured', headers: { 'run-id': byOrder.get('o1')!.id } },
+          );
+          await env.until(
+            async () => (await payments.groupLag('fulfil-payments')).totalLag === 0,
+            5_000,
+            'the group to move past it',
+          );
+        } finally {
+          await starts.close();
+          await events.close();
+        }
       },
     );
 
