@@ -173,7 +173,7 @@ export function workflowOperationTests(suite: JobsSuite): void {
         });
         const events = await workflows.eventsFromTopic('payments', {
           group: 'fulfil-payments',
-          runId: (event) => (event.headers['run-id']) ?? null,
+          runId: (event) => event.headers['run-id'] ?? null,
         });
         try {
           const published = [];
