@@ -10,17 +10,20 @@
  *   claims, timed from the worker's start until the last job is completed;
  * - `embedded-e2e`: `jobs.add` → an in-process worker (concurrency 50, no-op handler) →
  *   `completed`, timed from the first add until the last job is completed;
+ * - `postgres-e2e`: the same on the machine's PostgreSQL (BENCH_POSTGRES_URL), a fresh schema;
  * - `sqlite-limit`: the ceiling of the embedded store on this machine — a raw better-sqlite3
  *   loop on the same schema idea (insert a row, then claim 50 and delete them, each step its own
  *   transaction with `synchronous=FULL`), no Spool code at all. Spool's queue process rate is
  *   compared with it in docs/benchmarks.md.
  *
  *   npm run bench:jobs -- [--jobs 20000] [--rounds 3] [--clients 50] [--batch 1000]
- *                         [--only http-single,http-batch,worker-stream,worker-poll,embedded-e2e,sqlite-limit]
+ *                         [--only http-single,http-batch,worker-stream,worker-poll,embedded-e2e,postgres-e2e,
+ *                          sqlite-limit]
  *
  * Each measurement runs on a fresh data directory, durability `full`; rounds rotate the order;
  * the report gives medians and min – max over the rounds.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +33,10 @@ import { SpoolClient, Worker } from '../src/client/index.js';
 import type { JsonValue } from '../src/core/message.js';
 import { Jobs } from '../src/jobs/index.js';
 import { openSpool } from '../src/open-spool.js';
+import { createSpool, type Spool } from '../src/engine/spool.js';
+import { openPostgresStore } from '../src/stores/postgres/index.js';
+import pg from 'pg';
+import { endpoints } from './services.js';
 import { order } from './payload.js';
 import { median } from './report/stats.js';
 import { concurrently, secondsSince } from './scenarios/support.js';
@@ -41,6 +48,7 @@ const allMeasures = [
   'worker-stream',
   'worker-poll',
   'embedded-e2e',
+  'postgres-e2e',
   'sqlite-limit',
 ] as const;
 type Measure = (typeof allMeasures)[number];
@@ -92,35 +100,58 @@ const runs: Record<Measure, Run> = {
   'worker-poll': (dir) => remoteWorker(dir, 'poll'),
   'embedded-e2e': async (dir) => {
     const spool = await openSpool({ path: join(dir, 'spool.db') });
-    const jobs = new Jobs(spool);
     try {
-      let completed = 0;
-      let allDone: () => void = () => {};
-      const done = new Promise<void>((resolve) => (allDone = resolve));
-      jobs.define(
-        'bench.job',
-        () => {
-          if (++completed === count) allDone();
-          return null;
-        },
-        { concurrency: 50 },
-      );
-      await jobs.start();
-      const started = process.hrtime.bigint();
-      await concurrently(
-        count,
-        100,
-        async (i) => void (await jobs.add('bench.job', order(i) as unknown as JsonValue)),
-      );
-      await done;
-      return count / secondsSince(started);
+      return await inProcess(spool);
     } finally {
-      await jobs.close();
       await spool.close();
+    }
+  },
+  'postgres-e2e': async () => {
+    const schema = `bench_jobs_${randomBytes(4).toString('hex')}`;
+    const spool = createSpool({
+      store: await openPostgresStore({ connectionString: endpoints.postgresUrl, schema }),
+    });
+    try {
+      return await inProcess(spool);
+    } finally {
+      await spool.close();
+      const admin = new pg.Client({ connectionString: endpoints.postgresUrl });
+      await admin.connect();
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.end();
     }
   },
   'sqlite-limit': (dir) => Promise.resolve(sqliteLimit(join(dir, 'limit.db'))),
 };
+
+/** `jobs.add` from 100 callers → an in-process worker (concurrency 50) → completed, on `spool`. */
+async function inProcess(spool: Spool): Promise<number> {
+  const jobs = new Jobs(spool);
+  try {
+    let completed = 0;
+    let allDone: () => void = () => {};
+    const done = new Promise<void>((resolve) => (allDone = resolve));
+    jobs.define(
+      'bench.job',
+      () => {
+        if (++completed === count) allDone();
+        return null;
+      },
+      { concurrency: 50 },
+    );
+    await jobs.start();
+    const started = process.hrtime.bigint();
+    await concurrently(
+      count,
+      100,
+      async (i) => void (await jobs.add('bench.job', order(i) as unknown as JsonValue)),
+    );
+    await done;
+    return count / secondsSince(started);
+  } finally {
+    await jobs.close();
+  }
+}
 
 /** A fresh server and client for one HTTP measurement. */
 async function overHttp(dir: string, measure: (client: SpoolClient) => Promise<number>): Promise<number> {

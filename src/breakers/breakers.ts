@@ -124,7 +124,7 @@ async function recordTransition(
     lastFailure: to.lastFailure && { name: to.lastFailure.name, message: to.lastFailure.message },
     reset,
   };
-  await tx.publish(eventsTopic, event, { partition: 0, key: name });
+  await tx.publishAfterCommit(eventsTopic, [{ body: event, partition: 0, key: name }]);
 }
 
 export class CircuitBreaker {

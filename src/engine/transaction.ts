@@ -85,6 +85,20 @@ export class SpoolTransaction {
     return results.map((result) => ({ ...result, timestamp: new Date(result.timestamp) }));
   }
 
+  /**
+   * Publishes events that commit with the transaction but take their place in the log right
+   * after the commit (see `StoreWrites.appendAfterCommit`): for a hot partition many
+   * transactions publish to, such as Spool's events log. They are in the log when the
+   * transaction resolves; their offsets are not returned.
+   */
+  async publishAfterCommit(topic: string, events: readonly OutgoingEvent<unknown>[]): Promise<void> {
+    const partitioner = await this.context.partitionerFor(topic, undefined, this.writes);
+    const traceHeaders = traceHeadersToContinue();
+    const items = events.map((event) => partitioner.toAppendEvent(event.body, event, traceHeaders));
+    await this.writes.appendAfterCommit(topic, items);
+    this.#touchedTopics.add(topic);
+  }
+
   /** Acks a received message as part of the transaction. */
   async ack(message: Pick<Message, 'queue' | 'receipt'>): Promise<void> {
     await this.writes.ack(message.queue, message.receipt);

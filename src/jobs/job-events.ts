@@ -1,8 +1,11 @@
 /**
  * Job events: every state change of every job, as an event on the engine's events log
- * `spool.events` (one partition, so the offset is a total order; queue events share it). Events are published in the same transaction
- * as the change they describe, so the log never shows a change that did not happen or misses one
- * that did. Offsets double as event ids: a live stream resumes after `Last-Event-ID` without gaps.
+ * `spool.events` (one partition, so the offset is a total order; queue events share it). Events
+ * are written in the same transaction as the change they describe, so the log never shows a
+ * change that did not happen or misses one that did; on PostgreSQL they are staged there and
+ * take their offsets right after the commit (`appendAfterCommit`), in the order the changes
+ * committed for any one job. Offsets double as event ids: a live stream resumes after
+ * `Last-Event-ID` without gaps.
  */
 import { type AlertEvent, type BreakerEvent, eventsTopic, type QueueEvent } from '../engine/events-log.js';
 import type { Spool } from '../engine/spool.js';
@@ -76,13 +79,15 @@ export class JobEvents {
 
   /** Publishes the event for `job`'s current state as part of `tx`. */
   async record(tx: SpoolTransaction, job: JobRecord, event = `job.${job.status}`): Promise<void> {
-    await tx.publish(jobEventsTopic, jobEvent(job, event), { partition: 0 });
+    // After the commit: every job transition publishes here, and on PostgreSQL an in-transaction
+    // append would make all of them commit one at a time (the partition row's lock).
+    await tx.publishAfterCommit(jobEventsTopic, [{ body: jobEvent(job, event), partition: 0 }]);
   }
 
   /** Publishes the events for the current states of `jobs`, in order, as one write of `tx`. */
   async recordMany(tx: SpoolTransaction, jobs: readonly JobRecord[]): Promise<void> {
     if (jobs.length === 0) return;
-    await tx.publishBatch(
+    await tx.publishAfterCommit(
       jobEventsTopic,
       jobs.map((job) => ({ body: jobEvent(job, `job.${job.status}`), partition: 0 })),
     );

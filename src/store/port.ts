@@ -477,6 +477,17 @@ export interface StoreWrites {
   append(topic: string, events: readonly AppendEvent[]): Promise<AppendResult[]>;
 
   /**
+   * Appends events as {@link append} does, but a store whose appends lock the partition until
+   * commit (PostgreSQL) may stage them in the transaction and append them right after it
+   * commits, before `transaction()` resolves — so transactions that all publish to one hot
+   * partition (the events log) do not commit one at a time. Events staged by transactions
+   * appear in the order they were staged; a process that dies between the commit and the
+   * append leaves them to the next relay of any process (within a second). Their offsets are
+   * not known to the writer.
+   */
+  appendAfterCommit(topic: string, events: readonly AppendEvent[]): Promise<void>;
+
+  /**
    * Reads a topic's configuration through this transaction's own connection. Publishing inside a
    * transaction needs the partition count; reading it from the store instead would take a second
    * connection while this one is held, and enough concurrent transactions would then wait on

@@ -99,6 +99,7 @@ export class SchemaNames {
   readonly workflowSteps: string;
   readonly workflowEvents: string;
   readonly breakers: string;
+  readonly stagedEvents: string;
   readonly migrations: string;
 
   constructor(schema: string) {
@@ -125,6 +126,7 @@ export class SchemaNames {
     this.workflowSteps = table('workflow_steps');
     this.workflowEvents = table('workflow_events');
     this.breakers = table('breakers');
+    this.stagedEvents = table('staged_events');
     this.migrations = table('schema_migrations');
   }
 }

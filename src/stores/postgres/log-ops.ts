@@ -33,6 +33,17 @@ import type { Sql } from './sql.js';
 
 type Int = number | string;
 
+interface StagedRow {
+  seq: Int;
+  topic: string;
+  partition: number;
+  id: string;
+  payload_text: string | null;
+  payload_bytes: Buffer | null;
+  headers: string;
+  key: string | null;
+}
+
 /** A topic's id (what its rows reference) and configuration. */
 export interface TopicRef {
   readonly id: number;
@@ -65,6 +76,9 @@ export class LogOps {
     | 'delete'
     | 'takeOffsets'
     | 'insertEvents'
+    | 'stage'
+    | 'relayLock'
+    | 'unstage'
     | 'read'
     | 'offsets'
     | 'offsetForTime'
@@ -76,7 +90,7 @@ export class LogOps {
 
   constructor(names: SchemaNames, clock: Clock) {
     this.#clock = clock;
-    const { topics, partitions, events, groups, members, owners, offsets, dropped } = names;
+    const { topics, partitions, events, groups, members, owners, offsets, dropped, stagedEvents } = names;
     const ofGone = 'topic_id IN (SELECT id FROM gone)';
     this.#sql = {
       find: `SELECT id, config FROM ${topics} WHERE name = $1`,
@@ -110,6 +124,18 @@ export class LogOps {
         WHERE topic_id = $1 AND partition = ANY($2::int[])
         RETURNING partition, next_offset - ($3::int[])[array_position($2::int[], partition)] AS first_offset,
                   last_timestamp`,
+      stage: `
+        INSERT INTO ${stagedEvents} (topic, partition, id, payload_text, payload_bytes, headers, key)
+        SELECT $1::text, e.partition, e.id, e.payload_text, e.payload_bytes, e.headers, e.key
+        FROM unnest($2::int[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[])
+             AS e(partition, id, payload_text, payload_bytes, headers, key)`,
+      // One relay at a time in the whole database: the next one's DELETE, a later statement,
+      // sees what the previous one took (see sql.ts on lock-then-read).
+      relayLock: `SELECT pg_advisory_xact_lock(hashtext($1::text))`,
+      unstage: `
+        DELETE FROM ${stagedEvents}
+        WHERE seq IN (SELECT seq FROM ${stagedEvents} ORDER BY seq LIMIT $1)
+        RETURNING seq, topic, partition, id, payload_text, payload_bytes, headers, key`,
       insertEvents: `
         INSERT INTO ${events} (topic_id, partition, event_offset, id, appended_at, payload_text, payload_bytes,
                                headers, key, size)
@@ -262,6 +288,58 @@ export class LogOps {
       ]);
       await tx.notify('topic', name);
       return results;
+    });
+  }
+
+  /**
+   * Stages events for the log inside a transaction, taking no partition lock: {@link relay}
+   * appends them once the transaction has committed. The partitions are checked now, so a
+   * refused publish fails the transaction's write, not the relay.
+   */
+  async stage(sql: Sql, name: string, events: readonly AppendEvent[]): Promise<void> {
+    const topic = await this.require(sql, name);
+    for (const event of events) this.#checkPartition(name, topic.config, event.partition);
+    if (events.length === 0) return;
+    const payloads = events.map((event) => encodePayload(event.payload));
+    await sql.count(this.#sql.stage, [
+      name,
+      events.map((event) => event.partition),
+      events.map((event) => event.id),
+      payloads.map((payload) => payload.text),
+      payloads.map((payload) => payload.bytes),
+      events.map((event) => JSON.stringify(event.headers)),
+      events.map((event) => event.key),
+    ]);
+  }
+
+  /**
+   * Appends up to `max` staged events, oldest stage first, in one transaction, and resolves
+   * with how many were taken. Relays of every process take turns (an advisory lock), so the log
+   * gets staged events in stage order: a job's transitions, staged one after another under its
+   * row lock, keep their order. Events of a topic deleted since are dropped with it.
+   */
+  relay(sql: Sql, lockName: string, max: number): Promise<number> {
+    return sql.atomic(async (tx) => {
+      await tx.rows(this.#sql.relayLock, [lockName]);
+      const rows = await tx.rows<StagedRow>(this.#sql.unstage, [max]);
+      rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+      // Consecutive events of one topic go in one append.
+      let start = 0;
+      while (start < rows.length) {
+        const topic = rows[start]!.topic;
+        let end = start + 1;
+        while (end < rows.length && rows[end]!.topic === topic) end += 1;
+        const events = rows.slice(start, end).map((row) => ({
+          id: row.id,
+          partition: row.partition,
+          payload: decodePayload(row.payload_text, row.payload_bytes),
+          headers: decodeHeaders(row.headers),
+          key: row.key,
+        }));
+        if (await this.find(tx, topic)) await this.append(tx, topic, events);
+        start = end;
+      }
+      return rows.length;
     });
   }
 

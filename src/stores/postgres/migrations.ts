@@ -369,6 +369,25 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 11,
+    description: 'events staged for the log by transactions, appended after their commit',
+    sql: `
+      -- A transaction that publishes to a busy partition (the events log every job transition
+      -- writes to) stages its events here instead of locking the partition row until it commits;
+      -- the relay (log-ops.ts) appends them in seq order right after the commit.
+      CREATE TABLE staged_events (
+        seq           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        topic         text COLLATE "C" NOT NULL,
+        partition     integer NOT NULL,
+        id            text NOT NULL,
+        payload_text  text,
+        payload_bytes bytea,
+        headers       text NOT NULL,
+        key           text
+      );
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

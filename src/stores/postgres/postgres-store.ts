@@ -128,6 +128,10 @@ export class PostgresStoreImpl implements PostgresStore {
   /** The transactional writes, each its own unit of work. */
   readonly #writes: StoreWrites;
   readonly #commits = new CommitMeter();
+  /** The relay round running now, and the one queued behind it (see #relayStaged). */
+  #relaying: Promise<void> | null = null;
+  #relayNext: Promise<void> | null = null;
+  readonly #relayLock: string;
   #running = 0;
   #onIdle: (() => void) | null = null;
   #closing: Promise<void> | null = null;
@@ -171,6 +175,7 @@ export class PostgresStoreImpl implements PostgresStore {
     this.#workflows = new WorkflowOps(names, clock);
     this.#workers = new WorkerOps(names, clock);
     this.#writes = this.#writesVia((operation) => operation(this.#sql), true);
+    this.#relayLock = `spool.relay.${names.schema}`;
   }
 
   observeCommits(observer: CommitObserver): () => void {
@@ -193,6 +198,10 @@ export class PostgresStoreImpl implements PostgresStore {
 
   append(topic: string, events: readonly AppendEvent[]): Promise<AppendResult[]> {
     return this.#call(() => this.#writes.append(topic, events));
+  }
+
+  async appendAfterCommit(topic: string, events: readonly AppendEvent[]): Promise<void> {
+    await this.append(topic, events);
   }
 
   commitOffset(
@@ -279,16 +288,20 @@ export class PostgresStoreImpl implements PostgresStore {
       }
       const client = await this.#pool.connect();
       let broken: Error | undefined;
+      let staged = false;
+      let value: T;
       try {
         await client.query('BEGIN');
         const notices: string[] = [];
         const scope = new TransactionScope(client, this.#context, notices);
-        const value = await work(this.#writesVia((operation) => scope.run(operation))).finally(() =>
-          scope.end(),
+        const writes = this.#writesVia(
+          (operation) => scope.run(operation),
+          false,
+          () => (staged = true),
         );
+        value = await work(writes).finally(() => scope.end());
         await this.#commits.time(1, () => client.query('COMMIT'));
         for (const notice of new Set(notices)) this.#notifier.announce(notice);
-        return value;
       } catch (error) {
         broken = await rollbackQuietly(client);
         // Whatever work threw comes back as it was: it may be the caller's own error.
@@ -296,12 +309,29 @@ export class PostgresStoreImpl implements PostgresStore {
       } finally {
         client.release(broken);
       }
+      // Committed: its staged events go on the log before the caller goes on — on another
+      // connection, after this one is back in the pool (waiting while holding it could leave a
+      // full pool of committed transactions waiting for a relay that has no connection).
+      if (staged) await this.#relayStaged();
+      return value;
     });
   }
 
-  /** The transactional writes, run by `run`; `coalesce` only for the store's own (see coalescer.ts). */
-  #writesVia(run: Runner, coalesce = false): StoreWrites {
+  /**
+   * The transactional writes, run by `run`; `coalesce` only for the store's own (see
+   * coalescer.ts). `staged` is given inside a transaction the store commits: `appendAfterCommit`
+   * then stages its events (log-ops.ts) and calls it, so the events are relayed after the commit.
+   */
+  #writesVia(run: Runner, coalesce = false, staged?: () => void): StoreWrites {
     return {
+      appendAfterCommit: async (topic, events) => {
+        if (!staged) {
+          await run((sql) => this.#logs.append(sql, topic, events));
+          return;
+        }
+        await run((sql) => this.#logs.stage(sql, topic, events));
+        staged();
+      },
       enqueue: (queue, messages) => run((sql) => this.#queues.enqueue(sql, queue, messages, coalesce)),
       ack: (queue, receipt) => run((sql) => this.#leases.ack(sql, queue, receipt, coalesce)),
       append: (topic, events) => run((sql) => this.#logs.append(sql, topic, events)),
@@ -555,8 +585,42 @@ export class PostgresStoreImpl implements PostgresStore {
 
   // --- upkeep -------------------------------------------------------------------------------
 
+  /**
+   * Appends the staged events of every committed transaction (log-ops.ts). Resolves once a
+   * round that started after this call has ended: a round already running may have read the
+   * staged rows before the caller's commit, so the caller waits for the one after it. Rounds of
+   * one process run one at a time; a failed round leaves its rows staged for the next.
+   */
+  #relayStaged(): Promise<void> {
+    if (this.#relaying === null) {
+      const round = this.#relayRound().finally(() => {
+        if (this.#relaying === round) this.#relaying = null;
+      });
+      this.#relaying = round;
+      return round;
+    }
+    this.#relayNext ??= this.#relaying
+      .catch(() => undefined)
+      .then(() => {
+        this.#relayNext = null;
+        return this.#relayStaged();
+      });
+    return this.#relayNext;
+  }
+
+  async #relayRound(): Promise<void> {
+    const batch = 2000;
+    try {
+      while ((await this.#logs.relay(this.#sql, this.#relayLock, batch)) === batch);
+    } catch (error) {
+      // The caller's transaction committed: its events wait for the next round (any process's).
+      console.error('spool: relaying staged events to the log failed; the next relay retries:', error);
+    }
+  }
+
   maintain(options: MaintainOptions): Promise<void> {
     return this.#call(async () => {
+      await this.#relayStaged();
       await this.#upkeep.forgetExpired(this.#sql, options.processedRetentionMs);
       await this.#workers.sweep(this.#sql, options.workerRetentionMs ?? defaultWorkerRetentionMs);
       await this.#upkeep.sweepDropped(this.#sql);

@@ -138,6 +138,11 @@ export class SqliteStoreImpl implements SqliteStore {
     return this.#batched.append(topic, events);
   }
 
+  /** One writer holds SQLite's lock anyway: appended at once, as `append`. */
+  async appendAfterCommit(topic: string, events: readonly AppendEvent[]): Promise<void> {
+    await this.#batched.append(topic, events);
+  }
+
   commitOffset(
     topic: string,
     group: string,
@@ -279,7 +284,7 @@ export class SqliteStoreImpl implements SqliteStore {
 
   /** @param settleOnCommit - `run` resolves once its write is committed and durable (not inside a transaction). */
   #writes(run: Runner, settleOnCommit: boolean): StoreWrites {
-    return {
+    const writes: StoreWrites = {
       // One message without a dedup id: its depth check throws before the INSERT, and nothing
       // after it (the depth and key-head bookkeeping) can fail but the whole transaction.
       enqueue: (queue, messages) =>
@@ -297,6 +302,9 @@ export class SqliteStoreImpl implements SqliteStore {
           this.#eventTail.appended(topic, events, results);
           return results;
         });
+      },
+      appendAfterCommit: async (topic, events) => {
+        await writes.append(topic, events);
       },
       getTopic: (name) => run(() => this.#logs.get(name), true),
       commitOffset: (topic, group, memberId, partition, offset) =>
@@ -319,6 +327,7 @@ export class SqliteStoreImpl implements SqliteStore {
       lockBreaker: (name, initial) => run(() => this.#workflows.lockBreaker(name, initial), true),
       saveBreaker: (name, state) => run(() => this.#workflows.saveBreaker(name, state), true),
     };
+    return writes;
   }
 
   // --- queues -------------------------------------------------------------------------------

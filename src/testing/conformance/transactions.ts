@@ -124,5 +124,48 @@ export function transactionTests(suite: Suite): void {
       },
       needs,
     );
+
+    suite.test(
+      'events appended after commit are in the log when the transaction resolves, in commit order; a rollback leaves none',
+      async (env) => {
+        const { store, event, topic } = env;
+        const log = await topic('log', { partitions: 1 });
+        const first = event(0);
+        await store.transaction(async (tx) => {
+          await tx.appendAfterCommit(log, [first]);
+        });
+        assert.deepEqual(
+          (await store.read(log, 0, 0, 10)).events.map((e) => e.id),
+          [first.id],
+          'in the log once the transaction resolved',
+        );
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.appendAfterCommit(log, [event(0)]);
+            throw new Error('changed my mind');
+          }),
+          /changed my mind/,
+        );
+        await rejectsWithCode(
+          () => store.transaction((tx) => tx.appendAfterCommit(log, [event(3)])),
+          'SPOOL_OFFSET_OUT_OF_RANGE',
+          'a partition the topic does not have is refused in the transaction',
+        );
+        // Many at once (each its own transaction), then one after another: every event once,
+        // and one transaction's events together in their order.
+        const concurrent = Array.from({ length: 20 }, () => [event(0), event(0)]);
+        await Promise.all(
+          concurrent.map((pair) => store.transaction((tx) => tx.appendAfterCommit(log, pair))),
+        );
+        const last = event(0);
+        await store.transaction((tx) => tx.appendAfterCommit(log, [last]));
+        const ids = (await store.read(log, 0, 0, 100)).events.map((e) => e.id);
+        assert.equal(ids.length, 1 + 40 + 1, 'nothing lost, nothing twice');
+        assert.equal(ids[0], first.id);
+        assert.equal(ids.at(-1), last.id, 'a later transaction comes later');
+        for (const [a, b] of concurrent) assert.equal(ids.indexOf(b!.id), ids.indexOf(a!.id) + 1);
+      },
+      needs,
+    );
   });
 }
