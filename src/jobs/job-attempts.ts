@@ -25,6 +25,12 @@ import { sendJobCallback } from './job-callbacks.js';
 import { isFinished } from './job-states.js';
 import { traceHeadersToContinue } from '../telemetry/tracing.js';
 
+/**
+ * How the jobs layer runs its own transitions: without a savepoint per write (two PostgreSQL
+ * round trips fewer each), since none of them catches a write's error and goes on.
+ */
+export const transitionTransaction = Object.freeze({ savepoints: false });
+
 /** The body of a job's queue message. */
 export interface JobTicket {
   readonly jobId: string;
@@ -166,7 +172,7 @@ export class JobAttempts {
       });
       if (updated) await this.events.record(tx, updated);
       return updated;
-    });
+    }, transitionTransaction);
     return started ? { job: started, message } : null;
   }
 
@@ -281,7 +287,7 @@ export class JobAttempts {
       const updated = await tx.records.updateJob(jobId, patch);
       if (updated) await this.events.record(tx, updated, 'job.progress');
       return updated;
-    });
+    }, transitionTransaction);
   }
 
   /**
@@ -304,7 +310,7 @@ export class JobAttempts {
         message: line.message,
       }));
       return tx.records.updateJob(jobId, { logs: appendLogLines(job.logs, stamped) });
-    });
+    }, transitionTransaction);
   }
 
   /**
@@ -334,7 +340,7 @@ export class JobAttempts {
       }
       const { patch, retryDelayMs } = await next(job, this.spool.clock.now(), tx);
       return this.#apply(tx, job, message, patch, retryDelayMs, traceHeaders);
-    });
+    }, transitionTransaction);
     if (!updated && finishedElsewhere) await message.ack().catch(() => undefined);
     return updated;
   }

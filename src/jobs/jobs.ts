@@ -37,6 +37,7 @@ import {
   type JobTicket,
   jobQueueName,
   leaseReceipt,
+  transitionTransaction,
 } from './job-attempts.js';
 import {
   IdempotencyConflictError,
@@ -218,8 +219,9 @@ export class Jobs {
         // exists if and only if the work commits.
         const joined = currentTransaction();
         if (joined) return this.#insert(joined, type, payload, options, requestHash, null, traceHeaders);
-        return this.spool.transaction((tx) =>
-          this.#insert(tx, type, payload, options, requestHash, null, traceHeaders),
+        return this.spool.transaction(
+          (tx) => this.#insert(tx, type, payload, options, requestHash, null, traceHeaders),
+          transitionTransaction,
         );
       },
       (result) => ({ [SpoolAttributes.jobId]: result.job.id }),
@@ -284,7 +286,7 @@ export class Jobs {
           return results;
         };
         const joined = currentTransaction();
-        return joined ? work(joined) : this.spool.transaction(work);
+        return joined ? work(joined) : this.spool.transaction(work, transitionTransaction);
       },
     );
     return created.map((record) => toJob(record));

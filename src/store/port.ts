@@ -977,6 +977,13 @@ export interface StoreCapabilities {
 export interface TransactionOptions {
   /** The caller's connection, inside a transaction the caller commits (backend-specific type). */
   readonly connection?: unknown;
+  /**
+   * `false`: the writes are not each wrapped in a savepoint, so a write that fails fails the
+   * whole transaction (its later writes are refused) instead of only itself. For work that never
+   * catches a write's error and goes on — Spool's own job transitions — it saves two round trips
+   * per write on PostgreSQL. Ignored with `connection` and by SQLite. @defaultValue true
+   */
+  readonly savepoints?: boolean;
 }
 
 /** Creates a store that uses `clock`. The conformance suite calls it once per test. */

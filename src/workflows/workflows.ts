@@ -298,12 +298,13 @@ export class Workflows {
    */
   async retry(runId: string): Promise<WorkflowRun> {
     await this.#job(runId);
-    await this.jobs.spool.transaction((tx) => this.#restartFromFailure(tx, runId));
-    return this.get(runId);
+    const job = await this.jobs.spool.transaction((tx) => this.#restartFromFailure(tx, runId));
+    // As the retry left it (`queued`): a worker may have taken it up since.
+    return toRun(job, await this.jobs.spool.store.workflowSteps(runId));
   }
 
   /** Re-arms a failed run's failed steps (and its failed children, theirs first) and queues it. */
-  async #restartFromFailure(tx: SpoolTransaction, runId: string): Promise<void> {
+  async #restartFromFailure(tx: SpoolTransaction, runId: string): Promise<Job> {
     const job = await tx.records.lockJob(runId);
     if (!job) throw new WorkflowRunNotFoundError(runId);
     const records = await tx.records.workflowSteps(runId);
@@ -328,7 +329,7 @@ export class Workflows {
         wakeAt: child === null ? this.jobs.spool.clock.now() : null,
       });
     }
-    await this.jobs.retry(runId);
+    return this.jobs.retry(runId);
   }
 
   /**

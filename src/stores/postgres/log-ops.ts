@@ -88,6 +88,9 @@ export class LogOps {
     string
   >;
 
+  /** Partition counts of the topics this process has staged events for (see `stage`). */
+  readonly #stagedPartitions = new Map<string, number>();
+
   constructor(names: SchemaNames, clock: Clock) {
     this.#clock = clock;
     const { topics, partitions, events, groups, members, owners, offsets, dropped, stagedEvents } = names;
@@ -237,7 +240,7 @@ export class LogOps {
     return sql.atomic(async (tx) => {
       const topic = await this.require(tx, name);
       // Checked before anything is written, so a refused append leaves nothing behind.
-      for (const event of events) this.#checkPartition(name, topic.config, event.partition);
+      for (const event of events) this.#checkPartition(name, topic.config.partitions, event.partition);
       if (events.length === 0) return [];
       const wanted = new Map<number, { added: number; bytes: number }>();
       for (const event of events) {
@@ -297,8 +300,14 @@ export class LogOps {
    * refused publish fails the transaction's write, not the relay.
    */
   async stage(sql: Sql, name: string, events: readonly AppendEvent[]): Promise<void> {
-    const topic = await this.require(sql, name);
-    for (const event of events) this.#checkPartition(name, topic.config, event.partition);
+    // The partition count of a topic never changes, so one read per topic and process does; a
+    // topic deleted and made again with fewer partitions since is caught by the relay.
+    let partitions = this.#stagedPartitions.get(name);
+    if (partitions === undefined) {
+      partitions = (await this.require(sql, name)).config.partitions;
+      this.#stagedPartitions.set(name, partitions);
+    }
+    for (const event of events) this.#checkPartition(name, partitions, event.partition);
     if (events.length === 0) return;
     const payloads = events.map((event) => encodePayload(event.payload));
     await sql.count(this.#sql.stage, [
@@ -336,11 +345,24 @@ export class LogOps {
           headers: decodeHeaders(row.headers),
           key: row.key,
         }));
-        if (await this.find(tx, topic)) await this.append(tx, topic, events);
+        await this.#appendStaged(tx, topic, events);
         start = end;
       }
       return rows.length;
     });
+  }
+
+  /** Appends relayed events; those of a topic deleted (or made again smaller) since are dropped. */
+  async #appendStaged(sql: Sql, name: string, events: AppendEvent[]): Promise<void> {
+    const topic = await this.find(sql, name);
+    if (!topic) return;
+    const fitting = events.filter((event) => event.partition < topic.config.partitions);
+    if (fitting.length < events.length) {
+      console.error(
+        `spool: ${events.length - fitting.length} staged events of topic "${name}" name partitions it no longer has: dropped`,
+      );
+    }
+    if (fitting.length > 0) await this.append(sql, name, fitting);
   }
 
   async read(
@@ -443,8 +465,8 @@ export class LogOps {
     return { deleted: cut - start, more: cut - start === trimChunk };
   }
 
-  #checkPartition(topic: string, config: TopicConfig, partition: number): void {
-    if (!Number.isInteger(partition) || partition < 0 || partition >= config.partitions) {
+  #checkPartition(topic: string, partitions: number, partition: number): void {
+    if (!Number.isInteger(partition) || partition < 0 || partition >= partitions) {
       throw new OffsetOutOfRangeError(`topic "${topic}" has no partition ${partition}`, { topic, partition });
     }
   }
@@ -452,7 +474,7 @@ export class LogOps {
   /** Throws the error for a read of a partition that returned nothing: no topic, or no such partition. */
   async #missingPartition(sql: Sql, topic: string, partition: number): Promise<never> {
     const { config } = await this.require(sql, topic);
-    this.#checkPartition(topic, config, partition);
+    this.#checkPartition(topic, config.partitions, partition);
     throw new OffsetOutOfRangeError(`topic "${topic}" partition ${partition} could not be read`, {
       topic,
       partition,

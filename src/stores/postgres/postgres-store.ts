@@ -13,7 +13,7 @@
  * passed in by the caller stays open).
  */
 import type { Clock } from '../../core/clock.js';
-import { ClosedError } from '../../core/errors.js';
+import { ClosedError, InvalidArgumentError } from '../../core/errors.js';
 import type { QueueConfig, TopicConfig } from '../../core/options.js';
 import type {
   AckAndClaimResult,
@@ -293,13 +293,21 @@ export class PostgresStoreImpl implements PostgresStore {
       try {
         await client.query('BEGIN');
         const notices: string[] = [];
-        const scope = new TransactionScope(client, this.#context, notices);
+        const scope = new TransactionScope(client, this.#context, notices, options.savepoints !== false);
         const writes = this.#writesVia(
           (operation) => scope.run(operation),
           false,
           () => (staged = true),
         );
         value = await work(writes).finally(() => scope.end());
+        // PostgreSQL answers COMMIT of an aborted transaction with a silent ROLLBACK: a write
+        // that failed without a savepoint (and whose error `work` swallowed) must not look committed.
+        if (scope.failed) {
+          throw new InvalidArgumentError(
+            'a write of this transaction failed and the transaction was opened without savepoints: nothing was committed',
+            { field: 'savepoints' },
+          );
+        }
         await this.#commits.time(1, () => client.query('COMMIT'));
         for (const notice of new Set(notices)) this.#notifier.announce(notice);
       } catch (error) {

@@ -28,20 +28,28 @@ export class TransactionScope {
   readonly #sql: Sql;
   #tail: Promise<unknown> = Promise.resolve();
   #open = true;
+  #failed = false;
 
   /**
    * @param notices - where notifications are collected for the store to announce after its
    *   COMMIT; null on a caller's connection, where they are sent with `pg_notify` instead.
    */
-  constructor(client: PostgresQueryable, context: SqlContext, notices: string[] | null) {
+  constructor(
+    client: PostgresQueryable,
+    context: SqlContext,
+    notices: string[] | null,
+    private readonly savepoints = true,
+  ) {
     this.#client = client;
     this.#sql = new ClientSql(client, context, notices);
   }
 
-  /** Runs one write in its own savepoint, after the writes called before it. */
+  /** Runs one write in its own savepoint (unless told not to), after the writes called before it. */
   run<T>(operation: (sql: Sql) => Promise<T>): Promise<T> {
     if (!this.#open) return Promise.reject(new ClosedError('transaction'));
-    const result = this.#tail.then(() => this.#inSavepoint(operation));
+    const result = this.#tail.then(() =>
+      this.savepoints ? this.#inSavepoint(operation) : this.#direct(operation),
+    );
     this.#tail = result.catch(() => {});
     return result;
   }
@@ -50,6 +58,22 @@ export class TransactionScope {
   async end(): Promise<void> {
     this.#open = false;
     await this.#tail;
+  }
+
+  /** A write without a savepoint: its failure leaves the transaction aborted, so COMMIT fails too. */
+  async #direct<T>(operation: (sql: Sql) => Promise<T>): Promise<T> {
+    if (!this.#open) throw new ClosedError('transaction');
+    try {
+      return await operation(this.#sql);
+    } catch (error) {
+      this.#failed = true;
+      throw toStoreError(error);
+    }
+  }
+
+  /** A write failed outside a savepoint: the transaction cannot commit. */
+  get failed(): boolean {
+    return this.#failed;
   }
 
   async #inSavepoint<T>(operation: (sql: Sql) => Promise<T>): Promise<T> {
