@@ -126,6 +126,32 @@ export function transactionTests(suite: Suite): void {
     );
 
     suite.test(
+      'without savepoints, a failed write fails the whole transaction even if work swallows its error',
+      async (env) => {
+        const { store, msg } = env;
+        const f = await prepare(env);
+        const outcome = await store
+          .transaction(
+            async (tx) => {
+              await tx.enqueue(f.target, [msg()]);
+              await tx.ack(f.source, 'not-a-receipt').catch(() => undefined);
+            },
+            { savepoints: false },
+          )
+          .then(
+            () => 'committed',
+            () => 'refused',
+          );
+        // SQLite keeps its per-write savepoints (cheap there): only the failed write is undone.
+        const sqlite = store.backend === 'sqlite';
+        assert.equal(outcome, sqlite ? 'committed' : 'refused');
+        assert.equal((await store.queueStats(f.target)).ready, sqlite ? 1 : 0, 'nothing half-committed');
+        await store.ack(f.source, f.input.receipt);
+      },
+      needs,
+    );
+
+    suite.test(
       'events appended after commit are in the log when the transaction resolves, in commit order; a rollback leaves none',
       async (env) => {
         const { store, event, topic } = env;
