@@ -73,6 +73,14 @@ export class Breakers {
     return breaker;
   }
 
+  /** This process's calls, failures and refusals, by breaker it has used. */
+  counters(): { readonly name: string; readonly counters: BreakerCounters }[] {
+    return [...this.#breakers.values()].map((breaker) => ({
+      name: breaker.name,
+      counters: breaker.counters,
+    }));
+  }
+
   /** Every breaker the store has seen, by name. */
   async list(): Promise<BreakerView[]> {
     return (await this.spool.store.listBreakers()).map(toView);
@@ -90,6 +98,21 @@ export class Breakers {
     });
     return this.get(name).view();
   }
+}
+
+const sharedBreakers = new WeakMap<Spool, Breakers>();
+
+/**
+ * The breakers of `spool` in this process — one set per Spool, so the jobs layer, workflows and
+ * metrics see the same definitions and counters.
+ */
+export function breakersOf(spool: Spool): Breakers {
+  let breakers = sharedBreakers.get(spool);
+  if (!breakers) {
+    breakers = new Breakers(spool);
+    sharedBreakers.set(spool, breakers);
+  }
+  return breakers;
 }
 
 /** The events log, created once per Spool before a transaction publishes to it. */

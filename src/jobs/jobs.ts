@@ -63,7 +63,7 @@ import { type Job, toJob } from './job.js';
 import { SpoolAttributes, traceProducer } from '../telemetry/tracing.js';
 import { RateLimiter } from './rate-limiter.js';
 import { claimJobs, type LeasedJob } from './remote-claims.js';
-import { Breakers } from '../breakers/breakers.js';
+import { type Breakers, breakersOf } from '../breakers/breakers.js';
 import { JobRetention } from './job-retention.js';
 import {
   requireSchedule,
@@ -133,7 +133,7 @@ export class Jobs {
       schedulerPollMs: options.schedulerPollMs ?? 1_000,
     };
     this.events = new JobEvents(spool);
-    this.breakers = new Breakers(spool);
+    this.breakers = breakersOf(spool);
     this.#attempts = new JobAttempts(spool, this.events);
     this.#scheduler = new Scheduler(
       spool,

@@ -3,7 +3,7 @@
  * rule's pattern matches, their stats, and consumer-group lag. A {@link MeasureSnapshot} caches
  * each read for the duration of one evaluation, so ten rules on one queue cost one stats query.
  */
-import { Breakers } from '../breakers/breakers.js';
+import { breakersOf } from '../breakers/breakers.js';
 import { TopicNotFoundError } from '../core/errors.js';
 import type { Spool } from '../engine/spool.js';
 import type { TopicStats } from '../engine/topic.js';
@@ -100,7 +100,7 @@ export class MeasureSnapshot {
   /** Seconds each matching breaker has been open or half-open (0 while closed). */
   async #measureBreakers(rule: AlertRule): Promise<Measurement[]> {
     const now = this.spool.clock.now();
-    const breakers = await new Breakers(this.spool).list();
+    const breakers = await breakersOf(this.spool).list();
     return breakers
       .filter((breaker) => matchesPattern(rule.breaker!, breaker.name))
       .map((breaker) => ({

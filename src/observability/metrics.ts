@@ -16,7 +16,7 @@
  * metrics (`collectDefaultMetrics`) are off unless asked for.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { Breakers } from '../breakers/breakers.js';
+import { type Breakers, breakersOf } from '../breakers/breakers.js';
 import type { Spool } from '../engine/spool.js';
 import type { Instrumentation, WebhookAttemptOutcome } from '../engine/instrumentation.js';
 import { ExportedHistogram, type HistogramSeries } from './metrics-exported-histogram.js';
@@ -70,7 +70,7 @@ export class SpoolMetrics {
     });
     if (options.collectDefaultMetrics) collectDefaultMetrics({ register: this.registry });
     this.#registerQueueMetrics();
-    this.#registerTopicAndJobMetrics(new Breakers(spool));
+    this.#registerTopicAndJobMetrics(breakersOf(spool));
     this.#registerEngineHistograms();
     this.#httpRequests = new Counter({
       name: 'spool_http_requests_total',
@@ -275,6 +275,20 @@ export class SpoolMetrics {
         const views = await breakers.list();
         this.reset();
         for (const view of views) this.set({ breaker: view.name }, view.opened);
+      },
+    });
+    new Counter({
+      name: 'spool_circuit_breaker_calls_total',
+      help: 'Calls through each circuit breaker in this process, by outcome: success, failure (counted by the breaker), rejected (refused while open: the dependency was not called).',
+      labelNames: ['breaker', 'outcome'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { name, counters } of breakers.counters()) {
+          this.inc({ breaker: name, outcome: 'success' }, counters.calls - counters.failures);
+          this.inc({ breaker: name, outcome: 'failure' }, counters.failures);
+          this.inc({ breaker: name, outcome: 'rejected' }, counters.rejected);
+        }
       },
     });
     new Counter({

@@ -258,6 +258,14 @@ describe('workflow runs over HTTP', () => {
     assert.match(metrics, /^spool_circuit_breaker_state\{breaker="sms",state="open"\} 1$/m);
     assert.match(metrics, /^spool_circuit_breaker_state\{breaker="sms",state="closed"\} 0$/m);
     assert.match(metrics, /^spool_circuit_breaker_opened\{breaker="sms"\} 1$/m);
+    await assert.rejects(
+      sms.run(() => 'not called'),
+      { code: 'SPOOL_CIRCUIT_OPEN' },
+    );
+    const counted = await (await fetch(`${t.url}/metrics`)).text();
+    assert.match(counted, /^spool_circuit_breaker_calls_total\{breaker="sms",outcome="failure"\} 1$/m);
+    assert.match(counted, /^spool_circuit_breaker_calls_total\{breaker="sms",outcome="rejected"\} 1$/m);
+    assert.match(counted, /^spool_circuit_breaker_calls_total\{breaker="sms",outcome="success"\} 0$/m);
     const reset = await client.breakers.reset('sms');
     assert.equal(reset.state, 'closed');
     assert.equal(await sms.run(() => 'sent'), 'sent', 'the process that uses it sees the reset');
