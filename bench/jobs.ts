@@ -10,7 +10,10 @@
  *   claims, timed from the worker's start until the last job is completed;
  * - `embedded-e2e`: `jobs.add` → an in-process worker (concurrency 50, no-op handler) →
  *   `completed`, timed from the first add until the last job is completed;
- * - `postgres-e2e`: the same on the machine's PostgreSQL (BENCH_POSTGRES_URL), a fresh schema;
+ * - `postgres-e2e`: the same on the machine's PostgreSQL (BENCH_POSTGRES_URL), a fresh schema,
+ *   each job with one of 100 keys;
+ * - `postgres-e2e-limited`: the same with store-enforced limits that never bind
+ *   (`globalConcurrency` and `keyConcurrency` of 1,000 with keyed jobs): what checking them costs;
  * - `sqlite-limit`: the ceiling of the embedded store on this machine — a raw better-sqlite3
  *   loop on the same schema idea (insert a row, then claim 50 and delete them, each step its own
  *   transaction with `synchronous=FULL`), no Spool code at all. Spool's queue process rate is
@@ -31,7 +34,7 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { SpoolClient, Worker } from '../src/client/index.js';
 import type { JsonValue } from '../src/core/message.js';
-import { Jobs } from '../src/jobs/index.js';
+import { Jobs, type JobTypeOptions } from '../src/jobs/index.js';
 import { openSpool } from '../src/open-spool.js';
 import { createSpool, type Spool } from '../src/engine/spool.js';
 import { openPostgresStore } from '../src/stores/postgres/index.js';
@@ -49,6 +52,7 @@ const allMeasures = [
   'worker-poll',
   'embedded-e2e',
   'postgres-e2e',
+  'postgres-e2e-limited',
   'sqlite-limit',
 ] as const;
 type Measure = (typeof allMeasures)[number];
@@ -106,26 +110,30 @@ const runs: Record<Measure, Run> = {
       await spool.close();
     }
   },
-  'postgres-e2e': async () => {
-    const schema = `bench_jobs_${randomBytes(4).toString('hex')}`;
-    const spool = createSpool({
-      store: await openPostgresStore({ connectionString: endpoints.postgresUrl, schema }),
-    });
-    try {
-      return await inProcess(spool);
-    } finally {
-      await spool.close();
-      const admin = new pg.Client({ connectionString: endpoints.postgresUrl });
-      await admin.connect();
-      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-      await admin.end();
-    }
-  },
+  'postgres-e2e': () => onPostgres({}),
+  'postgres-e2e-limited': () => onPostgres({ globalConcurrency: 1_000, keyConcurrency: 1_000 }),
   'sqlite-limit': (dir) => Promise.resolve(sqliteLimit(join(dir, 'limit.db'))),
 };
 
+/** `inProcess` on a fresh PostgreSQL schema, dropped afterwards. */
+async function onPostgres(limits: JobTypeOptions): Promise<number> {
+  const schema = `bench_jobs_${randomBytes(4).toString('hex')}`;
+  const spool = createSpool({
+    store: await openPostgresStore({ connectionString: endpoints.postgresUrl, schema }),
+  });
+  try {
+    return await inProcess(spool, limits, true);
+  } finally {
+    await spool.close();
+    const admin = new pg.Client({ connectionString: endpoints.postgresUrl });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+    await admin.end();
+  }
+}
+
 /** `jobs.add` from 100 callers → an in-process worker (concurrency 50) → completed, on `spool`. */
-async function inProcess(spool: Spool): Promise<number> {
+async function inProcess(spool: Spool, limits: JobTypeOptions = {}, keyed = false): Promise<number> {
   const jobs = new Jobs(spool);
   try {
     let completed = 0;
@@ -137,14 +145,19 @@ async function inProcess(spool: Spool): Promise<number> {
         if (++completed === count) allDone();
         return null;
       },
-      { concurrency: 50 },
+      { concurrency: 50, ...limits },
     );
     await jobs.start();
     const started = process.hrtime.bigint();
     await concurrently(
       count,
       100,
-      async (i) => void (await jobs.add('bench.job', order(i) as unknown as JsonValue)),
+      async (i) =>
+        void (await jobs.add(
+          'bench.job',
+          order(i) as unknown as JsonValue,
+          keyed ? { key: `customer-${i % 100}` } : {},
+        )),
     );
     await done;
     return count / secondsSince(started);

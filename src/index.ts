@@ -143,7 +143,6 @@ export {
   SchemaVersionError,
   NonRetryableError,
   RetryAfterError,
-  CircuitOpenError,
   errorCatalogue,
   errorSpecOf,
   isErrorCode,
@@ -167,3 +166,4 @@ export {
   type VerifiedWebhook,
   type VerificationFailure,
 } from './webhooks/index.js';
+export { CircuitOpenError, LimitReachedError } from './core/wait-errors.js';

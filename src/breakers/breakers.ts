@@ -8,7 +8,7 @@
  * after one, write it in a transaction under its lock (so concurrent outcomes of several
  * processes are none of them lost). With `failureRate`, every call writes.
  */
-import { CircuitOpenError } from '../core/errors.js';
+import { CircuitOpenError } from '../core/wait-errors.js';
 import { describeFailure, type FailureInfo } from '../core/message.js';
 import { validateName } from '../core/names.js';
 import { type BreakerEvent, eventsTopic } from '../engine/events-log.js';

@@ -375,6 +375,17 @@ export const errorCatalogue = catalogue({
       'a call through a circuit breaker that is open (its dependency kept failing): not made; `retryAfterMs` says when the breaker lets a probe through. Jobs and workflow steps wait that long without using an attempt',
     answeredByServer: false,
   },
+  LIMIT_REACHED: {
+    code: 'SPOOL_LIMIT_REACHED',
+    httpStatus: 429,
+    title: 'Limit reached',
+    retryable: true,
+    exitCode: exitCodes.unavailable,
+    className: 'LimitReachedError',
+    description:
+      'a job that may not start yet: its type is at its concurrency (`globalConcurrency`, `keyConcurrency`, in every process) or rate limit. It waits `retryAfterMs` without using an attempt',
+    answeredByServer: false,
+  },
   JOB_CANCELLED: {
     code: 'SPOOL_JOB_CANCELLED',
     httpStatus: 409,
@@ -742,25 +753,5 @@ export class RetryAfterError extends Error {
   ) {
     super(message, options);
     this.name = 'RetryAfterError';
-  }
-}
-
-/**
- * A call through an open circuit breaker (`SPOOL_CIRCUIT_OPEN`): it was not made. A
- * `RetryAfterError`, so a queue handler's message is redelivered after `retryAfterMs`; a job or a
- * workflow step that throws it waits that long without using one of its attempts.
- */
-export class CircuitOpenError extends RetryAfterError {
-  readonly code = errorCatalogue.CIRCUIT_OPEN.code;
-
-  constructor(
-    readonly breaker: string,
-    retryAfterMs: number,
-  ) {
-    super(
-      retryAfterMs,
-      `circuit breaker "${breaker}" is open: calls fail fast for another ${retryAfterMs} ms (its dependency kept failing)`,
-    );
-    this.name = 'CircuitOpenError';
   }
 }

@@ -25,9 +25,9 @@ import {
   InvalidArgumentError,
   NonRetryableError,
   RetryAfterError,
-  CircuitOpenError,
   StaleReceiptError,
 } from '../core/errors.js';
+import { CircuitOpenError, LimitReachedError } from '../core/wait-errors.js';
 import type { MessageBody } from '../core/message.js';
 import type { QueueConfig } from '../core/options.js';
 import type { TimerHandle } from '../core/clock.js';
@@ -388,9 +388,9 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
   }
 
   async #fail(message: Message<T>, error: unknown): Promise<void> {
-    if (error instanceof CircuitOpenError) {
-      // The handler's dependency was not called (its breaker is open): hand the message back
-      // for when the breaker lets a probe through, without counting the delivery.
+    if (error instanceof CircuitOpenError || error instanceof LimitReachedError) {
+      // The work did not start (a breaker is open, a limit is reached): hand the message back
+      // for when it may, without counting the delivery.
       await message.release({ delayMs: Math.max(0, error.retryAfterMs) });
       return;
     }

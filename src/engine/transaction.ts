@@ -39,6 +39,7 @@ export class SpoolTransaction {
     | 'insertJob'
     | 'updateJob'
     | 'lockJob'
+    | 'takeJobSlot'
     | 'saveSchedule'
     | 'advanceSchedule'
     | 'saveWorkflowStep'

@@ -12,6 +12,7 @@
  */
 import { backoffDelay, type BackoffOptions } from '../core/backoff.js';
 import { InvalidArgumentError, NonRetryableError, RetryAfterError } from '../core/errors.js';
+import { LimitReachedError } from '../core/wait-errors.js';
 import { describeFailure, encodeJson, type FailureInfo, type JsonValue } from '../core/message.js';
 import { JobNotFoundError, JobStateError } from './job-errors.js';
 import type { Message } from '../engine/received-message.js';
@@ -30,6 +31,44 @@ import { traceHeadersToContinue } from '../telemetry/tracing.js';
  * round trips fewer each), since none of them catches a write's error and goes on.
  */
 export const transitionTransaction = Object.freeze({ savepoints: false });
+
+/** Limits across every process on the store, checked as a job starts (see `JobTypeOptions`). */
+export interface StartLimits {
+  readonly globalConcurrency: number | null;
+  readonly keyConcurrency: number | null;
+}
+const noLimits: StartLimits = Object.freeze({ globalConcurrency: null, keyConcurrency: null });
+
+/** How long a job held back by a concurrency limit waits before it looks again (plus jitter). */
+const limitRecheckMs = 200;
+
+/**
+ * Throws `LimitReachedError` when `job` may not start: it takes a slot of its type's limits in
+ * the transaction that makes it active, so two processes cannot both take the last one.
+ */
+async function checkLimits(tx: SpoolTransaction, job: JobRecord, limits: StartLimits): Promise<void> {
+  const { globalConcurrency, keyConcurrency } = limits;
+  const wait = () => limitRecheckMs + Math.floor(Math.random() * limitRecheckMs);
+  if (
+    globalConcurrency !== null &&
+    !(await tx.records.takeJobSlot(job.type, null, job.id, globalConcurrency))
+  ) {
+    throw new LimitReachedError(
+      `job type "${job.type}" has ${globalConcurrency} running (globalConcurrency)`,
+      wait(),
+    );
+  }
+  if (
+    keyConcurrency !== null &&
+    job.key !== null &&
+    !(await tx.records.takeJobSlot(job.type, job.key, job.id, keyConcurrency))
+  ) {
+    throw new LimitReachedError(
+      `job type "${job.type}" has ${keyConcurrency} running for key "${job.key}" (keyConcurrency)`,
+      wait(),
+    );
+  }
+}
 
 /** The body of a job's queue message. */
 export interface JobTicket {
@@ -135,7 +174,7 @@ export class JobAttempts {
    * null (and acks the ticket) when there is nothing to run: the job is gone, finished, or
    * cancelled. A job found `active` had a worker that vanished: its attempt is recorded as lost.
    */
-  async begin(message: Message<JobTicket>): Promise<ActiveAttempt | null> {
+  async begin(message: Message<JobTicket>, limits: StartLimits = noLimits): Promise<ActiveAttempt | null> {
     const started = await this.spool.transaction(async (tx) => {
       const job = await tx.records.lockJob(message.body.jobId);
       // A job found `active` by a ticket on its first delivery is run by another ticket: this one
@@ -158,6 +197,7 @@ export class JobAttempts {
         });
         return null;
       }
+      await checkLimits(tx, job, limits);
       const attempt: JobAttempt = {
         attempt: job.attempts + 1,
         startedAt: now,

@@ -18,6 +18,17 @@ export interface JobTypeOptions {
   concurrency?: number;
   /** At most `limit` starts per `intervalMs` (per key with `perKey`), in this process. */
   rateLimit?: RateLimit;
+  /**
+   * Jobs of this type running at once in every process on the store together, enforced by the
+   * store when a job starts: a job over the limit waits (without using an attempt) and starts
+   * when one ends. Each process still runs at most its own `concurrency`.
+   */
+  globalConcurrency?: number;
+  /**
+   * Jobs of this type with one `key` running at once in every process on the store together
+   * (at most N for one customer); jobs without a key are not limited by it.
+   */
+  keyConcurrency?: number;
   /** Default priority of new jobs (higher first). @defaultValue 0 */
   priority?: number;
   /**
@@ -39,6 +50,8 @@ export interface ResolvedJobType {
   readonly timeoutMs: number;
   readonly concurrency: number;
   readonly rateLimit: RateLimit | null;
+  readonly globalConcurrency: number | null;
+  readonly keyConcurrency: number | null;
   readonly priority: number;
   /**
    * The ticket's lease. The worker extends it every half lease while the handler runs, so this
@@ -65,6 +78,8 @@ export function resolveJobType(name: string, options: JobTypeOptions = {}): Reso
     timeoutMs: options.timeoutMs ?? jobTypeDefaults.timeoutMs,
     concurrency: options.concurrency ?? jobTypeDefaults.concurrency,
     rateLimit: options.rateLimit ?? null,
+    globalConcurrency: options.globalConcurrency ?? null,
+    keyConcurrency: options.keyConcurrency ?? null,
     priority: options.priority ?? jobTypeDefaults.priority,
     leaseMs: options.leaseMs ?? jobDefaults.leaseMs,
     breaker: options.breaker ?? null,
@@ -74,6 +89,12 @@ export function resolveJobType(name: string, options: JobTypeOptions = {}): Reso
     ['timeoutMs', resolved.timeoutMs],
     ['concurrency', resolved.concurrency],
     ['leaseMs', resolved.leaseMs],
+    ...(resolved.globalConcurrency === null
+      ? []
+      : [['globalConcurrency', resolved.globalConcurrency] as [string, number]]),
+    ...(resolved.keyConcurrency === null
+      ? []
+      : [['keyConcurrency', resolved.keyConcurrency] as [string, number]]),
   ];
   for (const [field, value] of positive) {
     if (!Number.isInteger(value) || value < 1) {

@@ -8,7 +8,8 @@
  * cancel happens in this process, otherwise at the next status check (every `cancelCheckMs`).
  */
 import type { TimerHandle } from '../core/clock.js';
-import { CircuitOpenError, errorCatalogue, RetryAfterError, SpoolError } from '../core/errors.js';
+import { errorCatalogue, RetryAfterError, SpoolError } from '../core/errors.js';
+import { CircuitOpenError, LimitReachedError } from '../core/wait-errors.js';
 import type { CircuitBreaker } from '../breakers/breakers.js';
 import type { JsonValue } from '../core/message.js';
 import type { QueueConsumer } from '../engine/queue-consumer.js';
@@ -116,10 +117,10 @@ export class JobWorker {
     if (this.limiter) {
       const job = await this.spool.store.getJob(message.body.jobId);
       const waitMs = this.limiter.take(job?.key ?? null);
-      // Not yet: the ticket goes back with the wait as its delay, the job stays queued.
-      if (waitMs > 0) throw new RetryAfterError(waitMs);
+      // Not yet: the ticket goes back, uncounted, with the wait as its delay; the job stays queued.
+      if (waitMs > 0) throw new LimitReachedError(`job type "${this.type.name}" is at its rateLimit`, waitMs);
     }
-    const attempt = await this.attempts.begin(message);
+    const attempt = await this.attempts.begin(message, this.type);
     if (!attempt) return;
     await this.#execute(attempt, message.headers);
   }

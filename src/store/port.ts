@@ -531,6 +531,16 @@ export interface StoreWrites {
    */
   lockJob(id: string): Promise<JobRecord | null>;
 
+  /**
+   * For a limit that holds across processes: takes one of the `limit` slots of job type `type`
+   * (of its jobs with `key`, or of all of them when `key` is null) for job `jobId`, which the
+   * transaction is about to make `active`; resolves false when every slot is held by another job
+   * that is still `active`. A slot is free again once its holder is not `active` (finished,
+   * retrying, suspended), so nothing has to release it. Transactions taking slots of one type at
+   * the same time take different slots rather than wait for each other.
+   */
+  takeJobSlot(type: string, key: string | null, jobId: string, limit: number): Promise<boolean>;
+
   /** Stores or replaces a schedule (by name). */
   saveSchedule(schedule: ScheduleRecord): Promise<ScheduleRecord>;
 

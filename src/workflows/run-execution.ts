@@ -17,12 +17,8 @@
  */
 import { backoffDelay, type BackoffOptions, defaultBackoff } from '../core/backoff.js';
 import type { Clock } from '../core/clock.js';
-import {
-  CircuitOpenError,
-  InvalidArgumentError,
-  NonRetryableError,
-  RetryAfterError,
-} from '../core/errors.js';
+import { InvalidArgumentError, NonRetryableError, RetryAfterError } from '../core/errors.js';
+import { CircuitOpenError } from '../core/wait-errors.js';
 import type { Breakers } from '../breakers/breakers.js';
 import { describeFailure, encodeJson, type FailureInfo, type JsonValue } from '../core/message.js';
 import type {

@@ -5,9 +5,9 @@ import {
   NonRetryableError,
   QueueFullError,
   RetryAfterError,
-  CircuitOpenError,
   StaleReceiptError,
 } from '../../src/core/errors.js';
+import { CircuitOpenError } from '../../src/core/wait-errors.js';
 import type { Message } from '../../src/engine/received-message.js';
 import { deferred, openTestSpool, tick, until, type TestSpool } from '../helpers.js';
 

@@ -100,6 +100,7 @@ export class SchemaNames {
   readonly workflowEvents: string;
   readonly breakers: string;
   readonly stagedEvents: string;
+  readonly jobSlots: string;
   readonly migrations: string;
 
   constructor(schema: string) {
@@ -127,6 +128,7 @@ export class SchemaNames {
     this.workflowEvents = table('workflow_events');
     this.breakers = table('breakers');
     this.stagedEvents = table('staged_events');
+    this.jobSlots = table('job_slots');
     this.migrations = table('schema_migrations');
   }
 }

@@ -88,6 +88,9 @@ export class JobOps {
     | 'byIdempotencyKey'
     | 'byId'
     | 'lock'
+    | 'lockSlot'
+    | 'takeSlot'
+    | 'addSlot'
     | 'count'
     | 'deleteFinished'
     | 'deleteJobs'
@@ -103,7 +106,7 @@ export class JobOps {
   constructor(names: SchemaNames, clock: Clock) {
     this.#names = names;
     this.#clock = clock;
-    const { jobs, schedules } = names;
+    const { jobs, schedules, jobSlots } = names;
     const columns = jobColumns.map(([, column]) => column);
     const savedColumns =
       'name, cron, timezone, every_ms, job_type, payload, missed_policy, next_run_at, last_run_at, created_at';
@@ -117,6 +120,31 @@ export class JobOps {
       byIdempotencyKey: `SELECT * FROM ${jobs} WHERE type = $1 AND idempotency_key = $2`,
       byId: `SELECT * FROM ${jobs} WHERE id = $1`,
       lock: `SELECT * FROM ${jobs} WHERE id = $1 FOR UPDATE`,
+      // A free slot: no holder, this job already (a job whose worker died, starting again), or
+      // a holder no longer active. Slots other starts have locked are skipped, not waited for.
+      // This only picks and locks a candidate: the row may have been taken by a start that
+      // committed after this statement's snapshot, which the lock then waited for.
+      lockSlot: `
+        SELECT slot FROM ${jobSlots} c
+        WHERE c.type = $1 AND c.key = $2 AND c.slot < $3 AND c.slot <> ALL($5::int[])
+          AND (c.holder IS NULL OR c.holder = $4
+               OR NOT EXISTS (SELECT 1 FROM ${jobs} j WHERE j.id = c.holder AND j.status = 'active'))
+        ORDER BY c.slot
+        LIMIT 1 FOR UPDATE SKIP LOCKED`,
+      // A later statement, on the locked row: its snapshot holds whatever the start that held
+      // the row before committed (see sql.ts on lock-then-read).
+      takeSlot: `
+        UPDATE ${jobSlots} c SET holder = $4
+        WHERE c.type = $1 AND c.key = $2 AND c.slot = $3
+          AND (c.holder IS NULL OR c.holder = $4
+               OR NOT EXISTS (SELECT 1 FROM ${jobs} j WHERE j.id = c.holder AND j.status = 'active'))`,
+      // One more slot, up to the limit: slots exist only as far as they were needed at once, so
+      // a high limit that never binds costs a short scan, not one of `limit` rows.
+      addSlot: `
+        INSERT INTO ${jobSlots} (type, key, slot)
+        SELECT $1, $2, coalesce(max(slot) + 1, 0) FROM ${jobSlots} WHERE type = $1 AND key = $2
+        HAVING coalesce(max(slot) + 1, 0) < $3
+        ON CONFLICT DO NOTHING`,
       count: `SELECT type, status, count(*) AS count FROM ${jobs} GROUP BY type, status ORDER BY type, status`,
       deleteFinished: `
         DELETE FROM ${jobs} WHERE id = ANY(ARRAY(
@@ -180,6 +208,32 @@ export class JobOps {
    * Reads a job and locks its row until the transaction ends: under READ COMMITTED a transition
    * computed from a plain read could overwrite a concurrent one (a lost update).
    */
+  async takeSlot(sql: Sql, type: string, key: string | null, jobId: string, limit: number): Promise<boolean> {
+    const slotKey = key ?? '';
+    const tried: number[] = [];
+    let added = false;
+    // A few candidates at most: each one that turns out taken is a start that just committed.
+    for (let round = 0; round < 4; round++) {
+      const [candidate] = await sql.rows<{ slot: number }>(this.#sql.lockSlot, [
+        type,
+        slotKey,
+        limit,
+        jobId,
+        tried,
+      ]);
+      if (!candidate) {
+        if (added) return false;
+        // Every slot there is held: make one more (if the limit allows) and look again.
+        await sql.count(this.#sql.addSlot, [type, slotKey, limit]);
+        added = true;
+        continue;
+      }
+      if ((await sql.count(this.#sql.takeSlot, [type, slotKey, candidate.slot, jobId])) > 0) return true;
+      tried.push(candidate.slot);
+    }
+    return false;
+  }
+
   async lock(sql: Sql, id: string): Promise<JobRecord | null> {
     const [row] = await sql.rows<JobRow>(this.#sql.lock, [id]);
     return row ? toJob(row) : null;

@@ -388,6 +388,22 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 12,
+    description: 'job concurrency slots',
+    sql: `
+      -- The slots of a job type's limit across processes (key '' for globalConcurrency, the job
+      -- key for keyConcurrency). A job starting takes a slot whose holder is no longer active,
+      -- skipping slots other starts have locked, so starts of one type do not queue on a lock.
+      CREATE TABLE job_slots (
+        type   text COLLATE "C" NOT NULL,
+        key    text COLLATE "C" NOT NULL,
+        slot   integer NOT NULL,
+        holder text,
+        PRIMARY KEY (type, key, slot)
+      );
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -227,6 +227,10 @@ export class PostgresStoreImpl implements PostgresStore {
     return this.getJob(id);
   }
 
+  takeJobSlot(type: string, key: string | null, jobId: string, limit: number): Promise<boolean> {
+    return this.#call(() => this.#writes.takeJobSlot(type, key, jobId, limit));
+  }
+
   saveSchedule(schedule: ScheduleRecord): Promise<ScheduleRecord> {
     return this.#call(() => this.#writes.saveSchedule(schedule));
   }
@@ -350,6 +354,8 @@ export class PostgresStoreImpl implements PostgresStore {
       updateJob: (id, patch, expectedVersion) =>
         run((sql) => this.#jobs.update(sql, id, patch, expectedVersion)),
       lockJob: (id) => run((sql) => this.#jobs.lock(sql, id)),
+      takeJobSlot: (type, key, jobId, limit) =>
+        run((sql) => sql.atomic((tx) => this.#jobs.takeSlot(tx, type, key, jobId, limit))),
       saveSchedule: (schedule) => run((sql) => this.#jobs.saveSchedule(sql, schedule)),
       advanceSchedule: (name, from, next) => run((sql) => this.#jobs.advanceSchedule(sql, name, from, next)),
       markProcessed: (consumer, messageId) =>

@@ -58,6 +58,10 @@ export class JobOps {
   readonly #clock: Clock;
   readonly #insert: Database.Statement<Record<string, unknown>>;
   readonly #byId: Database.Statement<[string], JobRow>;
+  readonly #countActive: Database.Statement<
+    [{ type: string; key: string | null; jobId: string }],
+    { active: number }
+  >;
   readonly #byIdempotencyKey: Database.Statement<[string, string], JobRow>;
   readonly #count: Database.Statement<[], { type: string; status: string; count: number }>;
   readonly #deleteFinished: Database.Statement<{ before: number; type: string | null; limit: number }>;
@@ -85,6 +89,9 @@ export class JobOps {
          @requestHash, @version)`,
     );
     this.#byId = db.prepare('SELECT * FROM jobs WHERE id = ?');
+    this.#countActive = db.prepare(
+      "SELECT count(*) AS active FROM jobs WHERE status = 'active' AND type = @type AND (@key IS NULL OR key = @key) AND id != @jobId",
+    );
     this.#byIdempotencyKey = db.prepare('SELECT * FROM jobs WHERE type = ? AND idempotency_key = ?');
     this.#count = db.prepare(
       'SELECT type, status, count(*) AS count FROM jobs GROUP BY type, status ORDER BY type, status',
@@ -158,6 +165,14 @@ export class JobOps {
     }
     const row = statement.get(values);
     return row ? toJob(row) : null;
+  }
+
+  /**
+   * A slot is free while fewer than `limit` other jobs of the type (and key) are active: the
+   * transaction holds SQLite's only write lock, so the count cannot change under it.
+   */
+  takeSlot(type: string, key: string | null, jobId: string, limit: number): boolean {
+    return this.#countActive.get({ type, key, jobId })!.active < limit;
   }
 
   get(id: string): JobRecord | null {

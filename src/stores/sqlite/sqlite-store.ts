@@ -166,6 +166,10 @@ export class SqliteStoreImpl implements SqliteStore {
     return this.getJob(id);
   }
 
+  takeJobSlot(type: string, key: string | null, jobId: string, limit: number): Promise<boolean> {
+    return this.#batcher.read(() => this.#jobs.takeSlot(type, key, jobId, limit));
+  }
+
   saveSchedule(schedule: ScheduleRecord): Promise<ScheduleRecord> {
     return this.#batched.saveSchedule(schedule);
   }
@@ -315,6 +319,7 @@ export class SqliteStoreImpl implements SqliteStore {
         run(() => this.#jobs.update(id, patch, expectedVersion), true),
       // A transaction holds the database's only write lock: reading through it is locking.
       lockJob: (id) => run(() => this.#jobs.get(id), true),
+      takeJobSlot: (type, key, jobId, limit) => run(() => this.#jobs.takeSlot(type, key, jobId, limit), true),
       saveSchedule: (schedule) => run(() => this.#jobs.saveSchedule(schedule), true),
       advanceSchedule: (name, from, next) => run(() => this.#jobs.advanceSchedule(name, from, next), true),
       markProcessed: (consumer, messageId) =>

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
-import { CircuitOpenError } from '../../core/errors.js';
+import { CircuitOpenError } from '../../core/wait-errors.js';
 import { Workflows } from '../../workflows/workflows.js';
 import { type JobsSuite, sleep } from './harness.js';
 

@@ -62,5 +62,71 @@ export function concurrencyTests(suite: JobsSuite): void {
         assert.deepEqual(await jobs.counts(), [{ type: 'thumbnail', status: 'completed', count: jobCount }]);
       },
     );
+
+    suite.test(
+      'globalConcurrency and keyConcurrency hold across two processes on one store',
+      async (env) => {
+        // Two Jobs on two Spools of one database: as two processes would share it.
+        const [first, second] = [env.jobs(await env.spool()), env.jobs(await env.spool())];
+        const running = { all: 0, byKey: new Map<string, number>() };
+        const peak = { all: 0, byKey: new Map<string, number>(), renders: 0 };
+        for (const jobs of [first, second]) {
+          jobs.define(
+            'render',
+            async (job) => {
+              running.all += 1;
+              peak.renders = Math.max(peak.renders, running.all);
+              try {
+                await sleep(30);
+              } finally {
+                running.all -= 1;
+              }
+              return job.payload;
+            },
+            { concurrency: 5, globalConcurrency: 2 },
+          );
+          jobs.define(
+            'sync',
+            async (job) => {
+              const key = job.key!;
+              running.byKey.set(key, (running.byKey.get(key) ?? 0) + 1);
+              peak.byKey.set(key, Math.max(peak.byKey.get(key) ?? 0, running.byKey.get(key)!));
+              running.all += 1;
+              peak.all = Math.max(peak.all, running.all);
+              try {
+                await sleep(30);
+              } finally {
+                running.byKey.set(key, running.byKey.get(key)! - 1);
+                running.all -= 1;
+              }
+              return null;
+            },
+            { concurrency: 5, keyConcurrency: 1 },
+          );
+        }
+        const renders = await Promise.all(Array.from({ length: 12 }, (_, n) => first.add('render', n)));
+        await Promise.all([first.start(), second.start()]);
+        for (const job of renders) {
+          const done = await env.finished(first, job.id, 20_000);
+          assert.equal(done.status, 'completed');
+          assert.equal(done.attempts, 1, 'waiting for the limit used no attempt');
+        }
+        assert.equal(peak.renders, 2, `${peak.renders} renders ran at once: the limit is 2 in all processes`);
+
+        peak.all = 0;
+        const syncs = await Promise.all(
+          Array.from({ length: 12 }, (_, n) => second.add('sync', null, { key: `customer-${n % 3}` })),
+        );
+        for (const job of syncs)
+          assert.equal((await env.finished(second, job.id, 20_000)).status, 'completed');
+        assert.deepEqual(
+          [...peak.byKey.values()],
+          [1, 1, 1],
+          'one at a time per customer, in all processes together',
+        );
+        assert.ok(peak.all > 1, `customers ran side by side (${peak.all} at once)`);
+      },
+      { sharedDatabase: true },
+    );
   });
 }
