@@ -6,7 +6,13 @@
  *
  * States and transitions: see job-states.ts. One attempt's transitions: job-attempts.ts.
  */
-import { ClosedError, InvalidArgumentError, WaitTimeoutError } from '../core/errors.js';
+import {
+  ClosedError,
+  errorCatalogue,
+  InvalidArgumentError,
+  SpoolError,
+  WaitTimeoutError,
+} from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { validateName } from '../core/names.js';
 import { encodeJson, type JsonValue } from '../core/message.js';
@@ -334,6 +340,14 @@ export class Jobs {
       }
       const record = await tx.records.lockJob(id);
       if (!record) throw new JobNotFoundError(id);
+      // A workflow run (src/workflows) cancelled as a plain job would skip its compensations.
+      if (record.type.startsWith('spool.workflow.')) {
+        throw new SpoolError(
+          errorCatalogue.JOB_STATE_CONFLICT,
+          `job ${id} is a workflow run: cancel it with workflows.cancel (POST /v1/workflow-runs/${id}/cancel, spool workflows cancel ${id}) so that its compensations run`,
+          { jobId: id, status: record.status, operation: 'cancelled' },
+        );
+      }
       if (!cancellableStatuses.has(record.status)) throw new JobStateError(id, record.status, 'cancelled');
       const updated = await this.#cancelLocked(tx, record);
       aborted.push(id);

@@ -276,6 +276,13 @@ export function workflowOperationTests(suite: JobsSuite): void {
       } while (after !== null);
       assert.deepEqual(seen, [ids.undone, ids['plain-failure'], ids.ok]);
       await rejectsWithCode(() => workflows.list({ status: 'lost' as never }), 'SPOOL_INVALID_ARGUMENT');
+      // Cancelled as a plain job, a run would skip its compensations: refused, with the way.
+      const waiting = await workflows.start('ok', null, { delayMs: 60_000 });
+      await assert.rejects(jobs.cancel(waiting.id), (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'SPOOL_JOB_STATE_CONFLICT');
+        assert.match(error.message, /is a workflow run: cancel it with workflows\.cancel/);
+        return true;
+      });
     });
   });
 }
