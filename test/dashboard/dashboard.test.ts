@@ -441,6 +441,17 @@ describe('dashboard in Chromium', { skip: browserSkip }, () => {
         10_000,
         'the 410 endpoint disabled',
       );
+      // And the 500 endpoint's second attempt given up, before the page reads the log.
+      await until(
+        async () =>
+          (
+            (await hooked.call('GET', '/v1/webhooks/deliveries?outcome=dead-lettered')).body as {
+              items: unknown[];
+            }
+          ).items.length === 2,
+        10_000,
+        'both deliveries dead-lettered',
+      );
       const page = await context.newPage();
       page.on('pageerror', (error) => pageErrors.push(`/webhooks: ${error.message}`));
       await page.goto(`${hooked.url}/webhooks`);
