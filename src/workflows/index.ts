@@ -1,6 +1,7 @@
 export {
   Workflows,
   workflowTypePrefix,
+  workflowRunStatuses,
   type RunFilter,
   type StartWorkflowOptions,
   type WorkflowOptions,

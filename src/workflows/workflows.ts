@@ -90,16 +90,18 @@ export interface RunFilter {
  * `failed` (nothing to undo, or a compensation failed too), `compensated` (failed, and every
  * completed step was undone), `cancelled` (its compensations ran).
  */
-export type WorkflowRunStatus =
-  | 'queued'
-  | 'running'
-  | 'sleeping'
-  | 'waiting'
-  | 'retrying'
-  | 'completed'
-  | 'failed'
-  | 'compensated'
-  | 'cancelled';
+export const workflowRunStatuses = [
+  'queued',
+  'running',
+  'sleeping',
+  'waiting',
+  'retrying',
+  'completed',
+  'failed',
+  'compensated',
+  'cancelled',
+] as const;
+export type WorkflowRunStatus = (typeof workflowRunStatuses)[number];
 
 /** One recorded step of a run. */
 export interface WorkflowStep {

@@ -7,6 +7,7 @@
  */
 import { type Command, Option } from 'commander';
 import type { WorkflowRun } from '../../client/index.js';
+import { workflowRunStatuses } from '../../workflows/workflows.js';
 import { withBackend } from './support/backend.js';
 import { type ClientFlags, withClientOptions } from './support/client-options.js';
 import { parseJson, wholeNumber } from './support/input.js';
@@ -17,18 +18,6 @@ interface StartFlags extends ClientFlags {
   delayMs?: number;
   timeoutMs?: number;
 }
-
-const runStatuses = [
-  'queued',
-  'running',
-  'sleeping',
-  'waiting',
-  'retrying',
-  'completed',
-  'failed',
-  'compensated',
-  'cancelled',
-] as const;
 
 function printRun(run: WorkflowRun): void {
   out(`run ${run.id} (${run.workflow}): ${run.status}${run.currentStep ? ` at ${run.currentStep}` : ''}`);
@@ -94,12 +83,12 @@ export function registerWorkflows(program: Command): void {
       .command('list')
       .description("runs, newest first: a workflow's, or every workflow's")
       .argument('[workflow]', 'the workflow name (default: every workflow)')
-      .addOption(new Option('--status <status>', 'only runs in this status').choices(runStatuses))
+      .addOption(new Option('--status <status>', 'only runs in this status').choices(workflowRunStatuses))
       .option('--limit <n>', 'runs per page', wholeNumber(1, 1000), 50),
   ).action(
     (
       workflow: string | undefined,
-      flags: ClientFlags & { limit: number; status?: (typeof runStatuses)[number] },
+      flags: ClientFlags & { limit: number; status?: (typeof workflowRunStatuses)[number] },
     ) =>
       withBackend(flags, async (spool) => {
         const page = await spool.workflows.list(

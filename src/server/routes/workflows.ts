@@ -5,7 +5,7 @@
  * the job events stream like any job's (a run is the job `spool.workflow.<name>`).
  */
 import type { JsonValue } from '../../core/message.js';
-import type { WorkflowRun, WorkflowRunStatus } from '../../workflows/workflows.js';
+import type { WorkflowRun } from '../../workflows/workflows.js';
 import { Workflows } from '../../workflows/workflows.js';
 import type { RouteModule } from '../context.js';
 import { defaultPageLimit } from '../schemas/common.js';
@@ -102,7 +102,7 @@ export const workflowRoutes: RouteModule = (app, { jobs, webhooks }) => {
       const page = await workflows().list(
         {
           ...(workflow === undefined ? {} : { workflow }),
-          ...(status === undefined ? {} : { status: status as WorkflowRunStatus }),
+          ...(status === undefined ? {} : { status: status }),
         },
         { limit, after: cursor ?? null },
       );

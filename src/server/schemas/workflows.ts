@@ -1,5 +1,6 @@
 /** Request and response schemas of the workflow routes. */
 import { Type } from '@sinclair/typebox';
+import { workflowRunStatuses } from '../../workflows/workflows.js';
 import { Milliseconds, Name, Page, PageQuery, Timestamp } from './common.js';
 
 const JsonValue = Type.Unknown({ description: 'Any JSON value' });
@@ -9,17 +10,7 @@ const Failure = Type.Object({
   stack: Type.Optional(Type.String({ description: "Where it was thrown: the stack's frames, at most 30" })),
 });
 const RunStatus = Type.Union(
-  [
-    'queued',
-    'running',
-    'sleeping',
-    'waiting',
-    'retrying',
-    'completed',
-    'failed',
-    'compensated',
-    'cancelled',
-  ].map((status) => Type.Literal(status)),
+  workflowRunStatuses.map((status) => Type.Literal(status)),
   { description: 'See the run statuses in docs/workflows.md' },
 );
 
