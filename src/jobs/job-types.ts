@@ -25,6 +25,12 @@ export interface JobTypeOptions {
    */
   globalConcurrency?: number;
   /**
+   * At most `limit` starts per `intervalMs` in every process on the store together (per job
+   * key with `perKey`), kept in the store as a token bucket: a job over it waits, without using
+   * an attempt, until a token is there.
+   */
+  globalRateLimit?: RateLimit;
+  /**
    * Jobs of this type with one `key` running at once in every process on the store together
    * (at most N for one customer); jobs without a key are not limited by it.
    */
@@ -51,6 +57,7 @@ export interface ResolvedJobType {
   readonly concurrency: number;
   readonly rateLimit: RateLimit | null;
   readonly globalConcurrency: number | null;
+  readonly globalRateLimit: RateLimit | null;
   readonly keyConcurrency: number | null;
   readonly priority: number;
   /**
@@ -79,6 +86,7 @@ export function resolveJobType(name: string, options: JobTypeOptions = {}): Reso
     concurrency: options.concurrency ?? jobTypeDefaults.concurrency,
     rateLimit: options.rateLimit ?? null,
     globalConcurrency: options.globalConcurrency ?? null,
+    globalRateLimit: options.globalRateLimit ?? null,
     keyConcurrency: options.keyConcurrency ?? null,
     priority: options.priority ?? jobTypeDefaults.priority,
     leaseMs: options.leaseMs ?? jobDefaults.leaseMs,
@@ -101,12 +109,14 @@ export function resolveJobType(name: string, options: JobTypeOptions = {}): Reso
       throw new InvalidArgumentError(`job type "${name}": ${field} must be an integer >= 1`, { field });
     }
   }
-  if (resolved.rateLimit) {
-    const { limit, intervalMs } = resolved.rateLimit;
+  for (const field of ['rateLimit', 'globalRateLimit'] as const) {
+    const rate = resolved[field];
+    if (!rate) continue;
+    const { limit, intervalMs } = rate;
     if (!Number.isInteger(limit) || limit < 1 || !Number.isInteger(intervalMs) || intervalMs < 1) {
       throw new InvalidArgumentError(
-        `job type "${name}": rateLimit needs an integer limit >= 1 and intervalMs >= 1`,
-        { field: 'rateLimit' },
+        `job type "${name}": ${field} needs an integer limit >= 1 and intervalMs >= 1`,
+        { field },
       );
     }
   }

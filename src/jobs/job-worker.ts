@@ -114,6 +114,16 @@ export class JobWorker {
   }
 
   async #run(message: Message<JobTicket>): Promise<void> {
+    const global = this.type.globalRateLimit;
+    if (global) {
+      // Taken before the start's transaction, in a unit of its own (see takeRateToken).
+      const key = global.perKey ? ((await this.spool.store.getJob(message.body.jobId))?.key ?? null) : null;
+      const bucket = `job:${this.type.name}${key === null ? '' : `:${key}`}`;
+      const waitMs = await this.spool.store.takeRateToken(bucket, global.limit, global.intervalMs);
+      if (waitMs > 0) {
+        throw new LimitReachedError(`job type "${this.type.name}" is at its globalRateLimit`, waitMs);
+      }
+    }
     if (this.limiter) {
       const job = await this.spool.store.getJob(message.body.jobId);
       const waitMs = this.limiter.take(job?.key ?? null);

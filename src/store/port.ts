@@ -844,6 +844,13 @@ export interface Store extends StoreWrites {
   /** Deletes the workers with these ids; unknown ids are ignored. Resolves with the count deleted. */
   deleteWorkers(ids: readonly string[]): Promise<number>;
 
+  /**
+   * Takes one token from rate limit bucket `name` — `limit` tokens refilled evenly over
+   * `intervalMs`, full when first used — for every process on the store: resolves 0 when one was
+   * taken, or how many ms until one is there (nothing taken). Its own unit of work.
+   */
+  takeRateToken(name: string, limit: number, intervalMs: number): Promise<number>;
+
   /** Breaker `name`, or null if it was never used. */
   getBreaker(name: string): Promise<BreakerRecord | null>;
 

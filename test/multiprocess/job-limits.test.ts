@@ -1,4 +1,4 @@
-// Job concurrency limits across OS processes on one PostgreSQL database: three worker processes,
+// Job concurrency and rate limits across OS processes on one PostgreSQL database: three worker processes,
 // each allowed 8 jobs of a type at once, share a `globalConcurrency` of 3 and a `keyConcurrency`
 // of 1. Every run reports its start and end (one machine, one clock); the most runs that
 // overlapped must never pass the limit, and must reach it (the limit, not the load, bounded them).
@@ -82,5 +82,19 @@ void describe('job limits across three worker processes on PostgreSQL', () => {
     }
     const all = done.map((job) => job.result as unknown as Run);
     assert.ok(peakOverlap(all) > 1, 'different keys ran at the same time');
+  });
+
+  it('globalRateLimit 10 per second: a burst of 10, then one start per 100 ms in all processes together', async () => {
+    const done = await runAll('limited.notify', 40);
+    const starts = done.map((job) => (job.result as unknown as Run).startedAt).sort((a, b) => a - b);
+    for (let k = 10; k < starts.length; k++) {
+      const earliest = (k - 9) * 100 - 60;
+      assert.ok(
+        starts[k]! - starts[0]! >= earliest,
+        `start ${k} came ${starts[k]! - starts[0]!} ms after the first, before ${earliest} ms`,
+      );
+    }
+    // Three processes each counting alone would have let 30 through in the first second.
+    assert.ok(starts[29]! - starts[0]! >= 1_800, 'the 30th start waited for the rate');
   });
 });

@@ -15,6 +15,7 @@ const run = async () => {
 };
 jobs.define('limited.render', run, { concurrency: 8, globalConcurrency: 3 });
 jobs.define('limited.sync', run, { concurrency: 8, keyConcurrency: 1 });
+jobs.define('limited.notify', run, { concurrency: 8, globalRateLimit: { limit: 10, intervalMs: 1_000 } });
 await jobs.start();
 process.stdout.write('worker ready\n');
 process.once('SIGTERM', () => {

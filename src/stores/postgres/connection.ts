@@ -101,6 +101,7 @@ export class SchemaNames {
   readonly breakers: string;
   readonly stagedEvents: string;
   readonly jobSlots: string;
+  readonly rateBuckets: string;
   readonly migrations: string;
 
   constructor(schema: string) {
@@ -129,6 +130,7 @@ export class SchemaNames {
     this.breakers = table('breakers');
     this.stagedEvents = table('staged_events');
     this.jobSlots = table('job_slots');
+    this.rateBuckets = table('rate_buckets');
     this.migrations = table('schema_migrations');
   }
 }

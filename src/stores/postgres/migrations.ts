@@ -404,6 +404,18 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 13,
+    description: 'rate limit buckets',
+    sql: `
+      -- Token buckets of rate limits that hold across processes (src/jobs: globalRateLimit).
+      CREATE TABLE rate_buckets (
+        name        text COLLATE "C" PRIMARY KEY,
+        tokens      double precision NOT NULL,
+        refilled_at bigint NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

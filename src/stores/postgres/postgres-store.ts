@@ -72,6 +72,7 @@ import { PoolSql, type Sql, type SqlContext } from './sql.js';
 import { toStoreError } from './store-errors.js';
 import { TransactionScope, asQueryable, inCallerTransaction } from './transaction-scope.js';
 import { UpkeepOps } from './upkeep-ops.js';
+import { RateOps } from './rate-ops.js';
 import { Vacuum } from './vacuum.js';
 import { WorkerOps } from './worker-ops.js';
 
@@ -120,6 +121,7 @@ export class PostgresStoreImpl implements PostgresStore {
   readonly #jobs: JobOps;
   readonly #workflows: WorkflowOps;
   readonly #workers: WorkerOps;
+  readonly #rates: RateOps;
   readonly #notifier: Notifier;
   readonly #vacuum: Vacuum;
   readonly #leaderships = new Set<AdvisoryLeadership>();
@@ -174,6 +176,7 @@ export class PostgresStoreImpl implements PostgresStore {
     this.#jobs = new JobOps(names, clock);
     this.#workflows = new WorkflowOps(names, clock);
     this.#workers = new WorkerOps(names, clock);
+    this.#rates = new RateOps(names, clock);
     this.#writes = this.#writesVia((operation) => operation(this.#sql), true);
     this.#relayLock = `spool.relay.${names.schema}`;
   }
@@ -265,6 +268,10 @@ export class PostgresStoreImpl implements PostgresStore {
 
   saveBreaker(name: string, state: string): Promise<void> {
     return this.#call(() => this.#writes.saveBreaker(name, state));
+  }
+
+  takeRateToken(name: string, limit: number, intervalMs: number): Promise<number> {
+    return this.#call(() => this.#rates.take(this.#sql, name, limit, intervalMs));
   }
 
   getBreaker(name: string): Promise<BreakerRecord | null> {

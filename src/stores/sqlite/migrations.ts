@@ -375,6 +375,18 @@ export const migrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 12,
+    description: 'rate limit buckets',
+    sql: `
+      -- Token buckets of rate limits that hold across processes (src/jobs: globalRateLimit).
+      CREATE TABLE rate_buckets (
+        name        TEXT PRIMARY KEY,
+        tokens      REAL NOT NULL,
+        refilled_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

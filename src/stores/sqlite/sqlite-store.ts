@@ -58,6 +58,7 @@ import { UpkeepOps } from './upkeep-ops.js';
 import type { WalSync } from './wal-sync.js';
 import { WorkerOps } from './worker-ops.js';
 import { WorkflowOps } from './workflow-ops.js';
+import { RateOps } from './rate-ops.js';
 import { type CommitStats, WriteBatcher, type WriteKind } from './write-batcher.js';
 
 /** A {@link Store} on SQLite, with group-commit statistics (not part of the port). */
@@ -90,6 +91,7 @@ export class SqliteStoreImpl implements SqliteStore {
   readonly #jobs: JobOps;
   readonly #workers: WorkerOps;
   readonly #workflows: WorkflowOps;
+  readonly #rates: RateOps;
   /** The transactional writes, batched. */
   readonly #batched: StoreWrites;
 
@@ -107,6 +109,7 @@ export class SqliteStoreImpl implements SqliteStore {
     this.#jobs = new JobOps(db, clock);
     this.#workers = new WorkerOps(db, clock);
     this.#workflows = new WorkflowOps(db, clock);
+    this.#rates = new RateOps(db, clock);
     this.#batched = this.#writes(
       (operation, atomic, kind) => this.#batcher.write(operation, atomic, kind),
       true,
@@ -257,6 +260,10 @@ export class SqliteStoreImpl implements SqliteStore {
 
   saveBreaker(name: string, state: string): Promise<void> {
     return this.#batched.saveBreaker(name, state);
+  }
+
+  takeRateToken(name: string, limit: number, intervalMs: number): Promise<number> {
+    return this.#batcher.write(() => this.#rates.take(name, limit, intervalMs), true);
   }
 
   getBreaker(name: string): Promise<BreakerRecord | null> {

@@ -280,5 +280,25 @@ export function jobTests(suite: Suite): void {
         assert.deepEqual(await store.getSchedule(record.name), resumed);
       },
     );
+
+    suite.test(
+      'takeRateToken: a full bucket lets the limit through, then one per interval / limit',
+      async ({ store, clock }) => {
+        const take = () => store.takeRateToken('job:notify', 3, 3_000);
+        assert.deepEqual([await take(), await take(), await take()], [0, 0, 0]);
+        assert.equal(await take(), 1_000, 'empty: a token in a second');
+        await clock.advance(400);
+        assert.equal(await take(), 600, 'a refusal takes nothing');
+        await clock.advance(600);
+        assert.equal(await take(), 0);
+        assert.equal(await store.takeRateToken('job:notify:acme', 3, 3_000), 0, 'another bucket is full');
+        await clock.advance(60_000);
+        assert.deepEqual(
+          [await take(), await take(), await take(), await take()],
+          [0, 0, 0, 1_000],
+          'never more than full',
+        );
+      },
+    );
   });
 }

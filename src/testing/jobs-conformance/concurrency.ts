@@ -128,5 +128,41 @@ export function concurrencyTests(suite: JobsSuite): void {
       },
       { sharedDatabase: true },
     );
+
+    suite.test(
+      'globalRateLimit holds across two processes on one store: a burst of the limit, then the rate',
+      async (env) => {
+        const [first, second] = [env.jobs(await env.spool()), env.jobs(await env.spool())];
+        const starts: number[] = [];
+        for (const jobs of [first, second]) {
+          jobs.define(
+            'notify',
+            () => {
+              starts.push(Date.now());
+              return null;
+            },
+            { concurrency: 10, globalRateLimit: { limit: 5, intervalMs: 1_000 } },
+          );
+        }
+        const added = await Promise.all(Array.from({ length: 15 }, (_, n) => first.add('notify', n)));
+        await Promise.all([first.start(), second.start()]);
+        for (const job of added) {
+          const done = await env.finished(first, job.id, 20_000);
+          assert.equal(done.status, 'completed');
+          assert.equal(done.attempts, 1, 'waiting for a token used no attempt');
+        }
+        starts.sort((a, b) => a - b);
+        // A full bucket lets 5 through at once; after that one start per 200 ms, in both
+        // processes together (each alone would let its own 5 per second through).
+        for (let k = 5; k < starts.length; k++) {
+          const earliest = (k - 4) * 200 - 60;
+          assert.ok(
+            starts[k]! - starts[0]! >= earliest,
+            `start ${k} came ${starts[k]! - starts[0]!} ms after the first, before ${earliest} ms`,
+          );
+        }
+      },
+      { sharedDatabase: true },
+    );
   });
 }
