@@ -481,7 +481,8 @@ export interface StoreWrites {
    * commit (PostgreSQL) may stage them in the transaction and append them right after it
    * commits, before `transaction()` resolves — so transactions that all publish to one hot
    * partition (the events log) do not commit one at a time. Events staged by transactions
-   * appear in the order they were staged; a process that dies between the commit and the
+   * appear in the order they were staged (a transaction's own in their order; those of
+   * transactions staging at the same moment may interleave); a process that dies between the commit and the
    * append leaves them to the next relay of any process (within a second). Their offsets are
    * not known to the writer.
    */
