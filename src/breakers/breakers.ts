@@ -88,7 +88,7 @@ export class Breakers {
 
   /** Closes breaker `name` now (an operator's reset), whatever its state. */
   async reset(name: string): Promise<BreakerView> {
-    await openEventsLog(this.spool);
+    await this.spool.openEventsLog();
     await this.spool.transaction(async (tx) => {
       const locked = await tx.records.lockBreaker(name, JSON.stringify(closedState));
       const state = JSON.parse(locked.state) as BreakerState;
@@ -113,18 +113,6 @@ export function breakersOf(spool: Spool): Breakers {
     sharedBreakers.set(spool, breakers);
   }
   return breakers;
-}
-
-/** The events log, created once per Spool before a transaction publishes to it. */
-const eventsLogs = new WeakMap<Spool, Promise<unknown>>();
-function openEventsLog(spool: Spool): Promise<unknown> {
-  let opened = eventsLogs.get(spool);
-  if (!opened) {
-    opened = spool.topic(eventsTopic, { partitions: 1, retentionMs: 86_400_000 });
-    opened.catch(() => eventsLogs.delete(spool));
-    eventsLogs.set(spool, opened);
-  }
-  return opened;
 }
 
 /** A change of state goes on the events log (the live stream), in the transaction that made it. */
@@ -229,7 +217,7 @@ export class CircuitBreaker {
   }
 
   async #change<R>(decide: (state: BreakerState) => { next: BreakerState | null; result: R }): Promise<R> {
-    await openEventsLog(this.spool);
+    await this.spool.openEventsLog();
     return this.spool.transaction(async (tx) => {
       const writes: Pick<StoreWrites, 'lockBreaker' | 'saveBreaker'> = tx.records;
       const locked = await writes.lockBreaker(this.name, JSON.stringify(closedState));

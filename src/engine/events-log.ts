@@ -85,11 +85,17 @@ export class EventsLog {
     private readonly topicSignals: WakeSignals,
   ) {}
 
-  /** Creates the topic if needed. */
+  /** Creates the topic if needed (once; a failed attempt is tried again at the next call). */
   open(): Promise<void> {
     this.#ready ??= this.store
       .saveTopic(resolveTopicConfig(eventsTopic, { partitions: 1, retentionMs: 86_400_000 }))
-      .then(() => undefined);
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          this.#ready = undefined;
+          throw error;
+        },
+      );
     return this.#ready;
   }
 

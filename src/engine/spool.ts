@@ -352,6 +352,14 @@ export class Spool {
     return leadership;
   }
 
+  /**
+   * @internal Creates Spool's events log (`spool.events`) if needed, once: for a layer that
+   * publishes to it inside a transaction, where the topic must already exist.
+   */
+  openEventsLog(): Promise<void> {
+    return this.#context.events.open();
+  }
+
   /** Sweeps expired dedup ids and processed markers, stale workers, and applies topic retention now. */
   maintain(): Promise<void> {
     return this.#context.store.maintain({

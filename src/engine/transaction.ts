@@ -154,6 +154,25 @@ export function currentTransaction(): SpoolTransaction | undefined {
   return scope && !scope.ended ? scope.tx : undefined;
 }
 
+/** What {@link joinTransaction} needs of a Spool. */
+interface TransactionRunner {
+  transaction<T>(work: (tx: SpoolTransaction) => Promise<T>, options?: TransactionOptions): Promise<T>;
+}
+
+/**
+ * Runs `work` in the caller's transaction when there is one (see {@link currentTransaction}),
+ * else in a new transaction of `spool` with `options`: for a layer's writes that must commit
+ * with the work around them, or on their own when called outside one.
+ */
+export function joinTransaction<T>(
+  spool: TransactionRunner,
+  work: (tx: SpoolTransaction) => Promise<T>,
+  options?: TransactionOptions,
+): Promise<T> {
+  const joined = currentTransaction();
+  return joined ? work(joined) : spool.transaction(work, options);
+}
+
 /** Runs `work` in one store transaction and wakes consumers after it commits. */
 export async function runTransaction<T>(
   context: EngineContext,

@@ -114,19 +114,21 @@ export class JobWorker {
   }
 
   async #run(message: Message<JobTicket>): Promise<void> {
+    // The job's key, read at most once, and only for a limit per key.
+    let key: Promise<string | null> | undefined;
+    const keyOf = () => (key ??= this.spool.store.getJob(message.body.jobId).then((job) => job?.key ?? null));
     const global = this.type.globalRateLimit;
     if (global) {
       // Taken before the start's transaction, in a unit of its own (see takeRateToken).
-      const key = global.perKey ? ((await this.spool.store.getJob(message.body.jobId))?.key ?? null) : null;
-      const bucket = `job:${this.type.name}${key === null ? '' : `:${key}`}`;
+      const perKey = global.perKey ? await keyOf() : null;
+      const bucket = `job:${this.type.name}${perKey === null ? '' : `:${perKey}`}`;
       const waitMs = await this.spool.store.takeRateToken(bucket, global.limit, global.intervalMs);
       if (waitMs > 0) {
         throw new LimitReachedError(`job type "${this.type.name}" is at its globalRateLimit`, waitMs);
       }
     }
     if (this.limiter) {
-      const job = await this.spool.store.getJob(message.body.jobId);
-      const waitMs = this.limiter.take(job?.key ?? null);
+      const waitMs = this.limiter.take(this.type.rateLimit?.perKey ? await keyOf() : null);
       // Not yet: the ticket goes back, uncounted, with the wait as its delay; the job stays queued.
       if (waitMs > 0) throw new LimitReachedError(`job type "${this.type.name}" is at its rateLimit`, waitMs);
     }

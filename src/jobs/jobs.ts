@@ -17,7 +17,7 @@ import { newId } from '../core/ids.js';
 import { validateName } from '../core/names.js';
 import { encodeJson, type JsonValue } from '../core/message.js';
 import type { Spool } from '../engine/spool.js';
-import { currentTransaction, type SpoolTransaction } from '../engine/transaction.js';
+import { joinTransaction, type SpoolTransaction } from '../engine/transaction.js';
 import { jobDefaults } from '../core/options.js';
 import type {
   JobLogLine,
@@ -223,9 +223,8 @@ export class Jobs {
       (traceHeaders) => {
         // Inside `spool.transaction(work)` the add joins that transaction (the outbox): the job
         // exists if and only if the work commits.
-        const joined = currentTransaction();
-        if (joined) return this.#insert(joined, type, payload, options, requestHash, null, traceHeaders);
-        return this.spool.transaction(
+        return joinTransaction(
+          this.spool,
           (tx) => this.#insert(tx, type, payload, options, requestHash, null, traceHeaders),
           transitionTransaction,
         );
@@ -291,8 +290,7 @@ export class Jobs {
           await writes.flush();
           return results;
         };
-        const joined = currentTransaction();
-        return joined ? work(joined) : this.spool.transaction(work, transitionTransaction);
+        return joinTransaction(this.spool, work, transitionTransaction);
       },
     );
     return created.map((record) => toJob(record));
@@ -393,9 +391,8 @@ export class Jobs {
       }
       return next;
     };
-    const joined = currentTransaction();
     const retried = (traceHeaders: Record<string, string> | undefined) =>
-      joined ? work(joined, traceHeaders) : this.spool.transaction((tx) => work(tx, traceHeaders));
+      joinTransaction(this.spool, (tx) => work(tx, traceHeaders));
     const updated = await traceProducer(
       {
         operation: 'retry',
@@ -626,9 +623,7 @@ export class Jobs {
    * it joins that transaction.
    */
   async promote(id: string): Promise<Job> {
-    const work = (tx: SpoolTransaction) => this.#attempts.promote(tx, id);
-    const joined = currentTransaction();
-    return toJob(await (joined ? work(joined) : this.spool.transaction(work)));
+    return toJob(await joinTransaction(this.spool, (tx) => this.#attempts.promote(tx, id)));
   }
 
   /** @internal Spool's own layers (workflows): see `JobAttempts.onFinished`. */

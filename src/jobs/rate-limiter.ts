@@ -7,6 +7,7 @@
  * the limit to its own starts.
  */
 import type { Clock } from '../core/clock.js';
+import { takeToken } from '../core/token-bucket.js';
 
 export interface RateLimit {
   /** Starts allowed per interval. */
@@ -16,13 +17,8 @@ export interface RateLimit {
   readonly perKey?: boolean;
 }
 
-interface Bucket {
-  tokens: number;
-  updatedAt: number;
-}
-
 export class RateLimiter {
-  readonly #buckets = new Map<string, Bucket>();
+  readonly #buckets = new Map<string, { tokens: number; refilledAt: number }>();
 
   constructor(
     private readonly limit: RateLimit,
@@ -32,16 +28,13 @@ export class RateLimiter {
   /** Takes a token for `key` and resolves 0, or returns how long to wait (ms) for one. */
   take(key: string | null): number {
     const bucketKey = this.limit.perKey ? (key ?? '') : '';
-    const now = this.clock.now();
-    const rate = this.limit.limit / this.limit.intervalMs;
-    const bucket = this.#buckets.get(bucketKey) ?? { tokens: this.limit.limit, updatedAt: now };
-    bucket.tokens = Math.min(this.limit.limit, bucket.tokens + (now - bucket.updatedAt) * rate);
-    bucket.updatedAt = now;
-    this.#buckets.set(bucketKey, bucket);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return 0;
-    }
-    return Math.ceil((1 - bucket.tokens) / rate);
+    const taken = takeToken(
+      this.#buckets.get(bucketKey) ?? null,
+      this.limit.limit,
+      this.limit.intervalMs,
+      this.clock.now(),
+    );
+    this.#buckets.set(bucketKey, { tokens: taken.tokens, refilledAt: taken.refilledAt });
+    return taken.waitMs;
   }
 }

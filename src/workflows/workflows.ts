@@ -43,7 +43,7 @@ import {
   type WorkflowEvent,
   type WorkflowFunction,
 } from './workflow-types.js';
-import { currentTransaction, type SpoolTransaction } from '../engine/transaction.js';
+import { joinTransaction, type SpoolTransaction } from '../engine/transaction.js';
 
 export type { StartWorkflowOptions };
 
@@ -389,10 +389,7 @@ export class Workflows {
 
   async #deliver(runId: string, name: string, payload: string, operation: string) {
     // Inside a transaction (a transactional topic handler: eventsFromTopic), the event joins it.
-    const joined = currentTransaction();
-    const transaction = <T>(work: (tx: SpoolTransaction) => Promise<T>) =>
-      joined ? work(joined) : this.jobs.spool.transaction(work);
-    return transaction(async (tx) => {
+    return joinTransaction(this.jobs.spool, async (tx) => {
       const job = await tx.records.lockJob(runId);
       if (!job || !job.type.startsWith(workflowTypePrefix)) throw new WorkflowRunNotFoundError(runId);
       if (isFinished(job.status)) throw new WorkflowRunFinishedError(runId, job.status, operation);

@@ -6,7 +6,7 @@
  * of one busy bucket do not queue behind each other's commits.
  */
 import type { Clock } from '../../core/clock.js';
-import { takeToken } from '../rules.js';
+import { takeToken } from '../../core/token-bucket.js';
 import type { SchemaNames } from './connection.js';
 import type { Sql } from './sql.js';
 

@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
-import { takeToken } from '../rules.js';
+import { takeToken } from '../../core/token-bucket.js';
 
 export class RateOps {
   readonly #clock: Clock;
