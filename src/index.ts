@@ -56,14 +56,21 @@ export {
   Jobs,
   JobNotFoundError,
   ScheduleNotFoundError,
+  RateLimitNotFoundError,
   JobStateError,
   IdempotencyConflictError,
   JobCancelledError,
   JobTimeoutError,
+  type RateLimitBudget,
   type Job,
   type JobHandler,
   type JobContext,
   type AddJobOptions,
+  type AddedJob,
+  type AddOutcome,
+  type DebounceOptions,
+  type ThrottleOptions,
+  type UniqueOptions,
   type JobTypeOptions,
   type ScheduleOptions,
   type LeasedJob,
@@ -166,4 +173,4 @@ export {
   type VerifiedWebhook,
   type VerificationFailure,
 } from './webhooks/index.js';
-export { CircuitOpenError, LimitReachedError } from './core/wait-errors.js';
+export { CircuitOpenError, LimitReachedError, type ReachedLimit } from './core/wait-errors.js';

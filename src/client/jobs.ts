@@ -26,6 +26,7 @@ import type {
   JobPage,
   JobQuery,
   LeasedJob,
+  RateBudget,
 } from './types.js';
 
 /** Statuses a job does not leave by itself. */
@@ -183,6 +184,22 @@ export class JobsClient {
   /** Resumes a paused job type (`POST /v1/jobs/types/{type}/resume`; needs `admin`). */
   async resumeType(type: string): Promise<JobTypeState> {
     return postIdempotent(this.http, `/v1/jobs/types/${segment(type)}/resume`);
+  }
+
+  /**
+   * The budget of job type `type`'s `globalRateLimit` (`GET /v1/jobs/types/{type}/rate-limit`):
+   * how many of its jobs may start now in every process together — those of job key `key`, for
+   * a per-key limit — and when more may. Throws `SPOOL_RATE_LIMIT_NOT_FOUND` when the server does
+   * not define the type with one.
+   */
+  async rateBudget(type: string, options: { key?: string } = {}): Promise<RateBudget> {
+    const answer = await this.http.call<RateBudget>({
+      method: 'GET',
+      path: `/v1/jobs/types/${segment(type)}/rate-limit`,
+      query: { key: options.key },
+      retryOnNetworkError: true,
+    });
+    return answer.body;
   }
 
   /** Runs a dead or cancelled job again from its first attempt. */

@@ -145,7 +145,7 @@ export class QueuesClient {
 
   /**
    * Sends a batch (at most 1000), stored all or nothing; answers one result per message, in order.
-   * Each message is `{ body | bodyBase64, key?, priority?, delayMs?, ttlMs?, dedupId?, headers? }`.
+   * Each message is `{ body | bodyBase64, key?, group?, priority?, delayMs?, ttlMs?, dedupId?, headers? }`.
    */
   async sendBatch(name: string, messages: readonly OutgoingMessage[]): Promise<SendResult[]> {
     const answer = await this.http.call<{ results: SendResult[] }>({

@@ -28,6 +28,7 @@ import type {
   Schedule as ScheduleSchema,
   ScheduleBody,
 } from '../server/schemas/jobs.js';
+import type { RateBudget as RateBudgetSchema } from '../server/schemas/rate-limits.js';
 import type {
   DeadLetter as DeadLetterSchema,
   DeadLetterPage as DeadLetterPageSchema,
@@ -206,6 +207,8 @@ export type BulkJobsRequest = Static<typeof BulkJobsBody>;
 export type BulkJobsResult = Static<typeof BulkJobsResultSchema>;
 /** Whether a job type is paused (`POST /v1/jobs/types/{type}/pause` and `/resume`). */
 export type JobTypeState = Static<typeof JobTypeStateSchema>;
+/** The budget of a job type's `globalRateLimit` (`GET /v1/jobs/types/{type}/rate-limit`). */
+export type RateBudget = Static<typeof RateBudgetSchema>;
 /** One line for `client.jobs.log`: a message and its level (`info` unless given). */
 export type JobLogInput = Static<typeof LogBody>['lines'][number];
 

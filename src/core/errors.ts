@@ -226,6 +226,15 @@ export const errorCatalogue = catalogue({
     className: 'ScheduleNotFoundError',
     description: 'running a schedule that does not exist',
   },
+  RATE_LIMIT_NOT_FOUND: {
+    code: 'SPOOL_RATE_LIMIT_NOT_FOUND',
+    httpStatus: 404,
+    title: 'Rate limit not found',
+    retryable: false,
+    exitCode: exitCodes.notFound,
+    className: 'RateLimitNotFoundError',
+    description: 'reading the budget of a job type that has no `globalRateLimit` where it is asked',
+  },
   JOB_STATE_CONFLICT: {
     code: 'SPOOL_JOB_STATE_CONFLICT',
     httpStatus: 409,

@@ -39,6 +39,14 @@ export const QueueConfigSchema = Type.Object(
      * absent, in a configuration saved before expiry existed): messages never expire.
      */
     messageTtlMs: Type.Optional(Type.Union([PositiveMs, Type.Null()])),
+    /**
+     * The most messages of the queue leased at once, by every consumer in every process on the
+     * store together: a claim takes no more than what is left. Null (or absent, in a
+     * configuration saved before it existed): no bound beyond each consumer's own concurrency.
+     */
+    globalConcurrency: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()]),
+    ),
   },
   { additionalProperties: false },
 );
@@ -62,6 +70,13 @@ export interface QueueOptions {
    * @defaultValue null (never)
    */
   messageTtlMs?: number | null;
+  /**
+   * At most this many messages of the queue in flight (leased) at once, across every consumer
+   * in every process on the store: a claim takes only what is left. An expired lease no longer
+   * counts (its consumer is presumed gone).
+   * @defaultValue null (no bound beyond each consumer's concurrency)
+   */
+  globalConcurrency?: number | null;
 }
 
 export const queueDefaults = Object.freeze({
@@ -71,6 +86,7 @@ export const queueDefaults = Object.freeze({
   maxDepth: null,
   dedupWindowMs: 300_000,
   messageTtlMs: null,
+  globalConcurrency: null,
 });
 
 /** The stored configuration of a topic. */
@@ -152,6 +168,8 @@ export function resolveQueueConfig(name: string, options: QueueOptions = {}): Re
     maxDepth: options.maxDepth === undefined ? queueDefaults.maxDepth : options.maxDepth,
     dedupWindowMs: options.dedupWindowMs ?? queueDefaults.dedupWindowMs,
     messageTtlMs: options.messageTtlMs === undefined ? queueDefaults.messageTtlMs : options.messageTtlMs,
+    globalConcurrency:
+      options.globalConcurrency === undefined ? queueDefaults.globalConcurrency : options.globalConcurrency,
   };
   return deepFreeze(check(QueueConfigSchema, config, `queue "${name}"`));
 }
@@ -198,6 +216,7 @@ const queueOptionNames = [
   'maxDepth',
   'dedupWindowMs',
   'messageTtlMs',
+  'globalConcurrency',
 ];
 const backoffOptionNames = ['baseMs', 'capMs', 'jitter'];
 const topicOptionNames = ['partitions', 'retentionMs', 'retentionBytes'];

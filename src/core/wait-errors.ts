@@ -6,9 +6,24 @@
 import { errorCatalogue, RetryAfterError } from './errors.js';
 
 /**
+ * Which limit of a job type refused a start, for whoever reports it (the IETF RateLimit headers
+ * of a claim over HTTP): the type's option, its value, and the job key it applied to.
+ */
+export interface ReachedLimit {
+  readonly jobType: string;
+  readonly option: 'globalRateLimit' | 'rateLimit' | 'globalConcurrency' | 'keyConcurrency';
+  /** Tokens per `intervalMs` (rate limits), or jobs running at once (concurrency). */
+  readonly limit: number;
+  /** The rate limits' interval; null for concurrency. */
+  readonly intervalMs: number | null;
+  /** The job key the limit counts (per-key limits), else null. */
+  readonly key: string | null;
+}
+
+/**
  * Work that may not start yet because a limit is reached (`SPOOL_LIMIT_REACHED`): a job type's
  * concurrency across processes, or its rate. Like an open breaker, it is handed back for
- * `retryAfterMs` without counting an attempt.
+ * `retryAfterMs` without counting an attempt. `reached` says which limit, when known.
  */
 export class LimitReachedError extends RetryAfterError {
   readonly code = errorCatalogue.LIMIT_REACHED.code;
@@ -16,6 +31,7 @@ export class LimitReachedError extends RetryAfterError {
   constructor(
     readonly limit: string,
     retryAfterMs: number,
+    readonly reached: ReachedLimit | null = null,
   ) {
     super(retryAfterMs, `${limit}: waiting ${retryAfterMs} ms`);
     this.name = 'LimitReachedError';
@@ -40,4 +56,25 @@ export class CircuitOpenError extends RetryAfterError {
     );
     this.name = 'CircuitOpenError';
   }
+}
+
+/**
+ * A job's ticket that arrived before the job's time: a debounced or throttled add moved the time
+ * later after the ticket was sent. The ticket is handed back until then, uncounted; nothing ran.
+ */
+export class NotDueError extends RetryAfterError {
+  constructor(
+    readonly jobId: string,
+    retryAfterMs: number,
+  ) {
+    super(retryAfterMs, `job "${jobId}" is not due for ${retryAfterMs} ms`);
+    this.name = 'NotDueError';
+  }
+}
+
+/** Whether `error` hands work back without using an attempt (see the errors above). */
+export function isUncountedWait(error: unknown): error is RetryAfterError {
+  return (
+    error instanceof CircuitOpenError || error instanceof LimitReachedError || error instanceof NotDueError
+  );
 }

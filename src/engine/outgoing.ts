@@ -19,6 +19,14 @@ export interface SendOptions {
    * At most 256 characters.
    */
   key?: string;
+  /**
+   * Fairness group (a tenant, a customer): a queue whose messages carry groups hands out work
+   * round-robin across them, the group served least recently first, so one group's backlog
+   * does not starve another's. Within a group, `priority` then send order; messages without a
+   * group count as one group of their own. Independent of `key` (per-key FIFO still holds).
+   * At most 256 characters.
+   */
+  group?: string;
   /** Higher is delivered first; an integer. @defaultValue 0 */
   priority?: number;
   /** Not delivered before this many ms from now. */
@@ -59,7 +67,17 @@ export interface OutgoingEvent<T = MessageBody> extends PublishOptions {
 
 const MAX_PRIORITY = 2 ** 31 - 1;
 /** What a message of a send may carry (`body` rides along in a batch's messages). */
-const sendOptionNames = ['body', 'headers', 'key', 'priority', 'delayMs', 'notBefore', 'dedupId', 'ttlMs'];
+const sendOptionNames = [
+  'body',
+  'headers',
+  'key',
+  'priority',
+  'delayMs',
+  'notBefore',
+  'dedupId',
+  'ttlMs',
+  'group',
+];
 const publishOptionNames = ['body', 'headers', 'key', 'partition'];
 
 /**
@@ -108,11 +126,13 @@ export function toEnqueueMessage(
       },
     );
   }
+  const group = optionalShortString(options.group, 'group', where);
   return {
     id: newId(),
     payload: encodeBody(body as MessageBody),
     headers: withTraceHeaders(validateHeaders(options.headers, where), traceHeaders),
     key: optionalShortString(options.key, 'key', where),
+    ...(group !== null && { group }),
     priority,
     availableAt,
     dedupId: optionalShortString(options.dedupId, 'dedupId', where),

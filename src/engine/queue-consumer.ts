@@ -10,7 +10,9 @@
  *
  * Settlement per message (at-least-once, the default): handler resolves → ack. Handler throws
  * `NonRetryableError`, or the attempt was the last allowed → dead-letter. `RetryAfterError(ms)`
- * → nacked with that delay; `CircuitOpenError` → released uncounted for its `retryAfterMs`. Anything else → nacked with exponential backoff + jitter. A nack
+ * → nacked with that delay; the errors of src/core/wait-errors.ts (an open breaker, a limit
+ * reached, a job not due yet: the work did not start) → released uncounted for their
+ * `retryAfterMs`. Anything else → nacked with exponential backoff + jitter. A nack
  * counts the delivery as an attempt, as the dead-lettering rule does: each failure is one
  * retry or one dead letter, never both.
  * While a handler runs its lease is extended every half visibility timeout; if an extension
@@ -27,7 +29,7 @@ import {
   RetryAfterError,
   StaleReceiptError,
 } from '../core/errors.js';
-import { CircuitOpenError, LimitReachedError } from '../core/wait-errors.js';
+import { isUncountedWait } from '../core/wait-errors.js';
 import type { MessageBody } from '../core/message.js';
 import type { QueueConfig } from '../core/options.js';
 import type { TimerHandle } from '../core/clock.js';
@@ -388,7 +390,7 @@ export class QueueConsumer<T = MessageBody> implements Closeable {
   }
 
   async #fail(message: Message<T>, error: unknown): Promise<void> {
-    if (error instanceof CircuitOpenError || error instanceof LimitReachedError) {
+    if (isUncountedWait(error)) {
       // The work did not start (a breaker is open, a limit is reached): hand the message back
       // for when it may, without counting the delivery.
       await message.release({ delayMs: Math.max(0, error.retryAfterMs) });

@@ -40,6 +40,8 @@ export class SpoolTransaction {
     | 'updateJob'
     | 'lockJob'
     | 'takeJobSlot'
+    | 'lockJobGate'
+    | 'saveJobGate'
     | 'saveSchedule'
     | 'advanceSchedule'
     | 'saveWorkflowStep'

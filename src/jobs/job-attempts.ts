@@ -12,7 +12,7 @@
  */
 import { backoffDelay, type BackoffOptions } from '../core/backoff.js';
 import { InvalidArgumentError, NonRetryableError, RetryAfterError } from '../core/errors.js';
-import { LimitReachedError } from '../core/wait-errors.js';
+import { LimitReachedError, NotDueError } from '../core/wait-errors.js';
 import { describeFailure, encodeJson, type FailureInfo, type JsonValue } from '../core/message.js';
 import { JobNotFoundError, JobStateError } from './job-errors.js';
 import type { Message } from '../engine/received-message.js';
@@ -24,6 +24,7 @@ import { appendLogLines } from './job.js';
 import type { JobEvents } from './job-events.js';
 import { sendJobCallback } from './job-callbacks.js';
 import { isFinished } from './job-states.js';
+import { ticketGroup } from './job-group.js';
 import { traceHeadersToContinue } from '../telemetry/tracing.js';
 
 /**
@@ -56,6 +57,13 @@ async function checkLimits(tx: SpoolTransaction, job: JobRecord, limits: StartLi
     throw new LimitReachedError(
       `job type "${job.type}" has ${globalConcurrency} running (globalConcurrency)`,
       wait(),
+      {
+        jobType: job.type,
+        option: 'globalConcurrency',
+        limit: globalConcurrency,
+        intervalMs: null,
+        key: null,
+      },
     );
   }
   if (
@@ -66,6 +74,7 @@ async function checkLimits(tx: SpoolTransaction, job: JobRecord, limits: StartLi
     throw new LimitReachedError(
       `job type "${job.type}" has ${keyConcurrency} running for key "${job.key}" (keyConcurrency)`,
       wait(),
+      { jobType: job.type, option: 'keyConcurrency', limit: keyConcurrency, intervalMs: null, key: job.key },
     );
   }
 }
@@ -186,6 +195,9 @@ export class JobAttempts {
         return null;
       }
       const now = this.spool.clock.now();
+      // A debounced or throttled add moved the job's time later after this ticket was sent: the
+      // ticket waits for it (it is the job's only one, so it must not be acked).
+      if (job.status === 'scheduled' && job.runAt > now) throw new NotDueError(job.id, job.runAt - now);
       const history = closeLostAttempt(job.history, now);
       if (job.attempts >= job.maxAttempts) {
         // The last allowed attempt's worker vanished (lease expired): give up instead of running again.
@@ -306,7 +318,10 @@ export class JobAttempts {
     if (!updated) throw new JobNotFoundError(jobId);
     await this.events.record(tx, updated);
     // The ticket sent for the old time stays: it finds the job started (or waiting again) and is acked.
-    await tx.send(jobQueueName(job.type), { jobId } satisfies JobTicket, { priority: job.priority });
+    await tx.send(jobQueueName(job.type), { jobId } satisfies JobTicket, {
+      priority: job.priority,
+      ...ticketGroup(job),
+    });
     return updated;
   }
 
@@ -405,6 +420,7 @@ export class JobAttempts {
     if (retryDelayMs !== undefined) {
       await tx.send(jobQueueName(next.type), { jobId: next.id } satisfies JobTicket, {
         priority: next.priority,
+        ...ticketGroup(next),
         delayMs: retryDelayMs,
         ...(traceHeaders ? { headers: traceHeaders } : {}),
       });
@@ -469,6 +485,7 @@ export class JobAttempts {
     if (pendingChildren === 0) {
       await tx.send(jobQueueName(parent.type), { jobId: parent.id } satisfies JobTicket, {
         priority: parent.priority,
+        ...ticketGroup(parent),
         notBefore: parent.runAt,
       });
       await this.events.record(tx, updated);

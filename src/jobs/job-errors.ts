@@ -29,6 +29,20 @@ export class ScheduleNotFoundError extends SpoolError {
   }
 }
 
+/**
+ * Job type `type` has no `globalRateLimit` here: the process was not given the type with one
+ * (`jobs.define`), so there is no budget to read.
+ */
+export class RateLimitNotFoundError extends SpoolError {
+  constructor(readonly jobType: string) {
+    super(
+      errorCatalogue.RATE_LIMIT_NOT_FOUND,
+      `job type "${jobType}" has no globalRateLimit where it was asked: that process defines the type without one, or not at all (jobs.define(type, handler, { globalRateLimit }))`,
+      { jobType },
+    );
+  }
+}
+
 /** A repeat of an idempotent add with a different request. */
 export class IdempotencyConflictError extends SpoolError {
   constructor(key: string) {

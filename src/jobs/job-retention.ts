@@ -38,7 +38,7 @@ export class JobRetention {
     if (this.#timer) this.spool.clock.clearTimer(this.#timer);
   }
 
-  /** One retention sweep: by age, then by count per type (`retainFinished`). */
+  /** One retention sweep: by age, then by count per type (`retainFinished`), then stale add gates. */
   async sweep(): Promise<void> {
     if (!this.leadership.held) return;
     const finishedBefore = this.spool.clock.now() - this.retentionMs;
@@ -48,6 +48,14 @@ export class JobRetention {
     do {
       deleted = await this.spool.store.deleteFinishedJobs({ finishedBefore, limit: batch });
     } while (deleted === batch && !this.#closed);
+    await this.#keepNewestPerType();
+    // The add gates whose window passed or whose job is gone (src/jobs/add-gates.ts).
+    const now = this.spool.clock.now();
+    while ((await this.spool.store.deleteStaleJobGates(now, batch)) === batch && !this.#closed);
+  }
+
+  /** Keeps the `retainFinished` most recently finished jobs of each type. */
+  async #keepNewestPerType(): Promise<void> {
     const keep = this.retainFinished;
     if (keep === null) return;
     const finishedPerType = new Map<string, number>();

@@ -27,6 +27,7 @@ import { type Job, toJob } from './job.js';
 import { jobFields, messageFields } from '../telemetry/logging.js';
 import { activeSpan, markFailed, SpoolAttributes } from '../telemetry/tracing.js';
 import type { RateLimiter } from './rate-limiter.js';
+import { beginWithinLimits } from './start-limits.js';
 import type { ResolvedJobType } from './job-types.js';
 
 /** What a handler gets besides the job. */
@@ -114,25 +115,29 @@ export class JobWorker {
   }
 
   async #run(message: Message<JobTicket>): Promise<void> {
-    // The job's key, read at most once, and only for a limit per key.
-    let key: Promise<string | null> | undefined;
-    const keyOf = () => (key ??= this.spool.store.getJob(message.body.jobId).then((job) => job?.key ?? null));
-    const global = this.type.globalRateLimit;
-    if (global) {
-      // Taken before the start's transaction, in a unit of its own (see takeRateToken).
-      const perKey = global.perKey ? await keyOf() : null;
-      const bucket = `job:${this.type.name}${perKey === null ? '' : `:${perKey}`}`;
-      const waitMs = await this.spool.store.takeRateToken(bucket, global.limit, global.intervalMs);
-      if (waitMs > 0) {
-        throw new LimitReachedError(`job type "${this.type.name}" is at its globalRateLimit`, waitMs);
-      }
-    }
-    if (this.limiter) {
-      const waitMs = this.limiter.take(this.type.rateLimit?.perKey ? await keyOf() : null);
-      // Not yet: the ticket goes back, uncounted, with the wait as its delay; the job stays queued.
-      if (waitMs > 0) throw new LimitReachedError(`job type "${this.type.name}" is at its rateLimit`, waitMs);
-    }
-    const attempt = await this.attempts.begin(message, this.type);
+    const { limiter } = this;
+    const attempt = await beginWithinLimits(
+      this.spool,
+      this.attempts,
+      this.type,
+      message,
+      limiter &&
+        (async (keyOf) => {
+          const { name, rateLimit } = this.type;
+          const key = rateLimit?.perKey ? await keyOf() : null;
+          const waitMs = limiter.take(key);
+          // Not yet: the ticket goes back, uncounted, with the wait as its delay; the job stays queued.
+          if (waitMs > 0 && rateLimit) {
+            throw new LimitReachedError(`job type "${name}" is at its rateLimit`, waitMs, {
+              jobType: name,
+              option: 'rateLimit',
+              limit: rateLimit.limit,
+              intervalMs: rateLimit.intervalMs,
+              key,
+            });
+          }
+        }),
+    );
     if (!attempt) return;
     await this.#execute(attempt, message.headers);
   }

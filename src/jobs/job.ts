@@ -53,6 +53,22 @@ export interface Job<P = JsonValue, R = JsonValue> {
   readonly logs: readonly JobLogLine[];
 }
 
+/**
+ * What an add did:
+ * - `created`: a new job;
+ * - `existing`: a repeat of an add with the same `idempotencyKey`: its job;
+ * - `duplicate`: `unique` — an add with the same key or payload within the window: its job;
+ * - `singleton`: a job with the same key is queued, scheduled, waiting or running: that job;
+ * - `debounced`: folded into the burst's job — trailing: its payload replaced and its run time
+ *   moved; leading: the add was dropped, the job that ran at the burst's start is answered;
+ * - `throttled`: within the interval of the last start — a job that runs when the interval
+ *   ends, new or with its payload replaced by this add's.
+ */
+export type AddOutcome = 'created' | 'existing' | 'duplicate' | 'singleton' | 'debounced' | 'throttled';
+
+/** A job as an add answers it: the job, and what the add did ({@link AddOutcome}). */
+export type AddedJob<P = JsonValue, R = JsonValue> = Job<P, R> & { readonly outcome: AddOutcome };
+
 export function toJob<P = JsonValue, R = JsonValue>(record: JobRecord): Job<P, R> {
   return {
     id: record.id,

@@ -13,7 +13,6 @@ import {
   SpoolError,
   WaitTimeoutError,
 } from '../core/errors.js';
-import { newId } from '../core/ids.js';
 import { validateName } from '../core/names.js';
 import { encodeJson, type JsonValue } from '../core/message.js';
 import type { Spool } from '../engine/spool.js';
@@ -32,6 +31,7 @@ import {
   type AddJobOptions,
   type BatchJob,
   hashRequest,
+  newJobRecord,
   resolveRunAt,
   validateRecord,
   withItemIndex,
@@ -65,12 +65,15 @@ import { JobEvents } from './job-events.js';
 import { cancellableStatuses, isFinished, retryableStatuses } from './job-states.js';
 import { type JobTypeOptions, type ResolvedJobType, resolveJobType } from './job-types.js';
 import { type JobHandler, JobCancelledError, JobWorker } from './job-worker.js';
-import { type Job, toJob } from './job.js';
+import { type AddedJob, type AddOutcome, type Job, toJob } from './job.js';
+import { type CreateJob, passGate, resolveAddControl } from './add-gates.js';
 import { SpoolAttributes, traceProducer } from '../telemetry/tracing.js';
 import { RateLimiter } from './rate-limiter.js';
-import { claimJobs, type LeasedJob } from './remote-claims.js';
+import { type ClaimOptions, claimJobs, type LeasedJob } from './remote-claims.js';
+import { type RateBudgetOptions, type RateLimitBudget, readRateBudget } from './start-limits.js';
 import { type Breakers, breakersOf } from '../breakers/breakers.js';
 import { JobRetention } from './job-retention.js';
+import { ticketGroup } from './job-group.js';
 import {
   requireSchedule,
   Scheduler,
@@ -112,6 +115,8 @@ export class Jobs {
   readonly breakers: Breakers;
   readonly #attempts: JobAttempts;
   readonly #types = new Map<string, TypeEntry>();
+  /** The types defined here, whose limits apply to remote workers' claims too. */
+  readonly #typeOf = (type: string) => this.#types.get(type)?.type ?? null;
   readonly #scheduler: Scheduler;
   readonly #options: Required<Omit<JobsOptions, 'retainFinished'>> & { retainFinished: number | null };
   #opened: Promise<void> | undefined;
@@ -207,7 +212,7 @@ export class Jobs {
     type: string,
     payload: P,
     options: AddJobOptions = {},
-  ): Promise<Job<P>> {
+  ): Promise<AddedJob<P>> {
     await this.#open();
     validateName('job type', type);
     await this.#ensureTicketQueues([type, ...(options.children ?? []).map((child) => child.type)]);
@@ -225,16 +230,16 @@ export class Jobs {
         // exists if and only if the work commits.
         return joinTransaction(
           this.spool,
-          (tx) => this.#insert(tx, type, payload, options, requestHash, null, traceHeaders),
+          (tx) => this.#add(tx, type, payload, options, requestHash, traceHeaders),
           transitionTransaction,
         );
       },
       (result) => ({ [SpoolAttributes.jobId]: result.job.id }),
     );
-    if (!created.created && created.job.requestHash !== requestHash) {
+    if (created.outcome === 'existing' && created.job.requestHash !== requestHash) {
       throw new IdempotencyConflictError(options.idempotencyKey!);
     }
-    return toJob<P>(created.job);
+    return { ...toJob<P>(created.job), outcome: created.outcome };
   }
 
   /**
@@ -244,7 +249,7 @@ export class Jobs {
    * request answers that job again. Resolves with one job per item, in order. One producer span
    * covers the batch; every job's ticket carries it.
    */
-  async addBatch(items: readonly BatchJob[]): Promise<Job[]> {
+  async addBatch(items: readonly BatchJob[]): Promise<AddedJob[]> {
     await this.#open();
     if (items.length === 0) return [];
     for (const [index, item] of items.entries()) {
@@ -266,26 +271,17 @@ export class Jobs {
       (traceHeaders) => {
         const work = async (tx: SpoolTransaction) => {
           const writes = new JobAddWrites(tx, this.events);
-          const results: JobRecord[] = [];
+          const results: { job: JobRecord; outcome: AddOutcome }[] = [];
           for (const [index, item] of items.entries()) {
             const options = item.options ?? {};
-            const inserted = await withItemIndex(index, () =>
-              this.#insert(
-                tx,
-                item.type,
-                item.payload ?? null,
-                options,
-                hashes[index]!,
-                null,
-                traceHeaders,
-                writes,
-              ),
+            const added = await withItemIndex(index, () =>
+              this.#add(tx, item.type, item.payload ?? null, options, hashes[index]!, traceHeaders, writes),
             );
             // Thrown inside the transaction, so nothing of the batch stays.
-            if (!inserted.created && inserted.job.requestHash !== hashes[index]) {
+            if (added.outcome === 'existing' && added.job.requestHash !== hashes[index]) {
               throw new IdempotencyConflictError(options.idempotencyKey!);
             }
-            results.push(inserted.job);
+            results.push(added);
           }
           await writes.flush();
           return results;
@@ -293,7 +289,7 @@ export class Jobs {
         return joinTransaction(this.spool, work, transitionTransaction);
       },
     );
-    return created.map((record) => toJob(record));
+    return created.map(({ job, outcome }) => ({ ...toJob(job), outcome }));
   }
 
   async get(id: string): Promise<Job> {
@@ -436,6 +432,7 @@ export class Jobs {
     if (!waiting) {
       await tx.send(jobQueueName(next.type), { jobId: next.id } satisfies JobTicket, {
         priority: next.priority,
+        ...ticketGroup(next),
         ...(traceHeaders ? { headers: traceHeaders } : {}),
       });
     }
@@ -578,13 +575,21 @@ export class Jobs {
    * Each is `active` until the worker completes or fails it, or its lease (`leaseMs`) runs out
    * without a heartbeat — then it is run again.
    */
-  async claim(
-    types: readonly string[],
-    options: { max?: number; waitMs?: number; leaseMs?: number; signal?: AbortSignal } = {},
-  ): Promise<LeasedJob[]> {
+  async claim(types: readonly string[], options: ClaimOptions = {}): Promise<LeasedJob[]> {
     await this.#open();
     await this.#ensureTicketQueues(types);
-    return claimJobs(this.spool, this.#attempts, types, options, () => this.#closed);
+    return claimJobs(this.spool, this.#attempts, types, options, () => this.#closed, this.#typeOf);
+  }
+
+  /**
+   * The budget of job type `type`'s `globalRateLimit`, in every process together: how many of
+   * its jobs (of job key `key`, with `perKey`) may start now, and when more may. Takes nothing.
+   * The limit is the type's as defined here, or `globalRateLimit` for a type this process does
+   * not define; without either, `RateLimitNotFoundError`.
+   */
+  rateBudget(type: string, options: RateBudgetOptions = {}): Promise<RateLimitBudget> {
+    const rate = this.#types.get(type)?.type.globalRateLimit ?? options.globalRateLimit;
+    return readRateBudget(this.spool, type, rate, options.key ?? null);
   }
 
   /** A remote worker finished job `id` with `result`. */
@@ -692,6 +697,36 @@ export class Jobs {
     return this.#opened;
   }
 
+  /** Adds a job, through the gate of its add control if it has one (src/jobs/add-gates.ts). */
+  async #add(
+    tx: SpoolTransaction,
+    type: string,
+    payload: JsonValue,
+    options: AddJobOptions,
+    requestHash: string | null,
+    traceHeaders?: Record<string, string>,
+    batched?: JobAddWrites,
+  ): Promise<{ job: JobRecord; outcome: AddOutcome }> {
+    const control = resolveAddControl(payload ?? null, options);
+    const create: CreateJob = (runAt) =>
+      this.#insert(
+        tx,
+        type,
+        payload,
+        runAt === null ? options : { ...options, runAt },
+        requestHash,
+        null,
+        traceHeaders,
+        batched,
+      );
+    if (!control) {
+      const inserted = await create(null);
+      return { job: inserted.job, outcome: inserted.created ? 'created' : 'existing' };
+    }
+    const stored = encodeJson(payload ?? null, 'job payload');
+    return passGate(tx, type, control, stored, this.spool.clock.now(), create);
+  }
+
   async #insert(
     tx: SpoolTransaction,
     type: string,
@@ -707,44 +742,26 @@ export class Jobs {
     const now = this.spool.clock.now();
     const runAt = resolveRunAt(options, now);
     const children = options.children ?? [];
-    const status: JobStatus = children.length > 0 ? 'waiting' : runAt > now ? 'scheduled' : 'queued';
-    const record: JobRecord = {
-      id: newId(),
+    const record = newJobRecord({
       type,
-      status,
-      payload: encodeJson(payload ?? null, 'job payload'),
-      key: options.key ?? null,
-      priority: options.priority ?? typeOptions.priority,
-      metadata: encodeJson(options.metadata ?? {}, 'job metadata'),
-      maxAttempts: options.maxAttempts ?? typeOptions.maxAttempts,
-      attempts: 0,
-      createdAt: now,
-      updatedAt: now,
+      payload,
+      options,
+      defaults: typeOptions,
+      now,
       runAt,
-      startedAt: null,
-      finishedAt: null,
-      progress: 0,
-      progressData: null,
-      result: null,
-      lastError: null,
-      history: [],
-      logs: [],
       parentId,
-      pendingChildren: children.length,
-      callbackUrl: options.callbackUrl ?? null,
-      idempotencyKey: options.idempotencyKey ?? null,
       requestHash,
-      version: 1,
-    };
+    });
     validateRecord(record);
     const inserted = await tx.records.insertJob(record);
     if (!inserted.created) return inserted;
     if (batched) batched.created(record);
     else await this.events.record(tx, record);
-    if (status !== 'waiting') {
+    if (record.status !== 'waiting') {
       const ticket = {
         body: { jobId: record.id } satisfies JobTicket,
         priority: record.priority,
+        ...ticketGroup(record),
         notBefore: runAt,
         ...(traceHeaders ? { headers: traceHeaders } : {}),
       };

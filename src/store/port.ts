@@ -15,6 +15,7 @@
 import type { Clock } from '../core/clock.js';
 import type { AttemptError, FailureInfo, Headers, Payload } from '../core/message.js';
 import type { QueueConfig, TopicConfig } from '../core/options.js';
+import type { TokenBucket } from '../core/token-bucket.js';
 
 // ---------------------------------------------------------------------------------------------
 // Queues
@@ -27,6 +28,13 @@ export interface EnqueueMessage {
   readonly headers: Headers;
   /** Per-key FIFO group; null for none. */
   readonly key: string | null;
+  /**
+   * Fairness group (a tenant): claims take ready messages round-robin across the groups of a
+   * queue, the group served least recently first, one per group per turn; within a group,
+   * priority then enqueue order. Messages without a group form one group of their own. Absent
+   * or null for none.
+   */
+  readonly group?: string | null;
   /** Higher is delivered first. */
   readonly priority: number;
   /** Not deliverable before this time (ms since epoch); `<= now` means at once. */
@@ -305,6 +313,7 @@ export type JobPatch = Partial<
   Pick<
     JobRecord,
     | 'status'
+    | 'payload'
     | 'attempts'
     | 'runAt'
     | 'startedAt'
@@ -360,6 +369,26 @@ export interface WorkflowStepRecord {
 
 export type WorkflowStepKind = 'step' | 'sleep' | 'event' | 'child' | 'compensation';
 export type WorkflowStepStatus = 'completed' | 'failed' | 'retrying' | 'sleeping' | 'waiting';
+
+/**
+ * An add control in force for a job type (src/jobs/add-gates.ts owns its meaning): singleton,
+ * unique, debounce or throttle, under a gate name made of the control and the job key or payload
+ * hash it is by. Read and replaced under a lock that also holds for a gate not stored yet, so two
+ * adds through one gate at the same moment take turns.
+ */
+export interface JobGateRecord {
+  readonly type: string;
+  /** The control and what it is by: `singleton:<key>`, `unique:payload:<hash>`, … */
+  readonly gate: string;
+  /** The job the gate answers with. */
+  readonly jobId: string;
+  /** When its window, burst or slot began. */
+  readonly openedAt: number;
+  /** The last add that went through it. */
+  readonly touchedAt: number;
+  /** When it stops applying; null while its job is kept. */
+  readonly expiresAt: number | null;
+}
 
 /**
  * A circuit breaker's shared state (src/breakers owns its meaning): JSON text, read and
@@ -541,6 +570,17 @@ export interface StoreWrites {
    * the same time take different slots rather than wait for each other.
    */
   takeJobSlot(type: string, key: string | null, jobId: string, limit: number): Promise<boolean>;
+
+  /**
+   * Reads add gate `gate` of job type `type` (null when there is none) for a change. Inside a
+   * transaction, every other transaction locking the same gate — stored or not — waits until this
+   * one ends, so of two adds through a gate at the same moment the second sees what the first
+   * wrote. On the store itself it is a plain read.
+   */
+  lockJobGate(type: string, gate: string): Promise<JobGateRecord | null>;
+
+  /** Stores or replaces add gate `gate.gate` of job type `gate.type`. */
+  saveJobGate(gate: JobGateRecord): Promise<void>;
 
   /** Stores or replaces a schedule (by name). */
   saveSchedule(schedule: ScheduleRecord): Promise<ScheduleRecord>;
@@ -820,6 +860,12 @@ export interface Store extends StoreWrites {
    */
   deleteJobs(ids: readonly string[]): Promise<string[]>;
 
+  /**
+   * Deletes up to `limit` add gates that no longer apply: those that expired before `now`, and
+   * those without an expiry whose job is gone. Resolves with how many were deleted.
+   */
+  deleteStaleJobGates(now: number, limit: number): Promise<number>;
+
   listSchedules(): Promise<ScheduleRecord[]>;
   getSchedule(name: string): Promise<ScheduleRecord | null>;
   /** Resolves false if unknown. */
@@ -851,6 +897,13 @@ export interface Store extends StoreWrites {
    * taken, or how many ms until one is there (nothing taken). Its own unit of work.
    */
   takeRateToken(name: string, limit: number, intervalMs: number): Promise<number>;
+
+  /**
+   * Rate limit bucket `name` as the last `takeRateToken` left it — its tokens then and when that
+   * was (the store's clock), before any refill since — or null if it was never used (full).
+   * Takes and writes nothing: the caller refills it to now (`bucketBudget` in core/token-bucket).
+   */
+  readRateBucket(name: string): Promise<TokenBucket | null>;
 
   /** Breaker `name`, or null if it was never used. */
   getBreaker(name: string): Promise<BreakerRecord | null>;

@@ -304,8 +304,14 @@ export function expiresAt(message: EnqueueMessage, config: QueueConfig, now: num
 
 /**
  * A queue configuration as stored, with the fields added since it was saved at their defaults
- * (`messageTtlMs`, schema v8 on SQLite and v7 on PostgreSQL): every reader sees the whole shape.
+ * (`messageTtlMs`, schema v8 on SQLite and v7 on PostgreSQL; `globalConcurrency`): every reader
+ * sees the whole shape.
  */
 export function storedQueueConfig(stored: QueueConfig): QueueConfig {
-  return stored.messageTtlMs === undefined ? { ...stored, messageTtlMs: null } : stored;
+  if (stored.messageTtlMs !== undefined && stored.globalConcurrency !== undefined) return stored;
+  return {
+    ...stored,
+    messageTtlMs: stored.messageTtlMs ?? null,
+    globalConcurrency: stored.globalConcurrency ?? null,
+  };
 }

@@ -25,7 +25,10 @@ import {
   externalTransactionTests,
 } from './conformance/external-transactions.js';
 import { groupTests } from './conformance/groups.js';
+import { fairnessTests } from './conformance/fairness.js';
 import { jobTests } from './conformance/jobs.js';
+import { jobGateTests } from './conformance/job-gates.js';
+import { queueConcurrencyTests } from './conformance/queue-concurrency.js';
 import { messageExpiryTests } from './conformance/message-expiry.js';
 import { Suite } from './conformance/harness.js';
 import { queueAdminTests } from './conformance/queue-admin.js';
@@ -66,6 +69,7 @@ export function runStoreConformance(
     queueLeaseTests(suite);
     ackAndClaimTests(suite);
     queueOrderingTests(suite);
+    fairnessTests(suite);
     queueAdminTests(suite);
     deadLetterTests(suite);
     messageExpiryTests(suite);
@@ -74,6 +78,8 @@ export function runStoreConformance(
     transactionTests(suite);
     externalTransactionTests(suite, options.externalTransaction);
     jobTests(suite);
+    jobGateTests(suite);
+    queueConcurrencyTests(suite);
     upkeepTests(suite);
     workerTests(suite);
     workflowTests(suite);

@@ -120,6 +120,41 @@ describe('spool CLI in direct mode (--data)', () => {
     assert.match(missing.stderr, /SPOOL_JOB_NOT_FOUND: /);
   });
 
+  it('jobs add with an add control says what the add did', async () => {
+    const first = await direct(['jobs', 'add', 'crm.sync', '{"n":1}', '--key', 'acme', '--singleton']);
+    assert.equal(first.code, 0, first.stderr);
+    const [id] = first.stdout.trim().split(' ');
+    assert.match(first.stdout, /^\S+ queued$/m, 'a created job: the id and status only');
+    const again = await direct(['jobs', 'add', 'crm.sync', '{"n":2}', '--key', 'acme', '--singleton']);
+    assert.equal(again.stdout.trim(), `${id} queued singleton`);
+    const started = json<{ outcome: string }>(
+      await direct(['jobs', 'add', 'reindex', '{"v":1}', '--key', 'd', '--debounce-ms', '60000', '--json']),
+    );
+    assert.equal(started.outcome, 'created');
+    const folded = json<{ outcome: string; job: { payload: unknown; status: string } }>(
+      await direct(['jobs', 'add', 'reindex', '{"v":2}', '--key', 'd', '--debounce-ms', '60000', '--json']),
+    );
+    assert.deepEqual(
+      [folded.outcome, folded.job.status, folded.job.payload],
+      ['debounced', 'scheduled', { v: 2 }],
+    );
+    const refused = await direct([
+      'jobs',
+      'add',
+      'crm.sync',
+      '--singleton',
+      '--throttle-ms',
+      '1000',
+      '--key',
+      'a',
+    ]);
+    assert.equal(refused.code, 2);
+    assert.match(
+      refused.stderr,
+      /SPOOL_INVALID_ARGUMENT: an add takes one of singleton, unique, debounce and throttle/,
+    );
+  });
+
   it('dlq list on an empty queue', async () => {
     assert.deepEqual(json(await direct(['dlq', 'list', 'emails', '--json'])), { items: [], next: null });
     const run = await direct(['dlq', 'list', 'emails']);

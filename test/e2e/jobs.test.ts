@@ -63,6 +63,58 @@ describe('jobs over HTTP', () => {
     assertProblem(conflict, 422, 'SPOOL_IDEMPOTENCY_CONFLICT');
   });
 
+  it('add controls answer what they did (outcome); a bad one is a 400 naming the field', async () => {
+    t = await startTestServer();
+    const add = (body: Record<string, unknown>) =>
+      t.call('POST', '/v1/jobs', { body: { type: 'sync', ...body } });
+    const first = await add({ key: 'acme', singleton: true, payload: 1 });
+    const second = await add({ key: 'acme', singleton: true, payload: 2 });
+    assert.equal(first.status, 202);
+    assert.equal((first.body as { outcome: string }).outcome, 'created');
+    assert.equal(second.status, 202);
+    assert.deepEqual(
+      [(second.body as { outcome: string }).outcome, (second.body as { id: string }).id],
+      ['singleton', (first.body as { id: string }).id],
+    );
+    const debounced = [
+      await add({ key: 'doc', debounce: { delayMs: 60_000 }, payload: { v: 1 } }),
+      await add({ key: 'doc', debounce: { delayMs: 60_000 }, payload: { v: 2 } }),
+    ].map((answer) => answer.body as { outcome: string; job: { payload: unknown; status: string } });
+    assert.deepEqual(
+      debounced.map((body) => [body.outcome, body.job.status, body.job.payload]),
+      [
+        ['created', 'scheduled', { v: 1 }],
+        ['debounced', 'scheduled', { v: 2 }],
+      ],
+    );
+    const batch = await t.call('POST', '/v1/jobs/batch', {
+      body: {
+        jobs: [
+          { type: 'report', payload: { m: 1 }, unique: { windowMs: 60_000, by: 'payload' } },
+          { type: 'report', payload: { m: 1 }, unique: { windowMs: 60_000, by: 'payload' } },
+        ],
+      },
+      returns: AddJobsResponse,
+    });
+    assert.deepEqual(
+      batch.body.jobs.map((item) => item.outcome),
+      ['created', 'duplicate'],
+    );
+    assert.match(
+      assertProblem(await add({ singleton: true }), 400, 'SPOOL_INVALID_ARGUMENT').detail,
+      /give the add a key/,
+    );
+    assert.match(
+      assertProblem(
+        await add({ key: 'a', throttle: { intervalMs: 1_000 }, delayMs: 5 }),
+        400,
+        'SPOOL_INVALID_ARGUMENT',
+      ).detail,
+      /leave out delayMs/,
+    );
+    assertProblem(await add({ key: 'a', debounce: { delayMs: 0 } }), 400, 'SPOOL_INVALID_ARGUMENT');
+  });
+
   it('cancel, retry and the problems of unknown jobs and bad input', async () => {
     t = await startTestServer();
     const accepted = await t.call('POST', '/v1/jobs', {

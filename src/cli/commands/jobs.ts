@@ -18,6 +18,7 @@ const statuses = ['waiting', 'scheduled', 'queued', 'active', 'retrying', 'compl
 
 interface AddFlags extends ClientFlags {
   key?: string;
+  group?: string;
   priority?: number;
   delayMs?: number;
   runAt?: string;
@@ -25,8 +26,22 @@ interface AddFlags extends ClientFlags {
   metadata?: string;
   callbackUrl?: string;
   idempotencyKey?: string;
+  singleton?: boolean;
+  uniqueMs?: number;
+  uniqueBy?: 'key' | 'payload';
+  debounceMs?: number;
+  debounceMaxMs?: number;
+  debounceLeading?: boolean;
+  throttleMs?: number;
   wait?: boolean;
   timeoutMs: number;
+}
+
+interface RateLimitFlags extends ClientFlags {
+  key?: string;
+  limit?: number;
+  intervalMs?: number;
+  perKey?: boolean;
 }
 
 interface ListFlags extends ClientFlags {
@@ -37,11 +52,13 @@ interface ListFlags extends ClientFlags {
   cursor?: string;
 }
 
-/** Adds `spool jobs add|get|list|pause|resume|cancel|retry|delete` to the program. */
+/** Adds `spool jobs add|get|list|pause|resume|rate-limit|cancel|retry|delete` to the program. */
 export function registerJobs(program: Command): void {
   const jobs = program
     .command('jobs')
-    .description('add, inspect, list, cancel, retry and delete jobs; pause and resume job types');
+    .description(
+      "add, inspect, list, cancel, retry and delete jobs; pause and resume job types, read a type's rate limit budget",
+    );
 
   withClientOptions(
     jobs
@@ -50,6 +67,10 @@ export function registerJobs(program: Command): void {
       .argument('<type>', 'the job type')
       .argument('[payload]', 'the payload as JSON (default: stdin when it is not a terminal, else null)')
       .option('--key <key>', 'grouping key (search, per-key rate limits)')
+      .option(
+        '--group <group>',
+        'fairness group (a tenant): jobs of the type start round-robin across groups',
+      )
       .option('--priority <n>', 'higher runs first', wholeNumber(-(2 ** 31 - 1)))
       .option('--delay-ms <ms>', 'run no earlier than this many ms from now', wholeNumber())
       .option('--run-at <time>', 'run no earlier than this ISO 8601 time')
@@ -57,6 +78,36 @@ export function registerJobs(program: Command): void {
       .option('--metadata <json>', 'your own data (a JSON object), returned with the job')
       .option('--callback-url <url>', 'receives a signed webhook when the job finishes')
       .option('--idempotency-key <key>', 'a repeat with the same key and payload answers the first job')
+      .option('--singleton', 'while a job of this type and --key is not finished, answer it instead')
+      .option(
+        '--unique-ms <ms>',
+        'answer the job of an add with the same --key within this window',
+        wholeNumber(1),
+      )
+      .addOption(
+        new Option('--unique-by <what>', 'with --unique-ms: the same key, or the same payload')
+          .choices(['key', 'payload'])
+          .default('key'),
+      )
+      .option(
+        '--debounce-ms <ms>',
+        'fold a burst of adds with this --key: run once it is quiet this long',
+        wholeNumber(1),
+      )
+      .option(
+        '--debounce-max-ms <ms>',
+        'with --debounce-ms: the longest a burst can put the job off',
+        wholeNumber(1),
+      )
+      .option(
+        '--debounce-leading',
+        'with --debounce-ms: run the first add at once and drop the rest of the burst',
+      )
+      .option(
+        '--throttle-ms <ms>',
+        'at most one start per --key in this interval; the rest fold into one',
+        wholeNumber(1),
+      )
       .option('--wait', 'wait until the job is completed, dead or cancelled; exit 1 unless completed')
       .option(
         '--timeout-ms <ms>',
@@ -69,6 +120,7 @@ export function registerJobs(program: Command): void {
       const value = await bodyFromArgOrStdin(payload, 'payload', { value: null });
       const options: AddJobOptions = {
         ...(flags.key === undefined ? {} : { key: flags.key }),
+        ...(flags.group === undefined ? {} : { group: flags.group }),
         ...(flags.priority === undefined ? {} : { priority: flags.priority }),
         ...(flags.delayMs === undefined ? {} : { delayMs: flags.delayMs }),
         ...(flags.runAt === undefined ? {} : { runAt: isoTime(flags.runAt) }),
@@ -76,11 +128,14 @@ export function registerJobs(program: Command): void {
         ...(flags.metadata === undefined ? {} : { metadata: metadataObject(flags.metadata) }),
         ...(flags.callbackUrl === undefined ? {} : { callbackUrl: flags.callbackUrl }),
         ...(flags.idempotencyKey === undefined ? {} : { idempotencyKey: flags.idempotencyKey }),
+        ...addControl(flags),
       };
       const accepted = await spool.jobs.add(type, value, options);
+      // The outcome only when the add did not simply create a job, so `<id> <status>` stays parseable.
+      const outcome = accepted.outcome === 'created' ? '' : ` ${accepted.outcome}`;
       if (!flags.wait) {
         if (flags.json) printJson(accepted);
-        else out(`${accepted.id} ${accepted.status}`);
+        else out(`${accepted.id} ${accepted.status}${outcome}`);
         return;
       }
       if (!flags.json) note(`job ${accepted.id} ${accepted.status}; waiting…`);
@@ -163,6 +218,56 @@ export function registerJobs(program: Command): void {
     run: (spool, type, paused) => spool.jobs.pauseType(type, paused),
     line: (state, type) => (state.paused ? `paused job type ${type}` : `resumed job type ${type}`),
   });
+
+  withClientOptions(
+    jobs
+      .command('rate-limit')
+      .description(
+        "the budget of a job type's globalRateLimit: how many may start now in every process, and when more may",
+      )
+      .argument('<type>', 'the job type')
+      .option('--key <key>', 'a job key: its own budget, for a perKey limit')
+      .option('--limit <n>', 'with --data: the starts per interval of the type (not stored)', wholeNumber(1))
+      .option('--interval-ms <ms>', 'with --data: the interval of the type (not stored)', wholeNumber(1))
+      .option('--per-key', 'with --data: the limit is perKey'),
+  ).action((type: string, flags: RateLimitFlags) =>
+    withBackend(flags, async (spool) => {
+      const given = flags.limit !== undefined || flags.intervalMs !== undefined || flags.perKey === true;
+      if (flags.data === undefined && given) {
+        throw usageError(
+          '--limit, --interval-ms and --per-key are for --data: a server answers with its own limit',
+        );
+      }
+      if (flags.data !== undefined && (flags.limit === undefined || flags.intervalMs === undefined)) {
+        throw usageError(
+          "--data: give the type's globalRateLimit as --limit <n> --interval-ms <ms> [--per-key] (the data directory does not store it)",
+        );
+      }
+      const budget = await spool.jobs.rateBudget(type, {
+        ...(flags.key === undefined ? {} : { key: flags.key }),
+        ...(flags.limit === undefined || flags.intervalMs === undefined
+          ? {}
+          : {
+              globalRateLimit: {
+                limit: flags.limit,
+                intervalMs: flags.intervalMs,
+                perKey: flags.perKey === true,
+              },
+            }),
+      });
+      if (flags.json) return printJson(budget);
+      out(
+        fields([
+          ['type', budget.type],
+          ['key', budget.perKey ? (budget.key ?? '(jobs without a key)') : '(one bucket for all keys)'],
+          ['limit', `${budget.limit} per ${budget.intervalMs} ms`],
+          ['remaining', budget.remaining],
+          ['next start in', `${budget.nextTokenMs} ms`],
+          ['full in', `${budget.resetMs} ms`],
+        ]),
+      );
+    }),
+  );
 
   registerBulk(jobs, {
     verb: 'cancel',
@@ -309,6 +414,26 @@ Example: ${action.example}`,
 
 function capitalised(word: string): string {
   return word.charAt(0).toUpperCase() + word.slice(1);
+}
+
+/** The add control the flags ask for; the engine refuses more than one, or one without a key. */
+function addControl(flags: AddFlags): Pick<AddJobOptions, 'singleton' | 'unique' | 'debounce' | 'throttle'> {
+  return {
+    ...(flags.singleton ? { singleton: true } : {}),
+    ...(flags.uniqueMs === undefined
+      ? {}
+      : { unique: { windowMs: flags.uniqueMs, by: flags.uniqueBy ?? 'key' } }),
+    ...(flags.debounceMs === undefined
+      ? {}
+      : {
+          debounce: {
+            delayMs: flags.debounceMs,
+            ...(flags.debounceMaxMs === undefined ? {} : { maxWaitMs: flags.debounceMaxMs }),
+            mode: flags.debounceLeading ? ('leading' as const) : ('trailing' as const),
+          },
+        }),
+    ...(flags.throttleMs === undefined ? {} : { throttle: { intervalMs: flags.throttleMs } }),
+  };
 }
 
 /** How long `jobs add --wait` lets a job sit unclaimed before saying so. */

@@ -28,6 +28,7 @@ interface CreateFlags extends ClientFlags {
   maxDepth?: number | 'none';
   dedupWindowMs?: number;
   messageTtlMs?: number | 'none';
+  globalConcurrency?: number | 'none';
   backoffBaseMs?: number;
   backoffCapMs?: number;
   backoffJitter?: 'full' | 'equal' | 'none';
@@ -102,6 +103,11 @@ export function registerQueues(program: Command): void {
         "messages expire this long after their send (a send's --ttl-ms wins) and go to the dead letters undelivered; none = never (default none)",
         wholeNumberOrNone(1),
       )
+      .option(
+        '--global-concurrency <n>',
+        'the most messages leased at once by every consumer in every process together; none = no bound (default none)',
+        wholeNumberOrNone(1),
+      )
       .option('--backoff-base-ms <ms>', 'retry delay after the first failure (default 1000)', wholeNumber(0))
       .option('--backoff-cap-ms <ms>', 'longest retry delay (default 300000)', wholeNumber(0))
       .addOption(
@@ -137,6 +143,7 @@ export function registerQueues(program: Command): void {
             ['max depth', config.maxDepth ?? 'unbounded'],
             ['dedup window', `${config.dedupWindowMs} ms`],
             ['message ttl', config.messageTtlMs == null ? 'none' : `${config.messageTtlMs} ms`],
+            ['global concurrency', config.globalConcurrency ?? 'unbounded'],
           ]),
         );
       }
@@ -193,6 +200,9 @@ function queueOptions(flags: CreateFlags): QueueOptions {
     ...(flags.maxDepth === undefined ? {} : { maxDepth: orNull(flags.maxDepth) ?? null }),
     ...(flags.dedupWindowMs === undefined ? {} : { dedupWindowMs: flags.dedupWindowMs }),
     ...(flags.messageTtlMs === undefined ? {} : { messageTtlMs: orNull(flags.messageTtlMs) ?? null }),
+    ...(flags.globalConcurrency === undefined
+      ? {}
+      : { globalConcurrency: orNull(flags.globalConcurrency) ?? null }),
     ...(Object.keys(backoff).length === 0 ? {} : { backoff }),
   };
 }
@@ -205,6 +215,10 @@ function merged(current: QueueConfig, options: QueueOptions): QueueOptions {
     maxDepth: options.maxDepth === undefined ? current.maxDepth : options.maxDepth,
     dedupWindowMs: options.dedupWindowMs ?? current.dedupWindowMs,
     messageTtlMs: options.messageTtlMs === undefined ? (current.messageTtlMs ?? null) : options.messageTtlMs,
+    globalConcurrency:
+      options.globalConcurrency === undefined
+        ? (current.globalConcurrency ?? null)
+        : options.globalConcurrency,
     backoff: { ...current.backoff, ...options.backoff },
   };
 }

@@ -12,6 +12,7 @@ import { progressBar } from './support/progress.js';
 
 interface SendFlags extends ClientFlags {
   key?: string;
+  group?: string;
   priority?: number;
   delayMs?: number;
   ttlMs?: number;
@@ -30,6 +31,10 @@ export function registerSend(program: Command): void {
       .argument('<queue>', 'the queue')
       .argument('[body]', 'the message body as JSON (read from stdin when omitted)')
       .option('--key <key>', 'ordering key: messages with one key are delivered in order, one at a time')
+      .option(
+        '--group <group>',
+        'fairness group (a tenant): the queue serves its groups round-robin, so no backlog starves another group',
+      )
       .option('--priority <n>', 'higher is delivered first (default 0)', wholeNumber(-(2 ** 31 - 1)))
       .option('--delay-ms <ms>', 'not delivered before this many ms from now', wholeNumber())
       .option(
@@ -54,6 +59,7 @@ Examples:
       withBackend(flags, async (spool) => {
         const options = {
           ...(flags.key === undefined ? {} : { key: flags.key }),
+          ...(flags.group === undefined ? {} : { group: flags.group }),
           ...(flags.priority === undefined ? {} : { priority: flags.priority }),
           ...(flags.delayMs === undefined ? {} : { delayMs: flags.delayMs }),
           ...(flags.ttlMs === undefined ? {} : { ttlMs: flags.ttlMs }),

@@ -12,6 +12,8 @@ import type { LeasedJob } from '../../jobs/index.js';
 import type { ScheduleRecord } from '../../store/port.js';
 import { maxWaitMs, type RouteModule, startLongPoll } from '../context.js';
 import { PolledWorkers } from '../polled-workers.js';
+import { budgetHeaders, HeldBackLimits } from '../rate-limit-headers.js';
+import { claimLimitHeaders, RateBudget, RateBudgetQuery } from '../schemas/rate-limits.js';
 import { ScheduleNotFoundError } from '../../jobs/job-errors.js';
 import { defaultPageLimit } from '../schemas/common.js';
 import {
@@ -75,7 +77,7 @@ export const jobRoutes: RouteModule = (app, { spool, jobs, closing, webhooks }) 
         .code(202)
         .header('location', `/v1/jobs/${encodeURIComponent(job.id)}`)
         .header('retry-after', String(pollAfterSeconds))
-        .send({ id: job.id, status: job.status, job: wireJob(job) });
+        .send({ id: job.id, status: job.status, outcome: job.outcome, job: wireJob(job) });
     },
   );
 
@@ -101,7 +103,14 @@ export const jobRoutes: RouteModule = (app, { spool, jobs, closing, webhooks }) 
       return reply
         .code(202)
         .header('retry-after', String(pollAfterSeconds))
-        .send({ jobs: added.map((job) => ({ id: job.id, status: job.status, job: wireJob(job) })) });
+        .send({
+          jobs: added.map((job) => ({
+            id: job.id,
+            status: job.status,
+            outcome: job.outcome,
+            job: wireJob(job),
+          })),
+        });
     },
   );
 
@@ -206,6 +215,27 @@ export const jobRoutes: RouteModule = (app, { spool, jobs, closing, webhooks }) 
     );
   }
 
+  app.get(
+    '/v1/jobs/types/:type/rate-limit',
+    {
+      schema: {
+        operationId: 'getJobTypeRateLimit',
+        tags,
+        summary: "The budget of a job type's globalRateLimit: how many may start now, and when more may",
+        description:
+          "Read from the store without taking from it: what every process together may start. With `key`, that job key's budget of a perKey limit. Answered also as the IETF RateLimit header fields (`RateLimit-Policy`, `RateLimit`). 404 SPOOL_RATE_LIMIT_NOT_FOUND when the server does not define the type with a globalRateLimit.",
+        params: JobTypeParams,
+        querystring: RateBudgetQuery,
+        response: { 200: RateBudget },
+      },
+      config: { access: 'token' },
+    },
+    async (request, reply) => {
+      const budget = await jobs.rateBudget(request.params.type, { key: request.query.key ?? null });
+      return reply.headers(budgetHeaders(budget)).send(budget);
+    },
+  );
+
   app.post(
     '/v1/jobs/bulk',
     {
@@ -246,23 +276,27 @@ export const jobRoutes: RouteModule = (app, { spool, jobs, closing, webhooks }) 
         tags: ['workers'],
         summary: 'Lease up to max runnable jobs of the given types (long poll)',
         description:
-          'Each job is active under a lease: heartbeat before `leaseExpiresAt` to keep it, then complete or fail it. A job whose lease runs out runs again (its attempt is recorded as LeaseExpired).',
+          "Each job is active under a lease: heartbeat before `leaseExpiresAt` to keep it, then complete or fail it. A job whose lease runs out runs again (its attempt is recorded as LeaseExpired). The server's limits of the types it defines (globalConcurrency, keyConcurrency, globalRateLimit) apply: a job they hold back stays queued and is not in the answer. An answer without jobs because of them is still a 200, with `Retry-After` and the IETF RateLimit header fields of the limit that lets one start soonest.",
         body: ClaimBody,
-        response: { 200: ClaimResponse },
+        response: { 200: { ...ClaimResponse, headers: claimLimitHeaders } },
       },
       config: { access: 'consume' },
     },
     async (request, reply) => {
       const { types, max = 1, waitMs = 0, leaseMs = jobDefaults.leaseMs } = request.body;
       const poll = waitMs > 0 ? startLongPoll(reply, closing) : undefined;
+      const limits = new HeldBackLimits(spool.clock);
       const leased = await jobs.claim(types, {
         max,
         waitMs: Math.min(waitMs, maxWaitMs),
         leaseMs,
         ...(poll ? { signal: poll.signal } : {}),
+        onHeldBack: (error) => limits.heard(error),
       });
       // Present while it calls: a claim, or a heartbeat every third of a lease while it works.
       polled.claimed(request.ip, types, max, leased.length, leaseMs + Math.min(waitMs, maxWaitMs) + 5_000);
+      // Nothing claimed because a limit held back what was there: say which, and when to come back.
+      if (leased.length === 0) reply.headers(limits.headers());
       return { jobs: leased.map(wireLeasedJob) };
     },
   );
@@ -470,7 +504,7 @@ export const jobRoutes: RouteModule = (app, { spool, jobs, closing, webhooks }) 
       return reply
         .code(202)
         .header('location', `/v1/jobs/${encodeURIComponent(job.id)}`)
-        .send({ id: job.id, status: job.status, job: wireJob(job) });
+        .send({ id: job.id, status: job.status, outcome: 'created', job: wireJob(job) });
     },
   );
 

@@ -53,6 +53,14 @@ const AddJobFields = {
       description: 'Grouping key: search and per-key rate limits',
     }),
   ),
+  group: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 256,
+      description:
+        'Fairness group (a tenant): jobs of a type start round-robin across groups, so one group’s backlog does not starve another’s. Kept in metadata as `spool.group`',
+    }),
+  ),
   metadata: Type.Optional(
     Type.Record(Type.String(), JsonValue, { description: 'Your own data, returned with the job' }),
   ),
@@ -62,6 +70,61 @@ const AddJobFields = {
       maxLength: 2048,
       description: 'An http(s) URL that receives a Standard-Webhooks-signed POST when the job finishes',
     }),
+  ),
+  singleton: Type.Optional(
+    Type.Boolean({
+      description:
+        'At most one job of this type and key queued, scheduled, waiting or running: while there is one, the add answers it (outcome `singleton`). Needs `key`.',
+    }),
+  ),
+  unique: Type.Optional(
+    Type.Object(
+      {
+        windowMs: Type.Integer({ minimum: 1, description: 'How long after an add its repeats are refused' }),
+        by: Type.Optional(
+          Type.Union([Type.Literal('key'), Type.Literal('payload')], {
+            default: 'key',
+            description:
+              'What makes two adds the same: the job key, or the payload (JSON, object keys sorted)',
+          }),
+        ),
+      },
+      {
+        additionalProperties: false,
+        description: 'A repeat within the window answers the first job (outcome `duplicate`)',
+      },
+    ),
+  ),
+  debounce: Type.Optional(
+    Type.Object(
+      {
+        delayMs: Type.Integer({ minimum: 1, description: 'How long the key must be quiet' }),
+        maxWaitMs: Type.Optional(
+          Type.Integer({ minimum: 1, description: 'The longest a burst can put the job off (or drop adds)' }),
+        ),
+        mode: Type.Optional(
+          Type.Union([Type.Literal('trailing'), Type.Literal('leading')], {
+            default: 'trailing',
+            description:
+              'trailing: the job runs once the key is quiet, with the last payload; leading: the first add runs, the rest of the burst are dropped',
+          }),
+        ),
+      },
+      {
+        additionalProperties: false,
+        description: 'Folds a burst of adds with one key into one job (outcome `debounced`). Needs `key`.',
+      },
+    ),
+  ),
+  throttle: Type.Optional(
+    Type.Object(
+      { intervalMs: Type.Integer({ minimum: 1, description: 'At most one start per key per interval' }) },
+      {
+        additionalProperties: false,
+        description:
+          'The first add runs at once; adds within the interval fold into one job that runs when it ends, with the last payload (outcome `throttled`). Needs `key`.',
+      },
+    ),
   ),
 };
 
@@ -76,6 +139,7 @@ export const AddJobBody = Type.Object(
             payload: AddJobFields.payload,
             delayMs: AddJobFields.delayMs,
             priority: AddJobFields.priority,
+            group: AddJobFields.group,
             maxAttempts: AddJobFields.maxAttempts,
             key: AddJobFields.key,
             metadata: AddJobFields.metadata,
@@ -162,9 +226,25 @@ export const Job = Type.Object({
   callbackUrl: Type.Union([Type.String(), Type.Null()]),
 });
 
+export const AddOutcome = Type.Union(
+  [
+    Type.Literal('created'),
+    Type.Literal('existing'),
+    Type.Literal('duplicate'),
+    Type.Literal('singleton'),
+    Type.Literal('debounced'),
+    Type.Literal('throttled'),
+  ],
+  {
+    description:
+      "What the add did: `created` a job; answered the job of an earlier add with the same Idempotency-Key (`existing`), key or payload within a `unique` window (`duplicate`), or the live `singleton`; folded into a `debounced` or `throttled` burst's job",
+  },
+);
+
 export const JobAccepted = Type.Object({
   id: Type.String(),
   status: JobStatus,
+  outcome: AddOutcome,
   job: Job,
 });
 

@@ -28,7 +28,8 @@ export const QueueOptions = Type.Composite(
       'The whole configuration of the queue: omitted fields take their defaults ' +
       `(visibilityTimeoutMs ${queueDefaults.visibilityTimeoutMs}, maxAttempts ${queueDefaults.maxAttempts}, ` +
       `backoff ${JSON.stringify(queueDefaults.backoff)}, maxDepth ${queueDefaults.maxDepth} (unbounded), ` +
-      `dedupWindowMs ${queueDefaults.dedupWindowMs}, messageTtlMs ${queueDefaults.messageTtlMs} (messages never expire)).`,
+      `dedupWindowMs ${queueDefaults.dedupWindowMs}, messageTtlMs ${queueDefaults.messageTtlMs} (messages never expire), ` +
+      `globalConcurrency ${queueDefaults.globalConcurrency} (no bound across consumers)).`,
   },
 );
 
@@ -56,6 +57,14 @@ export const OutgoingMessage = Type.Object(
         minLength: 1,
         maxLength: 256,
         description: 'Per-key FIFO: messages with one key are delivered in send order, one at a time',
+      }),
+    ),
+    group: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 256,
+        description:
+          'Fairness group (a tenant): a queue hands out work round-robin across its groups, the one served least recently first, so one group’s backlog does not starve another’s; within a group, priority then send order. Messages without a group count as one group',
       }),
     ),
     priority: Type.Optional(

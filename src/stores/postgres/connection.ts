@@ -82,6 +82,9 @@ export class SchemaNames {
   readonly queues: string;
   readonly messages: string;
   readonly messageKeys: string;
+  readonly queueGroups: string;
+  /** The sequence that numbers the turns of fairness groups (fair-groups.ts). */
+  readonly groupTurns: string;
   readonly deadLetters: string;
   readonly dedup: string;
   readonly topics: string;
@@ -102,6 +105,7 @@ export class SchemaNames {
   readonly stagedEvents: string;
   readonly jobSlots: string;
   readonly rateBuckets: string;
+  readonly jobGates: string;
   readonly migrations: string;
 
   constructor(schema: string) {
@@ -111,6 +115,8 @@ export class SchemaNames {
     this.queues = table('queues');
     this.messages = table('messages');
     this.messageKeys = table('message_keys');
+    this.queueGroups = table('queue_groups');
+    this.groupTurns = table('queue_group_turns');
     this.deadLetters = table('dead_letters');
     this.dedup = table('dedup');
     this.topics = table('topics');
@@ -131,6 +137,7 @@ export class SchemaNames {
     this.stagedEvents = table('staged_events');
     this.jobSlots = table('job_slots');
     this.rateBuckets = table('rate_buckets');
+    this.jobGates = table('job_gates');
     this.migrations = table('schema_migrations');
   }
 }

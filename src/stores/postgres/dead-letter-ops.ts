@@ -16,6 +16,7 @@ import type { Clock } from '../../core/clock.js';
 import type { DeadLetter, DeadLetterSelection, Page, PageRequest } from '../../store/port.js';
 import { decodeCursor, decodeErrors, decodeHeaders, decodePayload, encodeCursor, toInt } from './codec.js';
 import type { SchemaNames } from './connection.js';
+import type { FairGroups } from './fair-groups.js';
 import type { KeyHeads } from './key-heads.js';
 import type { QueueOps } from './queue-ops.js';
 import type { Sql } from './sql.js';
@@ -45,10 +46,13 @@ export class DeadLetterOps {
   readonly #keys: KeyHeads;
   readonly #sql: Record<'page' | 'bound' | 'redriveChunk' | 'move' | 'purgeChunk', string>;
 
-  constructor(names: SchemaNames, clock: Clock, queues: QueueOps, keys: KeyHeads) {
+  readonly #groups: FairGroups;
+
+  constructor(names: SchemaNames, clock: Clock, queues: QueueOps, keys: KeyHeads, groups: FairGroups) {
     this.#clock = clock;
     this.#queues = queues;
     this.#keys = keys;
+    this.#groups = groups;
     const { deadLetters, messages } = names;
     // $3 is the selection: null for all dead letters of the queue, or an array of ids.
     const selected = `queue_id = $1 AND seq <= $2 AND ($3::text[] IS NULL OR id = ANY($3::text[]))`;
@@ -57,12 +61,12 @@ export class DeadLetterOps {
         SELECT seq, id, payload_text, payload_bytes, headers, key, priority, enqueued_at, dead_lettered_at, attempts, errors
         FROM ${deadLetters} WHERE queue_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
       bound: `SELECT max(seq) AS max FROM ${deadLetters}`,
-      redriveChunk: `SELECT seq, key FROM ${deadLetters} WHERE ${selected} ORDER BY seq LIMIT $4 FOR UPDATE`,
+      redriveChunk: `SELECT seq, key, grp FROM ${deadLetters} WHERE ${selected} ORDER BY seq LIMIT $4 FOR UPDATE`,
       move: `
         WITH moved AS (DELETE FROM ${deadLetters} WHERE seq = ANY($1::bigint[]) RETURNING *)
-        INSERT INTO ${messages} (queue_id, id, payload_text, payload_bytes, headers, key, priority, enqueued_at,
+        INSERT INTO ${messages} (queue_id, id, payload_text, payload_bytes, headers, key, grp, priority, enqueued_at,
                                  visible_at, attempts, key_head, errors)
-        SELECT d.queue_id, d.id, d.payload_text, d.payload_bytes, d.headers, d.key, d.priority, d.enqueued_at,
+        SELECT d.queue_id, d.id, d.payload_text, d.payload_bytes, d.headers, d.key, d.grp, d.priority, d.enqueued_at,
                $3::bigint, 0, h.key_head, d.errors
         FROM moved d JOIN unnest($1::bigint[], $2::bool[]) WITH ORDINALITY AS h(seq, key_head, ord) ON h.seq = d.seq
         ORDER BY h.ord`,
@@ -91,8 +95,16 @@ export class DeadLetterOps {
     let moved = 0;
     for (;;) {
       const chunk = await sql.atomic(async (tx) => {
-        const rows = await tx.rows<{ seq: Int; key: string | null }>(this.#sql.redriveChunk, params);
+        const rows = await tx.rows<{ seq: Int; key: string | null; grp: string | null }>(
+          this.#sql.redriveChunk,
+          params,
+        );
         if (rows.length === 0) return 0;
+        await this.#groups.added(
+          tx,
+          id,
+          rows.map((row) => row.grp),
+        );
         const heads = await this.#keys.add(
           tx,
           id,

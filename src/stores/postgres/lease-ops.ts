@@ -43,6 +43,7 @@ import { messageExpiredMessage } from '../rules.js';
 import type { SchemaNames } from './connection.js';
 import { Coalescer, type Outcome, coalescing, unwrap } from './coalescer.js';
 import type { CommitMeter } from './commit-meter.js';
+import { claimedQueue, type FairGroups } from './fair-groups.js';
 import type { KeyHeads } from './key-heads.js';
 import type { QueueOps } from './queue-ops.js';
 import type { Sql } from './sql.js';
@@ -53,6 +54,13 @@ interface ClaimRow {
   queue_id: Int;
   expired: boolean;
   ttl_expired: boolean;
+  /** The queue has fairness groups (fair-groups.ts). */
+  grouped: boolean;
+  /** The queue has a globalConcurrency and the caller did not hold it: nothing was leased. */
+  bounded: boolean;
+  /** Grouped claims only: claim again for the rest, and the groups found without messages. */
+  more?: boolean;
+  empty?: string[];
   seq: Int | null;
   id: string;
   payload_text: string | null;
@@ -64,6 +72,19 @@ interface ClaimRow {
   attempts: number;
   errors: unknown;
 }
+
+/** What one claim statement leased, and what it found to clean up afterwards. */
+interface Leased {
+  readonly queueId: number;
+  readonly claimed: ClaimedMessage[];
+  /** Expired last attempts or expired messages wait for a sweep. */
+  readonly expired: boolean;
+  /** Fairness groups found without messages: their rows go (fair-groups.ts). */
+  readonly empty: readonly string[];
+}
+
+/** Rounds of a grouped claim that got less than it wanted while more may be deliverable. */
+const groupedRounds = 4;
 
 /** One call of a coalesced claim. */
 interface ClaimRequest {
@@ -93,9 +114,17 @@ export class LeaseOps {
   readonly #clock: Clock;
   readonly #queues: QueueOps;
   readonly #keys: KeyHeads;
+  readonly #groups: FairGroups;
+  /** Queues seen with fairness groups (for good: a queue's groups only go with the queue). */
+  readonly #grouped = new Set<string>();
+  /** Queues seen with a globalConcurrency: their claims take the queue's lock first. */
+  readonly #bounded = new Set<string>();
   readonly #claims: Coalescer<ClaimRequest, ClaimedMessage[]>;
   readonly #acks: Coalescer<AckRequest, void>;
-  readonly #sql: Record<'claim' | 'sweep' | 'ttlSweep' | 'ack' | 'release' | 'extend' | 'deadLetter', string>;
+  readonly #sql: Record<
+    'claim' | 'lockBound' | 'leasedNow' | 'sweep' | 'ttlSweep' | 'ack' | 'release' | 'extend' | 'deadLetter',
+    string
+  >;
 
   /** @param pool - what claims and coalesced acks run on: the store's autocommit {@link Sql}. */
   constructor(
@@ -105,10 +134,12 @@ export class LeaseOps {
     keys: KeyHeads,
     pool: Sql,
     meter: CommitMeter,
+    groups: FairGroups,
   ) {
     this.#clock = clock;
     this.#queues = queues;
     this.#keys = keys;
+    this.#groups = groups;
     this.#claims = new Coalescer((_key, requests) => this.#claimBatch(pool, requests), {
       ...coalescing,
       meter,
@@ -119,10 +150,10 @@ export class LeaseOps {
     // Settling matches the row, the lease token and whether the receipt says the message is keyed.
     const current = `seq = $1 AND lease_token = $2 AND queue_id = ${queueId} AND (key IS NOT NULL) = $4`;
     const buryColumns =
-      'queue_id, id, payload_text, payload_bytes, headers, key, priority, enqueued_at, dead_lettered_at, attempts, errors';
+      'queue_id, id, payload_text, payload_bytes, headers, key, grp, priority, enqueued_at, dead_lettered_at, attempts, errors';
     const bury = (at: string, name: string, message: string): string =>
       `INSERT INTO ${deadLetters} (${buryColumns})
-       SELECT queue_id, id, payload_text, payload_bytes, headers, key, priority, enqueued_at, ${at}::bigint, attempts,
+       SELECT queue_id, id, payload_text, payload_bytes, headers, key, grp, priority, enqueued_at, ${at}::bigint, attempts,
               ${appendError(at, name, message)}`;
     // The queue's id and maxAttempts are scalar subqueries (evaluated once, like parameters), so
     // the planner walks messages_claimable in delivery order and stops after $5 rows. Rows picked
@@ -130,35 +161,28 @@ export class LeaseOps {
     // lookup: with a join, the generic plan of a prepared statement (which cannot see how many
     // rows LIMIT $5 lets through) chose a hash join over a scan of the whole table.
     this.#sql = {
-      // The probe for expired last attempts is computed once, in q, as an ordered LIMIT 1 on
-      // messages_leased: written as EXISTS in the select list it ran once per claimed row, and
-      // the generic plan of the prepared statement chose a sequential scan for it (EXISTS
-      // looks cheap to satisfy by scanning), which took a second with 300,000 rows in the table.
+      // q: the queue and its probes (fair-groups.ts); $6: the caller holds its globalConcurrency.
       claim: `
-        WITH q AS (
-          SELECT id, max_attempts, paused,
-                 (SELECT visible_at FROM ${messages}
-                  WHERE queue_id = queue.id AND lease_token IS NOT NULL AND visible_at <= $2
-                    AND attempts >= queue.max_attempts
-                  ORDER BY visible_at LIMIT 1) IS NOT NULL AS expired,
-                 (SELECT expires_at FROM ${messages}
-                  WHERE queue_id = queue.id AND expires_at <= $2 AND (lease_token IS NULL OR visible_at <= $2)
-                  ORDER BY expires_at LIMIT 1) IS NOT NULL AS ttl_expired
-          FROM (SELECT id, (config->>'maxAttempts')::int AS max_attempts, paused_at IS NOT NULL AS paused
-                FROM ${queueTable} WHERE name = $1) AS queue),
+        WITH q AS (${claimedQueue(names, '$6')}),
         leased AS (
           UPDATE ${messages} SET attempts = attempts + 1, lease_token = $3, visible_at = $4
           WHERE seq = ANY(ARRAY(
             SELECT seq FROM ${messages}
-            WHERE queue_id = (SELECT id FROM q) AND NOT (SELECT paused FROM q) AND key_head AND visible_at <= $2
+            WHERE queue_id = (SELECT id FROM q) AND NOT (SELECT paused OR grouped OR bounded FROM q)
+              AND grp IS NULL AND key_head AND visible_at <= $2
               AND NOT (lease_token IS NOT NULL AND attempts >= (SELECT max_attempts FROM q))
               AND (expires_at IS NULL OR expires_at > $2)
             ORDER BY priority DESC, seq
             LIMIT $5
             FOR UPDATE SKIP LOCKED))
           RETURNING seq, id, payload_text, payload_bytes, headers, key, priority, enqueued_at, attempts, errors)
-        SELECT q.id AS queue_id, q.expired, q.ttl_expired, l.*
+        SELECT q.id AS queue_id, q.expired, q.ttl_expired, q.grouped, q.bounded, l.*
         FROM q LEFT JOIN leased l ON true`,
+      // A queue with a globalConcurrency: its row locked for the claim's transaction, so claims
+      // of the queue take turns; its live leases counted in a later statement (a fresh snapshot
+      // that holds what the previous lock holder committed: see sql.ts).
+      lockBound: `SELECT id, (config->>'globalConcurrency')::int AS bound FROM ${queueTable} WHERE name = $1 FOR UPDATE`,
+      leasedNow: `SELECT count(*)::int AS leased FROM ${messages} WHERE queue_id = $1 AND lease_token IS NOT NULL AND visible_at > $2`,
       sweep: `
         WITH expired AS (
           DELETE FROM ${messages} WHERE seq = ANY(ARRAY(
@@ -227,9 +251,7 @@ export class LeaseOps {
     const wanted = requests.reduce((sum, request) => sum + request.max, 0);
     const leased = await this.#lease(sql, queue, wanted, visibilityTimeoutMs, now);
     if (!leased) return requests.map(() => ({ ok: false, error: new QueueNotFoundError(queue) }));
-    // The leases are taken: a sweep that fails must not lose them. The next claim's probe finds
-    // the same expired messages and sweeps again.
-    if (leased.expired) await this.#sweep(sql, queue, now).catch(() => {});
+    await this.#afterClaim(sql, queue, leased, now);
     const { claimed } = leased;
     let dealt = 0;
     return requests.map((request) => ({ ok: true, value: claimed.slice(dealt, (dealt += request.max)) }));
@@ -258,8 +280,18 @@ export class LeaseOps {
         leased: taken,
       };
     });
-    if (leased.expired) await this.#sweep(pool, queue, now).catch(() => {});
+    await this.#afterClaim(pool, queue, leased, now);
     return { stale, claimed: leased.claimed };
+  }
+
+  /**
+   * After a claim's commit: the dead-letter sweep when its probe asked for one, and the removal
+   * of fairness groups it found empty. The leases are taken: a clean-up that fails must not lose
+   * them (the next claim finds the same work and tries again).
+   */
+  async #afterClaim(sql: Sql, queue: string, leased: Leased, now: number): Promise<void> {
+    if (leased.expired) await this.#sweep(sql, queue, now).catch(() => {});
+    if (leased.empty.length > 0) await this.#groups.prune(sql, leased.queueId, leased.empty).catch(() => {});
   }
 
   /**
@@ -272,30 +304,124 @@ export class LeaseOps {
     wanted: number,
     visibilityTimeoutMs: number,
     now: number,
-  ): Promise<{ claimed: ClaimedMessage[]; expired: boolean } | null> {
+    /** The caller holds the queue's lock and `wanted` is within its globalConcurrency. */
+    bound = false,
+  ): Promise<Leased | null> {
+    if (!bound && this.#bounded.has(queue))
+      return this.#leaseBounded(sql, queue, wanted, visibilityTimeoutMs, now);
     const token = randomUUID();
     const leaseExpiresAt = now + visibilityTimeoutMs;
-    const rows = await sql.rows<ClaimRow>(this.#sql.claim, [queue, now, token, leaseExpiresAt, wanted]);
+    if (this.#grouped.has(queue)) {
+      return this.#leaseGrouped(sql, queue, wanted, token, leaseExpiresAt, now, bound);
+    }
+    const rows = await sql.rows<ClaimRow>(this.#sql.claim, [
+      queue,
+      now,
+      token,
+      leaseExpiresAt,
+      wanted,
+      bound,
+    ]);
     const [first] = rows;
     if (!first) return null;
+    if (first.bounded && wanted > 0) {
+      // The statement leased nothing: the queue has a globalConcurrency (set by any process).
+      this.#bounded.add(queue);
+      return this.#leaseBounded(sql, queue, wanted, visibilityTimeoutMs, now);
+    }
+    if (first.grouped && wanted > 0) {
+      // The statement leased nothing: the queue has groups (since another process sent one).
+      this.#grouped.add(queue);
+      return this.#leaseGrouped(sql, queue, wanted, token, leaseExpiresAt, now, bound);
+    }
     const claimed = rows
       .filter((row) => row.seq !== null)
       .map((row) => ({ ...row, seq: toInt(row.seq!) }))
       .sort((a, b) => b.priority - a.priority || a.seq - b.seq)
-      .map((row): ClaimedMessage => ({
-        id: row.id,
+      .map((row) => toClaimed(queue, row, token, leaseExpiresAt));
+    return {
+      queueId: toInt(first.queue_id),
+      claimed,
+      expired: first.expired || first.ttl_expired,
+      empty: [],
+    };
+  }
+
+  /**
+   * A claim of a queue with fairness groups (fair-groups.ts): round-robin across the groups, in
+   * a few rounds when one statement's share per group was not enough.
+   */
+  async #leaseGrouped(
+    sql: Sql,
+    queue: string,
+    wanted: number,
+    token: string,
+    leaseExpiresAt: number,
+    now: number,
+    bound: boolean,
+  ): Promise<Leased | null> {
+    const claimed: ClaimedMessage[] = [];
+    const empty = new Set<string>();
+    let expired = false;
+    let queueId = 0;
+    for (let round = 0; round < groupedRounds && claimed.length < wanted; round++) {
+      const want = wanted - claimed.length;
+      const rows = await sql.rows<ClaimRow>(this.#groups.claim, [
         queue,
-        payload: decodePayload(row.payload_text, row.payload_bytes),
-        headers: decodeHeaders(row.headers),
-        key: row.key,
-        priority: row.priority,
-        enqueuedAt: toInt(row.enqueued_at),
-        attempt: row.attempts,
-        receipt: formatReceipt(row.seq, token, row.key !== null),
+        now,
+        token,
         leaseExpiresAt,
-        errors: decodeErrors(row.errors),
-      }));
-    return { claimed, expired: first.expired || first.ttl_expired };
+        want,
+        want + 32,
+        bound,
+      ]);
+      const [first] = rows;
+      if (!first) return null;
+      if (first.bounded && round === 0) {
+        this.#bounded.add(queue);
+        return this.#leaseBounded(sql, queue, wanted, leaseExpiresAt - now, now);
+      }
+      if (!first.grouped) {
+        // The queue was deleted and made again without groups.
+        this.#grouped.delete(queue);
+        if (round === 0) return this.#lease(sql, queue, wanted, leaseExpiresAt - now, now, bound);
+        break;
+      }
+      queueId = toInt(first.queue_id);
+      expired ||= first.expired || first.ttl_expired;
+      for (const group of first.empty ?? []) empty.add(group);
+      for (const row of rows) {
+        if (row.seq !== null)
+          claimed.push(toClaimed(queue, { ...row, seq: toInt(row.seq) }, token, leaseExpiresAt));
+      }
+      if (!first.more) break;
+    }
+    return { queueId, claimed, expired, empty: [...empty] };
+  }
+
+  /**
+   * A claim of a queue with a `globalConcurrency`: in one transaction, takes the queue's lock
+   * (claims of the queue in every process take turns), counts its live leases, and leases no
+   * more than the bound leaves.
+   */
+  #leaseBounded(
+    sql: Sql,
+    queue: string,
+    wanted: number,
+    visibilityTimeoutMs: number,
+    now: number,
+  ): Promise<Leased | null> {
+    return sql.atomic(async (tx) => {
+      const [row] = await tx.rows<{ id: Int; bound: number | null }>(this.#sql.lockBound, [queue]);
+      if (!row) return null;
+      let room = wanted;
+      if (row.bound === null) this.#bounded.delete(queue);
+      else {
+        const [count] = await tx.rows<{ leased: number }>(this.#sql.leasedNow, [row.id, now]);
+        room = Math.min(wanted, Math.max(0, row.bound - count!.leased));
+      }
+      return this.#lease(tx, queue, room, visibilityTimeoutMs, now, true);
+    });
   }
 
   /**
@@ -470,6 +596,28 @@ export class LeaseOps {
       await sql.notify('queue', queue);
     }
   }
+}
+
+/** A leased row as the consumer gets it. */
+function toClaimed(
+  queue: string,
+  row: ClaimRow & { seq: number },
+  token: string,
+  leaseExpiresAt: number,
+): ClaimedMessage {
+  return {
+    id: row.id,
+    queue,
+    payload: decodePayload(row.payload_text, row.payload_bytes),
+    headers: decodeHeaders(row.headers),
+    key: row.key,
+    priority: row.priority,
+    enqueuedAt: toInt(row.enqueued_at),
+    attempt: row.attempts,
+    receipt: formatReceipt(row.seq, token, row.key !== null),
+    leaseExpiresAt,
+    errors: decodeErrors(row.errors),
+  };
 }
 
 /** The lease a receipt claims to hold; a receipt that does not parse matches no row. */

@@ -416,6 +416,56 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 14,
+    description: 'job add gates',
+    sql: `
+      -- The add controls in force per job type (src/jobs/add-gates.ts): singleton, unique,
+      -- debounce and throttle, each by a gate name made of the control and its key or payload hash.
+      CREATE TABLE job_gates (
+        type       text COLLATE "C" NOT NULL,
+        gate       text COLLATE "C" NOT NULL,
+        job_id     text COLLATE "C" NOT NULL,
+        opened_at  bigint NOT NULL,
+        touched_at bigint NOT NULL,
+        expires_at bigint,
+        PRIMARY KEY (type, gate)
+      );
+      CREATE INDEX job_gates_expiry ON job_gates (expires_at);
+    `,
+  },
+  {
+    version: 15,
+    description: 'fairness groups',
+    sql: `
+      -- A message's fairness group (a tenant; null: none), kept through dead-lettering and redrive.
+      -- C collation, as queue_groups.grp: the claim compares them, and an index serves only
+      -- comparisons in its own collation.
+      ALTER TABLE messages ADD COLUMN grp text COLLATE "C";
+      ALTER TABLE dead_letters ADD COLUMN grp text COLLATE "C";
+      -- Claims of a queue that has groups take round-robin across them (fair-groups.ts), each group
+      -- with its own ordered index: messages_claimable keeps the ungrouped heads (a queue that
+      -- never sees a group claims exactly as before), messages_grouped the others by group.
+      DROP INDEX messages_claimable;
+      CREATE INDEX messages_claimable ON messages (queue_id, priority DESC, seq, visible_at)
+        WHERE key_head AND grp IS NULL;
+      CREATE INDEX messages_grouped ON messages (queue_id, grp, priority DESC, seq, visible_at)
+        WHERE key_head AND grp IS NOT NULL;
+      -- whether a group still has messages in any state (its row goes when it has none)
+      CREATE INDEX messages_by_group ON messages (queue_id, grp) WHERE grp IS NOT NULL;
+      -- The groups of a queue that have messages, and the turn each was last served at (from
+      -- queue_group_turns; 0: not yet). grp '' stands for the messages without a group; its row
+      -- is added with the queue's first group and stays. A queue without rows never saw a group.
+      CREATE TABLE queue_groups (
+        queue_id bigint NOT NULL,
+        grp      text COLLATE "C" NOT NULL,
+        served   bigint NOT NULL,
+        PRIMARY KEY (queue_id, grp)
+      );
+      CREATE INDEX queue_groups_by_turn ON queue_groups (queue_id, served, grp);
+      CREATE SEQUENCE queue_group_turns;
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

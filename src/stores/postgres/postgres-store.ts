@@ -13,6 +13,7 @@
  * passed in by the caller stays open).
  */
 import type { Clock } from '../../core/clock.js';
+import type { TokenBucket } from '../../core/token-bucket.js';
 import { ClosedError, InvalidArgumentError } from '../../core/errors.js';
 import type { QueueConfig, TopicConfig } from '../../core/options.js';
 import type {
@@ -28,6 +29,7 @@ import type {
   EnqueueResult,
   GroupMembership,
   GroupState,
+  JobGateRecord,
   JobPatch,
   JobQuery,
   JobRecord,
@@ -61,7 +63,9 @@ import { DatabaseClock } from './database-clock.js';
 import { DeadLetterOps } from './dead-letter-ops.js';
 import { GroupOps } from './group-ops.js';
 import { JobOps } from './job-ops.js';
+import { GateOps } from './gate-ops.js';
 import { WorkflowOps } from './workflow-ops.js';
+import { FairGroups } from './fair-groups.js';
 import { KeyHeads } from './key-heads.js';
 import { AdvisoryLeadership } from './leadership.js';
 import { LeaseOps } from './lease-ops.js';
@@ -119,6 +123,7 @@ export class PostgresStoreImpl implements PostgresStore {
   readonly #groups: GroupOps;
   readonly #upkeep: UpkeepOps;
   readonly #jobs: JobOps;
+  readonly #gates: GateOps;
   readonly #workflows: WorkflowOps;
   readonly #workers: WorkerOps;
   readonly #rates: RateOps;
@@ -167,13 +172,15 @@ export class PostgresStoreImpl implements PostgresStore {
     };
     this.#sql = new PoolSql(pool, this.#context);
     const keys = new KeyHeads(names);
-    this.#queues = new QueueOps(names, clock, keys, this.#sql, this.#commits);
-    this.#leases = new LeaseOps(names, clock, this.#queues, keys, this.#sql, this.#commits);
-    this.#deadLetters = new DeadLetterOps(names, clock, this.#queues, keys);
+    const fairGroups = new FairGroups(names);
+    this.#queues = new QueueOps(names, clock, keys, this.#sql, this.#commits, fairGroups);
+    this.#leases = new LeaseOps(names, clock, this.#queues, keys, this.#sql, this.#commits, fairGroups);
+    this.#deadLetters = new DeadLetterOps(names, clock, this.#queues, keys, fairGroups);
     this.#logs = new LogOps(names, clock);
     this.#groups = new GroupOps(names, clock, this.#logs);
     this.#upkeep = new UpkeepOps(names, clock);
     this.#jobs = new JobOps(names, clock);
+    this.#gates = new GateOps(names);
     this.#workflows = new WorkflowOps(names, clock);
     this.#workers = new WorkerOps(names, clock);
     this.#rates = new RateOps(names, clock);
@@ -234,6 +241,15 @@ export class PostgresStoreImpl implements PostgresStore {
     return this.#call(() => this.#writes.takeJobSlot(type, key, jobId, limit));
   }
 
+  /** Outside a transaction a plain read (a lock would end with its own statement). */
+  lockJobGate(type: string, gate: string): Promise<JobGateRecord | null> {
+    return this.#call(() => this.#gates.get(this.#sql, type, gate));
+  }
+
+  saveJobGate(gate: JobGateRecord): Promise<void> {
+    return this.#call(() => this.#writes.saveJobGate(gate));
+  }
+
   saveSchedule(schedule: ScheduleRecord): Promise<ScheduleRecord> {
     return this.#call(() => this.#writes.saveSchedule(schedule));
   }
@@ -272,6 +288,10 @@ export class PostgresStoreImpl implements PostgresStore {
 
   takeRateToken(name: string, limit: number, intervalMs: number): Promise<number> {
     return this.#call(() => this.#rates.take(this.#sql, name, limit, intervalMs));
+  }
+
+  readRateBucket(name: string): Promise<TokenBucket | null> {
+    return this.#call(() => this.#rates.read(this.#sql, name));
   }
 
   getBreaker(name: string): Promise<BreakerRecord | null> {
@@ -363,6 +383,8 @@ export class PostgresStoreImpl implements PostgresStore {
       lockJob: (id) => run((sql) => this.#jobs.lock(sql, id)),
       takeJobSlot: (type, key, jobId, limit) =>
         run((sql) => sql.atomic((tx) => this.#jobs.takeSlot(tx, type, key, jobId, limit))),
+      lockJobGate: (type, gate) => run((sql) => this.#gates.lock(sql, type, gate)),
+      saveJobGate: (gate) => run((sql) => this.#gates.save(sql, gate)),
       saveSchedule: (schedule) => run((sql) => this.#jobs.saveSchedule(sql, schedule)),
       advanceSchedule: (name, from, next) => run((sql) => this.#jobs.advanceSchedule(sql, name, from, next)),
       markProcessed: (consumer, messageId) =>
@@ -572,6 +594,10 @@ export class PostgresStoreImpl implements PostgresStore {
 
   deleteJobs(ids: readonly string[]): Promise<string[]> {
     return this.#call(() => this.#jobs.deleteJobs(this.#sql, ids));
+  }
+
+  deleteStaleJobGates(now: number, limit: number): Promise<number> {
+    return this.#call(() => this.#gates.deleteStale(this.#sql, now, limit));
   }
 
   listSchedules(): Promise<ScheduleRecord[]> {

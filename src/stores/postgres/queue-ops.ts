@@ -50,6 +50,7 @@ import {
 import type { SchemaNames } from './connection.js';
 import { Coalescer, type Outcome, coalescing, unwrap } from './coalescer.js';
 import type { CommitMeter } from './commit-meter.js';
+import type { FairGroups } from './fair-groups.js';
 import type { KeyHeads } from './key-heads.js';
 import type { Sql } from './sql.js';
 import { EnqueuePlan, expiresAt, fullAtDepth, queueFullRetryAfterMs, storedQueueConfig } from '../rules.js';
@@ -121,9 +122,19 @@ export class QueueOps {
   >;
 
   /** @param pool - what coalesced sends run on: the store's autocommit {@link Sql}. */
-  constructor(names: SchemaNames, clock: Clock, keys: KeyHeads, pool: Sql, meter: CommitMeter) {
+  readonly #groups: FairGroups;
+
+  constructor(
+    names: SchemaNames,
+    clock: Clock,
+    keys: KeyHeads,
+    pool: Sql,
+    meter: CommitMeter,
+    groups: FairGroups,
+  ) {
     this.#clock = clock;
     this.#keys = keys;
+    this.#groups = groups;
     this.#sends = new Coalescer((queue, sends) => this.#send(pool, queue, sends), { ...coalescing, meter });
     const { queues, messages, deadLetters, dedup, dropped } = names;
     const insertColumns =
@@ -175,12 +186,12 @@ export class QueueOps {
           WHERE d.expires_at <= $2
         RETURNING d.dedup_id`,
       insert: `
-        INSERT INTO ${messages} (${insertColumns})
+        INSERT INTO ${messages} (${insertColumns}, grp)
         SELECT $1::bigint, m.id, m.payload_text, m.payload_bytes, m.headers::json, m.key, m.priority, $2::bigint, m.visible_at, m.key_head,
-               m.expires_at
+               m.expires_at, m.grp
         FROM unnest($3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[], $8::int[], $9::bigint[], $10::bool[],
-                    $11::bigint[])
-                WITH ORDINALITY AS m(id, payload_text, payload_bytes, headers, key, priority, visible_at, key_head, expires_at, ord)
+                    $11::bigint[], $12::text[])
+                WITH ORDINALITY AS m(id, payload_text, payload_bytes, headers, key, priority, visible_at, key_head, expires_at, grp, ord)
         ORDER BY m.ord`,
       // An expired lease counts as ready: the message is deliverable again.
       stats: `
@@ -269,7 +280,8 @@ export class QueueOps {
     messages: readonly EnqueueMessage[],
     coalesce = false,
   ): Promise<EnqueueResult[]> {
-    if (!this.#bounded.has(queue) && messages.every((m) => m.dedupId === null)) {
+    // Grouped messages register their groups first (fair-groups.ts): the transactional path.
+    if (!this.#bounded.has(queue) && messages.every((m) => m.dedupId === null && !m.group)) {
       const results = coalesce
         ? await this.#sends.submit(queue, messages)
         : unwrap((await this.#send(sql, queue, [messages]))[0]!);
@@ -343,6 +355,11 @@ export class QueueOps {
     }
     await this.#claimDedupIds(sql, queue, plan.firstWithId, plan.originals, now);
     const toStore = plan.toStore();
+    await this.#groups.added(
+      sql,
+      queue.id,
+      toStore.map((m) => m.group),
+    );
     const heads = await this.#keys.add(
       sql,
       queue.id,
@@ -362,6 +379,7 @@ export class QueueOps {
         toStore.map((m) => m.availableAt),
         heads,
         toStore.map((m) => expiresAt(m, queue.config, now)),
+        toStore.map((m) => m.group ?? null),
       ]);
       await sql.notify('queue', name);
     }

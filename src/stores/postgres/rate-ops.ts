@@ -6,13 +6,13 @@
  * of one busy bucket do not queue behind each other's commits.
  */
 import type { Clock } from '../../core/clock.js';
-import { takeToken } from '../../core/token-bucket.js';
+import { takeToken, type TokenBucket } from '../../core/token-bucket.js';
 import type { SchemaNames } from './connection.js';
 import type { Sql } from './sql.js';
 
 export class RateOps {
   readonly #clock: Clock;
-  readonly #sql: { lock: string; save: string };
+  readonly #sql: { lock: string; save: string; read: string };
 
   constructor(names: SchemaNames, clock: Clock) {
     this.#clock = clock;
@@ -24,7 +24,16 @@ export class RateOps {
         ON CONFLICT (name) DO UPDATE SET name = b.name
         RETURNING tokens, refilled_at`,
       save: `UPDATE ${rateBuckets} SET tokens = $2, refilled_at = $3 WHERE name = $1`,
+      read: `SELECT tokens, refilled_at FROM ${rateBuckets} WHERE name = $1`,
     };
+  }
+
+  /** The bucket as kept (see `readRateBucket`), or null if it was never used. */
+  async read(sql: Sql, name: string): Promise<TokenBucket | null> {
+    const [row] = await sql.rows<{ tokens: number; refilled_at: string | number }>(this.#sql.read, [name]);
+    const refilledAt = Number(row?.refilled_at ?? -1);
+    // No row, or (never committed, but read as the take does) one just made: full.
+    return row && refilledAt >= 0 ? { tokens: Number(row.tokens), refilledAt } : null;
   }
 
   take(sql: Sql, name: string, limit: number, intervalMs: number): Promise<number> {

@@ -46,8 +46,8 @@ export class UpkeepOps {
     this.#tombstones = `SELECT kind, id, dropped_at FROM ${names.dropped}`;
     this.#dropTombstone = `DELETE FROM ${names.dropped} WHERE kind = $1 AND id = $2`;
     this.#sweeps = {
-      queue: [names.messages, names.deadLetters, names.dedup, names.messageKeys].map((table) =>
-        batch(table, 'queue_id = $1'),
+      queue: [names.messages, names.deadLetters, names.dedup, names.messageKeys, names.queueGroups].map(
+        (table) => batch(table, 'queue_id = $1'),
       ),
       topic: [names.events].map((table) => batch(table, 'topic_id = $1')),
     };

@@ -19,6 +19,7 @@ import {
 } from './codec.js';
 import type { QueueOps } from './queue-ops.js';
 import type { MessageBookkeeping } from './message-bookkeeping.js';
+import type { FairGroups } from './fair-groups.js';
 
 interface DeadLetterRow {
   seq: number;
@@ -47,11 +48,19 @@ export class DeadLetterOps {
   readonly #byId: SelectionStatements;
   readonly #lastSeq: Database.Statement<[], number>;
   readonly #bookkeeping: MessageBookkeeping;
+  readonly #groups: FairGroups;
 
-  constructor(db: Database.Database, clock: Clock, queues: QueueOps, bookkeeping: MessageBookkeeping) {
+  constructor(
+    db: Database.Database,
+    clock: Clock,
+    queues: QueueOps,
+    bookkeeping: MessageBookkeeping,
+    groups: FairGroups,
+  ) {
     this.#clock = clock;
     this.#queues = queues;
     this.#bookkeeping = bookkeeping;
+    this.#groups = groups;
     this.#lastSeq = db.prepare<[], number>('SELECT coalesce(max(seq), 0) FROM messages').pluck();
     this.#page = db.prepare(
       `SELECT seq, id, payload, headers, key, priority, enqueued_at, dead_lettered_at, attempts, errors
@@ -59,8 +68,8 @@ export class DeadLetterOps {
     );
     const statements = (where: string): SelectionStatements => ({
       redrive: db.prepare(
-        `INSERT INTO messages (id, queue, payload, headers, key, priority, enqueued_at, visible_at, attempts, lease_token, errors)
-         SELECT id, queue, payload, headers, key, priority, enqueued_at, @now, 0, NULL, errors
+        `INSERT INTO messages (id, queue, payload, headers, key, grp, priority, enqueued_at, visible_at, attempts, lease_token, errors)
+         SELECT id, queue, payload, headers, key, grp, priority, enqueued_at, @now, 0, NULL, errors
          FROM dead_letters WHERE ${where} ORDER BY seq`,
       ),
       delete: db.prepare(`DELETE FROM dead_letters WHERE ${where}`),
@@ -93,6 +102,7 @@ export class DeadLetterOps {
     if (moved > 0) {
       this.#bookkeeping.blockAddedDuplicates(queue, lastSeq);
       this.#bookkeeping.depthChanged(queue, moved);
+      this.#groups.addedSince(queue, lastSeq);
     }
     return moved;
   }

@@ -28,6 +28,7 @@ type ScheduleRow = SharedScheduleRow<number>;
 /** Patch fields → columns, with how each value is stored. */
 const patchColumns: Record<keyof JobPatch, { column: string; encode?: (value: never) => unknown }> = {
   status: { column: 'status' },
+  payload: { column: 'payload' },
   attempts: { column: 'attempts' },
   runAt: { column: 'run_at' },
   startedAt: { column: 'started_at' },

@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
+import type { QueueConfig } from '../../core/options.js';
 import { StaleReceiptError } from '../../core/errors.js';
 import {
   type AckAndClaimResult,
@@ -18,30 +19,12 @@ import {
   type ReleaseOutcome,
   nackedError,
 } from '../../store/port.js';
-import {
-  type PayloadColumn,
-  decodeErrors,
-  decodeHeaders,
-  decodePayload,
-  formatReceipt,
-  parseReceipt,
-} from './codec.js';
+import { decodeErrors, decodeHeaders, decodePayload, formatReceipt, parseReceipt } from './codec.js';
 import type { MessageBookkeeping } from './message-bookkeeping.js';
 import { messageExpiredMessage } from '../rules.js';
 import { firstRows } from './rows.js';
 import type { QueueOps } from './queue-ops.js';
-
-interface ClaimableRow {
-  seq: number;
-  id: string;
-  payload: PayloadColumn;
-  headers: string;
-  key: string | null;
-  priority: number;
-  enqueued_at: number;
-  attempts: number;
-  errors: string;
-}
+import type { ClaimableRow, FairGroups } from './fair-groups.js';
 
 interface LeaseMatch {
   seq: number;
@@ -71,8 +54,9 @@ export class LeaseOps {
   >;
   readonly #moveTtlExpiredToDeadLetters: Database.Statement<{ queue: string; now: number; message: string }>;
   readonly #deleteTtlExpired: Database.Statement<{ queue: string; now: number }, string | null>;
-  readonly #selectClaimable: Database.Statement<{ queue: string; now: number }, ClaimableRow>;
+  readonly #groups: FairGroups;
   readonly #lease: Database.Statement<[string, number, number]>;
+  readonly #leasedNow: Database.Statement<{ queue: string; now: number }, { leased: number }>;
   readonly #ack: Database.Statement<[number, string, string], string | null>;
   readonly #leasedAttempts: Database.Statement<LeaseMatch, { attempts: number }>;
   readonly #release: Database.Statement<
@@ -91,14 +75,21 @@ export class LeaseOps {
   readonly #deleteBySeq: Database.Statement<[number], string | null>;
   readonly #bookkeeping: MessageBookkeeping;
 
-  constructor(db: Database.Database, clock: Clock, queues: QueueOps, bookkeeping: MessageBookkeeping) {
+  constructor(
+    db: Database.Database,
+    clock: Clock,
+    queues: QueueOps,
+    bookkeeping: MessageBookkeeping,
+    groups: FairGroups,
+  ) {
     this.#clock = clock;
     this.#queues = queues;
     this.#bookkeeping = bookkeeping;
+    this.#groups = groups;
     const expired = `queue = @queue AND lease_token IS NOT NULL AND visible_at <= @now AND attempts >= @maxAttempts`;
     this.#moveExpiredToDeadLetters = db.prepare(
-      `INSERT INTO dead_letters (id, queue, payload, headers, key, priority, enqueued_at, dead_lettered_at, attempts, errors)
-       SELECT id, queue, payload, headers, key, priority, enqueued_at, @now, attempts, ${appendError}
+      `INSERT INTO dead_letters (id, queue, payload, headers, key, grp, priority, enqueued_at, dead_lettered_at, attempts, errors)
+       SELECT id, queue, payload, headers, key, grp, priority, enqueued_at, @now, attempts, ${appendError}
        FROM messages WHERE ${expired} ORDER BY seq`,
     );
     // Deletes below return the key: every message they remove is leased, so the head of its key.
@@ -111,8 +102,8 @@ export class LeaseOps {
     // under a live lease is being worked on and settles as usual.
     const ttlExpired = `queue = @queue AND expires_at <= @now AND (lease_token IS NULL OR visible_at <= @now)`;
     this.#moveTtlExpiredToDeadLetters = db.prepare(
-      `INSERT INTO dead_letters (id, queue, payload, headers, key, priority, enqueued_at, dead_lettered_at, attempts, errors)
-       SELECT id, queue, payload, headers, key, priority, enqueued_at, @now, attempts,
+      `INSERT INTO dead_letters (id, queue, payload, headers, key, grp, priority, enqueued_at, dead_lettered_at, attempts, errors)
+       SELECT id, queue, payload, headers, key, grp, priority, enqueued_at, @now, attempts,
               json_insert(errors, '$[#]', json_object('attempt', attempts, 'at', @now, 'name', 'MessageExpired', 'message', @message))
        FROM messages INDEXED BY messages_expiring WHERE ${ttlExpired} ORDER BY seq`,
     );
@@ -121,18 +112,9 @@ export class LeaseOps {
         `DELETE FROM messages INDEXED BY messages_expiring WHERE ${ttlExpired} RETURNING key`,
       )
       .pluck();
-    // Deliverable: unleased heads of their keys that are due, merged with expired leases (few,
-    // and always key heads), in delivery order. Without statistics SQLite would rather range-scan
-    // messages_waiting and sort the whole backlog; INDEXED BY keeps the ordered walk, which
-    // claim abandons after `max` rows (see rows.ts for why not LIMIT).
-    const claimColumns = 'seq, id, payload, headers, key, priority, enqueued_at, attempts, errors';
-    this.#selectClaimable = db.prepare(
-      `SELECT ${claimColumns} FROM messages INDEXED BY messages_claimable
-       WHERE queue = @queue AND lease_token IS NULL AND key_blocked = 0 AND visible_at <= @now
-       UNION ALL
-       SELECT ${claimColumns} FROM messages
-       WHERE queue = @queue AND lease_token IS NOT NULL AND visible_at <= @now
-       ORDER BY priority DESC, seq`,
+    // The live leases a queue's globalConcurrency counts (messages_leased serves it).
+    this.#leasedNow = db.prepare(
+      'SELECT count(*) AS leased FROM messages WHERE queue = @queue AND lease_token IS NOT NULL AND visible_at > @now',
     );
     this.#lease = db.prepare(
       'UPDATE messages SET attempts = attempts + 1, lease_token = ?, visible_at = ? WHERE seq = ?',
@@ -155,8 +137,8 @@ export class LeaseOps {
       `UPDATE messages SET visible_at = @expiresAt WHERE ${current} AND visible_at > @now`,
     );
     this.#moveToDeadLetters = db.prepare(
-      `INSERT INTO dead_letters (id, queue, payload, headers, key, priority, enqueued_at, dead_lettered_at, attempts, errors)
-       SELECT id, queue, payload, headers, key, priority, enqueued_at, @now, attempts, ${appendError}
+      `INSERT INTO dead_letters (id, queue, payload, headers, key, grp, priority, enqueued_at, dead_lettered_at, attempts, errors)
+       SELECT id, queue, payload, headers, key, grp, priority, enqueued_at, @now, attempts, ${appendError}
        FROM messages WHERE ${current}`,
     );
     this.#deleteBySeq = db
@@ -171,7 +153,7 @@ export class LeaseOps {
   claim(queue: string, max: number, visibilityTimeoutMs: number): ClaimedMessage[] {
     const { config, pausedAt } = this.#queues.require(queue);
     if (pausedAt !== null) return [];
-    return this.#claimFrom(queue, config.maxAttempts, max, visibilityTimeoutMs);
+    return this.#claimFrom(queue, config, max, visibilityTimeoutMs);
   }
 
   /**
@@ -189,7 +171,7 @@ export class LeaseOps {
     const claims = max > 0 && pausedAt === null;
     return {
       stale,
-      claimed: claims ? this.#claimFrom(queue, config.maxAttempts, max, visibilityTimeoutMs) : [],
+      claimed: claims ? this.#claimFrom(queue, config, max, visibilityTimeoutMs) : [],
     };
   }
 
@@ -204,7 +186,13 @@ export class LeaseOps {
     return stale;
   }
 
-  #claimFrom(queue: string, maxAttempts: number, max: number, visibilityTimeoutMs: number): ClaimedMessage[] {
+  #claimFrom(
+    queue: string,
+    config: QueueConfig,
+    wanted: number,
+    visibilityTimeoutMs: number,
+  ): ClaimedMessage[] {
+    const { maxAttempts, globalConcurrency } = config;
     const now = this.#clock.now();
     if (this.#moveTtlExpiredToDeadLetters.run({ queue, now, message: messageExpiredMessage }).changes > 0) {
       const removed = this.#deleteTtlExpired.all({ queue, now });
@@ -221,14 +209,32 @@ export class LeaseOps {
       for (const key of removed) this.#bookkeeping.headRemoved(queue, key);
       this.#bookkeeping.depthChanged(queue, -removed.length);
     }
-    const rows = firstRows(this.#selectClaimable.iterate({ queue, now }), max);
-    if (rows.length === 0) return [];
+    // A bound on the queue's leases in every process: this claim holds the only write lock, so
+    // the count cannot change before its leases are taken. (Counted after the sweeps above: a
+    // lease that expired no longer holds a place.)
+    const max =
+      globalConcurrency == null
+        ? wanted
+        : Math.min(wanted, Math.max(0, globalConcurrency - this.#leasedNow.get({ queue, now })!.leased));
+    // Nothing to take: no statement is stepped (an iterator left unstepped keeps the connection busy).
+    if (max <= 0) return [];
     const leaseExpiresAt = now + visibilityTimeoutMs;
     // One fresh token per claim: a receipt is still `<seq>.<token>`, so every message's receipt
     // is distinct and goes stale at its next claim, without drawing a UUID per message.
     const token = randomUUID();
+    // A queue that has seen fairness groups takes round-robin across them (fair-groups.ts);
+    // any other walks its deliverable messages in delivery order and leases the first `max`.
+    const groups = max > 0 ? this.#groups.firstPage(queue) : [];
+    let rows: ClaimableRow[];
+    if (groups.length > 0) {
+      rows = this.#groups.take(queue, now, max, groups, (row) =>
+        this.#lease.run(token, leaseExpiresAt, row.seq),
+      );
+    } else {
+      rows = firstRows(this.#groups.ungrouped.iterate({ queue, now }), max);
+      for (const row of rows) this.#lease.run(token, leaseExpiresAt, row.seq);
+    }
     return rows.map((row) => {
-      this.#lease.run(token, leaseExpiresAt, row.seq);
       return {
         id: row.id,
         queue,

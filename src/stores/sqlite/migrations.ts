@@ -387,6 +387,53 @@ export const migrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 13,
+    description: 'job add gates',
+    sql: `
+      -- The add controls in force per job type (src/jobs/add-gates.ts): singleton, unique,
+      -- debounce and throttle, each by a gate name made of the control and its key or payload hash.
+      CREATE TABLE job_gates (
+        type       TEXT NOT NULL,
+        gate       TEXT NOT NULL,
+        job_id     TEXT NOT NULL,
+        opened_at  INTEGER NOT NULL,
+        touched_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        PRIMARY KEY (type, gate)
+      ) STRICT;
+      CREATE INDEX job_gates_expiry ON job_gates (expires_at);
+    `,
+  },
+  {
+    version: 14,
+    description: 'fairness groups',
+    sql: `
+      -- A message's fairness group (a tenant; null: none), kept through dead-lettering and redrive.
+      ALTER TABLE messages ADD COLUMN grp TEXT;
+      ALTER TABLE dead_letters ADD COLUMN grp TEXT;
+      -- Claims of a queue that has groups walk the groups round-robin (lease-ops.ts), each group
+      -- with its own ordered index: messages_claimable keeps the ungrouped ones (a queue that never
+      -- sees a group claims exactly as before), messages_grouped the others by (queue, grp).
+      DROP INDEX messages_claimable;
+      CREATE INDEX messages_claimable ON messages (queue, priority DESC, seq, visible_at)
+        WHERE lease_token IS NULL AND key_blocked = 0 AND grp IS NULL;
+      CREATE INDEX messages_grouped ON messages (queue, grp, priority DESC, seq, visible_at)
+        WHERE lease_token IS NULL AND key_blocked = 0 AND grp IS NOT NULL;
+      -- whether a group still has messages in any state (its row goes when it has none)
+      CREATE INDEX messages_by_group ON messages (queue, grp) WHERE grp IS NOT NULL;
+      -- The groups of a queue that have messages, and when each was last served (a turn counter
+      -- per queue; 0: not yet). grp '' stands for the messages without a group; its row is added
+      -- with the queue's first group and stays. A queue without rows has never seen a group.
+      CREATE TABLE queue_groups (
+        queue  TEXT NOT NULL,
+        grp    TEXT NOT NULL,
+        served INTEGER NOT NULL,
+        PRIMARY KEY (queue, grp)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX queue_groups_by_turn ON queue_groups (queue, served, grp);
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

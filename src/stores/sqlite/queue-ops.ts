@@ -28,6 +28,7 @@ import {
 } from './codec.js';
 import { EnqueuePlan, expiresAt, fullAtDepth, queueFullRetryAfterMs, storedQueueConfig } from '../rules.js';
 import type { MessageBookkeeping } from './message-bookkeeping.js';
+import type { FairGroups } from './fair-groups.js';
 
 interface QueueRow {
   config: string;
@@ -80,6 +81,7 @@ export class QueueOps {
       EnqueueMessage['payload'],
       string,
       string | null,
+      string | null,
       number,
       number,
       number,
@@ -98,10 +100,12 @@ export class QueueOps {
   readonly #configs = new Map<string, { text: string; config: QueueConfig }>();
 
   readonly #bookkeeping: MessageBookkeeping;
+  readonly #groups: FairGroups;
 
-  constructor(db: Database.Database, clock: Clock, bookkeeping: MessageBookkeeping) {
+  constructor(db: Database.Database, clock: Clock, bookkeeping: MessageBookkeeping, groups: FairGroups) {
     this.#clock = clock;
     this.#bookkeeping = bookkeeping;
+    this.#groups = groups;
     this.#selectQueue = db.prepare('SELECT config, depth, paused_at FROM queues WHERE name = ?');
     // Pausing a paused queue keeps the time it was first paused.
     this.#pauseQueue = db.prepare(
@@ -124,8 +128,8 @@ export class QueueOps {
        ON CONFLICT (queue, dedup_id) DO UPDATE SET message_id = excluded.message_id, expires_at = excluded.expires_at`,
     );
     this.#insertMessage = db.prepare(
-      `INSERT INTO messages (id, queue, payload, headers, key, priority, enqueued_at, visible_at, key_blocked, expires_at, attempts, lease_token, errors)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, '[]')`,
+      `INSERT INTO messages (id, queue, payload, headers, key, grp, priority, enqueued_at, visible_at, key_blocked, expires_at, attempts, lease_token, errors)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, '[]')`,
     );
     // An expired lease counts as ready: the message is deliverable again.
     this.#stats = db.prepare(
@@ -202,6 +206,7 @@ export class QueueOps {
     this.#deleteMessages.run(queue);
     this.#deleteDeadLetters.run(queue);
     this.#deleteDedupIds.run(queue);
+    this.#groups.dropQueue(queue);
     return true;
   }
 
@@ -233,6 +238,7 @@ export class QueueOps {
         message.payload,
         encodeHeaders(message.headers),
         message.key,
+        message.group ?? null,
         message.priority,
         now,
         message.availableAt,
@@ -243,6 +249,10 @@ export class QueueOps {
       if (dedupId !== null) this.#upsertDedup.run(queue, dedupId, message.id, now + config.dedupWindowMs);
     }
     this.#bookkeeping.depthChanged(queue, toStore.length);
+    this.#groups.added(
+      queue,
+      toStore.map((message) => message.group),
+    );
     return plan.results();
   }
 

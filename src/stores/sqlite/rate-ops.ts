@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
-import { takeToken } from '../../core/token-bucket.js';
+import { takeToken, type TokenBucket } from '../../core/token-bucket.js';
 
 export class RateOps {
   readonly #clock: Clock;
@@ -20,14 +20,14 @@ export class RateOps {
     );
   }
 
-  take(name: string, limit: number, intervalMs: number): number {
+  /** The bucket as kept (see `readRateBucket`), or null if it was never used. */
+  read(name: string): TokenBucket | null {
     const row = this.#bucket.get(name);
-    const taken = takeToken(
-      row ? { tokens: row.tokens, refilledAt: row.refilled_at } : null,
-      limit,
-      intervalMs,
-      this.#clock.now(),
-    );
+    return row ? { tokens: row.tokens, refilledAt: row.refilled_at } : null;
+  }
+
+  take(name: string, limit: number, intervalMs: number): number {
+    const taken = takeToken(this.read(name), limit, intervalMs, this.#clock.now());
     this.#save.run(name, taken.tokens, taken.refilledAt);
     return taken.waitMs;
   }

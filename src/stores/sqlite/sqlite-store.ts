@@ -5,6 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
+import type { TokenBucket } from '../../core/token-bucket.js';
 import { InvalidArgumentError } from '../../core/errors.js';
 import type { QueueConfig, TopicConfig } from '../../core/options.js';
 import type {
@@ -20,6 +21,7 @@ import type {
   EnqueueResult,
   GroupMembership,
   GroupState,
+  JobGateRecord,
   JobPatch,
   JobQuery,
   JobRecord,
@@ -58,7 +60,9 @@ import { UpkeepOps } from './upkeep-ops.js';
 import type { WalSync } from './wal-sync.js';
 import { WorkerOps } from './worker-ops.js';
 import { WorkflowOps } from './workflow-ops.js';
+import { GateOps } from './gate-ops.js';
 import { RateOps } from './rate-ops.js';
+import { FairGroups } from './fair-groups.js';
 import { type CommitStats, WriteBatcher, type WriteKind } from './write-batcher.js';
 
 /** A {@link Store} on SQLite, with group-commit statistics (not part of the port). */
@@ -91,6 +95,7 @@ export class SqliteStoreImpl implements SqliteStore {
   readonly #jobs: JobOps;
   readonly #workers: WorkerOps;
   readonly #workflows: WorkflowOps;
+  readonly #gates: GateOps;
   readonly #rates: RateOps;
   /** The transactional writes, batched. */
   readonly #batched: StoreWrites;
@@ -100,15 +105,17 @@ export class SqliteStoreImpl implements SqliteStore {
     this.clock = clock;
     this.#batcher = new WriteBatcher(db, walSync);
     const bookkeeping = new MessageBookkeeping(db);
-    this.#queues = new QueueOps(db, clock, bookkeeping);
-    this.#leases = new LeaseOps(db, clock, this.#queues, bookkeeping);
-    this.#deadLetters = new DeadLetterOps(db, clock, this.#queues, bookkeeping);
+    const fairGroups = new FairGroups(db);
+    this.#queues = new QueueOps(db, clock, bookkeeping, fairGroups);
+    this.#leases = new LeaseOps(db, clock, this.#queues, bookkeeping, fairGroups);
+    this.#deadLetters = new DeadLetterOps(db, clock, this.#queues, bookkeeping, fairGroups);
     this.#logs = new LogOps(db, clock, this.#eventTail);
     this.#groups = new GroupOps(db, clock);
     this.#upkeep = new UpkeepOps(db, clock);
     this.#jobs = new JobOps(db, clock);
     this.#workers = new WorkerOps(db, clock);
     this.#workflows = new WorkflowOps(db, clock);
+    this.#gates = new GateOps(db);
     this.#rates = new RateOps(db, clock);
     this.#batched = this.#writes(
       (operation, atomic, kind) => this.#batcher.write(operation, atomic, kind),
@@ -173,6 +180,15 @@ export class SqliteStoreImpl implements SqliteStore {
     return this.#batcher.read(() => this.#jobs.takeSlot(type, key, jobId, limit));
   }
 
+  /** Outside a transaction a plain read, as `lockJob`. */
+  lockJobGate(type: string, gate: string): Promise<JobGateRecord | null> {
+    return this.#batcher.read(() => this.#gates.get(type, gate));
+  }
+
+  saveJobGate(gate: JobGateRecord): Promise<void> {
+    return this.#batched.saveJobGate(gate);
+  }
+
   saveSchedule(schedule: ScheduleRecord): Promise<ScheduleRecord> {
     return this.#batched.saveSchedule(schedule);
   }
@@ -201,6 +217,10 @@ export class SqliteStoreImpl implements SqliteStore {
 
   deleteJobs(ids: readonly string[]): Promise<string[]> {
     return this.#batcher.write(() => this.#jobs.deleteJobs(ids), true);
+  }
+
+  deleteStaleJobGates(now: number, limit: number): Promise<number> {
+    return this.#batcher.write(() => this.#gates.deleteStale(now, limit), true);
   }
 
   listSchedules(): Promise<ScheduleRecord[]> {
@@ -266,6 +286,10 @@ export class SqliteStoreImpl implements SqliteStore {
     return this.#batcher.write(() => this.#rates.take(name, limit, intervalMs), true);
   }
 
+  readRateBucket(name: string): Promise<TokenBucket | null> {
+    return this.#batcher.read(() => this.#rates.read(name));
+  }
+
   getBreaker(name: string): Promise<BreakerRecord | null> {
     return this.#batcher.read(() => this.#workflows.getBreaker(name));
   }
@@ -327,6 +351,9 @@ export class SqliteStoreImpl implements SqliteStore {
       // A transaction holds the database's only write lock: reading through it is locking.
       lockJob: (id) => run(() => this.#jobs.get(id), true),
       takeJobSlot: (type, key, jobId, limit) => run(() => this.#jobs.takeSlot(type, key, jobId, limit), true),
+      // As lockJob: the transaction's write lock is the gate's lock.
+      lockJobGate: (type, gate) => run(() => this.#gates.get(type, gate), true),
+      saveJobGate: (gate) => run(() => this.#gates.save(gate), true),
       saveSchedule: (schedule) => run(() => this.#jobs.saveSchedule(schedule), true),
       advanceSchedule: (name, from, next) => run(() => this.#jobs.advanceSchedule(name, from, next), true),
       markProcessed: (consumer, messageId) =>

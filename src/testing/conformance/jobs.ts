@@ -300,5 +300,28 @@ export function jobTests(suite: Suite): void {
         );
       },
     );
+
+    suite.test(
+      'readRateBucket: the bucket as the last take left it, taking nothing; null before its first take',
+      async ({ store, clock }) => {
+        assert.equal(await store.readRateBucket('job:report'), null);
+        const before = clock.now();
+        await store.takeRateToken('job:report', 3, 3_000);
+        await store.takeRateToken('job:report', 3, 3_000);
+        assert.deepEqual(await store.readRateBucket('job:report'), { tokens: 1, refilledAt: before });
+        await clock.advance(500);
+        assert.deepEqual(
+          await store.readRateBucket('job:report'),
+          { tokens: 1, refilledAt: before },
+          'a read neither refills nor takes',
+        );
+        assert.equal(await store.takeRateToken('job:report', 3, 3_000), 0, 'the token the read left');
+        const bucket = await store.readRateBucket('job:report');
+        assert.ok(bucket);
+        assert.equal(bucket.refilledAt, before + 500);
+        assert.ok(Math.abs(bucket.tokens - 0.5) < 1e-9, `half a token refilled, got ${bucket.tokens}`);
+        assert.equal(await store.readRateBucket('job:report:acme'), null, 'another bucket is untouched');
+      },
+    );
   });
 }

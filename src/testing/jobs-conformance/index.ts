@@ -38,7 +38,10 @@ import { retentionTests } from './retention.js';
 import { scheduleTests } from './schedules.js';
 import { workflowTests } from './workflows.js';
 import { breakerTests } from './breakers.js';
+import { addControlTests } from './add-controls.js';
 import { workflowOperationTests } from './workflow-operations.js';
+import { startLimitTests } from './start-limits.js';
+import { fairnessTests } from './fairness.js';
 
 export type {
   JobsConformanceOptions,
@@ -67,8 +70,11 @@ export function runJobsConformance(
     pauseTests(suite);
     retentionTests(suite);
     idempotencyTests(suite);
+    addControlTests(suite);
     outboxTests(suite);
     concurrencyTests(suite);
+    startLimitTests(suite);
+    fairnessTests(suite);
     workflowTests(suite);
     workflowOperationTests(suite);
     breakerTests(suite);

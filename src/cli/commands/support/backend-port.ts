@@ -16,6 +16,7 @@ import type {
   JobPage,
   JobQuery,
   JobTypeState,
+  RateBudget,
   OutgoingEvent,
   OutgoingMessage,
   PageQuery,
@@ -116,6 +117,14 @@ export interface JobBackend {
   retry(id: string): Promise<Job>;
   /** Pauses or resumes a job type. */
   pauseType(type: string, paused: boolean): Promise<JobTypeState>;
+  /**
+   * The budget of a job type's `globalRateLimit` (of job key `key`): the server's limit, or in
+   * direct mode `globalRateLimit` (the data directory does not store it).
+   */
+  rateBudget(
+    type: string,
+    options: { key?: string; globalRateLimit?: { limit: number; intervalMs: number; perKey?: boolean } },
+  ): Promise<RateBudget>;
   /** Deletes a finished job (`SPOOL_JOB_STATE_CONFLICT` while it is in flight). */
   delete(id: string): Promise<void>;
   /** Retries, cancels or deletes every job matching `filter` (`dryRun`: counts them); `POST /v1/jobs/bulk`. */

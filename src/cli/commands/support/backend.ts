@@ -92,6 +92,8 @@ export function httpBackend(client: SpoolClient): SpoolBackend {
       retry: (id) => jobs.retry(id),
       delete: (id) => jobs.delete(id),
       pauseType: (type, paused) => (paused ? jobs.pauseType(type) : jobs.resumeType(type)),
+      // The server answers with its own limit of the type.
+      rateBudget: (type, { key }) => jobs.rateBudget(type, key === undefined ? {} : { key }),
       bulk: (action, filter, options) => jobs.bulk(action, filter, options),
     },
     schedules: {

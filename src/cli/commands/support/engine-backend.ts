@@ -257,7 +257,7 @@ function scheduleBackend(jobs: () => Jobs): ScheduleBackend {
     },
     runNow: async (name) => {
       const job = await jobs().runScheduleNow(name);
-      return { id: job.id, status: job.status, job: wireJob(job) };
+      return { id: job.id, status: job.status, outcome: 'created', job: wireJob(job) };
     },
     pause: async (name) => wireSchedule(await jobs().pauseSchedule(name)),
     resume: async (name) => wireSchedule(await jobs().resumeSchedule(name)),
@@ -272,8 +272,8 @@ function jobBackend(jobs: () => Jobs): JobBackend {
         ...(runAt === undefined ? {} : { runAt: Date.parse(runAt) }),
         ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
       };
-      const job = await jobs().add(type, (payload ?? null) as JsonValue, options);
-      return { id: job.id, status: job.status, job: wireJob(job) };
+      const { outcome, ...job } = await jobs().add(type, (payload ?? null) as JsonValue, options);
+      return { id: job.id, status: job.status, outcome, job: wireJob(job) };
     },
     // Gives up with WaitTimeoutError (SPOOL_WAIT_TIMEOUT), as the server's wait does.
     wait: async (id, { timeoutMs }) => wireJob(await jobs().wait(id, { timeoutMs })),
@@ -294,6 +294,11 @@ function jobBackend(jobs: () => Jobs): JobBackend {
     delete: (id) => jobs().delete(id),
     pauseType: async (type, paused) =>
       wireJobTypeState(type, await toggleJobType(jobs(), type, paused ? 'pause' : 'resume')),
+    rateBudget: (type, { key, globalRateLimit }) =>
+      jobs().rateBudget(type, {
+        key: key ?? null,
+        ...(globalRateLimit === undefined ? {} : { globalRateLimit }),
+      }),
     bulk: async (action, { since, until, ...filter }, options) => {
       const result = await jobs().bulk(
         action,
