@@ -53,6 +53,7 @@ const contract = [
   'post /v1/jobs/batch',
   'post /v1/jobs/claim',
   'get /v1/jobs/stream',
+  'get /v1/jobs/types/{type}/rate-limit',
   'post /v1/jobs/{id}/heartbeat',
   'post /v1/jobs/{id}/progress',
   'post /v1/jobs/{id}/complete',

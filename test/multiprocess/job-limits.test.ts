@@ -87,8 +87,11 @@ void describe('job limits across three worker processes on PostgreSQL', () => {
   it('globalRateLimit 10 per second: a burst of 10, then one start per 100 ms in all processes together', async () => {
     const done = await runAll('limited.notify', 40);
     const starts = done.map((job) => (job.result as unknown as Run).startedAt).sort((a, b) => a - b);
+    // Times are from the first handler's start, which comes a little after the bucket's first
+    // take (that job's start transaction, on a loaded machine tens of ms): up to one token's
+    // interval of slack, never more.
     for (let k = 10; k < starts.length; k++) {
-      const earliest = (k - 9) * 100 - 60;
+      const earliest = (k - 9) * 100 - 100;
       assert.ok(
         starts[k]! - starts[0]! >= earliest,
         `start ${k} came ${starts[k]! - starts[0]!} ms after the first, before ${earliest} ms`,
