@@ -79,7 +79,7 @@ async function measure(mode: string): Promise<number> {
     }
     await Promise.all(
       children.map(async (child) => {
-        for await (const chunk of child.stdout!) if (String(chunk).includes('ready')) return;
+        for await (const chunk of child.stdout) if (String(chunk).includes('ready')) return;
       }),
     );
     const started = process.hrtime.bigint();
@@ -93,7 +93,9 @@ async function measure(mode: string): Promise<number> {
     return count / (Number(process.hrtime.bigint() - started) / 1e9);
   } finally {
     for (const child of children) child.kill('SIGTERM');
-    await Promise.all(children.map((child) => (child.exitCode === null ? once(child, 'exit') : null)));
+    await Promise.all(
+      children.map((child) => (child.exitCode === null ? once(child, 'exit') : Promise.resolve())),
+    );
     await jobs.close();
     await spool.close();
     const admin = new pg.Client({ connectionString: url });
