@@ -20,7 +20,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
+import { dropSchema } from './systems/postgres-info.js';
 import { createSpool, type Spool } from '../src/engine/spool.js';
 import { openSpool } from '../src/open-spool.js';
 import { openPostgresStore } from '../src/stores/postgres/index.js';
@@ -151,10 +151,7 @@ async function onPostgres(grouped: boolean): Promise<Figure> {
     return await measure(spool, grouped);
   } finally {
     await spool.close();
-    const admin = new pg.Client({ connectionString: endpoints.postgresUrl });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.end();
+    await dropSchema(endpoints.postgresUrl, schema);
   }
 }
 

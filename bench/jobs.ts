@@ -38,7 +38,7 @@ import { Jobs, type JobTypeOptions } from '../src/jobs/index.js';
 import { openSpool } from '../src/open-spool.js';
 import { createSpool, type Spool } from '../src/engine/spool.js';
 import { openPostgresStore } from '../src/stores/postgres/index.js';
-import pg from 'pg';
+import { dropSchema } from './systems/postgres-info.js';
 import { endpoints } from './services.js';
 import { order } from './payload.js';
 import { median } from './report/stats.js';
@@ -125,10 +125,7 @@ async function onPostgres(limits: JobTypeOptions): Promise<number> {
     return await inProcess(spool, limits, true);
   } finally {
     await spool.close();
-    const admin = new pg.Client({ connectionString: endpoints.postgresUrl });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.end();
+    await dropSchema(endpoints.postgresUrl, schema);
   }
 }
 

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
+import { dropSchema } from './systems/postgres-info.js';
 import { createSpool } from '../src/engine/spool.js';
 import { Jobs, type JobTypeOptions } from '../src/jobs/index.js';
 import { openPostgresStore } from '../src/stores/postgres/index.js';
@@ -98,10 +98,7 @@ async function measure(mode: string): Promise<number> {
     );
     await jobs.close();
     await spool.close();
-    const admin = new pg.Client({ connectionString: url });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.end();
+    await dropSchema(url, schema);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -16,7 +16,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import { dropSchema } from './systems/postgres-info.js';
 import { createSpool, type Spool } from '../src/engine/spool.js';
 import { Jobs } from '../src/jobs/jobs.js';
 import { openSpool } from '../src/open-spool.js';
@@ -98,10 +98,7 @@ const runs: Record<Measure, () => Promise<number>> = {
       return await measure(spool);
     } finally {
       await spool.close();
-      const admin = new pg.Client({ connectionString: endpoints.postgresUrl });
-      await admin.connect();
-      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await admin.end();
+      await dropSchema(endpoints.postgresUrl, schema);
     }
   },
 };

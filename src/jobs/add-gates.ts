@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../core/errors.js';
+import { refuseUnknownOptions } from '../core/options.js';
 import type { JsonValue } from '../core/message.js';
 import type { SpoolTransaction } from '../engine/transaction.js';
 import type { JobGateRecord, JobRecord } from '../store/port.js';
@@ -53,6 +54,13 @@ export function resolveAddControl(payload: JsonValue, options: AddJobOptions): A
     }
     return { kind, gate: `singleton:${needKey('singleton')}` };
   }
+  // A misspelt field (`maxWait`) would silently run with something other than what was asked.
+  const fields = {
+    unique: ['windowMs', 'by'],
+    debounce: ['delayMs', 'maxWaitMs', 'mode'],
+    throttle: ['intervalMs'],
+  };
+  refuseUnknownOptions(options[kind], fields[kind], kind);
   if (kind === 'unique') {
     const unique = options.unique!;
     const windowMs = positiveMs(unique.windowMs, 'unique.windowMs');

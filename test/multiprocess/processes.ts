@@ -6,7 +6,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import pg from 'pg';
+import { createSpool, type Spool } from '../../src/engine/spool.js';
+import { openPostgresStore } from '../../src/stores/postgres/index.js';
+import { openSqliteStore } from '../../src/stores/sqlite/index.js';
+import { tempDir } from '../helpers.js';
 
 export const adminUrl = process.env.SPOOL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -132,4 +138,40 @@ export async function startServer(url: string, port: number): Promise<Child> {
   ]);
   await child.waitFor(/listening on http/);
   return child;
+}
+
+/**
+ * Registers `run` twice: on a SQLite file that child processes open too (`it('on a shared SQLite
+ * file')`), and on a fresh PostgreSQL database (`describe('on PostgreSQL')`, `it(postgresName)`).
+ * `run` gets a Spool of this process and where the children find the store (path or URL).
+ */
+export function onSharedStores(
+  postgresName: string,
+  run: (spool: Spool, where: string) => Promise<void>,
+): void {
+  it('on a shared SQLite file', async () => {
+    const dir = tempDir('spool-mp-');
+    const path = join(dir.dir, 'spool.db');
+    const spool = createSpool({ store: await openSqliteStore({ path }) });
+    try {
+      await run(spool, path);
+    } finally {
+      await spool.close();
+      dir.cleanup();
+    }
+  });
+
+  describe('on PostgreSQL', () => {
+    let database: FreshDatabase | undefined;
+    after(() => database?.drop());
+    it(postgresName, async () => {
+      database = await FreshDatabase.create();
+      const spool = createSpool({ store: await openPostgresStore({ connectionString: database.url }) });
+      try {
+        await run(spool, database.url);
+      } finally {
+        await spool.close();
+      }
+    });
+  });
 }

@@ -5,13 +5,9 @@
  * overlapped must never pass the bound, and must reach it — which takes two processes at once.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { createSpool, type Spool } from '../../src/engine/spool.js';
-import { openPostgresStore } from '../../src/stores/postgres/index.js';
-import { openSqliteStore } from '../../src/stores/sqlite/index.js';
-import { tempDir } from '../helpers.js';
-import { Child, FreshDatabase } from './processes.js';
+import { describe } from 'node:test';
+import type { Spool } from '../../src/engine/spool.js';
+import { Child, onSharedStores } from './processes.js';
 
 const count = 60;
 const bound = 3;
@@ -59,29 +55,5 @@ async function boundAcrossProcesses(spool: Spool, where: string): Promise<void> 
 }
 
 describe('a queue globalConcurrency across three consumer processes', () => {
-  it('on a shared SQLite file', async () => {
-    const dir = tempDir('spool-bound-');
-    const path = join(dir.dir, 'spool.db');
-    const spool = createSpool({ store: await openSqliteStore({ path }) });
-    try {
-      await boundAcrossProcesses(spool, path);
-    } finally {
-      await spool.close();
-      dir.cleanup();
-    }
-  });
-
-  describe('on PostgreSQL', () => {
-    let database: FreshDatabase | undefined;
-    after(() => database?.drop());
-    it('three processes on one database', async () => {
-      database = await FreshDatabase.create();
-      const spool = createSpool({ store: await openPostgresStore({ connectionString: database.url }) });
-      try {
-        await boundAcrossProcesses(spool, database.url);
-      } finally {
-        await spool.close();
-      }
-    });
-  });
+  onSharedStores('three processes on one database', boundAcrossProcesses);
 });

@@ -4,13 +4,9 @@
  * still land), and everything within about a second of the resume (its safety poll).
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { createSpool, type Spool } from '../../src/engine/spool.js';
-import { openPostgresStore } from '../../src/stores/postgres/index.js';
-import { openSqliteStore } from '../../src/stores/sqlite/index.js';
-import { tempDir } from '../helpers.js';
-import { Child, FreshDatabase } from './processes.js';
+import { describe } from 'node:test';
+import type { Spool } from '../../src/engine/spool.js';
+import { Child, onSharedStores } from './processes.js';
 
 const handled = (child: Child) =>
   [...child.output.matchAll(/^handled (\d+)$/gm)].map((match) => Number(match[1]));
@@ -42,29 +38,5 @@ async function pauseAcrossProcesses(spool: Spool, where: string): Promise<void> 
 }
 
 describe('a paused queue across processes', () => {
-  it('on a shared SQLite file', async () => {
-    const dir = tempDir('spool-pause-');
-    const path = join(dir.dir, 'spool.db');
-    const spool = createSpool({ store: await openSqliteStore({ path }) });
-    try {
-      await pauseAcrossProcesses(spool, path);
-    } finally {
-      await spool.close();
-      dir.cleanup();
-    }
-  });
-
-  describe('on PostgreSQL', () => {
-    let database: FreshDatabase | undefined;
-    after(() => database?.drop());
-    it('two processes on one database', async () => {
-      database = await FreshDatabase.create();
-      const spool = createSpool({ store: await openPostgresStore({ connectionString: database.url }) });
-      try {
-        await pauseAcrossProcesses(spool, database.url);
-      } finally {
-        await spool.close();
-      }
-    });
-  });
+  onSharedStores('two processes on one database', pauseAcrossProcesses);
 });
