@@ -40,6 +40,8 @@ export async function startServer(dataDir: string, durability: 'full' | 'process
   const child = spawn(
     process.execPath,
     [
+      // Extra node flags for the server alone, e.g. to profile it: BENCH_SERVER_NODE_ARGS="--cpu-prof".
+      ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       '--import',
       'tsx',
       'src/cli/main.ts',

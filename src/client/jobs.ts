@@ -19,6 +19,8 @@ import type {
   JobTypeState,
   Job,
   JobAccepted,
+  JobReceipt,
+  AddAnswerOptions,
   JobEventData,
   JobEventMessage,
   JobFailure,
@@ -67,39 +69,82 @@ export interface JobEventsOptions {
   signal?: AbortSignal;
 }
 
+/** One job of {@link JobsClient.addBatch}. */
+export interface BatchJobInput {
+  readonly type: string;
+  readonly payload?: unknown;
+  readonly options?: AddJobOptions;
+}
+
+/** The `Prefer` header of an add: only when the caller asked for less than the default. */
+function preferHeader(answer: AddAnswerOptions): string | undefined {
+  return answer.return === 'minimal' ? 'return=minimal' : undefined;
+}
+
 /** Job operations; reach them as `client.jobs`. */
 export class JobsClient {
   /** @internal */
   constructor(private readonly http: Transport) {}
 
   /**
-   * Adds a job; answers at once (`202`) with `{ id, status, job }`. With `idempotencyKey` (sent as
-   * `Idempotency-Key`), a repeat answers the first job; the same key with another body throws
-   * `SPOOL_IDEMPOTENCY_CONFLICT`.
+   * Adds a job; answers at once (`202`) with `{ id, status, outcome, job }`. With
+   * `idempotencyKey` (sent as `Idempotency-Key`), a repeat answers the first job; the same key
+   * with another body throws `SPOOL_IDEMPOTENCY_CONFLICT`. With `{ return: 'minimal' }` (sent as
+   * `Prefer: return=minimal`) the answer leaves the record out.
+   *
+   * @example
+   * ```ts
+   * const { id, outcome } = await client.jobs.add('email.send', { to: 'ada@example.com' }, {}, { return: 'minimal' });
+   * ```
    */
-  async add(type: string, payload?: unknown, options: AddJobOptions = {}): Promise<JobAccepted> {
+  add(
+    type: string,
+    payload?: unknown,
+    options?: AddJobOptions,
+    answer?: AddAnswerOptions & { return?: 'representation' },
+  ): Promise<JobAccepted>;
+  add(
+    type: string,
+    payload: unknown,
+    options: AddJobOptions,
+    answer: { return: 'minimal' },
+  ): Promise<JobReceipt>;
+  async add(
+    type: string,
+    payload?: unknown,
+    options: AddJobOptions = {},
+    answer: AddAnswerOptions = {},
+  ): Promise<JobAccepted | JobReceipt> {
     const { idempotencyKey, ...rest } = options;
-    const answer = await this.http.call<JobAccepted>({
+    const response = await this.http.call<JobAccepted | JobReceipt>({
       method: 'POST',
       path: '/v1/jobs',
-      headers: { 'idempotency-key': idempotencyKey },
+      headers: { 'idempotency-key': idempotencyKey, prefer: preferHeader(answer) },
       body: { type, ...(payload === undefined ? {} : { payload }), ...rest },
       retryOnNetworkError: idempotencyKey !== undefined,
     });
-    return answer.body;
+    return response.body;
   }
 
   /**
    * Adds many jobs in one request (up to 1,000), all of them or none; one answer per job, in
    * order. Each may carry its own `idempotencyKey`; when every one does, a network error is
-   * retried (a repeat answers the same jobs).
+   * retried (a repeat answers the same jobs). With `{ return: 'minimal' }` each answer is
+   * `{ id, status, outcome }` without the record: a batch's answer no longer echoes every payload.
    */
+  addBatch(
+    jobs: readonly BatchJobInput[],
+    answer?: AddAnswerOptions & { return?: 'representation' },
+  ): Promise<JobAccepted[]>;
+  addBatch(jobs: readonly BatchJobInput[], answer: { return: 'minimal' }): Promise<JobReceipt[]>;
   async addBatch(
-    jobs: readonly { type: string; payload?: unknown; options?: AddJobOptions }[],
-  ): Promise<JobAccepted[]> {
-    const answer = await this.http.call<{ jobs: JobAccepted[] }>({
+    jobs: readonly BatchJobInput[],
+    answer: AddAnswerOptions = {},
+  ): Promise<JobAccepted[] | JobReceipt[]> {
+    const response = await this.http.call<{ jobs: JobAccepted[] | JobReceipt[] }>({
       method: 'POST',
       path: '/v1/jobs/batch',
+      headers: { prefer: preferHeader(answer) },
       body: {
         jobs: jobs.map(({ type, payload, options = {} }) => ({
           type,
@@ -109,7 +154,7 @@ export class JobsClient {
       },
       retryOnNetworkError: jobs.every((job) => job.options?.idempotencyKey !== undefined),
     });
-    return answer.body.jobs;
+    return response.body.jobs;
   }
 
   /** A job record (`SPOOL_JOB_NOT_FOUND` if there is none). */

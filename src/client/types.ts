@@ -182,8 +182,17 @@ export type WorkflowEventAccepted = Static<typeof EventAcceptedSchema>;
 export type Job = Static<typeof JobSchema>;
 /** A job's status. */
 export type JobStatus = Job['status'];
-/** What `POST /v1/jobs` answers: the id, the status and the whole record. */
-export type JobAccepted = Static<typeof JobAcceptedSchema>;
+/** What `POST /v1/jobs` answers: the id, the status, what the add did, and the whole record. */
+export type JobAccepted = Required<Static<typeof JobAcceptedSchema>>;
+/** What an add answers with `{ return: 'minimal' }` (`Prefer: return=minimal`): no record. */
+export type JobReceipt = Omit<JobAccepted, 'job'>;
+/**
+ * How much an add answers: `representation` (the default) includes each job's record;
+ * `minimal` only its id, status and outcome — a smaller answer, quicker for large batches.
+ */
+export interface AddAnswerOptions {
+  readonly return?: 'representation' | 'minimal';
+}
 /** Options of a new job, apart from its type and payload. */
 export type AddJobOptions = Omit<Static<typeof AddJobBody>, 'type' | 'payload'> & {
   /** Sent as the `Idempotency-Key` header: a repeat answers the first job (another body: 422). */

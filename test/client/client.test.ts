@@ -334,6 +334,32 @@ describe('client: jobs', () => {
   });
   after(() => t.dispose());
 
+  it("{ return: 'minimal' } answers adds without the records; the jobs still run", async () => {
+    const one = await client.jobs.add('thumbnail', { image: 'a.png' }, {}, { return: 'minimal' });
+    assert.deepEqual(Object.keys(one).sort(), ['id', 'outcome', 'status']);
+    assert.equal(one.outcome, 'created');
+    const many = await client.jobs.addBatch(
+      [
+        { type: 'thumbnail', payload: { image: 'b.png' } },
+        { type: 'thumbnail', payload: { image: 'c.png' }, options: { idempotencyKey: 'thumb-c' } },
+      ],
+      { return: 'minimal' },
+    );
+    assert.deepEqual(
+      many.map((accepted) => 'job' in accepted),
+      [false, false],
+    );
+    for (const { id } of [one, ...many]) {
+      assert.equal((await client.jobs.wait(id, { timeoutMs: 5000, pollMs: 20 })).status, 'completed');
+    }
+    // The default answer keeps the records.
+    const [full] = await client.jobs.addBatch([
+      { type: 'thumbnail', payload: { image: 'c.png' }, options: { idempotencyKey: 'thumb-c' } },
+    ]);
+    assert.equal(full!.id, many[1]!.id);
+    assert.deepEqual(full!.job.payload, { image: 'c.png' });
+  });
+
   it('add → wait → completed; idempotency key; list pages; cancel conflict', async () => {
     const accepted = await client.jobs.add(
       'thumbnail',

@@ -28,7 +28,7 @@ describe('jobs over HTTP', () => {
     assert.equal(accepted.status, 202);
     assert.equal(accepted.headers.get('location'), `/v1/jobs/${accepted.body.id}`);
     assert.equal(accepted.headers.get('retry-after'), '1');
-    let job = accepted.body.job;
+    let job = accepted.body.job!;
     for (let i = 0; i < 100 && job.status !== 'completed'; i++) {
       await new Promise((resolve) => setTimeout(resolve, 20));
       job = (await t.call('GET', accepted.headers.get('location')!, { returns: Job })).body;
@@ -133,7 +133,7 @@ describe('jobs over HTTP', () => {
       body: { type: 'later', delayMs: 60_000, callbackUrl: 'https://hooks.example.com/spool' },
       returns: JobAccepted,
     });
-    assert.equal(withCallback.body.job.callbackUrl, 'https://hooks.example.com/spool');
+    assert.equal(withCallback.body.job!.callbackUrl, 'https://hooks.example.com/spool');
     assertProblem(
       await t.call('POST', '/v1/jobs', { body: { type: 'later', callbackUrl: 'ftp://nope' } }),
       400,
@@ -162,7 +162,7 @@ describe('jobs over HTTP', () => {
     });
     assert.equal(first.status, 202);
     assert.deepEqual(
-      first.body.jobs.map((accepted) => [accepted.job.type, accepted.status, accepted.job.key]),
+      first.body.jobs.map((accepted) => [accepted.job!.type, accepted.status, accepted.job!.key]),
       [
         ['invoice', 'scheduled', null],
         ['invoice', 'scheduled', null],
@@ -199,6 +199,53 @@ describe('jobs over HTTP', () => {
     );
     assert.equal(await count(), before, 'nothing of a refused batch was added');
     assertProblem(await batch([]), 400, 'SPOOL_INVALID_ARGUMENT');
+  });
+
+  it('Prefer: return=minimal answers adds with id, status and outcome, without the records', async () => {
+    t = await startTestServer();
+    const single = await t.call('POST', '/v1/jobs', {
+      body: { type: 'invoice', payload: { n: 1 }, delayMs: 60_000 },
+      headers: { prefer: 'respond-async, return=minimal' },
+      returns: JobAccepted,
+    });
+    assert.equal(single.status, 202);
+    assert.equal(single.headers.get('preference-applied'), 'return=minimal');
+    assert.equal(single.headers.get('location'), `/v1/jobs/${single.body.id}`);
+    assert.deepEqual(Object.keys(single.body).sort(), ['id', 'outcome', 'status']);
+    assert.deepEqual([single.body.status, single.body.outcome], ['scheduled', 'created']);
+
+    const batch = await t.call('POST', '/v1/jobs/batch', {
+      body: {
+        jobs: [
+          { type: 'invoice', payload: { n: 2 }, idempotencyKey: 'inv-2', delayMs: 60_000 },
+          { type: 'receipt', payload: { n: 3 } },
+        ],
+      },
+      headers: { prefer: 'Return="minimal"' },
+      returns: AddJobsResponse,
+    });
+    assert.equal(batch.headers.get('preference-applied'), 'return=minimal');
+    assert.deepEqual(
+      batch.body.jobs.map((accepted) => Object.keys(accepted).sort()),
+      [
+        ['id', 'outcome', 'status'],
+        ['id', 'outcome', 'status'],
+      ],
+    );
+    // The jobs are the same as without the preference: stored, findable by the answered id.
+    const stored = await t.call('GET', `/v1/jobs/${batch.body.jobs[0]!.id}`, { returns: Job });
+    assert.deepEqual(stored.body.payload, { n: 2 });
+
+    // Without it, or with preferences the server does not know, the records come back.
+    const full = await t.call('POST', '/v1/jobs/batch', {
+      body: { jobs: [{ type: 'invoice', payload: { n: 2 }, idempotencyKey: 'inv-2', delayMs: 60_000 }] },
+      headers: { prefer: 'return=representation, wait=5' },
+      returns: AddJobsResponse,
+    });
+    assert.equal(full.headers.get('preference-applied'), null);
+    assert.equal(full.body.jobs[0]!.id, batch.body.jobs[0]!.id);
+    assert.equal(full.body.jobs[0]!.outcome, 'existing');
+    assert.deepEqual(full.body.jobs[0]!.job!.payload, { n: 2 });
   });
 
   it('POST /v1/jobs/bulk counts (dryRun), cancels and retries every matching job, up to a limit', async () => {

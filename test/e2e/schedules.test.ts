@@ -78,9 +78,9 @@ describe('PUT /v1/schedules/{name}: bad schedules are 400 problems naming the fi
     });
     const ran = await t.call('POST', '/v1/schedules/nightly-report/run', { returns: JobAccepted });
     assert.equal(ran.status, 202);
-    assert.equal(ran.body.job.type, 'report.nightly');
-    assert.deepEqual(ran.body.job.payload, { scope: 'all' });
-    assert.deepEqual(ran.body.job.metadata, { schedule: 'nightly-report', runNow: true });
+    assert.equal(ran.body.job!.type, 'report.nightly');
+    assert.deepEqual(ran.body.job!.payload, { scope: 'all' });
+    assert.deepEqual(ran.body.job!.metadata, { schedule: 'nightly-report', runNow: true });
     assert.equal(ran.headers.get('location'), `/v1/jobs/${ran.body.id}`);
     const listed = await t.call('GET', '/v1/schedules', { returns: ScheduleList });
     const after = listed.body.items.find((schedule) => schedule.name === 'nightly-report');

@@ -12,6 +12,7 @@ import type { LeasedJob } from '../../jobs/index.js';
 import type { ScheduleRecord } from '../../store/port.js';
 import { maxWaitMs, type RouteModule, startLongPoll } from '../context.js';
 import { PolledWorkers } from '../polled-workers.js';
+import { returnsMinimal } from '../prefer.js';
 import { budgetHeaders, HeldBackLimits } from '../rate-limit-headers.js';
 import { claimLimitHeaders, RateBudget, RateBudgetQuery } from '../schemas/rate-limits.js';
 import { ScheduleNotFoundError } from '../../jobs/job-errors.js';
@@ -24,7 +25,8 @@ import {
   FailBody,
   HeartbeatBody,
   HeartbeatResponse,
-  IdempotencyKeyHeaders,
+  AddJobHeaders,
+  AddJobsHeaders,
   Job as JobSchema,
   JobAccepted,
   JobPage,
@@ -62,7 +64,7 @@ export const jobRoutes: RouteModule = (app, { spool, jobs, closing, webhooks }) 
         summary: 'Add a job: answered at once with 202 and the job id',
         description:
           'The job is stored durably before the answer. Follow it at the `Location` (poll after `Retry-After` seconds), with `GET /v1/jobs/{id}/events` (live), or with a `callbackUrl` webhook. `Idempotency-Key`: a repeat with the same key and body answers the first job again; a different body answers 422.',
-        headers: IdempotencyKeyHeaders,
+        headers: AddJobHeaders,
         body: AddJobBody,
         response: { 202: JobAccepted },
       },
@@ -73,11 +75,17 @@ export const jobRoutes: RouteModule = (app, { spool, jobs, closing, webhooks }) 
         webhooks.checkUrl(url, 'callbackUrl'),
       );
       const job = await jobs.add(type, payload, options);
+      const minimal = returnsMinimal(request.headers.prefer, reply);
       return reply
         .code(202)
         .header('location', `/v1/jobs/${encodeURIComponent(job.id)}`)
         .header('retry-after', String(pollAfterSeconds))
-        .send({ id: job.id, status: job.status, outcome: job.outcome, job: wireJob(job) });
+        .send({
+          id: job.id,
+          status: job.status,
+          outcome: job.outcome,
+          ...(minimal ? {} : { job: wireJob(job) }),
+        });
     },
   );
 
@@ -90,6 +98,7 @@ export const jobRoutes: RouteModule = (app, { spool, jobs, closing, webhooks }) 
         summary: 'Add many jobs in one request: all of them or none',
         description:
           'One transaction: a bad item (its index in the problem: `jobs.3.type`) or an idempotency conflict adds nothing. Each item may carry its own `idempotencyKey`; a repeat of an item with the same key and body answers the first job again.',
+        headers: AddJobsHeaders,
         body: AddJobsBody,
         response: { 202: AddJobsResponse },
       },
@@ -100,6 +109,7 @@ export const jobRoutes: RouteModule = (app, { spool, jobs, closing, webhooks }) 
         addRequest(item, idempotencyKey, (url) => webhooks.checkUrl(url, `jobs.${index}.callbackUrl`)),
       );
       const added = await jobs.addBatch(items);
+      const minimal = returnsMinimal(request.headers.prefer, reply);
       return reply
         .code(202)
         .header('retry-after', String(pollAfterSeconds))
@@ -108,7 +118,7 @@ export const jobRoutes: RouteModule = (app, { spool, jobs, closing, webhooks }) 
             id: job.id,
             status: job.status,
             outcome: job.outcome,
-            job: wireJob(job),
+            ...(minimal ? {} : { job: wireJob(job) }),
           })),
         });
     },

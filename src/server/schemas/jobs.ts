@@ -245,8 +245,26 @@ export const JobAccepted = Type.Object({
   id: Type.String(),
   status: JobStatus,
   outcome: AddOutcome,
-  job: Job,
+  /** Left out when the request asked for `Prefer: return=minimal`. */
+  job: Type.Optional(Job),
 });
+
+/**
+ * `Prefer` (RFC 7240) on the adds: `return=minimal` answers without the job records, which a
+ * producer adding thousands of jobs rarely reads (it echoes every payload back). Preferences
+ * the server does not know are ignored, as the RFC asks.
+ */
+const PreferHeaders = Type.Object({
+  prefer: Type.Optional(
+    Type.String({
+      description:
+        '`return=minimal`: answer each job with `id`, `status` and `outcome` only, without `job` (the full record); the answer then carries `Preference-Applied: return=minimal`',
+    }),
+  ),
+});
+
+export const AddJobHeaders = Type.Composite([IdempotencyKeyHeaders, PreferHeaders]);
+export const AddJobsHeaders = PreferHeaders;
 
 export const AddJobsResponse = Type.Object({
   jobs: Type.Array(JobAccepted, { description: 'One per item, in order' }),
