@@ -16,7 +16,7 @@ import {
 import { validateName } from '../core/names.js';
 import { encodeJson, type JsonValue } from '../core/message.js';
 import type { Spool } from '../engine/spool.js';
-import { joinTransaction, type SpoolTransaction } from '../engine/transaction.js';
+import { currentTransaction, joinTransaction, type SpoolTransaction } from '../engine/transaction.js';
 import { jobDefaults } from '../core/options.js';
 import type {
   JobLogLine,
@@ -61,6 +61,7 @@ import {
 } from './bulk-actions.js';
 import { ensureCallbackQueue, sendJobCallback } from './job-callbacks.js';
 import { JobAddWrites } from './job-add-writes.js';
+import { AddCoalescer } from './add-coalescer.js';
 import { JobEvents } from './job-events.js';
 import { cancellableStatuses, isFinished, retryableStatuses } from './job-states.js';
 import { type JobTypeOptions, type ResolvedJobType, resolveJobType } from './job-types.js';
@@ -114,6 +115,7 @@ export class Jobs {
   /** Circuit breakers shared through the store; a job type names one with its `breaker` option. */
   readonly breakers: Breakers;
   readonly #attempts: JobAttempts;
+  readonly #adds: AddCoalescer;
   readonly #types = new Map<string, TypeEntry>();
   /** The types defined here, whose limits apply to remote workers' claims too. */
   readonly #typeOf = (type: string) => this.#types.get(type)?.type ?? null;
@@ -146,6 +148,7 @@ export class Jobs {
     this.events = new JobEvents(spool);
     this.breakers = breakersOf(spool);
     this.#attempts = new JobAttempts(spool, this.events);
+    this.#adds = new AddCoalescer(spool, this.events);
     this.#scheduler = new Scheduler(
       spool,
       (schedule, slot, tx) => this.#fireSchedule(schedule, slot, tx),
@@ -227,11 +230,12 @@ export class Jobs {
       },
       (traceHeaders) => {
         // Inside `spool.transaction(work)` the add joins that transaction (the outbox): the job
-        // exists if and only if the work commits.
-        return joinTransaction(
-          this.spool,
-          (tx) => this.#add(tx, type, payload, options, requestHash, traceHeaders),
-          transitionTransaction,
+        // exists if and only if the work commits. Outside one, it shares a transaction with the
+        // adds made at the same time (add-coalescer.ts).
+        const joined = currentTransaction();
+        if (joined) return this.#add(joined, type, payload, options, requestHash, traceHeaders);
+        return this.#adds.add((tx, writes) =>
+          this.#add(tx, type, payload, options, requestHash, traceHeaders, writes),
         );
       },
       (result) => ({ [SpoolAttributes.jobId]: result.job.id }),

@@ -47,6 +47,60 @@ export function idempotencyTests(suite: JobsSuite): void {
       },
     );
 
+    suite.test(
+      'adds made at once share a transaction, yet each keeps its own outcome and error',
+      async (env) => {
+        const spool = await env.spool();
+        const jobs = env.jobs(spool);
+        const runs: number[] = [];
+        jobs.define('print', (job) => {
+          runs.push((job.payload as { n: number }).n);
+          return null;
+        });
+        await jobs.start();
+        // All called in one turn: they are written together (add-coalescer.ts), and one bad add
+        // among them must fail alone.
+        const settled = await Promise.allSettled([
+          jobs.add('print', { n: 1 }, { idempotencyKey: 'print-1' }),
+          jobs.add('print', { n: 2 }),
+          jobs.add('print', { n: 3 }, { maxAttempts: 0 }),
+          jobs.add('print', { n: 1 }, { idempotencyKey: 'print-1' }),
+          jobs.add('print', { n: 99 }, { idempotencyKey: 'print-1' }),
+          jobs.add('print', { n: 4 }, { delayMs: 60_000 }),
+        ]);
+        const [first, second, invalid, repeat, conflict, later] = settled;
+        assert.equal(first.status, 'fulfilled');
+        assert.equal(second.status, 'fulfilled');
+        assert.equal(repeat.status, 'fulfilled');
+        assert.equal(later.status, 'fulfilled');
+        assert.equal(invalid.status, 'rejected');
+        assert.equal((invalid.reason as { code?: string }).code, 'SPOOL_INVALID_ARGUMENT');
+        assert.equal(conflict.status, 'rejected');
+        assert.ok(conflict.reason instanceof IdempotencyConflictError);
+        if (first.status !== 'fulfilled' || repeat.status !== 'fulfilled') return;
+        if (later.status !== 'fulfilled' || second.status !== 'fulfilled') return;
+        assert.equal(first.value.outcome, 'created');
+        assert.equal(repeat.value.id, first.value.id);
+        assert.equal(repeat.value.outcome, 'existing');
+        assert.equal(later.value.status, 'scheduled');
+        await env.finished(jobs, first.value.id, 5_000);
+        await env.finished(jobs, second.value.id, 5_000);
+        await sleep(100);
+        assert.deepEqual(
+          runs.sort((a, b) => a - b),
+          [1, 2],
+        );
+        const stored = (await jobs.list({ type: 'print' })).items.map(
+          (job) => (job.payload as { n: number }).n,
+        );
+        assert.deepEqual(
+          stored.sort((a, b) => a - b),
+          [1, 2, 4],
+          'the bad add and the conflicting one added nothing',
+        );
+      },
+    );
+
     suite.test('concurrent idempotent adds with one key create one job', async (env) => {
       const spool = await env.spool();
       const jobs = env.jobs(spool);
