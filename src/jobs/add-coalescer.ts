@@ -34,6 +34,8 @@ const maxGroupSize = 500;
 export class AddCoalescer {
   #pending: PendingAdd[] = [];
   #scheduled = false;
+  /** Group writes running now; they settle their adds themselves and never reject. */
+  readonly #writing = new Set<Promise<void>>();
 
   constructor(
     private readonly spool: Spool,
@@ -48,15 +50,29 @@ export class AddCoalescer {
     });
   }
 
+  /** Writes what is pending now and resolves once every add handed in so far has settled. */
+  async settled(): Promise<void> {
+    while (this.#pending.length > 0 || this.#writing.size > 0) {
+      this.#flush();
+      await Promise.all(this.#writing);
+    }
+  }
+
   #schedule(): void {
     if (this.#scheduled || this.#pending.length === 0) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      const group = this.#pending.splice(0, maxGroupSize);
-      this.#schedule();
-      void this.#write(group);
+      this.#flush();
     });
+  }
+
+  #flush(): void {
+    while (this.#pending.length > 0) {
+      const writing = this.#write(this.#pending.splice(0, maxGroupSize));
+      this.#writing.add(writing);
+      void writing.finally(() => this.#writing.delete(writing));
+    }
   }
 
   async #write(group: readonly PendingAdd[]): Promise<void> {

@@ -685,6 +685,8 @@ export class Jobs {
   /** Stops workers (letting running jobs finish, at most `timeoutMs`), the scheduler and pruning. */
   async close(options: { timeoutMs?: number } = {}): Promise<void> {
     this.#closed = true;
+    // Adds called before the close still reach the store.
+    await this.#adds.settled();
     this.#retention?.stop();
     await this.#scheduler.stop();
     await Promise.all(
