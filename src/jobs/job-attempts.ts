@@ -275,18 +275,23 @@ export class JobAttempts {
    * at once instead (an event came while it ran).
    */
   async suspend(attempt: ActiveAttempt, suspension: JobSuspension): Promise<JobRecord | null> {
-    return this.#settle(attempt, async (job, now, tx) => {
-      const uncounted = { attempts: job.attempts - 1, history: job.history.slice(0, -1) };
-      if (await suspension.wakeNow(tx)) {
-        return { patch: { ...uncounted, status: 'queued', runAt: now }, retryDelayMs: 0 };
-      }
-      const { wakeAt } = suspension;
-      if (wakeAt === null) return { patch: { ...uncounted, status: 'waiting' } };
-      return {
-        patch: { ...uncounted, status: 'scheduled', runAt: wakeAt },
-        retryDelayMs: Math.max(0, wakeAt - now),
-      };
-    });
+    return this.#settle(
+      attempt,
+      async (job, now, tx) => {
+        const uncounted = { attempts: job.attempts - 1, history: job.history.slice(0, -1) };
+        if (await suspension.wakeNow(tx)) {
+          return { patch: { ...uncounted, status: 'queued', runAt: now }, retryDelayMs: 0 };
+        }
+        const { wakeAt } = suspension;
+        if (wakeAt === null) return { patch: { ...uncounted, status: 'waiting' } };
+        return {
+          patch: { ...uncounted, status: 'scheduled', runAt: wakeAt },
+          retryDelayMs: Math.max(0, wakeAt - now),
+        };
+        // `wakeNow` reads under the job's lock: never on a job that is not locked yet.
+      },
+      false,
+    );
   }
 
   /** Ends a running job as its handler decided: `dead` or `cancelled`, with an error and a result. */
@@ -382,12 +387,23 @@ export class JobAttempts {
   async #settle(
     attempt: ActiveAttempt,
     next: (job: JobRecord, now: number, tx: SpoolTransaction) => Settlement | Promise<Settlement>,
+    /** `next` only computes (no reads or writes through `tx`): it may be tried on the job as it started. */
+    optimistic = true,
   ): Promise<JobRecord | null> {
     const { message } = attempt;
     // A retry's ticket keeps the job's trace (taken here: the transaction may run in another context).
     const traceHeaders = traceHeadersToContinue(message.headers);
     let finishedElsewhere = false;
     const updated = await this.spool.transaction(async (tx) => {
+      if (optimistic && attempt.job.status === 'active') {
+        // Usually the job is still as it started: then updating it where its version still
+        // matches is the lock and the check at once, and saves reading it again (a round trip
+        // on PostgreSQL). Anything that changed it meanwhile — progress, a log line, a cancel —
+        // moved its version, and the read below decides as it always did.
+        const { patch, retryDelayMs } = await next(attempt.job, this.spool.clock.now(), tx);
+        const applied = await this.#apply(tx, attempt.job, message, patch, retryDelayMs, traceHeaders, true);
+        if (applied) return applied;
+      }
       const job = await tx.records.lockJob(attempt.job.id);
       if (!job || !isCurrentAttempt(job, attempt.job)) {
         finishedElsewhere = !job || isFinished(job.status);
@@ -408,8 +424,10 @@ export class JobAttempts {
     patch: JobPatch,
     retryDelayMs?: number,
     traceHeaders?: Record<string, string>,
+    /** Write only if `job` is still at its version (null otherwise, with nothing written). */
+    ifUnchanged = false,
   ): Promise<JobRecord | null> {
-    const next = await tx.records.updateJob(job.id, patch);
+    const next = await tx.records.updateJob(job.id, patch, ifUnchanged ? job.version : undefined);
     if (!next) return null;
     // Hooks lock other jobs (a parent run): before the events log's append, which every job
     // transition takes, so that no transaction holds the log while it waits for a job's row.
