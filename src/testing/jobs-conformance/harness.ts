@@ -302,7 +302,24 @@ async function allFinished(
   }
 }
 
+/**
+ * The events of job `id`. A finished job's last event may trail the job by moments: on
+ * PostgreSQL the events of a transition are relayed to the log just after its commit
+ * (docs/postgres.md), so a reader polling the job can see it finished first. Waits up to 2 s
+ * for the event of a finished job's status.
+ */
 async function eventsOf(jobs: Jobs, id: string): Promise<LoggedJobEvent[]> {
+  for (let attempt = 1; ; attempt++) {
+    const found = await readEventsOf(jobs, id);
+    const job = await jobs.get(id).catch(() => null);
+    const finished =
+      job && ['completed', 'dead', 'cancelled'].includes(job.status) ? `job.${job.status}` : null;
+    if (finished === null || found.some((event) => event.event === finished) || attempt === 100) return found;
+    await sleep(20);
+  }
+}
+
+async function readEventsOf(jobs: Jobs, id: string): Promise<LoggedJobEvent[]> {
   const found: LoggedJobEvent[] = [];
   let offset = 0;
   for (;;) {
