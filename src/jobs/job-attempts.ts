@@ -288,8 +288,8 @@ export class JobAttempts {
           patch: { ...uncounted, status: 'scheduled', runAt: wakeAt },
           retryDelayMs: Math.max(0, wakeAt - now),
         };
-        // `wakeNow` reads under the job's lock: never on a job that is not locked yet.
       },
+      // Not optimistic: `wakeNow` reads under the job's lock, so the job must be locked first.
       false,
     );
   }
