@@ -28,7 +28,8 @@ describe('delivery guarantees', () => {
   });
 
   it('transactional consume-and-produce: outputs exist only if the ack commits', async () => {
-    const input = await t.spool.queue<Order>('input');
+    // No jitter: a full-jitter draw can be 0 ms, and the retry would then run at once.
+    const input = await t.spool.queue<Order>('input', { backoff: { jitter: 'none' } });
     const output = await t.spool.queue<Order>('output');
     const events = await t.spool.topic<Order>('events', { partitions: 1 });
     await input.sendBatch([{ body: { n: 1 } }, { body: { n: 2 } }]);
