@@ -19,12 +19,12 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Queue } from '../src/engine/queue.js';
-import { openSpool } from '../src/open-spool.js';
+import type { Queue } from '#spool/engine/queue';
+import { openSpool } from '#spool/open-spool';
 import { type OrderEvent, order, orders } from './payload.js';
 import { median } from './report/stats.js';
 import { concurrently, Countdown, secondsSince } from './scenarios/support.js';
-import type { Spool } from '../src/engine/spool.js';
+import type { Spool } from '#spool/engine/spool';
 
 const { values } = parseArgs({
   options: {

@@ -25,7 +25,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SpoolClient } from '../src/client/index.js';
+import { SpoolClient } from '#spool/client/index';
 import { order, payloadBytes } from './payload.js';
 import { median } from './report/stats.js';
 import { concurrently, secondsSince } from './scenarios/support.js';

@@ -4,9 +4,9 @@
  * Usage: limits-worker.ts <postgres url> <schema> <go file> <job type options as JSON>
  */
 import { existsSync } from 'node:fs';
-import { createSpool } from '../src/engine/spool.js';
-import { Jobs, type JobTypeOptions } from '../src/jobs/index.js';
-import { openPostgresStore } from '../src/stores/postgres/index.js';
+import { createSpool } from '#spool/engine/spool';
+import { Jobs, type JobTypeOptions } from '#spool/jobs/index';
+import { openPostgresStore } from '#spool/stores/postgres/index';
 
 const [url, schema, goFile, optionsJson] = process.argv.slice(2) as [string, string, string, string];
 const spool = createSpool({ store: await openPostgresStore({ connectionString: url, schema }) });

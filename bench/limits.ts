@@ -16,9 +16,9 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { dropSchema } from './systems/postgres-info.js';
-import { createSpool } from '../src/engine/spool.js';
-import { Jobs, type JobTypeOptions } from '../src/jobs/index.js';
-import { openPostgresStore } from '../src/stores/postgres/index.js';
+import { createSpool } from '#spool/engine/spool';
+import { Jobs, type JobTypeOptions } from '#spool/jobs/index';
+import { openPostgresStore } from '#spool/stores/postgres/index';
 import { median } from './report/stats.js';
 import { endpoints } from './services.js';
 

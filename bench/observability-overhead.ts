@@ -19,9 +19,9 @@ import { context, propagation, trace } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
 import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { createSpool } from '../src/engine/spool.js';
-import { SpoolMetrics } from '../src/observability/metrics.js';
-import { openSqliteStore } from '../src/stores/sqlite/index.js';
+import { createSpool } from '#spool/engine/spool';
+import { SpoolMetrics } from '#spool/observability/metrics';
+import { openSqliteStore } from '#spool/stores/sqlite/index';
 
 type Mode = 'off' | 'metrics' | 'metrics+tracing';
 const modes: readonly Mode[] = ['off', 'metrics', 'metrics+tracing'];

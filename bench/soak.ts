@@ -40,8 +40,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { SpoolClient, Worker } from '../src/client/index.js';
-import { generateSecret, verify } from '../src/webhooks/index.js';
+import { SpoolClient, Worker } from '#spool/client/index';
+import { generateSecret, verify } from '#spool/webhooks/index';
 import { now, order, payloadBytes, type OrderEvent } from './payload.js';
 import { LatencyHistogram, SeqCounter, TokenBucket } from './soak/measure.js';
 import {

@@ -1,10 +1,12 @@
-// Runs every test/**/*.test.ts file with Node's own test runner (TypeScript through tsx).
+// Runs every test/**/*.test.ts file with Node's own test runner (TypeScript through tsx), after
+// building dist/ if it is missing or older than its sources.
 // Node 20's `--test` does not expand globs itself, so the file list is built here.
 // The timeout also bounds each file as a whole: the multi-process PostgreSQL files need minutes
 // on a busy machine.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureBuilt } from './ensure-built.mjs';
 
 function collect(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -22,6 +24,8 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(2);
 }
+// The docs' examples, the CLI's tests and the benchmark harness's test run the compiled package.
+if (!ensureBuilt('npm test')) process.exit(1);
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files],

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { SpoolClient } from '../../src/client/index.js';
+import { SpoolClient } from '#spool/client/index';
 import type { OrderEvent } from '../payload.js';
 import type {
   BenchFanout,
@@ -42,9 +42,8 @@ export async function startServer(dataDir: string, durability: 'full' | 'process
     [
       // Extra node flags for the server alone, e.g. to profile it: BENCH_SERVER_NODE_ARGS="--cpu-prof".
       ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
+      // The compiled CLI, as `npx spool serve` runs it (npm run bench builds it first).
+      'dist/cli/main.js',
       'serve',
       '--data',
       dataDir,

@@ -3,21 +3,13 @@
  * makes it), a fresh `spool serve` per block on a free loopback port with its own data directory,
  * `spool` on the PATH, and each block in a fresh working directory.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureBuilt as ensureBuiltPackage } from '../../scripts/ensure-built.mjs';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const cliPath = join(repoRoot, 'dist', 'cli', 'main.js');
@@ -32,32 +24,11 @@ export interface Run {
 }
 
 /**
- * Builds `dist/` when it is missing or older than a source file (CI builds before testing; a
- * developer who edited `src/` and runs the tests gets what they edited). Type errors elsewhere in
- * the tree do not stop tsc from writing its output; a missing CLI afterwards does fail.
+ * Builds `dist/` when it is missing or older than its sources (`npm test` and CI build before the
+ * tests; this covers a single test file run on its own after an edit).
  */
 export function ensureBuilt(): void {
-  const built = existsSync(cliPath) ? statSync(cliPath).mtimeMs : 0;
-  if (built === 0 || newestMtime(join(repoRoot, 'src')) > built) {
-    const tsc = spawnSync(
-      process.execPath,
-      [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-      { cwd: repoRoot, encoding: 'utf8' },
-    );
-    if (!existsSync(cliPath)) throw new Error(`npm run build failed:\n${tsc.stdout}${tsc.stderr}`);
-  }
-  if (!existsSync(join(repoRoot, 'dist', 'dashboard', 'index.html'))) {
-    spawnSync(process.execPath, ['scripts/build-dashboard.mjs'], { cwd: repoRoot, stdio: 'ignore' });
-  }
-}
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
+  if (!ensureBuiltPackage('doc tests')) throw new Error('npm run build failed (its output is above)');
 }
 
 /** A fresh temporary directory. */
