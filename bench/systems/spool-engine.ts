@@ -16,7 +16,7 @@ import { dropSchema, postgresInfo } from './postgres-info.js';
 import { packageVersion } from './versions.js';
 import type { BenchFanout, BenchQueue, BenchSystem, SystemContext, SystemInfo } from '../types.js';
 
-/** Spool's version as the checkout knows it: package version and commit (dirty when edited). */
+/** Spool's version as the checkout knows it: package version and commit (dirty when edited), as run. */
 export function spoolVersion(): string {
   const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
     version: string;
@@ -25,7 +25,8 @@ export function spoolVersion(): string {
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
     const dirty =
       execFileSync('git', ['status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).trim() !== '';
-    return `spool ${version} (${commit}${dirty ? ', src/ with uncommitted changes' : ''})`;
+    // The bench runs dist/, built from src/ by `npm run bench` when src/ is newer.
+    return `spool ${version} (${commit}${dirty ? ', src/ with uncommitted changes' : ''}, compiled dist/)`;
   } catch {
     return `spool ${version}`;
   }
