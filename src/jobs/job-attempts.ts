@@ -216,12 +216,12 @@ export class JobAttempts {
         finishedAt: null,
         error: null,
       };
-      const updated = await tx.records.updateJob(job.id, {
-        status: 'active',
-        attempts: attempt.attempt,
-        startedAt: now,
-        history: [...history, attempt],
-      });
+      // The locked record as the expected one: the store answers from it instead of a read-back.
+      const updated = await tx.records.updateJob(
+        job.id,
+        { status: 'active', attempts: attempt.attempt, startedAt: now, history: [...history, attempt] },
+        job,
+      );
       if (updated) await this.events.record(tx, updated);
       return updated;
     }, transitionTransaction);
@@ -344,7 +344,7 @@ export class JobAttempts {
         progress: value,
         ...(data === undefined ? {} : { progressData: encodeJson(data, 'progress data') }),
       };
-      const updated = await tx.records.updateJob(jobId, patch);
+      const updated = await tx.records.updateJob(jobId, patch, job);
       if (updated) await this.events.record(tx, updated, 'job.progress');
       return updated;
     }, transitionTransaction);
@@ -369,7 +369,7 @@ export class JobAttempts {
         level: line.level ?? 'info',
         message: line.message,
       }));
-      return tx.records.updateJob(jobId, { logs: appendLogLines(job.logs, stamped) });
+      return tx.records.updateJob(jobId, { logs: appendLogLines(job.logs, stamped) }, job);
     }, transitionTransaction);
   }
 
@@ -401,7 +401,7 @@ export class JobAttempts {
         // on PostgreSQL). Anything that changed it meanwhile — progress, a log line, a cancel —
         // moved its version, and the read below decides as it always did.
         const { patch, retryDelayMs } = await next(attempt.job, this.spool.clock.now(), tx);
-        const applied = await this.#apply(tx, attempt.job, message, patch, retryDelayMs, traceHeaders, true);
+        const applied = await this.#apply(tx, attempt.job, message, patch, retryDelayMs, traceHeaders);
         if (applied) return applied;
       }
       const job = await tx.records.lockJob(attempt.job.id);
@@ -416,7 +416,11 @@ export class JobAttempts {
     return updated;
   }
 
-  /** Writes a transition of a job locked by `tx`, with its event, webhook, ticket and parent. */
+  /**
+   * Writes a transition of `job`, with its event, webhook, ticket and parent, if the job is still
+   * at `job`'s version (null otherwise, with nothing written): `tx` has it locked, or the
+   * versioned update takes the lock and makes the check at once.
+   */
   async #apply(
     tx: SpoolTransaction,
     job: JobRecord,
@@ -424,10 +428,8 @@ export class JobAttempts {
     patch: JobPatch,
     retryDelayMs?: number,
     traceHeaders?: Record<string, string>,
-    /** Write only if `job` is still at its version (null otherwise, with nothing written). */
-    ifUnchanged = false,
   ): Promise<JobRecord | null> {
-    const next = await tx.records.updateJob(job.id, patch, ifUnchanged ? job.version : undefined);
+    const next = await tx.records.updateJob(job.id, patch, job);
     if (!next) return null;
     // Hooks lock other jobs (a parent run): before the events log's append, which every job
     // transition takes, so that no transaction holds the log while it waits for a job's row.
@@ -468,25 +470,29 @@ export class JobAttempts {
       // The parent died or was cancelled meanwhile: still count the completion, so that a retry
       // of the parent waits for exactly the children that are not completed.
       if (child.status === 'completed') {
-        await tx.records.updateJob(parent.id, { pendingChildren: parent.pendingChildren - 1 });
+        await tx.records.updateJob(parent.id, { pendingChildren: parent.pendingChildren - 1 }, parent);
       }
       return;
     }
     if (child.status === 'dead' || child.status === 'cancelled') {
-      const dead = await tx.records.updateJob(parent.id, {
-        status: 'dead',
-        finishedAt: now,
-        lastError:
-          child.status === 'dead'
-            ? {
-                name: 'ChildJobDied',
-                message: `child job ${child.id} (${child.type}) died: ${child.lastError?.message ?? ''}`,
-              }
-            : {
-                name: 'ChildJobCancelled',
-                message: `child job ${child.id} (${child.type}) was cancelled`,
-              },
-      });
+      const dead = await tx.records.updateJob(
+        parent.id,
+        {
+          status: 'dead',
+          finishedAt: now,
+          lastError:
+            child.status === 'dead'
+              ? {
+                  name: 'ChildJobDied',
+                  message: `child job ${child.id} (${child.type}) died: ${child.lastError?.message ?? ''}`,
+                }
+              : {
+                  name: 'ChildJobCancelled',
+                  message: `child job ${child.id} (${child.type}) was cancelled`,
+                },
+        },
+        parent,
+      );
       if (dead) {
         await this.events.record(tx, dead);
         await sendJobCallback(this.spool, tx, dead);
@@ -495,10 +501,14 @@ export class JobAttempts {
       return;
     }
     const pendingChildren = parent.pendingChildren - 1;
-    const updated = await tx.records.updateJob(parent.id, {
-      pendingChildren,
-      ...(pendingChildren === 0 ? { status: parent.runAt > now ? 'scheduled' : 'queued' } : {}),
-    });
+    const updated = await tx.records.updateJob(
+      parent.id,
+      {
+        pendingChildren,
+        ...(pendingChildren === 0 ? { status: parent.runAt > now ? 'scheduled' : 'queued' } : {}),
+      },
+      parent,
+    );
     if (!updated) return;
     if (pendingChildren === 0) {
       await tx.send(jobQueueName(parent.type), { jobId: parent.id } satisfies JobTicket, {

@@ -547,10 +547,14 @@ export interface StoreWrites {
 
   /**
    * Applies `patch` to job `id`, raising its version by one and setting `updatedAt` to now. With
-   * `expectedVersion`, the update happens only if the stored version is that one; otherwise it
+   * `expected`, the update happens only if the stored version is that one; otherwise it
    * resolves null (somebody changed the job first). Resolves null for an unknown id.
+   *
+   * `expected` may be the job's record as read at that version (the caller holds it anyway, as a
+   * transition does): the store then answers with that record and the patch applied, as a read
+   * would give it back, instead of reading the updated row — a wide row, on every transition.
    */
-  updateJob(id: string, patch: JobPatch, expectedVersion?: number): Promise<JobRecord | null>;
+  updateJob(id: string, patch: JobPatch, expected?: number | JobRecord): Promise<JobRecord | null>;
 
   /**
    * Reads job `id` for a state transition. Inside a transaction the read goes through the

@@ -8,6 +8,7 @@ import type { QueueConfig } from '../core/options.js';
 import type {
   EnqueueMessage,
   EnqueueResult,
+  JobPatch,
   JobRecord,
   JobStatus,
   ScheduleRecord,
@@ -155,6 +156,24 @@ export interface ScheduleRow<I> {
 export interface ColumnReaders<I, J> {
   int(value: I): number;
   json<T>(value: J): T;
+}
+
+/** The patch fields a store keeps as JSON (its other fields are stored as they are given). */
+const jsonPatchFields = new Set<keyof JobPatch>(['lastError', 'history', 'logs']);
+
+/**
+ * The record job `job` becomes when `patch` is applied at `updatedAt` (see `Store.updateJob`
+ * with an expected record): what reading the updated row would give, without the read.
+ */
+export function patchedJob(job: JobRecord, patch: JobPatch, updatedAt: number): JobRecord {
+  const next: Record<string, unknown> = { ...job, version: job.version + 1, updatedAt };
+  for (const field of Object.keys(patch) as (keyof JobPatch)[]) {
+    const value = patch[field];
+    if (value === undefined) continue;
+    // A JSON column gives back a copy without undefined members, as a read of the row would.
+    next[field] = jsonPatchFields.has(field) ? (JSON.parse(JSON.stringify(value)) as unknown) : value;
+  }
+  return next as unknown as JobRecord;
 }
 
 export function jobFromRow<I, J>(row: JobRow<I, J>, read: ColumnReaders<I, J>): JobRecord {

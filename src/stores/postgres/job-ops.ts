@@ -11,6 +11,7 @@
 import {
   jobFromRow,
   type JobRow as SharedJobRow,
+  patchedJob,
   scheduleFromRow,
   type ScheduleRow as SharedScheduleRow,
 } from '../rules.js';
@@ -183,24 +184,33 @@ export class JobOps {
     return { job: toJob(existing), created: false };
   }
 
-  async update(sql: Sql, id: string, patch: JobPatch, expectedVersion?: number): Promise<JobRecord | null> {
+  async update(
+    sql: Sql,
+    id: string,
+    patch: JobPatch,
+    expected?: number | JobRecord,
+  ): Promise<JobRecord | null> {
     const fields = (Object.keys(patch) as (keyof JobPatch)[]).filter((field) => patch[field] !== undefined);
-    const values: unknown[] = [id, this.#clock.now()];
+    const now = this.#clock.now();
+    const values: unknown[] = [id, now];
     const assignments = fields.map((field) => {
       const { column, encode } = columnOf.get(field)!;
       values.push(encode ? encode(patch[field] as never) : patch[field]);
       return `${column} = $${values.length}`;
     });
     let condition = 'id = $1';
+    const expectedVersion = typeof expected === 'number' ? expected : expected?.version;
     if (expectedVersion !== undefined) {
       values.push(expectedVersion);
       condition += ` AND version = $${values.length}`;
     }
-    const [row] = await sql.rows<JobRow>(
-      `UPDATE ${this.#names.jobs} SET ${[...assignments, 'version = version + 1', 'updated_at = $2'].join(', ')}
-       WHERE ${condition} RETURNING *`,
-      values,
-    );
+    const update = `UPDATE ${this.#names.jobs} SET ${[...assignments, 'version = version + 1', 'updated_at = $2'].join(', ')}
+       WHERE ${condition}`;
+    if (typeof expected === 'object') {
+      // With the record as expected, the answer is built from it: no RETURNING of the wide row.
+      return (await sql.count(update, values)) === 1 ? patchedJob(expected, patch, now) : null;
+    }
+    const [row] = await sql.rows<JobRow>(`${update} RETURNING *`, values);
     return row ? toJob(row) : null;
   }
 

@@ -228,8 +228,8 @@ export class PostgresStoreImpl implements PostgresStore {
     return this.#call(() => this.#writes.insertJob(job));
   }
 
-  updateJob(id: string, patch: JobPatch, expectedVersion?: number): Promise<JobRecord | null> {
-    return this.#call(() => this.#writes.updateJob(id, patch, expectedVersion));
+  updateJob(id: string, patch: JobPatch, expected?: number | JobRecord): Promise<JobRecord | null> {
+    return this.#call(() => this.#writes.updateJob(id, patch, expected));
   }
 
   /** Outside a transaction a plain read (a lock would end with its own statement). */
@@ -378,8 +378,7 @@ export class PostgresStoreImpl implements PostgresStore {
       commitOffset: (topic, group, memberId, partition, offset) =>
         run((sql) => this.#groups.commitOffset(sql, topic, group, memberId, partition, offset)),
       insertJob: (job) => run((sql) => this.#jobs.insert(sql, job)),
-      updateJob: (id, patch, expectedVersion) =>
-        run((sql) => this.#jobs.update(sql, id, patch, expectedVersion)),
+      updateJob: (id, patch, expected) => run((sql) => this.#jobs.update(sql, id, patch, expected)),
       lockJob: (id) => run((sql) => this.#jobs.lock(sql, id)),
       takeJobSlot: (type, key, jobId, limit) =>
         run((sql) => sql.atomic((tx) => this.#jobs.takeSlot(tx, type, key, jobId, limit))),

@@ -5,6 +5,7 @@
 import {
   jobFromRow,
   type JobRow as SharedJobRow,
+  patchedJob,
   scheduleFromRow,
   type ScheduleRow as SharedScheduleRow,
 } from '../rules.js';
@@ -144,25 +145,31 @@ export class JobOps {
     return { job, created: true };
   }
 
-  update(id: string, patch: JobPatch, expectedVersion?: number): JobRecord | null {
+  update(id: string, patch: JobPatch, expected?: number | JobRecord): JobRecord | null {
     const fields = (Object.keys(patch) as (keyof JobPatch)[]).filter((field) => patch[field] !== undefined);
-    const versioned = expectedVersion !== undefined;
-    const shape = `${fields.join(',')}|${versioned}`;
+    const expectedVersion = typeof expected === 'number' ? expected : expected?.version;
+    // With the record as expected, the answer is built from it: no RETURNING of the wide row.
+    const returning = typeof expected !== 'object';
+    const shape = `${fields.join(',')}|${expectedVersion !== undefined}|${returning}`;
     let statement = this.#updates.get(shape);
     if (!statement) {
       const assignments = fields.map((field) => `${patchColumns[field].column} = @${field}`);
       // RETURNING: the updated record without a second lookup.
       statement = this.#db.prepare<Record<string, unknown>, JobRow>(
         `UPDATE jobs SET ${[...assignments, 'version = version + 1', 'updated_at = @now'].join(', ')}
-         WHERE id = @id${versioned ? ' AND version = @expectedVersion' : ''} RETURNING *`,
+         WHERE id = @id${expectedVersion !== undefined ? ' AND version = @expectedVersion' : ''}${returning ? ' RETURNING *' : ''}`,
       );
       this.#updates.set(shape, statement);
     }
-    const values: Record<string, unknown> = { id, now: this.#clock.now() };
-    if (versioned) values.expectedVersion = expectedVersion;
+    const now = this.#clock.now();
+    const values: Record<string, unknown> = { id, now };
+    if (expectedVersion !== undefined) values.expectedVersion = expectedVersion;
     for (const field of fields) {
       const { encode } = patchColumns[field];
       values[field] = encode ? encode(patch[field] as never) : patch[field];
+    }
+    if (typeof expected === 'object') {
+      return statement.run(values).changes === 1 ? patchedJob(expected, patch, now) : null;
     }
     const row = statement.get(values);
     return row ? toJob(row) : null;

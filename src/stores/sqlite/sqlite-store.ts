@@ -167,8 +167,8 @@ export class SqliteStoreImpl implements SqliteStore {
     return this.#batched.insertJob(job);
   }
 
-  updateJob(id: string, patch: JobPatch, expectedVersion?: number): Promise<JobRecord | null> {
-    return this.#batched.updateJob(id, patch, expectedVersion);
+  updateJob(id: string, patch: JobPatch, expected?: number | JobRecord): Promise<JobRecord | null> {
+    return this.#batched.updateJob(id, patch, expected);
   }
 
   /** Outside a transaction a plain read: the store's writes are serialized anyway. */
@@ -346,8 +346,7 @@ export class SqliteStoreImpl implements SqliteStore {
         run(() => this.#groups.commitOffset(topic, group, memberId, partition, offset)),
       // Each is one statement after at most a read (see WriteBatcher on atomic writes).
       insertJob: (job) => run(() => this.#jobs.insert(job), true),
-      updateJob: (id, patch, expectedVersion) =>
-        run(() => this.#jobs.update(id, patch, expectedVersion), true),
+      updateJob: (id, patch, expected) => run(() => this.#jobs.update(id, patch, expected), true),
       // A transaction holds the database's only write lock: reading through it is locking.
       lockJob: (id) => run(() => this.#jobs.get(id), true),
       takeJobSlot: (type, key, jobId, limit) => run(() => this.#jobs.takeSlot(type, key, jobId, limit), true),

@@ -133,6 +133,41 @@ export function jobTests(suite: Suite): void {
     );
 
     suite.test(
+      'updateJob with the expected record answers as a read of the updated job would, or null once it moved',
+      async ({ store, clock }) => {
+        const record = job(clock.now());
+        await store.insertJob(record);
+        await clock.advance(1_000);
+        const active = await store.updateJob(
+          record.id,
+          {
+            status: 'active',
+            attempts: 1,
+            startedAt: clock.now(),
+            // Undefined members are not stored: the answer must not carry them either.
+            lastError: { name: 'Lost', message: 'the worker vanished', stack: undefined },
+            history: [{ attempt: 1, startedAt: clock.now(), finishedAt: null, error: null }],
+            progressData: undefined,
+          },
+          record,
+        );
+        assert.ok(active);
+        assert.deepEqual(active, await store.getJob(record.id));
+        assert.equal(active.version, 2);
+        assert.equal(active.updatedAt, clock.now());
+        assert.deepEqual(active.lastError, { name: 'Lost', message: 'the worker vanished' });
+        await clock.advance(1_000);
+        const done = await store.updateJob(record.id, { status: 'completed', result: '7' }, active);
+        assert.deepEqual(done, await store.getJob(record.id));
+        assert.equal(done?.version, 3);
+        assert.equal(await store.updateJob(record.id, { status: 'cancelled' }, active), null, 'stale record');
+        assert.equal((await store.getJob(record.id))?.status, 'completed');
+        const unknown = { ...record, id: uuidv7() };
+        assert.equal(await store.updateJob(unknown.id, { status: 'active' }, unknown), null);
+      },
+    );
+
+    suite.test(
       'listJobs filters by type, status, key, parent and creation time, newest first',
       async ({ store, clock }) => {
         const parent = job(clock.now(), { type: 'batch' });
