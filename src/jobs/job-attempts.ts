@@ -33,6 +33,13 @@ import { traceHeadersToContinue } from '../telemetry/tracing.js';
  */
 export const transitionTransaction = Object.freeze({ savepoints: false });
 
+/**
+ * A start may resolve before it is durable: a start lost to a power cut leaves the job queued
+ * and its ticket's claim undone, so the job runs again, as at-least-once allows (the claim
+ * itself settles the same way). The attempt's end is durable, and covers its start.
+ */
+const startTransaction = Object.freeze({ ...transitionTransaction, synchronousCommit: false });
+
 /** Limits across every process on the store, checked as a job starts (see `JobTypeOptions`). */
 export interface StartLimits {
   readonly globalConcurrency: number | null;
@@ -224,7 +231,7 @@ export class JobAttempts {
       );
       if (updated) await this.events.record(tx, updated);
       return updated;
-    }, transitionTransaction);
+    }, startTransaction);
     return started ? { job: started, message } : null;
   }
 

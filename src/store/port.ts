@@ -1059,6 +1059,15 @@ export interface TransactionOptions {
    * per write on PostgreSQL. Ignored with `connection` and by SQLite. @defaultValue true
    */
   readonly savepoints?: boolean;
+  /**
+   * `false`: the transaction resolves once it is committed, before its commit is durable (as
+   * PostgreSQL's `synchronous_commit = off`): a power cut just after may undo it, a crash of the
+   * process does not. Nothing it read is lost that way — it still waits for the commits before
+   * it. For work that may be done again: a job's start, which like a claim only means the job
+   * runs again if it is lost (at-least-once). A later durable commit covers it. Ignored with
+   * `connection`. @defaultValue true
+   */
+  readonly synchronousCommit?: boolean;
 }
 
 /** Creates a store that uses `clock`. The conformance suite calls it once per test. */

@@ -322,7 +322,10 @@ export class PostgresStoreImpl implements PostgresStore {
       let staged = false;
       let value: T;
       try {
-        await client.query('BEGIN');
+        // One round trip either way: a simple query may carry both statements.
+        await client.query(
+          options.synchronousCommit === false ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN',
+        );
         const notices: string[] = [];
         const scope = new TransactionScope(client, this.#context, notices, options.savepoints !== false);
         const writes = this.#writesVia(

@@ -312,8 +312,9 @@ export class SqliteStoreImpl implements SqliteStore {
         ),
       );
     }
-    return this.#batcher.transaction((scope) =>
-      work(this.#writes((operation, atomic) => scope.run(operation, atomic), false)),
+    return this.#batcher.transaction(
+      (scope) => work(this.#writes((operation, atomic) => scope.run(operation, atomic), false)),
+      options.synchronousCommit !== false,
     );
   }
 

@@ -100,6 +100,8 @@ interface PendingWrite {
 interface PendingTransaction {
   readonly kind: 'transaction';
   readonly work: (scope: TransactionScope) => Promise<unknown>;
+  /** False: may settle before its own commit is durable (see `transaction`). */
+  readonly synchronous: boolean;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -197,11 +199,24 @@ export class WriteBatcher {
    * Runs `work` with exclusive use of one transaction, after the writes queued before it. Writes
    * made through the scope commit when `work` resolves and roll back when it throws.
    */
-  transaction<T>(work: (scope: TransactionScope) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` in the exclusive transaction (see the header). With `synchronous` false it
+   * settles once its commit is made and every commit before its chain is durable, without waiting
+   * for the fsync of its own: a power cut may then undo it (never a crash of the process), so
+   * it is for work that may be done again, like a claim. It still waits for its own fsync when
+   * a synchronous transaction ran before it in the same chain, whose writes it may have read.
+   */
+  transaction<T>(work: (scope: TransactionScope) => Promise<T>, synchronous = true): Promise<T> {
     const refused = this.#refuseWrite();
     if (refused) return Promise.reject(refused);
     return new Promise<T>((resolve, reject) => {
-      this.#pending.push({ kind: 'transaction', work, resolve: resolve as (value: unknown) => void, reject });
+      this.#pending.push({
+        kind: 'transaction',
+        work,
+        synchronous,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
       this.#schedule();
     });
   }
@@ -378,8 +393,11 @@ export class WriteBatcher {
    * COMMIT — group commit for transactions. They still run one after another, exclusively.
    */
   async #runExclusive(first: PendingTransaction): Promise<void> {
-    const done: { entry: PendingTransaction; value: unknown }[] = [];
+    /** `early`: settles before the chain's own fsync (see `transaction`). */
+    const done: { entry: PendingTransaction; value: unknown; early: boolean }[] = [];
     let operations = 0;
+    // Whether only asynchronous transactions have run so far in the chain.
+    let asynchronousSoFar = true;
     let entry: PendingTransaction | undefined = first;
     try {
       while (entry) {
@@ -400,9 +418,10 @@ export class WriteBatcher {
           for (const earlier of done) earlier.entry.reject(failure);
           return;
         }
+        asynchronousSoFar &&= !entry.synchronous;
         if (outcome.ok) {
           this.#releaseSavepoint.run();
-          done.push({ entry, value: outcome.value });
+          done.push({ entry, value: outcome.value, early: asynchronousSoFar });
           operations += scope.operations;
         } else {
           this.#rollbackToSavepoint.run();
@@ -418,17 +437,24 @@ export class WriteBatcher {
       }
       // Timed from COMMIT only: the time before it is the callers' work between their writes.
       const committing = this.onCommit ? performance.now() : 0;
+      const before = this.#walSync?.commits ?? 0;
       this.#commit.run();
       this.onCommit?.((performance.now() - committing) / 1000, operations);
       this.#record(operations, true);
-      this.#whenDurable(
-        () => {
-          for (const { entry: settled, value } of done) settled.resolve(value);
-        },
-        (failure) => {
-          for (const { entry: settled } of done) settled.reject(failure);
-        },
-      );
+      const settle = (early: boolean, upTo?: number) => {
+        if (!done.some((item) => item.early === early)) return;
+        this.#whenDurable(
+          () => {
+            for (const item of done) if (item.early === early) item.entry.resolve(item.value);
+          },
+          (failure) => {
+            for (const item of done) if (item.early === early) item.entry.reject(failure);
+          },
+          upTo,
+        );
+      };
+      settle(true, before);
+      settle(false);
     } catch (error) {
       if (this.#db.inTransaction) this.#rollback.run();
       for (const { entry: settled } of done) settled.reject(toStoreError(error));

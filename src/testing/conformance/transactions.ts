@@ -152,6 +152,38 @@ export function transactionTests(suite: Suite): void {
     );
 
     suite.test(
+      'without synchronousCommit, a transaction commits and rolls back as any other',
+      async (env) => {
+        const { store, msg } = env;
+        const f = await prepare(env);
+        await store.transaction(
+          async (tx) => {
+            await tx.enqueue(f.target, [msg(), msg()]);
+            await tx.ack(f.source, f.input.receipt);
+          },
+          { synchronousCommit: false, savepoints: false },
+        );
+        assert.equal((await store.queueStats(f.target)).ready, 2);
+        assert.equal((await store.queueStats(f.source)).inFlight, 0, 'the ack committed with the sends');
+        await assert.rejects(
+          store.transaction(
+            async (tx) => {
+              await tx.enqueue(f.target, [msg()]);
+              throw new Error('work failed');
+            },
+            { synchronousCommit: false },
+          ),
+          /work failed/,
+        );
+        assert.equal((await store.queueStats(f.target)).ready, 2, 'the failed one left nothing');
+        // The next transaction on the same connection is synchronous again.
+        await store.transaction(async (tx) => void (await tx.enqueue(f.target, [msg()])));
+        assert.equal((await store.queueStats(f.target)).ready, 3);
+      },
+      needs,
+    );
+
+    suite.test(
       'events appended after commit are in the log when the transaction resolves, in commit order; a rollback leaves none',
       async (env) => {
         const { store, event, topic } = env;

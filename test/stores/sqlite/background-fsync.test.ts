@@ -224,6 +224,45 @@ void describe('sqlite store: background fsync (durability full)', () => {
     await closeReleasing(store, gate);
   });
 
+  it('a transaction without synchronousCommit settles before its own fsync, unless one with it ran first', async () => {
+    const gate = gatedSync();
+    const store = openGated(newFile(), gate.sync);
+    await saveQueueReleasing(store, gate);
+    const sendIn = (synchronousCommit: boolean) =>
+      store.transaction((tx) => tx.enqueue('orders', [message()]), { synchronousCommit });
+
+    const early = sendIn(false);
+    await turn();
+    assert.equal(await settled(early), true, 'committed, the commits before it on disk: resolved');
+    assert.equal(gate.waiting, 0, 'nobody waits for its fsync');
+
+    // One chain: a synchronous transaction first, then one without; the second may have read
+    // what the first wrote, so both wait for the chain's fsync.
+    const chain = [sendIn(true), sendIn(false)] as const;
+    await turn();
+    assert.equal(await settled(chain[0]), false);
+    assert.equal(await settled(chain[1]), false, 'ran after a synchronous one in its chain');
+    gate.release();
+    await Promise.all(chain);
+
+    // After a commit whose fsync is pending, it waits for that fsync, not for its own.
+    const pending = store.enqueue('orders', [message()]);
+    await turn();
+    const after = sendIn(false);
+    await turn();
+    assert.equal(await settled(after), false, 'the commit before it is not on disk yet');
+    gate.releaseNewest();
+    await pending;
+    await after;
+    // A read hands out only what is on disk: it asks for the fsync the early ones skipped.
+    const stats = store.queueStats('orders');
+    await turn();
+    assert.equal(gate.waiting, 1);
+    gate.release();
+    assert.equal((await stats).ready, 5);
+    await closeReleasing(store, gate);
+  });
+
   it("openSqliteStore syncs in the background by default and inside COMMIT with fsync 'inline'", async () => {
     const background = await openSqliteStore({ path: newFile() });
     await background.saveQueue(resolveQueueConfig('orders'));
