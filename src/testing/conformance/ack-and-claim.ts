@@ -68,6 +68,28 @@ export function ackAndClaimTests(suite: Suite): void {
       assert.deepEqual(ids(result.claimed), [k2.id]);
     });
 
+    suite.test('acks of several heads in one batch each free their key’s next message', async (env) => {
+      const { store, msg, queue } = env;
+      const q = await queue();
+      const [a1, a2, plain, b1, b2] = [
+        msg({ key: 'A' }),
+        msg({ key: 'A' }),
+        msg(),
+        msg({ key: 'B' }),
+        msg({ key: 'B' }),
+      ];
+      await store.enqueue(q, [a1, a2, plain, b1, b2]);
+      const heads = await store.claim(q, { max: 5, visibilityTimeoutMs: 1_000 });
+      assert.deepEqual(ids(heads).sort(), [a1.id, plain.id, b1.id].sort());
+      const result = await store.ackAndClaim(
+        q,
+        heads.map((m) => m.receipt),
+        { max: 5, visibilityTimeoutMs: 1_000 },
+      );
+      assert.deepEqual(result.stale, []);
+      assert.deepEqual(ids(result.claimed).sort(), [a2.id, b2.id].sort());
+    });
+
     suite.test('ackAndClaim with max 0 only acks, and with no receipts only claims', async (env) => {
       const { store, msg, queue } = env;
       const q = await queue();
