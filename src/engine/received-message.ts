@@ -1,4 +1,11 @@
-import { decodeBody, type AttemptError, type Headers, type MessageBody } from '../core/message.js';
+import { inspect } from 'node:util';
+import {
+  decodeBody,
+  type AttemptError,
+  type Headers,
+  type MessageBody,
+  type Payload,
+} from '../core/message.js';
 import type { ClaimedMessage, ReleaseOutcome } from '../store/port.js';
 
 /** Settles a leased message; implemented by {@link Queue}. */
@@ -17,6 +24,9 @@ export interface LeaseSettler {
   wake(): void;
 }
 
+/** Reads a message's stored payload (see {@link encodedBody}); set by the class's static block. */
+let payloadOf: (message: Message<unknown>) => Payload;
+
 /**
  * A message delivered from a queue under a lease. Settle it exactly once: `ack()` when the work
  * is done, `nack()` when it failed (it is retried, or dead-lettered after its last attempt),
@@ -25,7 +35,6 @@ export interface LeaseSettler {
 export class Message<T = MessageBody> {
   readonly id: string;
   readonly queue: string;
-  readonly body: T;
   readonly headers: Readonly<Headers>;
   readonly key: string | null;
   readonly priority: number;
@@ -38,6 +47,13 @@ export class Message<T = MessageBody> {
   /** Errors of earlier attempts, oldest first. */
   readonly errors: readonly AttemptError[];
   #leaseExpiresAt: number;
+  readonly #payload: Payload;
+  #body: T | undefined;
+  #decoded = false;
+
+  static {
+    payloadOf = (message) => message.#payload;
+  }
 
   constructor(
     claimed: ClaimedMessage,
@@ -45,7 +61,7 @@ export class Message<T = MessageBody> {
   ) {
     this.id = claimed.id;
     this.queue = claimed.queue;
-    this.body = decodeBody<T>(claimed.payload);
+    this.#payload = claimed.payload;
     this.headers = claimed.headers;
     this.key = claimed.key;
     this.priority = claimed.priority;
@@ -56,9 +72,44 @@ export class Message<T = MessageBody> {
     this.#leaseExpiresAt = claimed.leaseExpiresAt;
   }
 
+  /**
+   * The body as it was sent: a JSON value, or the bytes. Decoded on first use, so that a
+   * message only passed on (the server's stream hands the stored JSON text to the socket) is
+   * never parsed.
+   */
+  get body(): T {
+    if (!this.#decoded) {
+      this.#body = decodeBody<T>(this.#payload);
+      this.#decoded = true;
+    }
+    return this.#body as T;
+  }
+
   /** When the lease ends unless extended. */
   get leaseExpiresAt(): Date {
     return new Date(this.#leaseExpiresAt);
+  }
+
+  /** The message as data (the body decoded): what `JSON.stringify` and a logger see. */
+  toJSON() {
+    return {
+      id: this.id,
+      queue: this.queue,
+      body: this.body,
+      headers: this.headers,
+      key: this.key,
+      priority: this.priority,
+      enqueuedAt: this.enqueuedAt,
+      attempt: this.attempt,
+      receipt: this.receipt,
+      errors: this.errors,
+      leaseExpiresAt: this.leaseExpiresAt,
+    };
+  }
+
+  /** `console.log(message)` shows the body too, although it is decoded on first use. */
+  [inspect.custom](_depth: number, options: object): string {
+    return `Message ${inspect(this.toJSON(), options)}`;
   }
 
   /** Deletes the message: the work is done. */
@@ -93,4 +144,12 @@ export class Message<T = MessageBody> {
   deadLetter(reason: unknown): Promise<void> {
     return this.settler.deadLetter(this.receipt, reason, this.id);
   }
+}
+
+/**
+ * The body of `message` as the store keeps it — its JSON text, or the bytes — for a layer that
+ * passes it on without decoding it (see `wireMessagesFrame` in the server).
+ */
+export function encodedBody(message: Message<unknown>): Payload {
+  return payloadOf(message);
 }

@@ -102,7 +102,12 @@ export class FrameSocket<F> {
   }
 
   send(frame: object): void {
-    if (this.open) this.socket.send(JSON.stringify(frame));
+    this.sendText(JSON.stringify(frame));
+  }
+
+  /** A frame already serialised as JSON text. */
+  sendText(frame: string): void {
+    if (this.open) this.socket.send(frame);
   }
 
   /** An `error` frame with the problem+json body of `error`; `id` when it answers a frame. */

@@ -6,7 +6,7 @@
 import { InvalidArgumentError } from '../core/errors.js';
 import type { AttemptError, JsonValue, MessageBody } from '../core/message.js';
 import type { DeadLetterView, QueuedMessageView } from '../engine/queue.js';
-import type { Message } from '../engine/received-message.js';
+import { encodedBody, type Message } from '../engine/received-message.js';
 import type { QueueStats } from '../store/port.js';
 import type { PublishResult, TopicEvent, TopicReadResult } from '../engine/topic.js';
 
@@ -57,10 +57,12 @@ function wireErrors(errors: readonly AttemptError[]) {
 }
 
 export function wireReceivedMessage(message: Message) {
+  return { id: message.id, receipt: message.receipt, ...toWireBody(message.body), ...leaseFields(message) };
+}
+
+/** What a delivered message carries besides its id, receipt and body. */
+function leaseFields(message: Message) {
   return {
-    id: message.id,
-    receipt: message.receipt,
-    ...toWireBody(message.body),
     headers: message.headers,
     key: message.key,
     priority: message.priority,
@@ -69,6 +71,22 @@ export function wireReceivedMessage(message: Message) {
     leaseExpiresAt: message.leaseExpiresAt.toISOString(),
     errors: wireErrors(message.errors),
   };
+}
+
+/**
+ * The consume stream's `messages` frame as JSON text: the same JSON as serialising
+ * `{ type: 'messages', messages: messages.map(wireReceivedMessage) }`, but a JSON body goes out
+ * as the text the store kept, spliced in, instead of being parsed and serialised again.
+ */
+export function wireMessagesFrame(messages: readonly Message[]): string {
+  const items = messages.map((message) => {
+    const payload = encodedBody(message);
+    if (typeof payload !== 'string') return JSON.stringify(wireReceivedMessage(message));
+    const fields = JSON.stringify({ id: message.id, receipt: message.receipt, ...leaseFields(message) });
+    // The stored text is what JSON.stringify made of the body at send: valid JSON as it is.
+    return `{"body":${payload},${fields.slice(1)}`;
+  });
+  return `{"type":"messages","messages":[${items.join(',')}]}`;
 }
 
 /** A queue's stats as JSON: the pause as a flag and an ISO 8601 time. */

@@ -22,7 +22,7 @@ import { HttpError } from '../problems.js';
 import { QueueParams } from '../schemas/queues.js';
 import { ClientFrame, StreamQuery } from '../schemas/queue-stream.js';
 import { eachItem, FrameChecker, FrameSocket, streamCloseCodes } from '../stream-socket.js';
-import { wireReceivedMessage } from '../wire.js';
+import { wireMessagesFrame } from '../wire.js';
 
 const frames = new FrameChecker(ClientFrame);
 
@@ -135,7 +135,7 @@ class StreamSession {
   }
 
   #deliver(messages: Message[]): void {
-    this.#frames.send({ type: 'messages', messages: messages.map(wireReceivedMessage) });
+    this.#frames.sendText(wireMessagesFrame(messages));
   }
 
   #ended(reason: LeaseStreamEnd): void {
