@@ -16,7 +16,7 @@ import { dropSchema, postgresInfo } from './postgres-info.js';
 import { packageVersion } from './versions.js';
 import type { BenchFanout, BenchQueue, BenchSystem, SystemContext, SystemInfo } from '../types.js';
 
-/** Spool's version as the checkout knows it: package version and commit (dirty when edited), as run. */
+/** Spool's version as the checkout knows it: package version and commit (dirty when edited). */
 export function spoolVersion(): string {
   const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
     version: string;

@@ -154,7 +154,7 @@ export class JobOps {
     let statement = this.#updates.get(shape);
     if (!statement) {
       const assignments = fields.map((field) => `${patchColumns[field].column} = @${field}`);
-      // RETURNING: the updated record without a second lookup.
+      // RETURNING (when no record is expected): the updated record without a second lookup.
       statement = this.#db.prepare<Record<string, unknown>, JobRow>(
         `UPDATE jobs SET ${[...assignments, 'version = version + 1', 'updated_at = @now'].join(', ')}
          WHERE id = @id${expectedVersion !== undefined ? ' AND version = @expectedVersion' : ''}${returning ? ' RETURNING *' : ''}`,

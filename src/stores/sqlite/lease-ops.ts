@@ -267,9 +267,9 @@ export class LeaseOps {
 
   /**
    * Deletes the message if `receipt` is its current lease; false when it matched nothing. The
-   * caller updates the depth (once for a batch).
+   * caller updates the depth (once for a batch). `keyed` false: the queue holds no message with a
+   * key, so no key's next message needs unblocking and the key need not be read back.
    */
-  /** `keyed` false: the queue holds no message with a key, so none needs its key's next unblocked. */
   #deleteLeased(queue: string, receipt: string, keyed = true): boolean {
     const lease = parseReceipt(receipt);
     if (lease !== null && !keyed) return this.#ackUnkeyed.run(lease.seq, queue, lease.token).changes === 1;

@@ -198,13 +198,12 @@ export class WriteBatcher {
   /**
    * Runs `work` with exclusive use of one transaction, after the writes queued before it. Writes
    * made through the scope commit when `work` resolves and roll back when it throws.
-   */
-  /**
-   * Runs `work` in the exclusive transaction (see the header). With `synchronous` false it
-   * settles once its commit is made and every commit before its chain is durable, without waiting
-   * for the fsync of its own: a power cut may then undo it (never a crash of the process), so
-   * it is for work that may be done again, like a claim. It still waits for its own fsync when
-   * a synchronous transaction ran before it in the same chain, whose writes it may have read.
+   *
+   * With `synchronous` false it settles once its commit is made and every commit before its
+   * chain is durable, without waiting for the fsync of its own: a power cut may then undo it
+   * (never a crash of the process), so it is for work that may be done again, like a claim. It
+   * still waits for its own fsync when a synchronous transaction ran before it in the same
+   * chain, whose writes it may have read.
    */
   transaction<T>(work: (scope: TransactionScope) => Promise<T>, synchronous = true): Promise<T> {
     const refused = this.#refuseWrite();
